@@ -1,0 +1,60 @@
+"""``mmedrag`` command line: ``main(argv) -> int``; one module per verb."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mmedrag.cli.ask import AskCommand
+from mmedrag.cli.base import Command
+from mmedrag.cli.demo import DemoCommand
+from mmedrag.cli.env import EnvCommand
+from mmedrag.cli.index import IndexCommand
+from mmedrag.cli.search import SearchCommand
+from mmedrag.errors import MmedragError
+
+COMMANDS: tuple[Command, ...] = (IndexCommand(), SearchCommand(), AskCommand(), DemoCommand(), EnvCommand())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mmedrag import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mmedrag",
+        description="Multimodal retrieval-augmented generation for medical vision-language models.",
+        epilog="Run `mmedrag VERB --help` for the options of each verb.",
+    )
+    parser.add_argument("--version", action="version", version=f"mmedrag {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for command in COMMANDS:
+        sub = verbs.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description or command.help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(command=command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Nothing may reach the Hugging Face hub unless the user allows it: offline is the safe default here.
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.command.run(args))
+    except MmedragError as exc:
+        print(f"mmedrag {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mmedrag {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["COMMANDS", "main"]

@@ -1,0 +1,96 @@
+"""One typed configuration with three front doors: code, YAML (``--config``) and ``--set key.path=value`` flags.
+
+Precedence: defaults < YAML < ``--set`` overrides < explicit CLI flags. Unknown keys fail (``extra="forbid"``), so a
+typo in a YAML file is an error, not a silently ignored setting. The resolved config is saved beside outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmedrag.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetrievalConfig(_Strict):
+    mode: Literal["auto", "image", "text", "image2image"] = "auto"
+    fetch_k: int = Field(10, ge=1, description="hits retrieved before context selection")
+    leakage_guard: bool = True
+    near_duplicate_bits: int | None = Field(None, ge=0, le=64, description="dHash distance counted as a duplicate")
+    domain: str | None = None
+    modality: str | None = None
+    split: str | None = None
+    source: str | None = None
+
+
+class SelectorConfig(_Strict):
+    kind: Literal["top_k", "min_score"] = "top_k"
+    k: int = Field(3, ge=0)
+    min_score: float | None = None
+
+
+class PromptConfig(_Strict):
+    max_reference_tokens: int = Field(1024, ge=0)
+    min_reference_tokens: int = Field(16, ge=1)
+
+
+class PipelineConfig(_Strict):
+    """Everything `mmedrag ask` needs. ``encoder`` None means: the encoder saved in the index."""
+
+    index: Path | None = None
+    encoder: str | dict[str, Any] | None = None
+    generator: str | dict[str, Any] = "extractive"
+    default_domain: str = "radiology"
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    selector: SelectorConfig = Field(default_factory=SelectorConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {key!r} is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> PipelineConfig:
+    """Defaults, then the YAML file, then ``key.path=value`` overrides (parsed as YAML scalars), then ``values``
+    (dotted keys, taken as they are: what explicit CLI flags set)."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        try:
+            tree = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{file}: cannot read the config ({exc})") from exc
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{file}: a config file must be a YAML mapping")
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        _set_path(tree, key.strip(), yaml.safe_load(raw))
+    for key, value in (values or {}).items():
+        _set_path(tree, key, value)
+    try:
+        return PipelineConfig.model_validate(tree)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"config {where}: {first['msg']} ({len(exc.errors())} error(s) in all)") from exc
+
+
+def dump_config(config: PipelineConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,79 @@
+"""transformers dual encoders (CLIP, SigLIP and their medical fine-tunes) loaded with ``AutoModel``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mmedrag._optional import require
+from mmedrag.encoders.base import l2_normalize
+from mmedrag.encoders.torch_utils import resolve_device
+from mmedrag.errors import ConfigError
+
+
+def _features(output: Any) -> Any:
+    """transformers 5 returns a pooled-output object from ``get_*_features``; older versions a tensor."""
+    return output.pooler_output if hasattr(output, "pooler_output") else output
+
+
+class HFClipEncoder:
+    """``AutoModel`` + ``AutoProcessor`` of a CLIP-style checkpoint (hub id or local folder).
+
+    SigLIP was trained with text padded to the maximum length, so its texts are padded the same way here.
+
+    Example:
+        >>> encoder = HFClipEncoder("openai/clip-vit-base-patch16")  # doctest: +SKIP
+    """
+
+    kind = "hf_clip"
+    modalities = frozenset({"image", "text"})
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 32) -> None:
+        transformers = require("transformers", "hf")
+        self._torch = require("torch", "hf")
+        self.model_path, self.batch_size = str(model), batch_size
+        self.device = resolve_device(device)
+        try:
+            self._model = transformers.AutoModel.from_pretrained(self.model_path).to(self.device).eval()
+            self._processor = transformers.AutoProcessor.from_pretrained(self.model_path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot load CLIP/SigLIP model {model!r}: pass a local folder saved with save_pretrained, or a hub "
+                f"id where the hub is reachable ({str(exc).splitlines()[0]})"
+            ) from exc
+        if not hasattr(self._model, "get_image_features") or not hasattr(self._model, "get_text_features"):
+            raise ConfigError(f"{model!r} is a {type(self._model).__name__}, not a CLIP-style dual encoder")
+        self._padding = "max_length" if "siglip" in self._model.config.model_type else True
+        self.name = f"hf:{self.model_path}"
+        self.dim = int(self.encode_texts(["dimension probe"]).shape[1])
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model_path}
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        torch = self._torch
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                inputs = self._processor(images=list(images[start : start + self.batch_size]), return_tensors="pt")
+                pixels = inputs["pixel_values"].to(self.device)
+                outputs.append(_features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy())
+        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                inputs = self._processor(
+                    text=list(texts[start : start + self.batch_size]),
+                    padding=self._padding,
+                    truncation=True,
+                    return_tensors="pt",
+                ).to(self.device)
+                text_inputs = {k: v for k, v in inputs.items() if k in {"input_ids", "attention_mask"}}
+                outputs.append(_features(self._model.get_text_features(**text_inputs)).float().cpu().numpy())
+        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))

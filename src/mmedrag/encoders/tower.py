@@ -1,0 +1,95 @@
+"""The offline default encoder: a trained image tower aligned to a frozen pretrained text encoder (MiniLM).
+
+A tower folder holds ``mmedrag_tower.json`` (the text encoder spec, the image tower config, training facts) and
+``image_tower.safetensors``. Texts are embedded by the text encoder exactly as before training, so an index's report
+vectors stay valid when only the image tower is retrained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mmedrag._optional import require
+from mmedrag.encoders.base import Encoder, l2_normalize
+from mmedrag.encoders.torch_utils import resolve_device
+from mmedrag.errors import ConfigError
+
+TOWER_CONFIG = "mmedrag_tower.json"
+TOWER_WEIGHTS = "image_tower.safetensors"
+
+
+class TowerEncoder:
+    """A trained image tower plus the frozen text encoder it was aligned to.
+
+    Example:
+        >>> encoder = TowerEncoder("~/.cache/mmedrag/towers/medpix2")  # doctest: +SKIP
+    """
+
+    kind = "tower"
+    modalities = frozenset({"image", "text"})
+
+    def __init__(
+        self, path: str | Path, device: str = "auto", batch_size: int = 64, text_encoder: Encoder | None = None
+    ) -> None:
+        torch = require("torch", "torch")
+        safetensors = require("safetensors.torch", "torch")
+        from mmedrag.encoders.cnn import CNNConfig, SmallCNN
+
+        self.path = Path(path).expanduser()
+        config_file = self.path / TOWER_CONFIG
+        if not config_file.is_file():
+            raise ConfigError(f"{self.path}: not a trained tower (no {TOWER_CONFIG}); train one with `mmedrag demo`")
+        try:
+            self.config = json.loads(config_file.read_text(encoding="utf-8"))
+            cnn_config = CNNConfig.from_dict(self.config["image_tower"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{config_file}: malformed tower config ({exc}); retrain the tower") from exc
+        if text_encoder is None:
+            from mmedrag.encoders.factory import create_encoder
+
+            text_encoder = create_encoder(self.config["text_encoder"])
+        if text_encoder.dim != cnn_config.dim:
+            raise ConfigError(f"{self.path}: tower dim {cnn_config.dim} != text encoder dim {text_encoder.dim}")
+        self._text = text_encoder
+        self._torch, self.batch_size = torch, batch_size
+        self.device = resolve_device(device)
+        self._model = SmallCNN(cnn_config)
+        try:
+            state = safetensors.load_file(str(self.path / TOWER_WEIGHTS))
+            self._model.load_state_dict(state)
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(
+                f"{self.path}: image tower weights do not load into {type(self._model).__name__} "
+                f"({str(exc).splitlines()[0]}); the checkpoint is of another architecture"
+            ) from exc
+        self._model.to(self.device).eval()
+        self.image_size = cnn_config.image_size
+        self.dim = cnn_config.dim
+        self.name = f"tower:{self.path.name}+{text_encoder.name}"
+
+    @property
+    def text_encoder(self) -> Encoder:
+        return self._text
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": str(self.path)}
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._text.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        from mmedrag.encoders.cnn import to_tensor
+
+        torch = self._torch
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = torch.stack([to_tensor(im, self.image_size) for im in images[start : start + self.batch_size]])
+                outputs.append(self._model(batch.to(self.device)).float().cpu().numpy())
+        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, self.dim)))

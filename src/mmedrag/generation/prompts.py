@@ -1,0 +1,150 @@
+"""Prompt templates for closed (yes/no) VQA, open VQA and report generation, with a domain role and numbered
+references that carry their record ids.
+
+The wording is our own, with the meaning of the reference prompts (method.md §6): the model is a specialist of the
+image's domain, it answers from the image, and retrieved reports of other patients are for comparison only, never the
+basis of the diagnosis. References are added in rank order inside a token budget; the trace says what was cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmedrag.domains import ROLES, image_noun
+from mmedrag.types import Context, Message, Prompt, Query, Reference, Task
+
+_CLOSED_START = re.compile(
+    r"^(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
+)
+_REPORT_REQUEST = re.compile(r"\b(generate|write|produce|draft)\b.*\breport\b|^\s*(describe|report)\b", re.I)
+
+CAUTION = (
+    "The reference reports describe other patients' images. Use them only for reference and comparison; "
+    "they must not be taken as the basis of the diagnosis for this image."
+)
+INSTRUCTIONS: dict[Task, str] = {
+    "closed": "Answer the question based on the image, choosing one of two options: yes or no.",
+    "open": "Answer the question based on the image, briefly and precisely.",
+    "report": "Write the report for this image. Include only the content of the report in your response.",
+}
+
+
+def infer_task(question: str) -> Task:
+    """``report`` for an empty text or a report request, ``closed`` for a yes/no question, else ``open``."""
+    text = question.strip()
+    if not text or _REPORT_REQUEST.search(text):
+        return "report"
+    return "closed" if _CLOSED_START.match(text) else "open"
+
+
+def clean_reference(text: str) -> str:
+    """One line per reference: newlines and runs of spaces collapse (as RULE's MIMIC prompts do, method.md §6.2)."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class PromptBuilder:
+    """Builds a :class:`~mmedrag.types.Prompt` from a query and its selected context.
+
+    Args:
+        max_reference_tokens: budget for all reference texts together (counted with the generator's tokenizer).
+        min_reference_tokens: a reference cut shorter than this is dropped instead of kept as a stub.
+
+    Example:
+        >>> prompt = PromptBuilder().build(Query(text="Is there a pleural effusion?"), Context(), "radiology")
+        >>> prompt.task
+        'closed'
+    """
+
+    max_reference_tokens: int = 1024
+    min_reference_tokens: int = 16
+
+    def build(
+        self,
+        query: Query,
+        context: Context,
+        domain: str,
+        count_tokens: Callable[[str], int] | None = None,
+        task: Task | None = None,
+    ) -> Prompt:
+        from mmedrag.generation.base import approx_token_count
+
+        counter = count_tokens or approx_token_count
+        task = task or query.task or infer_task(query.text)
+        references, fitting = self._fit_references(context, counter)
+        role = ROLES.get(domain, ROLES["other"])
+        noun = image_noun(domain, query.modality)
+        lines = [f"You are a professional {role}."]
+        if references:
+            lines.append(f"You are given a {noun}, and {len(references)} reference report(s) from similar cases:")
+            lines.extend(f"[{ref.number}] (case {ref.record_id}) {ref.text}" for ref in references)
+            lines.append(CAUTION)
+        else:
+            lines.append(f"You are given a {noun}.")
+        lines.append(INSTRUCTIONS[task])
+        if task != "report":
+            lines.append(f"Question: {query.text.strip()}")
+        content: list[dict[str, Any]] = []
+        images = ()
+        if query.image is not None:
+            content.append({"type": "image"})
+            images = (query.image,)
+        content.append({"type": "text", "text": "\n".join(lines)})
+        messages: tuple[Message, ...] = ({"role": "user", "content": content},)
+        return Prompt(
+            messages=messages,
+            images=images,
+            task=task,
+            question=query.text.strip(),
+            domain=domain,
+            references=tuple(references),
+            trace={"references": fitting, "reference_budget": self.max_reference_tokens},
+        )
+
+    def _fit_references(
+        self, context: Context, count: Callable[[str], int]
+    ) -> tuple[list[Reference], list[dict[str, Any]]]:
+        """Keep references in rank order while the budget lasts; cut the one that overflows, drop the rest."""
+        remaining = self.max_reference_tokens
+        kept: list[Reference] = []
+        account: list[dict[str, Any]] = []
+        for hit in context.hits:
+            text = clean_reference(hit.record.text)
+            tokens = count(text)
+            entry = {"id": hit.record.id, "tokens": tokens, "kept_tokens": 0, "status": "dropped"}
+            if tokens <= remaining:
+                kept_text, entry["kept_tokens"], entry["status"] = text, tokens, "full"
+            elif remaining >= self.min_reference_tokens:
+                kept_text = truncate_to_tokens(text, remaining, count)
+                entry["kept_tokens"], entry["status"] = count(kept_text), "truncated"
+            else:
+                account.append(entry)
+                continue
+            remaining -= int(entry["kept_tokens"])
+            kept.append(
+                Reference(
+                    number=len(kept) + 1,
+                    record_id=hit.record.id,
+                    text=kept_text,
+                    score=hit.score,
+                    truncated=entry["status"] == "truncated",
+                )
+            )
+            account.append(entry)
+        return kept, account
+
+
+def truncate_to_tokens(text: str, budget: int, count: Callable[[str], int]) -> str:
+    """The longest word-boundary prefix of ``text`` (plus an ellipsis) that fits in ``budget`` tokens."""
+    words = text.split()
+    low, high = 0, len(words)
+    while low < high:  # binary search on the number of words kept
+        middle = (low + high + 1) // 2
+        if count(" ".join(words[:middle]) + " ...") <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return " ".join(words[:low]) + " ..." if low else ""

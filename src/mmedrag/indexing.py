@@ -1,0 +1,157 @@
+"""Build and update an index folder from records: load images, embed, store, save atomically.
+
+One bad record (missing or corrupt image, nothing to embed) is skipped with a one-line error and counted; the rest
+are indexed, and the previous version of the index stays live until the new one is completely written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from mmedrag.encoders.base import Encoder, fingerprint_of
+from mmedrag.errors import DataError, ImageError
+from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.progress import batches, track
+from mmedrag.stores.factory import default_store_spec
+from mmedrag.stores.index import KnowledgeIndex, view_id
+from mmedrag.types import Record
+
+ImagePolicy = Literal["require", "optional", "ignore"]
+
+
+@dataclass
+class IndexReport:
+    """What :func:`build_index` did."""
+
+    index: str
+    added: int = 0
+    replaced: int = 0
+    skipped: int = 0
+    total: int = 0
+    text_vectors: int = 0
+    image_vectors: int = 0
+    seconds: float = 0.0
+    encoder: str = ""
+    store: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _load_views(record: Record, policy: ImagePolicy, report: IndexReport) -> list[Image.Image] | None:
+    """The record's images, or None when the record must be skipped (its error is already reported)."""
+    if policy == "ignore":
+        return []
+    images: list[Image.Image] = []
+    for path in record.image_paths:
+        try:
+            images.append(load_image(path))
+        except ImageError as exc:
+            if policy == "require":
+                report.errors.append(f"record {record.id}: {exc}")
+                return None
+            report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
+    return images
+
+
+def build_index(
+    records: Sequence[Record],
+    index_dir: str | Path,
+    encoder: Encoder,
+    store: str | dict[str, Any] | None = None,
+    batch_size: int = 32,
+    images: ImagePolicy = "require",
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IndexReport:
+    """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
+
+    Args:
+        store: vector store spec for a new index (default: FAISS exact inner product if installed).
+        images: ``require`` skips a record whose image cannot be read; ``optional`` indexes it without that image;
+            ``ignore`` reads no images (text-only knowledge bases).
+        rebuild: start from an empty index even if one exists (the old one stays live until the save).
+
+    Raises:
+        DataError: no record could be indexed (empty corpus, or every record bad).
+        EncoderMismatchError: updating an index that another encoder built.
+    """
+    started = time.perf_counter()
+    path = Path(index_dir)
+    fingerprint = fingerprint_of(encoder)
+    if KnowledgeIndex.exists(path) and not rebuild:
+        index = KnowledgeIndex.load(path, writable=True)
+        index.check_encoder(fingerprint)
+    else:
+        index = KnowledgeIndex.create(path, fingerprint, store or default_store_spec())
+    report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
+    if not records:
+        raise DataError(f"no records to index into {path}; check the source and its format")
+    embed_images = "image" in encoder.modalities
+    steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
+    for batch in steps:
+        kept: list[Record] = []
+        loaded: list[list[Image.Image]] = []
+        for record in batch:
+            views = _load_views(record, images, report)
+            if views is None:
+                continue
+            if not record.text.strip() and not (views and embed_images):
+                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+                continue
+            kept.append(record)
+            loaded.append(views)
+        if kept:
+            _add_batch(index, encoder, kept, loaded, embed_images, report)
+    report.skipped = len(report.errors)
+    if report.added + report.replaced == 0:
+        raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+    index.save()
+    report.total = index.records.count()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _add_batch(
+    index: KnowledgeIndex,
+    encoder: Encoder,
+    records: list[Record],
+    views: list[list[Image.Image]],
+    embed_images: bool,
+    report: IndexReport,
+) -> None:
+    existing = set(index.records.get([r.id for r in records]))
+    index.delete(sorted(existing))  # a replaced record may have fewer views than before
+    with_text = [r for r in records if r.text.strip()]
+    if with_text:
+        index.spaces["text"].add([r.id for r in with_text], encoder.encode_texts([r.text for r in with_text]))
+        report.text_vectors += len(with_text)
+    flat = [
+        (view_id(r.id, n), image) for r, images in zip(records, views, strict=True) for n, image in enumerate(images)
+    ]
+    if flat and embed_images:
+        index.spaces["image"].add([i for i, _ in flat], encoder.encode_images([image for _, image in flat]))
+        report.image_vectors += len(flat)
+    fingerprints = {
+        r.id: [(pixel_sha256(im), dhash(im)) for im in images] for r, images in zip(records, views, strict=True)
+    }
+    index.records.upsert(records, fingerprints)
+    report.replaced += len(existing)
+    report.added += len(records) - len(existing)
+
+
+def delete_records(index_dir: str | Path, ids: Sequence[str]) -> int:
+    """Remove records by id from a saved index and save it; returns how many existed."""
+    index = KnowledgeIndex.load(index_dir, writable=True)
+    removed = index.delete(list(ids))
+    if removed:
+        index.save()
+    return removed

@@ -1,0 +1,1 @@
+"""Reading and writing data: images, manifests and the dataset readers."""

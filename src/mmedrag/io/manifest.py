@@ -1,0 +1,175 @@
+"""JSONL manifests: one :class:`~mmedrag.types.Record` per line, the exchange format between every stage.
+
+A malformed line fails with the file, the line number and the field named. With ``errors=[]`` the reader instead
+collects each bad line's error and goes on, so one bad record never aborts the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mmedrag.domains import DOMAINS, normalize_modality
+from mmedrag.errors import DataError
+from mmedrag.io.atomic import atomic_open
+from mmedrag.types import RECORD_FIELDS, Record
+
+_OPTIONAL_STR_FIELDS = ("domain", "modality", "patient_id", "study_id", "split", "source")
+
+
+class ManifestError(DataError):
+    """A manifest line that cannot become a record; names file, line and field."""
+
+    def __init__(self, path: str | Path, line: int, field: str | None, message: str) -> None:
+        self.path, self.line, self.field = str(path), line, field
+        where = f"{path}:{line}" + (f": field {field!r}" if field else "")
+        super().__init__(f"{where}: {message}")
+
+
+def record_id_for(text: str, image_paths: Iterable[str]) -> str:
+    """A stable id from content, for lines that carry none (Haystack derives document ids the same way)."""
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for image_path in image_paths:
+        digest.update(b"\0" + image_path.encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _check_known_fields(data: Mapping[str, Any], path: str, line: int) -> None:
+    for key in data:
+        if key not in RECORD_FIELDS:
+            close = difflib.get_close_matches(str(key), RECORD_FIELDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(RECORD_FIELDS)}"
+            raise ManifestError(path, line, str(key), f"unknown field{hint}")
+
+
+def _text_and_images(data: Mapping[str, Any], path: str, line: int) -> tuple[str, list[str]]:
+    text = data.get("text") or ""
+    if not isinstance(text, str):
+        raise ManifestError(path, line, "text", f"must be a string, got {type(text).__name__}")
+    image_paths = data.get("image_paths") or []
+    if isinstance(image_paths, str):
+        image_paths = [image_paths]
+    if not isinstance(image_paths, list) or not all(isinstance(p, str) and p for p in image_paths):
+        raise ManifestError(path, line, "image_paths", "must be a list of non-empty path strings")
+    if not text.strip() and not image_paths:
+        raise ManifestError(path, line, "text", "a record needs a text, an image, or both; this one has neither")
+    return text, image_paths
+
+
+def _optional_strings(data: Mapping[str, Any], path: str, line: int) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for name in _OPTIONAL_STR_FIELDS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str | int):
+            raise ManifestError(path, line, name, f"must be a string or null, got {type(value).__name__}")
+        values[name] = None if value is None or str(value).strip() == "" else str(value)
+    if values["domain"] is not None:
+        values["domain"] = values["domain"].lower()
+        if values["domain"] not in DOMAINS:
+            raise ManifestError(path, line, "domain", f"unknown domain {values['domain']!r}; use one of {DOMAINS}")
+    values["modality"] = normalize_modality(values["modality"])
+    return values
+
+
+def record_from_dict(
+    data: Mapping[str, Any], root: Path | None = None, where: tuple[str, int] = ("<dict>", 0)
+) -> Record:
+    """Validate one manifest object and build a record; relative image paths are resolved against ``root``."""
+    path, line = where
+    if not isinstance(data, Mapping):
+        raise ManifestError(path, line, None, f"expected a JSON object, got {type(data).__name__}")
+    _check_known_fields(data, path, line)
+    text, image_paths = _text_and_images(data, path, line)
+    values = _optional_strings(data, path, line)
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise ManifestError(path, line, "metadata", f"must be an object, got {type(metadata).__name__}")
+    record_id = data.get("id")
+    if record_id is None or record_id == "":
+        record_id = record_id_for(text, image_paths)  # from the paths as written, so a moved corpus keeps its ids
+    if not isinstance(record_id, str | int):
+        raise ManifestError(path, line, "id", f"must be a string, got {type(record_id).__name__}")
+    if root is not None:
+        image_paths = [p if os.path.isabs(p) else str(root / p) for p in image_paths]
+    return Record(
+        id=str(record_id),
+        text=text,
+        image_paths=tuple(image_paths),
+        metadata=dict(metadata),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def iter_manifest(
+    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+) -> Iterator[Record]:
+    """Yield records from a JSONL manifest; see :func:`iter_manifest_lines`."""
+    for _, record in iter_manifest_lines(path, root=root, errors=errors):
+        yield record
+
+
+def iter_manifest_lines(
+    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+) -> Iterator[tuple[int, Record]]:
+    """Yield ``(line number, record)`` from a JSONL manifest.
+
+    Args:
+        path: the manifest file.
+        root: folder that relative image paths are resolved against; default: the manifest's folder.
+        errors: when given, bad lines are appended here and skipped; otherwise the first one raises.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: manifest not found; pass a JSONL file with one record per line")
+    base = Path(root) if root is not None else path.parent
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ManifestError(path, number, None, f"not UTF-8 text ({exc.reason}); re-save as UTF-8") from exc
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ManifestError(path, number, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
+                yield number, record_from_dict(data, root=base, where=(str(path), number))
+            except ManifestError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+
+
+def read_manifest(
+    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+) -> list[Record]:
+    """Read a whole manifest; see :func:`iter_manifest`. Duplicate ids are an error (named with both lines)."""
+    seen: dict[str, int] = {}
+    unique: list[Record] = []
+    for number, record in iter_manifest_lines(path, root=root, errors=errors):
+        if record.id in seen:
+            error = ManifestError(path, number, "id", f"duplicate id {record.id!r} (first on line {seen[record.id]})")
+            if errors is None:
+                raise error
+            errors.append(error)
+            continue
+        seen[record.id] = number
+        unique.append(record)
+    return unique
+
+
+def write_manifest(records: Iterable[Record], path: str | Path) -> int:
+    """Write records as JSONL atomically; returns the number written."""
+    count = 0
+    with atomic_open(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            count += 1
+    return count

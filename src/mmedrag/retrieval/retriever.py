@@ -1,0 +1,151 @@
+"""Search a knowledge index: image->report, text->report and image->image, top-k with scores.
+
+Filters restrict candidates by domain, modality, split and source. The leakage guard never returns a record of the
+query's patient or study, nor one holding the query image itself (pixel-identical) or, optionally, a near duplicate
+(difference-hash distance): the reference code had no such control (method.md §11 item 14).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from mmedrag.encoders.base import Encoder, fingerprint_of
+from mmedrag.errors import ConfigError
+from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256
+from mmedrag.stores.index import KnowledgeIndex, record_of_view
+from mmedrag.types import Hit, Query
+
+Mode = Literal["auto", "image", "text", "image2image"]
+MODES: tuple[str, ...] = ("auto", "image", "text", "image2image")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Candidate restrictions; each field takes one value or several (any of them matches)."""
+
+    domain: str | tuple[str, ...] | None = None
+    modality: str | tuple[str, ...] | None = None
+    split: str | tuple[str, ...] | None = None
+    source: str | tuple[str, ...] | None = None
+
+    def active(self) -> dict[str, str | tuple[str, ...]]:
+        return {name: value for name, value in vars(self).items() if value}
+
+
+@dataclass
+class Retriever:
+    """An index plus the encoder that built it.
+
+    Args:
+        near_duplicate_bits: also exclude knowledge-base images within this difference-hash Hamming distance of the
+            query image (e.g. 6 catches re-compressed or resized copies); None excludes pixel-identical ones only.
+
+    Example:
+        >>> retriever = Retriever(KnowledgeIndex.load("idx"), encoder)  # doctest: +SKIP
+        >>> hits = retriever.search(Query(image=image), k=5)  # doctest: +SKIP
+    """
+
+    index: KnowledgeIndex
+    encoder: Encoder
+    leakage_guard: bool = True
+    near_duplicate_bits: int | None = None
+    _dhashes: list[tuple[str, int]] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.index.check_encoder(fingerprint_of(self.encoder))
+
+    def search(self, query: Query, k: int = 5, mode: Mode = "auto", filters: Filters | None = None) -> list[Hit]:
+        return self.search_batch([query], k=k, mode=mode, filters=filters)[0]
+
+    def search_batch(
+        self, queries: Sequence[Query], k: int = 5, mode: Mode = "auto", filters: Filters | None = None
+    ) -> list[list[Hit]]:
+        """Hits per query, best first. Query images are encoded in one batch."""
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r}; use one of {MODES}")
+        if k <= 0 or not queries:
+            return [[] for _ in queries]
+        images = [self._image_of(query) for query in queries]
+        modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
+        vectors = self._encode(queries, images, modes)
+        allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
+        results = []
+        for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
+            excluded = self._excluded(query, image) if self.leakage_guard else set()
+            scored = self._top_records(vector, chosen, k, allowed, excluded)
+            found = self.index.records.get([record_id for record_id, _ in scored])
+            results.append(
+                [Hit(found[rid], score, rank) for rank, (rid, score) in enumerate(scored, start=1) if rid in found]
+            )
+        return results
+
+    def _image_of(self, query: Query) -> Image.Image | None:
+        if query.image is not None:
+            return query.image
+        return load_image(query.image_path) if query.image_path else None
+
+    def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
+        can_image = "image" in self.encoder.modalities
+        if mode == "auto":
+            if image is not None and can_image:
+                return "image"
+            if query.text.strip():
+                return "text"
+            raise ConfigError("query has neither an image this encoder can read nor text; give one of them")
+        if mode in {"image", "image2image"}:
+            if image is None:
+                raise ConfigError(f"retrieval mode {mode!r} needs a query image")
+            if not can_image:
+                raise ConfigError(f"encoder {self.encoder.name} is text-only; use mode 'text'")
+        elif not query.text.strip():
+            raise ConfigError("retrieval mode 'text' needs query text")
+        return mode
+
+    def _encode(self, queries: Sequence[Query], images: Sequence[Image.Image | None], modes: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(queries), self.encoder.dim), dtype=np.float32)
+        image_rows = [i for i, m in enumerate(modes) if m != "text"]
+        text_rows = [i for i, m in enumerate(modes) if m == "text"]
+        if image_rows:
+            vectors[image_rows] = self.encoder.encode_images([images[i] for i in image_rows])  # type: ignore[misc]
+        if text_rows:
+            vectors[text_rows] = self.encoder.encode_texts([queries[i].text for i in text_rows])
+        return vectors
+
+    def _excluded(self, query: Query, image: Image.Image | None) -> set[str]:
+        hashes = [pixel_sha256(image)] if image is not None else []
+        excluded = self.index.records.related_ids(query.patient_id, query.study_id, hashes)
+        if image is not None and self.near_duplicate_bits is not None:
+            if self._dhashes is None:
+                self._dhashes = self.index.records.dhashes()
+            probe = dhash(image)
+            excluded |= {rid for rid, value in self._dhashes if hamming(probe, value) <= self.near_duplicate_bits}
+        return excluded
+
+    def _top_records(
+        self, vector: np.ndarray, mode: str, k: int, allowed: set[str] | None, excluded: set[str]
+    ) -> list[tuple[str, float]]:
+        """Best ``k`` records for one query vector, widening the search until exclusions are made up for."""
+        space = self.index.spaces["image" if mode == "image2image" else "text"]
+        allow = None
+        if allowed is not None:
+            keep = allowed - excluded
+            allow = keep if mode != "image2image" else {i for i in space.ids() if record_of_view(i) in keep}
+        total = space.count() if allow is None else len(allow)
+        fetch = k + len(excluded) * (4 if mode == "image2image" else 1)
+        while True:
+            best: dict[str, float] = {}
+            for identifier, score in space.search(vector[None, :], min(fetch, total), allow=allow)[0]:
+                record_id = record_of_view(identifier) if mode == "image2image" else identifier
+                if record_id not in excluded and record_id not in best:  # views come best-first: keep the max
+                    best[record_id] = score
+            if len(best) >= k or fetch >= total:
+                return list(best.items())[:k]
+            fetch *= 2
+
+
+__all__ = ["MODES", "Filters", "Retriever"]

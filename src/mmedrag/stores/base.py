@@ -1,0 +1,61 @@
+"""The vector-store protocol: ids and L2-normalised vectors in, inner-product top-k out.
+
+Payloads (report text, metadata) live in the record store, not here (txtai keeps the same split), so a store can be
+swapped for FAISS, Milvus or anything else that does nearest-neighbour search with an id filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mmedrag.errors import ConfigError
+
+SearchResult = list[list[tuple[str, float]]]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Nearest-neighbour search by inner product (cosine on normalised vectors); higher scores are better."""
+
+    kind: str
+    dim: int
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Insert vectors; an id already present is replaced."""
+        ...
+
+    def delete(self, ids: Collection[str]) -> int:
+        """Remove ids (unknown ids are ignored); returns how many were removed."""
+        ...
+
+    def search(self, vectors: np.ndarray, k: int, allow: Collection[str] | None = None) -> SearchResult:
+        """Top-``k`` ``(id, score)`` per query row, best first; ``allow`` restricts the candidates."""
+        ...
+
+    def count(self) -> int: ...
+
+    def ids(self) -> list[str]: ...
+
+    def save(self, folder: Path) -> None: ...
+
+    def spec(self) -> dict[str, Any]:
+        """Constructor arguments that recreate an empty store of this kind (saved in the index folder)."""
+        ...
+
+
+def check_vectors(vectors: np.ndarray, dim: int, rows: int | None = None) -> np.ndarray:
+    """Return ``vectors`` as a C-contiguous float32 (n, dim) array, or raise naming the shape problem."""
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise ConfigError(f"vectors of shape {tuple(np.shape(vectors))} do not match the store dimension {dim}")
+    if rows is not None and array.shape[0] != rows:
+        raise ConfigError(f"{rows} ids but {array.shape[0]} vectors")
+    if not np.isfinite(array).all():
+        raise ConfigError("vectors contain NaN or infinity; the encoder produced invalid output")
+    return array

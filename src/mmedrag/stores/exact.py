@@ -1,0 +1,108 @@
+"""Exact brute-force search with numpy: the reference implementation and the test oracle for every other store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmedrag.errors import IndexFolderError
+from mmedrag.stores.base import SearchResult, check_vectors
+
+
+class ExactStore:
+    """All vectors in one float32 matrix; search is one matrix product.
+
+    Equal scores are ordered by insertion, so results are deterministic.
+
+    Example:
+        >>> store = ExactStore(dim=2)
+        >>> store.add(["a", "b"], np.array([[1, 0], [0, 1]], dtype=np.float32))
+        >>> store.search(np.array([[1, 0]], dtype=np.float32), k=1)
+        [[('a', 1.0)]]
+    """
+
+    kind = "exact"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._vectors = np.zeros((0, dim), dtype=np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dim": self.dim}
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        array = check_vectors(vectors, self.dim, rows=len(ids))
+        new_rows: list[np.ndarray] = []
+        for identifier, vector in zip(ids, array, strict=True):
+            row = self._rows.get(identifier)
+            if row is not None:
+                self._vectors[row] = vector
+                continue
+            self._rows[identifier] = len(self._ids)
+            self._ids.append(identifier)
+            new_rows.append(vector)
+        if new_rows:
+            self._vectors = np.vstack([self._vectors, np.stack(new_rows)])
+
+    def delete(self, ids: Collection[str]) -> int:
+        doomed = {self._rows[i] for i in ids if i in self._rows}
+        if not doomed:
+            return 0
+        keep = [row for row in range(len(self._ids)) if row not in doomed]
+        self._vectors = self._vectors[keep]
+        self._ids = [self._ids[row] for row in keep]
+        self._rows = {identifier: row for row, identifier in enumerate(self._ids)}
+        return len(doomed)
+
+    def search(self, vectors: np.ndarray, k: int, allow: Collection[str] | None = None) -> SearchResult:
+        queries = check_vectors(vectors, self.dim)
+        candidates = np.arange(len(self._ids))
+        if allow is not None:
+            candidates = np.array(sorted(self._rows[i] for i in allow if i in self._rows), dtype=np.int64)
+        if k <= 0 or candidates.size == 0:
+            return [[] for _ in range(len(queries))]
+        scores = queries @ self._vectors[candidates].T
+        k = min(k, candidates.size)
+        results: SearchResult = []
+        for row in scores:
+            top = np.argpartition(-row, k - 1)[:k] if k < row.size else np.arange(row.size)
+            # Order the top-k by score, then by insertion order, so equal scores come out the same way every time.
+            top = top[np.lexsort((candidates[top], -row[top]))]
+            results.append([(self._ids[candidates[j]], float(row[j])) for j in top])
+        return results
+
+    def count(self) -> int:
+        return len(self._ids)
+
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def vectors(self) -> np.ndarray:
+        """A copy of all vectors, in the order of :meth:`ids`."""
+        return self._vectors.copy()
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "vectors.npy", self._vectors)
+        (folder / "ids.json").write_text(json.dumps(self._ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, dim: int) -> ExactStore:
+        try:
+            vectors = np.load(folder / "vectors.npy")
+            ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexFolderError(f"{folder}: exact store files unreadable ({exc}); rebuild the index") from exc
+        store = cls(dim)
+        if vectors.shape != (len(ids), dim):
+            raise IndexFolderError(f"{folder}: {len(ids)} ids but vectors of shape {vectors.shape}; rebuild the index")
+        store._vectors = vectors.astype(np.float32, copy=False)
+        store._ids = list(ids)
+        store._rows = {identifier: row for row, identifier in enumerate(ids)}
+        return store

@@ -1,0 +1,190 @@
+"""FAISS store: any ``index_factory`` string (default ``Flat``, exact inner product), with string ids and filters.
+
+String ids map to the int64 ids FAISS needs. IVF indexes take those ids natively (a hashtable direct map lets them
+reconstruct and remove); other types are wrapped in ``IndexIDMap2``. Types that cannot remove vectors (HNSW) get
+tombstones filtered at search time, so delete and replace work on every type without a rebuild. A filtered ANN search
+that finds fewer than ``k`` allowed vectors (IVF probes only some lists) falls back to exact scoring of the allowed set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmedrag._optional import require
+from mmedrag.errors import ConfigError, IndexFolderError
+from mmedrag.stores.base import SearchResult, check_vectors
+
+
+class FaissStore:
+    """Inner-product FAISS index wrapped in ``IndexIDMap2``.
+
+    Args:
+        dim: vector dimension.
+        factory: a FAISS ``index_factory`` string, e.g. ``"Flat"``, ``"HNSW32"``, ``"IVF1024,Flat"``.
+        search_params: FAISS ``ParameterSpace`` settings applied after load, e.g. ``"nprobe=32"`` or ``"efSearch=128"``.
+
+    Example:
+        >>> store = FaissStore(dim=512, factory="HNSW32", search_params="efSearch=128")  # doctest: +SKIP
+    """
+
+    kind = "faiss"
+
+    def __init__(self, dim: int, factory: str = "Flat", search_params: str = "") -> None:
+        self._faiss = require("faiss", "faiss")
+        self.dim, self.factory, self.search_params = dim, factory, search_params
+        try:
+            base = self._faiss.index_factory(dim, factory, self._faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:
+            raise ConfigError(f"invalid FAISS index_factory string {factory!r}: {str(exc).splitlines()[0]}") from exc
+        self._index = self._wrap(base)
+        self._apply_search_params()
+        self._int_of: dict[str, int] = {}
+        self._str_of: dict[int, str] = {}
+        self._tombstones: set[int] = set()
+        self._next = 0
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dim": self.dim, "factory": self.factory, "search_params": self.search_params}
+
+    def _wrap(self, base: Any) -> Any:
+        ivf = self._faiss.try_extract_index_ivf(base)
+        if ivf is None:
+            return self._faiss.IndexIDMap2(base)
+        # IndexIDMap2 around IVF corrupts ids on removal (IVF does not compact); IVF stores custom ids itself.
+        ivf.set_direct_map_type(self._faiss.DirectMap.Hashtable)
+        return base
+
+    def _inner(self) -> Any:
+        return (
+            self._faiss.downcast_index(self._index.index)
+            if isinstance(self._index, self._faiss.IndexIDMap2)
+            else (self._index)
+        )
+
+    def _apply_search_params(self) -> None:
+        if not self.search_params:
+            return
+        try:
+            self._faiss.ParameterSpace().set_index_parameters(self._inner(), self.search_params)
+        except RuntimeError as exc:
+            raise ConfigError(f"FAISS search_params {self.search_params!r} do not apply to {self.factory!r}") from exc
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        array = check_vectors(vectors, self.dim, rows=len(ids))
+        if len(set(ids)) != len(ids):
+            raise ConfigError("duplicate ids in one add() call")
+        self.delete([i for i in ids if i in self._int_of])
+        if not self._index.is_trained:
+            if array.shape[0] < 1:
+                return
+            try:
+                self._index.train(array)
+            except RuntimeError as exc:
+                raise ConfigError(
+                    f"FAISS index {self.factory!r} needs training and {array.shape[0]} vectors are not enough "
+                    f"({str(exc).splitlines()[0]}); add more vectors at once or use a smaller nlist"
+                ) from exc
+        int_ids = np.arange(self._next, self._next + len(ids), dtype=np.int64)
+        self._next += len(ids)
+        self._index.add_with_ids(array, int_ids)
+        for identifier, number in zip(ids, int_ids.tolist(), strict=True):
+            self._int_of[identifier] = number
+            self._str_of[number] = identifier
+
+    def delete(self, ids: Collection[str]) -> int:
+        numbers = [self._int_of.pop(i) for i in ids if i in self._int_of]
+        if not numbers:
+            return 0
+        for number in numbers:
+            del self._str_of[number]
+        try:
+            self._index.remove_ids(np.asarray(numbers, dtype=np.int64))
+        except RuntimeError:  # e.g. HNSW: "remove_ids not implemented for this type of index"
+            self._tombstones.update(numbers)
+        return len(numbers)
+
+    def _params(self, allow: Collection[str] | None) -> Any:
+        faiss = self._faiss
+        selector = None
+        if allow is not None:
+            numbers = np.asarray(sorted(self._int_of[i] for i in allow if i in self._int_of), dtype=np.int64)
+            selector = faiss.IDSelectorBatch(numbers)
+        elif self._tombstones:
+            dead = faiss.IDSelectorBatch(np.asarray(sorted(self._tombstones), dtype=np.int64))
+            selector = faiss.IDSelectorNot(dead)
+            selector.referenced = dead  # keep the wrapped selector alive as long as the outer one
+        if selector is None:
+            return None
+        inner = self._inner()
+        # Per-type parameter objects, carrying the index's own nprobe/efSearch so a filter does not reset them.
+        if isinstance(inner, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(efSearch=inner.hnsw.efSearch)
+        elif (ivf := faiss.try_extract_index_ivf(inner)) is not None:
+            params = faiss.SearchParametersIVF(nprobe=ivf.nprobe)
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        params.referenced = selector
+        return params
+
+    def search(self, vectors: np.ndarray, k: int, allow: Collection[str] | None = None) -> SearchResult:
+        queries = check_vectors(vectors, self.dim)
+        available = len(self._int_of) if allow is None else sum(1 for i in allow if i in self._int_of)
+        k = min(k, available)
+        if k <= 0:
+            return [[] for _ in range(len(queries))]
+        params = self._params(allow)
+        scores, numbers = self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
+        results = [
+            [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
+            for row_s, row_n in zip(scores, numbers, strict=True)
+        ]
+        if allow is not None and any(len(row) < k for row in results):
+            return self._exact_over(queries, k, allow)
+        return results
+
+    def _exact_over(self, queries: np.ndarray, k: int, allow: Collection[str]) -> SearchResult:
+        """Exact scores over the allowed vectors, reconstructed from the index (used when ANN probing missed them)."""
+        from mmedrag.stores.exact import ExactStore
+
+        allowed = [i for i in allow if i in self._int_of]
+        exact = ExactStore(self.dim)
+        exact.add(allowed, np.stack([self._index.reconstruct(self._int_of[i]) for i in allowed]))
+        return exact.search(queries, k)
+
+    def count(self) -> int:
+        return len(self._int_of)
+
+    def ids(self) -> list[str]:
+        return list(self._int_of)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._faiss.write_index(self._index, str(folder / "index.faiss"))
+        state = {"ids": list(self._int_of.items()), "tombstones": sorted(self._tombstones), "next": self._next}
+        (folder / "ids.json").write_text(json.dumps(state), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, dim: int, factory: str = "Flat", search_params: str = "") -> FaissStore:
+        store = cls(dim, factory=factory, search_params=search_params)
+        try:
+            index = store._faiss.read_index(str(folder / "index.faiss"))
+            state = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexFolderError(f"{folder}: FAISS files unreadable ({exc}); rebuild the index") from exc
+        store._index = index  # read_index already returns the concrete type; a downcast proxy would not own it
+        if (ivf := store._faiss.try_extract_index_ivf(index)) is not None:
+            ivf.set_direct_map_type(store._faiss.DirectMap.Hashtable)
+        store._apply_search_params()
+        store._int_of = {identifier: int(number) for identifier, number in state["ids"]}
+        store._str_of = {number: identifier for identifier, number in store._int_of.items()}
+        store._tombstones = set(state["tombstones"])
+        store._next = int(state["next"])
+        if store._index.ntotal - len(store._tombstones) != len(store._int_of):
+            raise IndexFolderError(f"{folder}: FAISS holds {store._index.ntotal} vectors but {len(store._int_of)} ids")
+        return store

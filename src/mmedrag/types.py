@@ -1,0 +1,203 @@
+"""Plain data types shared by every stage: records, queries, hits, prompts, generations and answers.
+
+They carry data only; behaviour lives in the modules that produce or consume them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from PIL import Image
+
+Task = Literal["closed", "open", "report"]
+TASKS: tuple[Task, ...] = ("closed", "open", "report")
+
+Message = dict[str, Any]
+"""A chat message in the transformers / OpenAI shape: ``{"role": ..., "content": [{"type": "text", ...}, ...]}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One knowledge-base case: a report or caption with the image(s) it describes.
+
+    Every dataset reader maps into this type. ``image_paths`` may list several views of one study; ``patient_id`` and
+    ``study_id`` drive the leakage guard; ``metadata`` keeps source-specific fields that no stage relies on.
+    """
+
+    id: str
+    text: str = ""
+    image_paths: tuple[str, ...] = ()
+    domain: str | None = None
+    modality: str | None = None
+    patient_id: str | None = None
+    study_id: str | None = None
+    split: str | None = None
+    source: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["image_paths"] = list(self.image_paths)
+        data["metadata"] = dict(self.metadata)
+        return data
+
+    @property
+    def first_line(self) -> str:
+        """The first non-empty line of the text, for listings."""
+        for line in self.text.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(Record.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question (or report request) about one image.
+
+    ``domain`` set by the caller wins over any router. ``patient_id``/``study_id``/``image_sha256`` let the retriever
+    exclude the query's own study from the results (leakage guard).
+    """
+
+    text: str = ""
+    image: Image.Image | None = None
+    image_path: str | None = None
+    task: Task | None = None
+    domain: str | None = None
+    modality: str | None = None
+    patient_id: str | None = None
+    study_id: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved record with its similarity score (higher is better, always)."""
+
+    record: Record
+    score: float
+    rank: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The references a generator will see, with the selector's account of why these and not others."""
+
+    hits: tuple[Hit, ...] = ()
+    trace: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.hits)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference as rendered into a prompt: its number, record id and the (possibly truncated) text."""
+
+    number: int
+    record_id: str
+    text: str
+    score: float
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A rendered prompt plus the structured parts it was built from (the extractive generator reads these)."""
+
+    messages: tuple[Message, ...]
+    images: tuple[Image.Image, ...]
+    task: Task
+    question: str
+    domain: str
+    references: tuple[Reference, ...] = ()
+    trace: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """All text parts joined: what a text-only view of the prompt shows."""
+        parts: list[str] = []
+        for message in self.messages:
+            content = message["content"]
+            if isinstance(content, str):
+                parts.append(content)
+                continue
+            parts.extend(part["text"] for part in content if part.get("type") == "text")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A generator's output for one prompt."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    yes_probability: float | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The pipeline's answer with the cases it relied on and a trace of every stage."""
+
+    text: str
+    domain: str
+    task: Task
+    context: Context
+    prompt_tokens: int = 0
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    trace: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def citations(self) -> list[dict[str, Any]]:
+        return [{"id": hit.record.id, "score": round(hit.score, 6)} for hit in self.context.hits]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "domain": self.domain,
+            "task": self.task,
+            "k": self.context.k,
+            "citations": self.citations,
+            "prompt_tokens": self.prompt_tokens,
+            "timings_ms": {name: round(ms, 3) for name, ms in self.timings_ms.items()},
+            "trace": dict(self.trace),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question with its gold answer, as benchmark files provide them (VQA-RAD, the MMed-RAG IU-Xray tests)."""
+
+    id: str
+    question: str
+    answer: str
+    image_path: str | None
+    task: Task
+    domain: str | None = None
+    modality: str | None = None
+    patient_id: str | None = None
+    study_id: str | None = None
+    split: str | None = None
+    source: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_query(self, image: Image.Image | None = None) -> Query:
+        """The query this question asks, carrying its patient and study for the leakage guard."""
+        return Query(
+            text=self.question,
+            image=image,
+            image_path=self.image_path,
+            task=self.task,
+            domain=self.domain,
+            modality=self.modality,
+            patient_id=self.patient_id,
+            study_id=self.study_id,
+            id=self.id,
+        )
