@@ -25,7 +25,8 @@ class HashEncoder:
     kind = "hash"
     modalities = frozenset({"image", "text"})
 
-    def __init__(self, dim: int = 64, seed: int = 0) -> None:
+    def __init__(self, dim: int = 64, seed: int = 0, device: str = "cpu") -> None:
+        # ``device`` is accepted (and ignored) so every encoder builds from the same CLI flags.
         self.dim, self.seed = dim, seed
         self.name = f"hash-{dim}"
         self._projection = np.random.default_rng(seed).standard_normal((16 * 16, dim)).astype(np.float32)

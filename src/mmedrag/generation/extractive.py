@@ -53,7 +53,7 @@ _ANTONYMS = {stem(word): stem("normal") for word in ("abnormal", "abnormality", 
 def finding_terms(question: str) -> tuple[list[str], bool]:
     """The stemmed content terms of a question, and whether the question itself is negated ("Is there no ...?")."""
     tokens = words(question)
-    negated_question = len(tokens) > 2 and tokens[1] in {"no", "not"}
+    negated_question = bool({"no", "not"} & set(tokens[1:3]))  # "Is there no ...?", "Is it not ...?"
     terms: list[str] = []
     for token in tokens:
         if token in _FRAME or token in {"no", "not"} or len(token) < 3:

@@ -2,8 +2,8 @@
 
 String ids map to the int64 ids FAISS needs. IVF indexes take those ids natively (a hashtable direct map lets them
 reconstruct and remove); other types are wrapped in ``IndexIDMap2``. Types that cannot remove vectors (HNSW) get
-tombstones filtered at search time, so delete and replace work on every type without a rebuild. A filtered ANN search
-that finds fewer than ``k`` allowed vectors (IVF probes only some lists) falls back to exact scoring of the allowed set.
+tombstones filtered at search time, so delete and replace work on every type without a rebuild. An ANN search that
+finds fewer than ``k`` vectors (IVF probes only some lists, a filter leaves few candidates) falls back to exact scoring.
 """
 
 from __future__ import annotations
@@ -144,15 +144,16 @@ class FaissStore:
             [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
             for row_s, row_n in zip(scores, numbers, strict=True)
         ]
-        if allow is not None and any(len(row) < k for row in results):
+        if any(len(row) < k for row in results):
             return self._exact_over(queries, k, allow)
         return results
 
-    def _exact_over(self, queries: np.ndarray, k: int, allow: Collection[str]) -> SearchResult:
-        """Exact scores over the allowed vectors, reconstructed from the index (used when ANN probing missed them)."""
+    def _exact_over(self, queries: np.ndarray, k: int, allow: Collection[str] | None) -> SearchResult:
+        """Exact scores over the allowed vectors, reconstructed from the index: used when the ANN search returned
+        fewer than ``k`` (IVF probed other lists, HNSW's beam was narrower than ``k``)."""
         from mmedrag.stores.exact import ExactStore
 
-        allowed = [i for i in allow if i in self._int_of]
+        allowed = [i for i in (self._int_of if allow is None else allow) if i in self._int_of]
         exact = ExactStore(self.dim)
         exact.add(allowed, np.stack([self._index.reconstruct(self._int_of[i]) for i in allowed]))
         return exact.search(queries, k)

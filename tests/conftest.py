@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny images and manifests made in the test, the hash encoder, and the real shared data."""
+
+from __future__ import annotations
+
+import os
+
+# Tests never touch the network: the hub is off before anything imports transformers.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmedrag.encoders.hashing import HashEncoder
+
+SHARED_DATA = Path(os.environ.get("MMEDRAG_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real open data in ../shared/data (read-only); tests that need it skip when it is absent."""
+    if not (SHARED_DATA / "medpix2").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set MMEDRAG_DATA)")
+    return SHARED_DATA
+
+
+def make_image(seed: int, size: tuple[int, int] = (48, 40), mode: str = "RGB") -> Image.Image:
+    """A distinct synthetic image per seed: blurred noise with structure, so hashes and encoders tell them apart."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, size=(8, 8), dtype=np.uint8)
+    image = Image.fromarray(base, mode="L").resize(size, Image.Resampling.BICUBIC)
+    return image.convert(mode)
+
+
+CORPUS = [
+    ("r1", "No pleural effusion. The lungs are clear.", "radiology", "xray", "p1", "s1", "train"),
+    ("r2", "Large left pleural effusion with compressive atelectasis.", "radiology", "xray", "p2", "s2", "train"),
+    ("r3", "Mild cardiomegaly. No pneumothorax.", "radiology", "xray", "p3", "s3", "train"),
+    ("r4", "Ring-enhancing lesion in the right frontal lobe.", "radiology", "mri", "p4", "s4", "train"),
+    ("r5", "Optic disc cupping consistent with glaucoma.", "ophthalmology", "fundus", "p5", "s5", "val"),
+    ("r6", "Follow-up study: effusion unchanged.", "radiology", "xray", "p2", "s6", "test"),
+]
+
+
+@pytest.fixture
+def tiny_manifest(tmp_path: Path) -> Path:
+    """Six records with one small PNG each (relative paths), written as a JSONL manifest."""
+    (tmp_path / "images").mkdir()
+    lines = []
+    for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
+        make_image(number).save(tmp_path / "images" / f"{rid}.png")
+        lines.append(
+            {"id": rid, "text": text, "image_paths": [f"images/{rid}.png"], "domain": domain, "modality": modality,
+             "patient_id": patient, "study_id": study, "split": split, "source": "unit"}
+        )
+    manifest = tmp_path / "corpus.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture
+def hash_encoder() -> HashEncoder:
+    return HashEncoder(dim=32)

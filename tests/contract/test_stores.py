@@ -1,0 +1,122 @@
+"""One contract for every vector store: the exact numpy store is the oracle the others must agree with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmedrag.errors import ConfigError
+from mmedrag.stores.base import VectorStore
+from mmedrag.stores.exact import ExactStore
+from mmedrag.stores.factory import create_store, load_store
+
+pytest.importorskip("faiss")
+
+DIM = 24
+SPECS = ["exact", "faiss:Flat", "faiss:HNSW32|efSearch=128", "faiss:IVF8,Flat|nprobe=8"]
+
+
+def low_rank(n: int, seed: int) -> np.ndarray:
+    """Structured data (an 8-d mixture projected to DIM): ANN recall is meaningful on it, unlike i.i.d. noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, 8))
+    points = centres[rng.integers(0, 12, n)] + 0.3 * rng.normal(size=(n, 8))
+    vectors = points @ np.random.default_rng(99).normal(size=(8, DIM)) + 0.05 * rng.normal(size=(n, DIM))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def ids(n: int, prefix: str = "r") -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+@pytest.fixture(params=SPECS)
+def make(request: pytest.FixtureRequest) -> Callable[[], VectorStore]:
+    return lambda: create_store(request.param, DIM)
+
+
+def test_store_agrees_with_the_exact_oracle_on_top1(make: Callable[[], VectorStore]) -> None:
+    data, queries = low_rank(600, 1), low_rank(50, 2)
+    store, oracle = make(), ExactStore(DIM)
+    store.add(ids(600), data)
+    oracle.add(ids(600), data)
+    got = [row[0][0] for row in store.search(queries, 1)]
+    want = [row[0][0] for row in oracle.search(queries, 1)]
+    assert np.mean([g == w for g, w in zip(got, want, strict=True)]) >= 0.9
+
+
+def test_scores_are_inner_products_best_first(make: Callable[[], VectorStore]) -> None:
+    data = low_rank(200, 3)
+    store = make()
+    store.add(ids(200), data)
+    row = store.search(data[:1], 5)[0]
+    assert row[0][0] == "r0" and abs(row[0][1] - 1.0) < 1e-4
+    scores = [score for _, score in row]
+    assert scores == sorted(scores, reverse=True)
+    lookup = dict(zip(ids(200), data, strict=True))
+    assert all(abs(score - float(lookup[i] @ data[0])) < 1e-4 for i, score in row)
+
+
+def test_delete_replace_and_count(make: Callable[[], VectorStore]) -> None:
+    data = low_rank(300, 4)
+    store = make()
+    store.add(ids(300), data)
+    assert store.delete(["r0", "r1", "missing"]) == 2 and store.count() == 298
+    assert all(i not in {"r0", "r1"} for i, _ in store.search(data[:2], 10)[0])
+    store.add(["r5"], data[:1])  # replace r5's vector with r0's
+    assert store.count() == 298
+    assert store.search(data[:1], 1)[0][0][0] == "r5"
+    assert set(store.ids()) == set(ids(300)) - {"r0", "r1"}
+
+
+def test_allow_restricts_candidates_even_far_ones(make: Callable[[], VectorStore]) -> None:
+    data = low_rank(400, 5)
+    store = make()
+    store.add(ids(400), data)
+    far = {"r7", "r123", "r399"}
+    rows = store.search(data[:3], 5, allow=far | {"not-there"})
+    assert all({i for i, _ in row} == far for row in rows)
+    assert store.search(data[:1], 5, allow=set())[0] == []
+
+
+def test_save_and_load_preserve_results(make: Callable[[], VectorStore], tmp_path: Path) -> None:
+    data = low_rank(300, 6)
+    store = make()
+    store.add(ids(300), data)
+    store.delete(["r3"])
+    store.save(tmp_path / "s")
+    loaded = load_store(store.spec(), tmp_path / "s", DIM)
+    assert loaded.count() == 299
+    assert loaded.search(data[:5], 3) == store.search(data[:5], 3)
+
+
+def test_k_larger_than_the_store_returns_everything(make: Callable[[], VectorStore]) -> None:
+    data = low_rank(300, 7)
+    store = make()
+    store.add(ids(300), data)
+    assert len(store.search(data[:1], 1000)[0]) == 300
+
+
+def test_wrong_dimension_and_non_finite_vectors_are_refused(make: Callable[[], VectorStore]) -> None:
+    store = make()
+    with pytest.raises(ConfigError, match="do not match the store dimension"):
+        store.add(["a"], np.ones((1, DIM + 1), dtype=np.float32))
+    with pytest.raises(ConfigError, match="NaN"):
+        store.add(["a"], np.full((1, DIM), np.nan, dtype=np.float32))
+    with pytest.raises(ConfigError, match="2 ids but 1 vectors"):
+        store.add(["a", "b"], np.ones((1, DIM), dtype=np.float32))
+
+
+def test_exact_store_orders_ties_by_insertion() -> None:
+    store = ExactStore(2)
+    store.add(["b", "a", "c"], np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32))
+    assert [i for i, _ in store.search(np.array([[1, 0]], dtype=np.float32), 2)[0]] == ["b", "a"]
+
+
+def test_invalid_faiss_factory_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="invalid FAISS index_factory"):
+        create_store("faiss:NotAnIndex", DIM)
+    with pytest.raises(ConfigError, match="unknown store"):
+        create_store("lance", DIM)
