@@ -55,8 +55,17 @@ def tiny_manifest(tmp_path: Path) -> Path:
     for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
         make_image(number).save(tmp_path / "images" / f"{rid}.png")
         lines.append(
-            {"id": rid, "text": text, "image_paths": [f"images/{rid}.png"], "domain": domain, "modality": modality,
-             "patient_id": patient, "study_id": study, "split": split, "source": "unit"}
+            {
+                "id": rid,
+                "text": text,
+                "image_paths": [f"images/{rid}.png"],
+                "domain": domain,
+                "modality": modality,
+                "patient_id": patient,
+                "study_id": study,
+                "split": split,
+                "source": "unit",
+            }
         )
     manifest = tmp_path / "corpus.jsonl"
     manifest.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")

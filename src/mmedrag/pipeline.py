@@ -121,7 +121,8 @@ class _Clock:
     """Stage timings in milliseconds, amortised over the queries of a batch."""
 
     def __init__(self, size: int) -> None:
-        self._size, self._last, self._laps = size, time.perf_counter(), {}
+        self._size, self._last = size, time.perf_counter()
+        self._laps: dict[str, float] = {}
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()

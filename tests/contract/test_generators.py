@@ -31,8 +31,9 @@ def _hf(tmp: Path) -> Iterator[Generator]:
     pytest.importorskip("transformers")
     from tiny_vlms import build_tiny_vlm
 
-    yield create_generator({"kind": "hf", "model": str(build_tiny_vlm("qwen2_5_vl", tmp / "vlm")),
-                            "max_new_tokens": 8, "batch_size": 2})
+    yield create_generator(
+        {"kind": "hf", "model": str(build_tiny_vlm("qwen2_5_vl", tmp / "vlm")), "max_new_tokens": 8, "batch_size": 2}
+    )
 
 
 def _openai(tmp: Path) -> Iterator[Generator]:

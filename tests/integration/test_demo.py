@@ -38,17 +38,29 @@ def test_second_run_reuses_the_tower_and_the_index(demo_run: tuple[dict, DemoSet
     first, settings = demo_run
     second = run_demo(settings)
     assert second["tower"]["reused"] and second["index"]["reused"]
-    assert second["rows"] == [dict(row, seconds=new["seconds"]) for row, new in zip(first["rows"], second["rows"],
-                                                                                    strict=True)]
+    assert second["rows"] == [
+        dict(row, seconds=new["seconds"]) for row, new in zip(first["rows"], second["rows"], strict=True)
+    ]
     assert second["seconds"] < first["seconds"]
 
 
-def test_ask_json_on_the_medpix_index(demo_run: tuple[dict, DemoSettings], shared_data: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_json_on_the_medpix_index(
+    demo_run: tuple[dict, DemoSettings], shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, settings = demo_run
     image = shared_data / "vqa_rad" / "images" / "synpic57935.jpg"
-    code = main(["ask", "--index", str(settings.work_dir / "index"), "--image", str(image), "--question",
-                 "Are the lateral ventricles visible?", "--json"])
+    code = main(
+        [
+            "ask",
+            "--index",
+            str(settings.work_dir / "index"),
+            "--image",
+            str(image),
+            "--question",
+            "Are the lateral ventricles visible?",
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["k"] == 3 and len(data["citations"]) == 3
     assert all(c["id"].startswith("medpix2:") for c in data["citations"])

@@ -17,8 +17,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def index(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     folder = tiny_manifest.parent / "idx"
-    code, _, err = run(capsys, "index", str(tiny_manifest), "--index", str(folder), "--encoder", "hash:32",
-                       "--store", "exact")
+    code, _, err = run(
+        capsys, "index", str(tiny_manifest), "--index", str(folder), "--encoder", "hash:32", "--store", "exact"
+    )
     assert code == 0 and "6 added, 0 replaced, 0 skipped; 6 records" in err
     return folder
 
@@ -39,8 +40,16 @@ def test_no_verb_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> No
 def test_index_json_reports_counts_and_skipped_lines(tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with tiny_manifest.open("a") as handle:
         handle.write('{"id": "bad", "txt": "typo"}\n')
-    code, out, _ = run(capsys, "index", str(tiny_manifest), "--index", str(tiny_manifest.parent / "i"),
-                       "--encoder", "hash:32", "--json")
+    code, out, _ = run(
+        capsys,
+        "index",
+        str(tiny_manifest),
+        "--index",
+        str(tiny_manifest.parent / "i"),
+        "--encoder",
+        "hash:32",
+        "--json",
+    )
     report = json.loads(out)
     assert code == 0 and report["added"] == 6 and report["total"] == 6
     assert len(report["read_errors"]) == 1 and "field 'txt'" in report["read_errors"][0]
@@ -49,16 +58,30 @@ def test_index_json_reports_counts_and_skipped_lines(tiny_manifest: Path, capsys
 def test_search_prints_ranked_hits_and_json(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "search", "--index", str(index), "--text", "ring-enhancing lesion frontal lobe")
     assert code == 0 and out.splitlines()[0].split()[2] == "r4"
-    code, out, _ = run(capsys, "search", "--index", str(index), "--text", "effusion", "-k", "2",
-                       "--filter-split", "test", "--json")
+    code, out, _ = run(
+        capsys, "search", "--index", str(index), "--text", "effusion", "-k", "2", "--filter-split", "test", "--json"
+    )
     hits = json.loads(out)["hits"]
     assert code == 0 and [h["record"]["id"] for h in hits] == ["r6"]
 
 
-def test_ask_json_has_the_documented_fields(index: Path, tiny_manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_json_has_the_documented_fields(
+    index: Path, tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     image = tiny_manifest.parent / "images" / "r2.png"
-    code, out, _ = run(capsys, "ask", "--index", str(index), "--image", str(image), "--question",
-                       "Is there a pleural effusion?", "-k", "2", "--json")
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--index",
+        str(index),
+        "--image",
+        str(image),
+        "--question",
+        "Is there a pleural effusion?",
+        "-k",
+        "2",
+        "--json",
+    )
     data = json.loads(out)
     assert code == 0
     assert {"answer", "domain", "citations", "k", "prompt_tokens", "timings_ms"} <= set(data)
@@ -66,10 +89,23 @@ def test_ask_json_has_the_documented_fields(index: Path, tiny_manifest: Path, ca
     assert "r2" not in [c["id"] for c in data["citations"]]  # the query image itself is never cited
 
 
-def test_ask_text_output_lists_the_cited_cases(index: Path, tiny_manifest: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "ask", "--index", str(index), "--image", str(tiny_manifest.parent / "images/r1.png"),
-                       "--question", "Is there an effusion?", "--mode", "text", "--domain", "radiology")
+def test_ask_text_output_lists_the_cited_cases(
+    index: Path, tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--index",
+        str(index),
+        "--image",
+        str(tiny_manifest.parent / "images/r1.png"),
+        "--question",
+        "Is there an effusion?",
+        "--mode",
+        "text",
+        "--domain",
+        "radiology",
+    )
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("answer: ") and lines[1].startswith("domain: radiology (query)")
     assert len(lines) == 2 + 3 and lines[2].lstrip().startswith("[1] ")

@@ -11,9 +11,19 @@ from mmedrag.evaluation.closed import closed_metrics, parse_yes_no
 @pytest.mark.parametrize(
     ("text", "label"),
     [
-        ("Yes.", "yes"), ("No.", "no"), ("No (since the report says ...)", "no"), ("- No", "no"),
-        ("- Yes.", "yes"), ('"Yes", it is.', "yes"), ("no, there is none", "no"), ("The answer is yes.", "yes"),
-        ("unknown", None), ("", None), (None, None), ("Nope", None), ("Not sure; yes or no cannot be told.", None),
+        ("Yes.", "yes"),
+        ("No.", "no"),
+        ("No (since the report says ...)", "no"),
+        ("- No", "no"),
+        ("- Yes.", "yes"),
+        ('"Yes", it is.', "yes"),
+        ("no, there is none", "no"),
+        ("The answer is yes.", "yes"),
+        ("unknown", None),
+        ("", None),
+        (None, None),
+        ("Nope", None),
+        ("Not sure; yes or no cannot be told.", None),
         ("Normal study.", None),
     ],
 )

@@ -54,21 +54,26 @@ def test_closed_answers_read_the_finding_and_its_negation(question: str, report:
 
 
 def test_better_ranked_references_outvote_a_single_lower_one() -> None:
-    text, trace = answer_closed("Is there a pleural effusion?",
-                                refs("Large pleural effusion.", "No pleural effusion.", "Heart normal."))
+    text, trace = answer_closed(
+        "Is there a pleural effusion?", refs("Large pleural effusion.", "No pleural effusion.", "Heart normal.")
+    )
     assert parse_yes_no(text) == "yes" and len(trace["votes"]) == 2
     tied, _ = answer_closed("Is there a pleural effusion?", refs("Heart normal.", "No pleural effusion."))
     assert parse_yes_no(tied) == "no"
 
 
 def test_question_terms_drop_the_framing_words() -> None:
-    assert finding_terms("Is there evidence of a pleural effusion on the chest X-ray?") == (["pleur", "effusion"],
-                                                                                          False)
+    assert finding_terms("Is there evidence of a pleural effusion on the chest X-ray?") == (
+        ["pleur", "effusion"],
+        False,
+    )
 
 
 def test_open_question_returns_the_best_covering_sentence() -> None:
-    text, _ = answer_open("Where is the ring-enhancing lesion?",
-                          refs("Normal ventricles. Ring-enhancing lesion in the right frontal lobe.", "No lesion."))
+    text, _ = answer_open(
+        "Where is the ring-enhancing lesion?",
+        refs("Normal ventricles. Ring-enhancing lesion in the right frontal lobe.", "No lesion."),
+    )
     assert text.startswith("Ring-enhancing lesion in the right frontal lobe.")
     assert answer_open("What is the cup to disc ratio?", refs("Lungs clear."))[0] == UNKNOWN
 

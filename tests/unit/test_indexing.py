@@ -12,8 +12,9 @@ from mmedrag.stores.index import KnowledgeIndex
 from mmedrag.types import Record
 
 
-def test_build_index_embeds_texts_and_every_image_view(tiny_manifest: Path, hash_encoder: HashEncoder,
-                                                       tmp_path: Path) -> None:
+def test_build_index_embeds_texts_and_every_image_view(
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
+) -> None:
     records = read_manifest(tiny_manifest)
     report = build_index(records, tmp_path / "idx", hash_encoder, store="exact")
     assert (report.added, report.replaced, report.skipped, report.total) == (6, 0, 0, 6)
@@ -35,8 +36,9 @@ def test_bad_records_are_skipped_named_and_counted_while_the_rest_is_indexed(
     assert set(KnowledgeIndex.load(tmp_path / "idx").records.ids()) == {"r1", "r4", "r5", "r6"}
 
 
-def test_optional_images_keep_the_record_and_ignore_reads_none(tiny_manifest: Path, hash_encoder: HashEncoder,
-                                                              tmp_path: Path) -> None:
+def test_optional_images_keep_the_record_and_ignore_reads_none(
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
+) -> None:
     records = read_manifest(tiny_manifest)
     (tmp_path / "images" / "r3.png").unlink()
     report = build_index(records, tmp_path / "a", hash_encoder, store="exact", images="optional")
@@ -56,8 +58,9 @@ def test_an_empty_or_entirely_bad_corpus_is_an_error_and_leaves_the_index_untouc
     assert set(KnowledgeIndex.load(tmp_path / "idx").records.ids()) == {"r1", "r2"}
 
 
-def test_rerunning_adds_and_replaces_without_a_rebuild(tiny_manifest: Path, hash_encoder: HashEncoder,
-                                                       tmp_path: Path) -> None:
+def test_rerunning_adds_and_replaces_without_a_rebuild(
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
+) -> None:
     records = read_manifest(tiny_manifest)
     build_index(records[:4], tmp_path / "idx", hash_encoder, store="exact")
     changed = Record(id="r1", text="Completely different: pneumoperitoneum.", image_paths=records[0].image_paths)
@@ -78,8 +81,9 @@ def test_updating_with_another_encoder_is_refused_unless_rebuilding(tiny_manifes
     assert report.total == 6
 
 
-def test_delete_records_removes_records_and_their_vectors(tiny_manifest: Path, hash_encoder: HashEncoder,
-                                                          tmp_path: Path) -> None:
+def test_delete_records_removes_records_and_their_vectors(
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
+) -> None:
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store="faiss:HNSW32")
     assert delete_records(tmp_path / "idx", ["r2", "missing"]) == 1
     index = KnowledgeIndex.load(tmp_path / "idx")

@@ -18,8 +18,18 @@ def write_lines(path: Path, lines: list[str | bytes]) -> Path:
 
 
 def test_manifest_round_trip_keeps_every_field(tmp_path: Path) -> None:
-    record = Record(id="a", text="Clear lungs.", image_paths=(str(tmp_path / "a.png"),), domain="radiology",
-                    modality="xray", patient_id="p", study_id="s", split="train", source="x", metadata={"k": [1, 2]})
+    record = Record(
+        id="a",
+        text="Clear lungs.",
+        image_paths=(str(tmp_path / "a.png"),),
+        domain="radiology",
+        modality="xray",
+        patient_id="p",
+        study_id="s",
+        split="train",
+        source="x",
+        metadata={"k": [1, 2]},
+    )
     write_manifest([record], tmp_path / "m.jsonl")
     assert read_manifest(tmp_path / "m.jsonl") == [record]
 
@@ -40,8 +50,10 @@ def test_missing_id_is_derived_from_content_and_stable_when_the_corpus_moves(tmp
 
 
 def test_modality_and_domain_are_normalised(tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "m.jsonl", [json.dumps({"id": "a", "text": "t", "domain": "Radiology",
-                                                           "modality": "MR - T2 weighted"})])
+    path = write_lines(
+        tmp_path / "m.jsonl",
+        [json.dumps({"id": "a", "text": "t", "domain": "Radiology", "modality": "MR - T2 weighted"})],
+    )
     record = read_manifest(path)[0]
     assert (record.domain, record.modality) == ("radiology", "mri")
 
@@ -77,8 +89,16 @@ def test_invalid_json_and_non_utf8_lines_name_the_line(tmp_path: Path) -> None:
 
 
 def test_bad_lines_are_collected_and_the_rest_is_read(tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "m.jsonl", ['{"id": "a", "text": "x"}', "not json", "",
-                                               '{"id": "b", "text": "y", "bogus": 1}', '{"id": "c", "text": "z"}'])
+    path = write_lines(
+        tmp_path / "m.jsonl",
+        [
+            '{"id": "a", "text": "x"}',
+            "not json",
+            "",
+            '{"id": "b", "text": "y", "bogus": 1}',
+            '{"id": "c", "text": "z"}',
+        ],
+    )
     errors: list[ManifestError] = []
     records = read_manifest(path, errors=errors)
     assert [r.id for r in records] == ["a", "c"]

@@ -53,8 +53,12 @@ def test_the_query_domain_wins_and_unknown_domains_fail(retriever: Retriever) ->
 
 
 def test_references_cut_by_the_token_budget_are_not_cited(retriever: Retriever) -> None:
-    pipeline = RAGPipeline(generator=EchoGenerator(), retriever=retriever, selector=TopK(3),
-                           prompts=PromptBuilder(max_reference_tokens=12, min_reference_tokens=8))
+    pipeline = RAGPipeline(
+        generator=EchoGenerator(),
+        retriever=retriever,
+        selector=TopK(3),
+        prompts=PromptBuilder(max_reference_tokens=12, min_reference_tokens=8),
+    )
     answer = pipeline.answer(Query(text="effusion"))
     statuses = [entry["status"] for entry in answer.trace["prompt"]["references"]]
     assert statuses.count("dropped") >= 1
@@ -63,8 +67,11 @@ def test_references_cut_by_the_token_budget_are_not_cited(retriever: Retriever) 
 
 def test_batched_answers_equal_single_answers(retriever: Retriever) -> None:
     pipeline = RAGPipeline(generator=EchoGenerator(), retriever=retriever)
-    queries = [Query(text="cardiomegaly?"), Query(text="Is there glaucoma?", image=make_image(3)),
-               Query(text="", image=make_image(4))]
+    queries = [
+        Query(text="cardiomegaly?"),
+        Query(text="Is there glaucoma?", image=make_image(3)),
+        Query(text="", image=make_image(4)),
+    ]
     batched = pipeline.answer_batch(queries, batch_size=2)
     assert [a.text for a in batched] == [pipeline.answer(q).text for q in queries]
 

@@ -47,8 +47,9 @@ def test_domain_role_and_image_noun(domain: str, modality: str | None, role: str
 
 
 def test_references_are_numbered_with_ids_and_the_caution_follows() -> None:
-    prompt = PromptBuilder().build(Query(text="Is there an effusion?"), hits("No effusion.", "Small\n  effusion."),
-                                   "radiology")
+    prompt = PromptBuilder().build(
+        Query(text="Is there an effusion?"), hits("No effusion.", "Small\n  effusion."), "radiology"
+    )
     text = prompt.text
     assert "[1] (case case1) No effusion." in text and "[2] (case case2) Small effusion." in text
     assert CAUTION in text and text.index("[2]") < text.index(CAUTION) < text.index("Question: Is there an effusion?")

@@ -53,8 +53,15 @@ def test_retrieved_top1_file_keeps_the_reference_reports(shared_data: Path) -> N
 
 
 def test_configured_image_root_wins_over_the_absolute_root_in_the_file(tmp_path: Path) -> None:
-    entries = [{"id": "CXR1_IM-0001", "report": "Clear.", "image_path": ["CXR1_IM-0001/0.png"], "split": "train",
-                "image_root": "/home/wenhao/data/iu_xray/images"}]
+    entries = [
+        {
+            "id": "CXR1_IM-0001",
+            "report": "Clear.",
+            "image_path": ["CXR1_IM-0001/0.png"],
+            "split": "train",
+            "image_root": "/home/wenhao/data/iu_xray/images",
+        }
+    ]
     path = tmp_path / "retriever_train.json"
     path.write_text(json.dumps(entries), encoding="utf-8")
     assert read_source(path).records[0].image_paths == ("/home/wenhao/data/iu_xray/images/CXR1_IM-0001/0.png",)

@@ -32,11 +32,11 @@ def parse_yes_no(text: str | None) -> YesNo | None:
     cleaned = _LEAD.sub("", text).lower()
     match = _FIRST_WORD.match(cleaned)
     if match:
-        return match.group(1)  # type: ignore[return-value]
+        return "yes" if match.group(1) == "yes" else "no"
     first = _SENTENCE_END.split(cleaned, maxsplit=1)[0]
     found = set(re.findall(r"\b(yes|no)\b", first))
     if len(found) == 1:
-        return found.pop()  # type: ignore[return-value]
+        return "yes" if found.pop() == "yes" else "no"
     return None
 
 

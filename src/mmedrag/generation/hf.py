@@ -100,9 +100,10 @@ class HFGenerator:
         if self.adapter is not None:
             self.model = _attach_adapter(self.model, self.adapter, self.model_id)
         self.model.to(self.device).eval()
-        self.tokenizer = getattr(self.processor, "tokenizer", None)
-        if self.tokenizer is None:
+        tokenizer: Any = getattr(self.processor, "tokenizer", None)
+        if tokenizer is None:
             raise GenerationError(f"{self.model_id} has a processor without a tokenizer; pass a vision-language model")
+        self.tokenizer: Any = tokenizer
         self.tokenizer.padding_side = "left"  # decoder-only batching: prompts must end where generation starts
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
 from mmedrag.domains import ROLES, image_noun
 from mmedrag.types import Context, Message, Prompt, Query, Reference, Task
 
@@ -88,7 +90,7 @@ class PromptBuilder:
         if task != "report":
             lines.append(f"Question: {query.text.strip()}")
         content: list[dict[str, Any]] = []
-        images = ()
+        images: tuple[Image.Image, ...] = ()
         if query.image is not None:
             content.append({"type": "image"})
             images = (query.image,)
@@ -114,7 +116,7 @@ class PromptBuilder:
         for hit in context.hits:
             text = clean_reference(hit.record.text)
             tokens = count(text)
-            entry = {"id": hit.record.id, "tokens": tokens, "kept_tokens": 0, "status": "dropped"}
+            entry: dict[str, Any] = {"id": hit.record.id, "tokens": tokens, "kept_tokens": 0, "status": "dropped"}
             if tokens <= remaining:
                 kept_text, entry["kept_tokens"], entry["status"] = text, tokens, "full"
             elif remaining >= self.min_reference_tokens:

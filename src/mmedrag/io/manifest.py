@@ -101,7 +101,7 @@ def record_from_dict(
         text=text,
         image_paths=tuple(image_paths),
         metadata=dict(metadata),
-        **values,  # type: ignore[arg-type]
+        **values,
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mmedrag.errors import DataError
 from mmedrag.types import Question, Record
@@ -31,5 +31,5 @@ class Dataset:
         }
 
 
-class ReaderFn(Protocol):
-    def __call__(self, source: Path, **options: Any) -> Dataset: ...
+ReaderFn = Callable[..., Dataset]
+"""``reader(source: Path, **options) -> Dataset``; options differ per format (image_root, splits, ...)."""
