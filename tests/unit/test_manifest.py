@@ -128,3 +128,21 @@ def test_write_manifest_is_atomic_when_a_record_fails(tmp_path: Path) -> None:
         write_manifest(records(), target)
     assert [r.id for r in read_manifest(target)] == ["old"]
     assert list(tmp_path.glob(".m.jsonl.*")) == []
+
+
+def test_paths_escaping_a_configured_data_root_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "img").mkdir(parents=True)
+    path = write_lines(
+        tmp_path / "m.jsonl",
+        [
+            json.dumps({"id": "ok", "image_paths": ["img/a.png"]}),
+            json.dumps({"id": "up", "image_paths": ["../../etc/passwd"]}),
+            json.dumps({"id": "abs", "image_paths": ["/etc/passwd"]}),
+        ],
+    )
+    errors: list[ManifestError] = []
+    records = read_manifest(path, root=root, errors=errors, confine=True)
+    assert [r.id for r in records] == ["ok"]
+    assert [(e.line, e.field) for e in errors] == [(2, "image_paths"), (3, "image_paths")]
+    assert all("escapes the data root" in str(e) for e in errors)

@@ -19,6 +19,20 @@ from mmedrag.errors import ImageError
 MAX_PIXELS = 16_384 * 16_384
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
+_DICOM_MAGIC_OFFSET = 128  # PS3.10 §7.1: a 128-byte preamble, then "DICM"
+
+
+def is_dicom(path: str | Path) -> bool:
+    """A ``.dcm`` name or the PS3.10 ``DICM`` marker: PACS exports often have no file extension."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as handle:
+            handle.seek(_DICOM_MAGIC_OFFSET)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -32,7 +46,7 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"{path}: image file not found; check the path or the data root it is resolved against")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: image file is empty (0 bytes); re-export or remove it")
-    if path.suffix.lower() in DICOM_SUFFIXES:
+    if is_dicom(path):
         from mmedrag.io.dicom import load_dicom_image
 
         return load_dicom_image(path, max_pixels=max_pixels)

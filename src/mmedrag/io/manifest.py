@@ -76,10 +76,31 @@ def _optional_strings(data: Mapping[str, Any], path: str, line: int) -> dict[str
     return values
 
 
+def _check_confined(image_paths: list[str], data_root: Path, path: str, line: int) -> None:
+    """Refuse image paths that resolve outside the data root (``../../etc/passwd``, absolute paths, symlinks out)."""
+    base = data_root.resolve()
+    for image_path in image_paths:
+        resolved = Path(image_path).resolve()
+        if resolved != base and base not in resolved.parents:
+            raise ManifestError(
+                path,
+                line,
+                "image_paths",
+                f"{image_path!r} escapes the data root {base}; "
+                "keep images under the root or pass a different --data-root",
+            )
+
+
 def record_from_dict(
-    data: Mapping[str, Any], root: Path | None = None, where: tuple[str, int] = ("<dict>", 0)
+    data: Mapping[str, Any],
+    root: Path | None = None,
+    where: tuple[str, int] = ("<dict>", 0),
+    confine: Path | None = None,
 ) -> Record:
-    """Validate one manifest object and build a record; relative image paths are resolved against ``root``."""
+    """Validate one manifest object and build a record; relative image paths are resolved against ``root``.
+
+    With ``confine``, every image path must resolve inside that folder (a configured data root).
+    """
     path, line = where
     if not isinstance(data, Mapping):
         raise ManifestError(path, line, None, f"expected a JSON object, got {type(data).__name__}")
@@ -96,6 +117,8 @@ def record_from_dict(
         raise ManifestError(path, line, "id", f"must be a string, got {type(record_id).__name__}")
     if root is not None:
         image_paths = [p if os.path.isabs(p) else str(root / p) for p in image_paths]
+    if confine is not None:
+        _check_confined(image_paths, confine, path, line)
     return Record(
         id=str(record_id),
         text=text,
@@ -106,22 +129,29 @@ def record_from_dict(
 
 
 def iter_manifest(
-    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+    path: str | Path,
+    root: str | Path | None = None,
+    errors: list[ManifestError] | None = None,
+    confine: bool = False,
 ) -> Iterator[Record]:
     """Yield records from a JSONL manifest; see :func:`iter_manifest_lines`."""
-    for _, record in iter_manifest_lines(path, root=root, errors=errors):
+    for _, record in iter_manifest_lines(path, root=root, errors=errors, confine=confine):
         yield record
 
 
 def iter_manifest_lines(
-    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+    path: str | Path,
+    root: str | Path | None = None,
+    errors: list[ManifestError] | None = None,
+    confine: bool = False,
 ) -> Iterator[tuple[int, Record]]:
     """Yield ``(line number, record)`` from a JSONL manifest.
 
     Args:
         path: the manifest file.
-        root: folder that relative image paths are resolved against; default: the manifest's folder.
+        root: the data root that relative image paths are resolved against; default: the manifest's folder.
         errors: when given, bad lines are appended here and skipped; otherwise the first one raises.
+        confine: refuse lines whose image paths resolve outside ``root`` (requires ``root``).
     """
     path = Path(path)
     if not path.is_file():
@@ -140,7 +170,10 @@ def iter_manifest_lines(
                     data = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ManifestError(path, number, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
-                yield number, record_from_dict(data, root=base, where=(str(path), number))
+                yield (
+                    number,
+                    record_from_dict(data, root=base, where=(str(path), number), confine=base if confine else None),
+                )
             except ManifestError as exc:
                 if errors is None:
                     raise
@@ -148,12 +181,15 @@ def iter_manifest_lines(
 
 
 def read_manifest(
-    path: str | Path, root: str | Path | None = None, errors: list[ManifestError] | None = None
+    path: str | Path,
+    root: str | Path | None = None,
+    errors: list[ManifestError] | None = None,
+    confine: bool = False,
 ) -> list[Record]:
     """Read a whole manifest; see :func:`iter_manifest`. Duplicate ids are an error (named with both lines)."""
     seen: dict[str, int] = {}
     unique: list[Record] = []
-    for number, record in iter_manifest_lines(path, root=root, errors=errors):
+    for number, record in iter_manifest_lines(path, root=root, errors=errors, confine=confine):
         if record.id in seen:
             error = ManifestError(path, number, "id", f"duplicate id {record.id!r} (first on line {seen[record.id]})")
             if errors is None:

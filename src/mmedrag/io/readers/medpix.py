@@ -8,12 +8,13 @@ counted, not treated as errors. A MedPix case is one patient, so the case id is 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mmedrag.domains import normalize_modality
 from mmedrag.errors import DataError
-from mmedrag.io.readers.base import Dataset
+from mmedrag.io.readers.base import Item, ReaderSpec, SkippedItem
 from mmedrag.types import Record
 
 
@@ -41,20 +42,18 @@ def medpix_text(caption: str, findings: str, diagnosis: str) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def read_medpix2(source: Path, image_dir: str = "images") -> Dataset:
+def read_medpix2(source: Path, image_dir: str = "images") -> Iterator[Item]:
     """Read MedPix 2.0 from ``source`` (a folder with Descriptions.json, Case_topic.json and images/)."""
     descriptions = _load_json(source / "Descriptions.json")
     cases = {case.get("U_id"): case for case in _load_json(source / "Case_topic.json")}
-    dataset = Dataset(name=f"medpix2:{source}")
-    skipped = 0
     for number, entry in enumerate(descriptions, start=1):
         image_id = entry.get("image")
         if not image_id:
-            dataset.errors.append(DataError(f"{source}/Descriptions.json: entry {number} has no 'image' id; skipped"))
+            yield DataError(f"{source}/Descriptions.json: entry {number} has no 'image' id; skipped")
             continue
         image_path = source / image_dir / f"{image_id}.png"
         if not image_path.is_file():
-            skipped += 1
+            yield SkippedItem(f"{image_path}: image not in this copy of MedPix 2.0")
             continue
         case_id = entry.get("U_id") or image_id.split("_")[0]
         case = (cases.get(case_id) or {}).get("Case") or {}
@@ -64,29 +63,35 @@ def read_medpix2(source: Path, image_dir: str = "images") -> Dataset:
         diagnosis = _clean(case.get("Case Diagnosis")) or _clean(case.get("Title"))
         text = medpix_text(caption, findings, diagnosis)
         if not text:
-            dataset.errors.append(DataError(f"{image_path}: no caption and no case text; skipped"))
+            yield DataError(f"{image_path}: no caption and no case text; skipped")
             continue
-        dataset.records.append(
-            Record(
-                id=f"medpix2:{image_id}",
-                text=text,
-                image_paths=(str(image_path),),
-                domain="radiology",
-                modality=normalize_modality(entry.get("Type")),
-                patient_id=f"medpix2:{case_id}",
-                source="medpix2",
-                metadata={
-                    "case_id": case_id,
-                    "source_image": image_id.split("_", 1)[-1],  # the MedPix "synpic" id, shared with VQA-RAD
-                    "modality_detail": _clean(description.get("Modality")),
-                    "plane": _clean(description.get("Plane")),
-                    "location": _clean(entry.get("Location")),
-                    "age": _clean(description.get("Age")),
-                    "sex": _clean(description.get("Sex")),
-                    "case_title": _clean(case.get("Title")),
-                    "history": _clean(case.get("History")),
-                },
-            )
+        yield Record(
+            id=f"medpix2:{image_id}",
+            text=text,
+            image_paths=(str(image_path),),
+            domain="radiology",
+            modality=normalize_modality(entry.get("Type")),
+            patient_id=f"medpix2:{case_id}",
+            source="medpix2",
+            metadata={
+                "case_id": case_id,
+                "source_image": image_id.split("_", 1)[-1],  # the MedPix "synpic" id, shared with VQA-RAD
+                "modality_detail": _clean(description.get("Modality")),
+                "plane": _clean(description.get("Plane")),
+                "location": _clean(entry.get("Location")),
+                "age": _clean(description.get("Age")),
+                "sex": _clean(description.get("Sex")),
+                "case_title": _clean(case.get("Title")),
+                "history": _clean(case.get("History")),
+            },
         )
-    dataset.skipped = skipped
-    return dataset
+
+
+SPEC = ReaderSpec(
+    name="medpix2",
+    read=read_medpix2,
+    detect=lambda path: (
+        path.is_dir() and (path / "Descriptions.json").is_file() and (path / "Case_topic.json").is_file()
+    ),
+    description="MedPix 2.0 folder: Descriptions.json, Case_topic.json, images/",
+)

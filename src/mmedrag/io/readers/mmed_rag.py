@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mmedrag.errors import DataError
-from mmedrag.io.readers.base import Dataset
+from mmedrag.io.readers.base import Item, ReaderSpec
 from mmedrag.types import Question, Record
 
 _ROLE_BY_NAME = (
@@ -51,7 +52,7 @@ def clean_question(text: str) -> str:
     return " ".join(text.replace("<image>", " ").split())
 
 
-def _read_report_list(path: Path, data: list[Any], image_root: Path | None, dataset: Dataset) -> None:
+def _read_report_list(path: Path, data: list[Any], image_root: Path | None) -> Iterator[Item]:
     split = _split_of(path)
     for number, entry in enumerate(data, start=1):
         if not isinstance(entry, dict) or "conversations" in entry:
@@ -59,26 +60,24 @@ def _read_report_list(path: Path, data: list[Any], image_root: Path | None, data
         report = entry.get("report") or entry.get("caption") or entry.get("gpt4_summary")
         identifier = str(entry.get("id") or "")
         if not identifier or not isinstance(report, str) or not report.strip():
-            dataset.errors.append(DataError(f"{path}: entry {number} has no id or no report text; skipped"))
+            yield DataError(f"{path}: entry {number} has no id or no report text; skipped")
             continue
         views = entry.get("image_path") or entry.get("image") or []
         views = [views] if isinstance(views, str) else list(views)
-        dataset.records.append(
-            Record(
-                id=f"iuxray:{identifier}" if _study_of(identifier) else identifier,
-                text=report.strip(),
-                image_paths=tuple(_resolve(view, entry.get("image_root"), image_root, path.parent) for view in views),
-                domain="radiology",
-                modality="xray" if _study_of(identifier) else None,
-                study_id=_study_of(identifier),
-                split=split or entry.get("split"),
-                source=path.stem,
-                metadata={key: entry[key] for key in ("subject_id", "study_id") if key in entry},
-            )
+        yield Record(
+            id=f"iuxray:{identifier}" if _study_of(identifier) else identifier,
+            text=report.strip(),
+            image_paths=tuple(_resolve(view, entry.get("image_root"), image_root, path.parent) for view in views),
+            domain="radiology",
+            modality="xray" if _study_of(identifier) else None,
+            study_id=_study_of(identifier),
+            split=split or entry.get("split"),
+            source=path.stem,
+            metadata={key: entry[key] for key in ("subject_id", "study_id") if key in entry},
         )
 
 
-def _read_questions(path: Path, image_root: Path | None, dataset: Dataset) -> None:
+def _read_questions(path: Path, image_root: Path | None) -> Iterator[Item]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -88,33 +87,30 @@ def _read_questions(path: Path, image_root: Path | None, dataset: Dataset) -> No
                 qid, image = entry["question_id"], entry["image"]
                 question, answer = clean_question(entry["question"]), str(entry["answer"]).strip()
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                dataset.errors.append(DataError(f"{path}:{number}: malformed question ({exc}); skipped"))
+                yield DataError(f"{path}:{number}: malformed question ({exc}); skipped")
                 continue
             study = image.split("/")[0]
             metadata: dict[str, Any] = {"gold_report": entry.get("report")}
             if "reference_reports" in entry:
                 metadata["reference_reports"] = list(entry["reference_reports"])
-            dataset.questions.append(
-                Question(
-                    id=f"iuxray:q{qid}",
-                    question=question,
-                    answer=answer,
-                    image_path=_resolve(image, entry.get("image_root"), image_root, path.parent),
-                    task="closed",
-                    domain="radiology",
-                    modality="xray",
-                    study_id=_study_of(study) or study,
-                    split="test",
-                    source=path.stem,
-                    metadata=metadata,
-                )
+            yield Question(
+                id=f"iuxray:q{qid}",
+                question=question,
+                answer=answer,
+                image_path=_resolve(image, entry.get("image_root"), image_root, path.parent),
+                task="closed",
+                domain="radiology",
+                modality="xray",
+                study_id=_study_of(study) or study,
+                split="test",
+                source=path.stem,
+                metadata=metadata,
             )
 
 
-def read_mmed_rag(source: Path, image_root: str | Path | None = None) -> Dataset:
+def read_mmed_rag(source: Path, image_root: str | Path | None = None) -> Iterator[Item]:
     """Read one MMed-RAG/RULE file, or every known file in a folder of them."""
     root = Path(image_root) if image_root is not None else None
-    dataset = Dataset(name=f"mmed_rag:{source}")
     if source.is_dir():
         files = sorted(source.glob("retriever_*.json")) + sorted(source.glob("report_test*.json"))
         files += [source / "vqa_test.jsonl"] if (source / "vqa_test.jsonl").is_file() else []
@@ -122,7 +118,7 @@ def read_mmed_rag(source: Path, image_root: str | Path | None = None) -> Dataset
         files = [source]
     for path in files:
         if path.suffix == ".jsonl":
-            _read_questions(path, root, dataset)
+            yield from _read_questions(path, root)
             continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -130,5 +126,18 @@ def read_mmed_rag(source: Path, image_root: str | Path | None = None) -> Dataset
             raise DataError(f"{path}: not valid UTF-8 JSON ({exc})") from exc
         if not isinstance(data, list):
             raise DataError(f"{path}: expected a JSON list of reports (MMed-RAG format), got {type(data).__name__}")
-        _read_report_list(path, data, root, dataset)
-    return dataset
+        yield from _read_report_list(path, data, root)
+
+
+def _detect(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix == ".json" or path.name.startswith(("retriever_", "report_test", "vqa_test"))
+    return path.is_dir() and (any(path.glob("retriever_*.json")) or (path / "vqa_test.jsonl").is_file())
+
+
+SPEC = ReaderSpec(
+    name="mmed_rag",
+    read=read_mmed_rag,
+    detect=_detect,
+    description="MMed-RAG / RULE JSON: retriever_*.json, report_test.json, vqa_test*.jsonl (or their folder)",
+)

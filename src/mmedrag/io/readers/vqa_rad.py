@@ -8,17 +8,19 @@ other question (including CLOSED "PA or AP?" choices) is ``open``. The MedPix "s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from mmedrag.errors import DataError
-from mmedrag.io.readers.base import Dataset
+from mmedrag.io.readers.base import Item, ReaderSpec
 from mmedrag.types import Question
 
 SPLIT_FILES = {"train": "trainset.json", "test": "testset.json"}
 
 
-def read_vqa_rad(source: Path, splits: tuple[str, ...] = ("train", "test"), image_dir: str = "images") -> Dataset:
-    dataset = Dataset(name=f"vqa_rad:{source}")
+def read_vqa_rad(
+    source: Path, splits: tuple[str, ...] = ("train", "test"), image_dir: str = "images"
+) -> Iterator[Item]:
     for split in splits:
         if split not in SPLIT_FILES:
             raise DataError(f"unknown VQA-RAD split {split!r}; use train or test")
@@ -34,27 +36,32 @@ def read_vqa_rad(source: Path, splits: tuple[str, ...] = ("train", "test"), imag
                 qid, image_name = entry["qid"], entry["image_name"]
                 question, answer = str(entry["question"]).strip(), str(entry["answer"]).strip()
             except (KeyError, TypeError) as exc:
-                dataset.errors.append(DataError(f"{path}: entry {number} lacks field {exc}; skipped"))
+                yield DataError(f"{path}: entry {number} lacks field {exc}; skipped")
                 continue
             yes_no = answer.lower().rstrip(".") in {"yes", "no"}
             closed = str(entry.get("answer_type", "")).upper() == "CLOSED"
-            dataset.questions.append(
-                Question(
-                    id=f"vqa_rad:{qid}",
-                    question=question,
-                    answer=answer,
-                    image_path=str(source / image_dir / image_name),
-                    task="closed" if closed and yes_no else "open",
-                    domain="radiology",
-                    split=split,
-                    source="vqa_rad",
-                    metadata={
-                        "answer_type": entry.get("answer_type"),
-                        "question_type": entry.get("question_type"),
-                        "organ": entry.get("image_organ"),
-                        "source_image": Path(image_name).stem,
-                        "phrase_type": entry.get("phrase_type"),
-                    },
-                )
+            yield Question(
+                id=f"vqa_rad:{qid}",
+                question=question,
+                answer=answer,
+                image_path=str(source / image_dir / image_name),
+                task="closed" if closed and yes_no else "open",
+                domain="radiology",
+                split=split,
+                source="vqa_rad",
+                metadata={
+                    "answer_type": entry.get("answer_type"),
+                    "question_type": entry.get("question_type"),
+                    "organ": entry.get("image_organ"),
+                    "source_image": Path(image_name).stem,
+                    "phrase_type": entry.get("phrase_type"),
+                },
             )
-    return dataset
+
+
+SPEC = ReaderSpec(
+    name="vqa_rad",
+    read=read_vqa_rad,
+    detect=lambda path: path.is_dir() and (path / "testset.json").is_file() and (path / "trainset.json").is_file(),
+    description="VQA-RAD folder: trainset.json, testset.json, images/ (questions)",
+)
