@@ -11,10 +11,18 @@ from mmedrag.cli.base import Command
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.index import IndexCommand
+from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.search import SearchCommand
 from mmedrag.errors import MmedragError
 
-COMMANDS: tuple[Command, ...] = (IndexCommand(), SearchCommand(), AskCommand(), DemoCommand(), EnvCommand())
+COMMANDS: tuple[Command, ...] = (
+    IngestCommand(),
+    IndexCommand(),
+    SearchCommand(),
+    AskCommand(),
+    DemoCommand(),
+    EnvCommand(),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from mmedrag.io.atomic import atomic_open
 from mmedrag.types import RECORD_FIELDS, Record
 
 _OPTIONAL_STR_FIELDS = ("domain", "modality", "patient_id", "study_id", "split", "source")
+MAX_TEXT_CHARS = 200_000  # ~100 pages: anything longer is a broken export, not a report
 
 
 class ManifestError(DataError):
@@ -51,6 +52,8 @@ def _text_and_images(data: Mapping[str, Any], path: str, line: int) -> tuple[str
     text = data.get("text") or ""
     if not isinstance(text, str):
         raise ManifestError(path, line, "text", f"must be a string, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ManifestError(path, line, "text", f"{len(text):,} characters exceeds {MAX_TEXT_CHARS:,}; fix the export")
     image_paths = data.get("image_paths") or []
     if isinstance(image_paths, str):
         image_paths = [image_paths]

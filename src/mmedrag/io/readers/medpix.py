@@ -42,22 +42,35 @@ def medpix_text(caption: str, findings: str, diagnosis: str) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: malformed nested fields read as missing."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list_of(path: Path) -> list[Any]:
+    data = _load_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list (MedPix 2.0 format), got {type(data).__name__}")
+    return data
+
+
 def read_medpix2(source: Path, image_dir: str = "images") -> Iterator[Item]:
     """Read MedPix 2.0 from ``source`` (a folder with Descriptions.json, Case_topic.json and images/)."""
-    descriptions = _load_json(source / "Descriptions.json")
-    cases = {case.get("U_id"): case for case in _load_json(source / "Case_topic.json")}
-    for number, entry in enumerate(descriptions, start=1):
+    descriptions = _list_of(source / "Descriptions.json")
+    cases = {str(case.get("U_id")): case for case in map(_mapping, _list_of(source / "Case_topic.json"))}
+    for number, raw in enumerate(descriptions, start=1):
+        entry = _mapping(raw)
         image_id = entry.get("image")
-        if not image_id:
+        if not image_id or not isinstance(image_id, str):
             yield DataError(f"{source}/Descriptions.json: entry {number} has no 'image' id; skipped")
             continue
         image_path = source / image_dir / f"{image_id}.png"
         if not image_path.is_file():
             yield SkippedItem(f"{image_path}: image not in this copy of MedPix 2.0")
             continue
-        case_id = entry.get("U_id") or image_id.split("_")[0]
-        case = (cases.get(case_id) or {}).get("Case") or {}
-        description = entry.get("Description") or {}
+        case_id = str(entry.get("U_id") or image_id.split("_")[0])
+        case = _mapping(_mapping(cases.get(case_id)).get("Case"))
+        description = _mapping(entry.get("Description"))
         caption = _clean(description.get("Caption"))
         findings = _clean(case.get("Findings"))
         diagnosis = _clean(case.get("Case Diagnosis")) or _clean(case.get("Title"))
@@ -70,7 +83,7 @@ def read_medpix2(source: Path, image_dir: str = "images") -> Iterator[Item]:
             text=text,
             image_paths=(str(image_path),),
             domain="radiology",
-            modality=normalize_modality(entry.get("Type")),
+            modality=normalize_modality(_clean(entry.get("Type")) or None),
             patient_id=f"medpix2:{case_id}",
             source="medpix2",
             metadata={
