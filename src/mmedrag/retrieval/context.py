@@ -1,13 +1,19 @@
 """Context selection: how many of the retrieved hits the generator sees.
 
-Every selector records in the trace the scores it saw and where it cut, so an answer can be audited.
+* :class:`TopK`: a fixed number (RULE's calibrated k is a TopK with k from a calibration file).
+* :class:`GapCutoff`: MMed-RAG's adaptive rule (method.md §3): keep 1..i at the first i with log(S_i/S_{i+1}) > γ.
+* :class:`RatioToTop1`: the rule the MMed-RAG code implements instead (§2.4 step 6): keep j while S_1/S_j < t.
+* :class:`MinScore`: hits scoring at least a threshold.
+Every selector records in the trace the scores it saw, where it cut and why, so an answer can be audited. The
+adaptive rules are heuristics: only a calibrated k carries a guarantee (:mod:`mmedrag.calibration`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from mmedrag.errors import ConfigError
 from mmedrag.types import Context, Hit, Query
@@ -18,9 +24,17 @@ class ContextSelector(Protocol):
     def select(self, query: Query, hits: Sequence[Hit]) -> Context: ...
 
 
-def _context(hits: Sequence[Hit], keep: int, rule: str, **extra: object) -> Context:
+def _context(hits: Sequence[Hit], keep: int, rule: str, **extra: Any) -> Context:
     kept = tuple(hits[:keep])
     return Context(hits=kept, trace={"rule": rule, "scores": [round(h.score, 6) for h in hits], "cut": keep, **extra})
+
+
+def _positive_prefix(hits: Sequence[Hit]) -> int:
+    """How many leading hits have a positive similarity: ratios of cosines are meaningless at or below zero."""
+    count = 0
+    while count < len(hits) and hits[count].score > 0:
+        count += 1
+    return count
 
 
 @dataclass(frozen=True)
@@ -49,3 +63,59 @@ class MinScore:
         while keep < min(self.k, len(hits)) and hits[keep].score >= self.min_score:
             keep += 1
         return _context(hits, keep, "min_score", min_score=self.min_score, k=self.k)
+
+
+@dataclass(frozen=True)
+class GapCutoff:
+    """MMed-RAG's gap rule: cut after the first sharp similarity drop (log ratio of neighbours above ``gamma``).
+
+    Only positively scored hits are eligible; a drop to a non-positive score counts as an infinite gap. The cut is
+    then clamped to [``k_min``, ``k_max``] (``k_min`` cannot add hits that do not exist or score <= 0). Ties have a
+    log ratio of 0 and never cut.
+    """
+
+    gamma: float = 0.1
+    k_min: int = 1
+    k_max: int = 10
+
+    def __post_init__(self) -> None:
+        if self.gamma < 0 or not 0 <= self.k_min <= self.k_max:
+            raise ConfigError(f"gap rule needs gamma >= 0 and 0 <= k_min <= k_max, got {self}")
+
+    def select(self, query: Query, hits: Sequence[Hit]) -> Context:
+        eligible = min(_positive_prefix(hits), self.k_max)
+        ratios = [math.log(hits[i].score / hits[i + 1].score) for i in range(eligible - 1)]
+        cut = next((i + 1 for i, ratio in enumerate(ratios) if ratio > self.gamma), eligible)
+        reason = "gap" if cut < eligible else ("k_max" if eligible == self.k_max else "end of positive scores")
+        keep = max(cut, min(self.k_min, eligible))
+        if keep > cut:
+            reason = "k_min"
+        return _context(
+            hits,
+            keep,
+            "gap",
+            gamma=self.gamma,
+            k_min=self.k_min,
+            k_max=self.k_max,
+            log_ratios=[round(r, 6) for r in ratios],
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class RatioToTop1:
+    """The reference code's rule: keep hit j while S_1 / S_j < ``threshold`` (at most ``k``), for parity runs."""
+
+    threshold: float = 1.5
+    k: int = 10
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise ConfigError(f"ratio-to-top-1 needs a threshold >= 1, got {self.threshold}")
+
+    def select(self, query: Query, hits: Sequence[Hit]) -> Context:
+        eligible = min(_positive_prefix(hits), self.k)
+        keep = 0
+        while keep < eligible and hits[0].score / hits[keep].score < self.threshold:
+            keep += 1
+        return _context(hits, keep, "ratio_to_top1", threshold=self.threshold, k=self.k)
