@@ -73,6 +73,8 @@ def test_preference_file_is_refused_with_a_pointer(tmp_path: Path) -> None:
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps([{"id": "x", "conversations": [], "rejected_conversations": []}]), encoding="utf-8")
     with pytest.raises(DataError, match="preference pair"):
+        read_source(path, "mmed_rag")
+    with pytest.raises(DataError, match="cannot tell its format"):
         read_source(path)
 
 

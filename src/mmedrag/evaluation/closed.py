@@ -40,6 +40,22 @@ def parse_yes_no(text: str | None) -> YesNo | None:
     return None
 
 
+def auroc(yes_probabilities: Sequence[float], golds: Sequence[YesNo]) -> float | None:
+    """Area under the ROC curve of P(yes) against the gold labels (Mann-Whitney U with tie correction).
+
+    None when only one class is present. Computed from probabilities, never from hard labels: with 0/1 predictions
+    AUROC collapses to balanced accuracy, one of the reference evaluation's flaws (method.md §8.1).
+    """
+    positives = [p for p, g in zip(yes_probabilities, golds, strict=True) if g == "yes"]
+    negatives = [p for p, g in zip(yes_probabilities, golds, strict=True) if g == "no"]
+    if not positives or not negatives:
+        return None
+    wins = 0.0
+    for p in positives:
+        wins += sum(1.0 if p > q else 0.5 if p == q else 0.0 for q in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
 def closed_metrics(predictions: Sequence[YesNo | None], golds: Sequence[YesNo | None]) -> dict[str, float]:
     """Accuracy, precision, recall, F1 ("yes" positive) and abstention rate over questions with a gold label."""
     pairs = [(p, g) for p, g in zip(predictions, golds, strict=True) if g is not None]

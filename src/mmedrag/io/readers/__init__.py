@@ -12,10 +12,35 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.errors import DataError
-from mmedrag.io.readers import manifest_reader, medpix, mmed_rag, vqa_rad
+from mmedrag.io.readers import (
+    covid,
+    folder,
+    ham10000,
+    hf_datasets,
+    manifest_reader,
+    medmnist,
+    medpix,
+    mmed_rag,
+    openi,
+    tabular,
+    vqa_rad,
+)
 from mmedrag.io.readers.base import Dataset, Item, ReaderSpec, SkippedItem
 
-_SPECS: tuple[ReaderSpec, ...] = (medpix.SPEC, vqa_rad.SPEC, mmed_rag.SPEC, manifest_reader.SPEC)
+# Most specific first: detection takes the first match, and the CSV and folder rules are the broadest.
+_SPECS: tuple[ReaderSpec, ...] = (
+    openi.SPEC,
+    covid.SPEC,
+    ham10000.SPEC,
+    medmnist.SPEC,
+    hf_datasets.SPEC,
+    medpix.SPEC,
+    vqa_rad.SPEC,
+    mmed_rag.SPEC,
+    manifest_reader.SPEC,
+    tabular.SPEC,
+    folder.SPEC,
+)
 READERS: dict[str, ReaderSpec] = {spec.name: spec for spec in _SPECS}
 
 

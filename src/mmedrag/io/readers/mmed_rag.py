@@ -129,9 +129,25 @@ def read_mmed_rag(source: Path, image_root: str | Path | None = None) -> Iterato
         yield from _read_report_list(path, data, root)
 
 
+def _looks_like_reference_json(path: Path) -> bool:
+    """A JSON list whose first entry has a report (or caption) and an image path, as the reference files do."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    first = data[0] if isinstance(data, list) and data else None
+    return (
+        isinstance(first, dict)
+        and bool({"report", "caption", "gpt4_summary"} & set(first))
+        and ("image_path" in first or "image" in first)
+    )
+
+
 def _detect(path: Path) -> bool:
     if path.is_file():
-        return path.suffix == ".json" or path.name.startswith(("retriever_", "report_test", "vqa_test"))
+        if path.name.startswith(("retriever_", "report_test", "vqa_test")):
+            return True
+        return path.suffix == ".json" and _looks_like_reference_json(path)
     return path.is_dir() and (any(path.glob("retriever_*.json")) or (path / "vqa_test.jsonl").is_file())
 
 
