@@ -13,10 +13,12 @@ from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.search import SearchCommand
+from mmedrag.cli.validate import ValidateCommand
 from mmedrag.errors import MmedragError
 
 COMMANDS: tuple[Command, ...] = (
     IngestCommand(),
+    ValidateCommand(),
     IndexCommand(),
     SearchCommand(),
     AskCommand(),

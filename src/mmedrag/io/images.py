@@ -7,7 +7,6 @@ fails with one line naming the file and what to do. DICOM decoding lives in its 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,9 @@ from PIL import Image, UnidentifiedImageError
 
 from mmedrag.errors import ImageError
 
-# Decoded-pixel ceiling: a 16k x 16k RGB slide is 768 MB; anything larger is refused rather than exhausting memory.
-MAX_PIXELS = 16_384 * 16_384
+# Decoded-pixel ceiling (150 MP, 450 MB as RGB): larger files are refused before decoding rather than exhausting
+# memory. Pillow itself refuses above ~179 MP (its decompression-bomb error), which is caught below.
+MAX_PIXELS = 150_000_000
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 _DICOM_MAGIC_OFFSET = 128  # PS3.10 §7.1: a 128-byte preamble, then "DICM"
@@ -51,18 +51,17 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
 
         return load_dicom_image(path, max_pixels=max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{path}: {width}x{height} pixels exceeds the limit of {max_pixels}; downsample it first"
-                    )
-                return to_rgb(image)
+        # No warnings filter here: warnings.catch_warnings is not thread-safe, and images decode in thread pools.
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"{path}: {width}x{height} pixels exceeds the limit of {max_pixels}; downsample it first"
+                )
+            return to_rgb(image)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{path}: not a readable image ({type(exc).__name__}); check the file format") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data surfaces as these
         raise ImageError(f"{path}: image is corrupt or truncated ({exc}); re-export it") from exc

@@ -14,6 +14,7 @@ from typing import Any
 from mmedrag.errors import DataError
 from mmedrag.io.readers import (
     covid,
+    dicom_reader,
     folder,
     ham10000,
     hf_datasets,
@@ -38,6 +39,7 @@ _SPECS: tuple[ReaderSpec, ...] = (
     vqa_rad.SPEC,
     mmed_rag.SPEC,
     manifest_reader.SPEC,
+    dicom_reader.SPEC,
     tabular.SPEC,
     folder.SPEC,
 )
