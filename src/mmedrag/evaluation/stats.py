@@ -15,7 +15,7 @@ Statistic = Callable[[np.ndarray], float]
 
 def bootstrap_ci(
     scores: Sequence[float] | np.ndarray,
-    statistic: Statistic = np.mean,  # type: ignore[assignment]
+    statistic: Statistic = np.mean,
     level: float = 0.95,
     samples: int = 1000,
     seed: int = 0,
