@@ -41,16 +41,40 @@ class PromptConfig(_Strict):
     min_reference_tokens: int = Field(16, ge=1)
 
 
+class RouterConfig(_Strict):
+    """A trained router folder, or ``zero_shot:ENCODER_SPEC``; ``threshold`` overrides the saved one."""
+
+    path: str
+    threshold: float | None = Field(None, ge=0, le=1)
+
+
+class BundleConfig(_Strict):
+    """One domain's own settings; every field left out is taken from the top level of the pipeline config."""
+
+    index: Path | None = None
+    encoder: str | dict[str, Any] | None = None
+    retrieval: RetrievalConfig | None = None
+    selector: SelectorConfig | None = None
+    prompt: PromptConfig | None = None
+    adapter: str | None = Field(None, description="LoRA adapter folder the generator uses for this domain")
+
+
 class PipelineConfig(_Strict):
-    """Everything `mmedrag ask` needs. ``encoder`` None means: the encoder saved in the index."""
+    """Everything `mmedrag ask` needs. ``encoder`` None means: the encoder saved in the index.
+
+    The top-level index, retrieval, selector and prompt settings answer every domain that has no entry in
+    ``domains``. ``default_domain`` is used when neither the query nor the router decides (null: refuse instead).
+    """
 
     index: Path | None = None
     encoder: str | dict[str, Any] | None = None
     generator: str | dict[str, Any] = "extractive"
-    default_domain: str = "radiology"
+    default_domain: str | None = "radiology"
+    router: RouterConfig | None = None
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
+    domains: dict[str, BundleConfig] = Field(default_factory=dict)
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -1,35 +1,60 @@
-"""The RAG pipeline, readable top to bottom: domain -> retrieve -> select -> prompt -> generate, with a trace.
+"""The RAG pipeline, readable top to bottom: route -> retrieve -> select -> prompt -> generate, with a trace.
 
-No graph engine, no callbacks: each stage is a plain object with one method, composed here.
+Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
+the default; a query the router finds out of scope is not answered. Each domain may have its own bundle (index,
+selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
+pipeline's top-level settings. No graph engine, no callbacks: each stage is a plain object with one method.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mmedrag.domains import check_domain
 from mmedrag.generation.base import Generator
-from mmedrag.generation.prompts import PromptBuilder
+from mmedrag.generation.extractive import UNKNOWN
+from mmedrag.generation.prompts import PromptBuilder, infer_task
 from mmedrag.io.images import load_image
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
-from mmedrag.types import Answer, Context, Hit, Query
+from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
+from mmedrag.types import Answer, Context, Hit, Prompt, Query
+
+OUT_OF_SCOPE_DOMAIN = "out_of_scope"
+
+
+@dataclass
+class Bundle:
+    """What answers one domain: its retriever (index + encoder), selector, prompt settings and generator adapter."""
+
+    name: str
+    retriever: Retriever | None = None
+    selector: ContextSelector = field(default_factory=TopK)
+    prompts: PromptBuilder = field(default_factory=PromptBuilder)
+    fetch_k: int = 10
+    retrieval_mode: Mode = "auto"
+    filters: Filters | None = None
+    adapter: str | None = None
+
+
+@dataclass
+class Planned:
+    """A query after routing and retrieval: everything generation needs, kept so selection can be re-run."""
+
+    query: Query
+    route: RouteDecision
+    bundle: Bundle | None
+    hits: list[Hit]
 
 
 @dataclass
 class RAGPipeline:
-    """Answers queries with a generator, optionally grounded in retrieved cases.
+    """Answers queries with a generator, grounded in the cases its domain's retriever finds.
 
-    Args:
-        generator: any :class:`~mmedrag.generation.base.Generator`.
-        retriever: None answers without retrieval (the baseline every evaluation compares against).
-        selector: how many retrieved hits the generator sees.
-        fetch_k: hits retrieved before selection.
-        default_domain: used when the query names none (a router comes first once configured).
+    The top-level fields form the default bundle, used for every domain without an entry in ``bundles``.
 
     Example:
         >>> pipeline = RAGPipeline(generator=ExtractiveGenerator(), retriever=retriever)  # doctest: +SKIP
@@ -43,47 +68,89 @@ class RAGPipeline:
     fetch_k: int = 10
     retrieval_mode: Mode = "auto"
     filters: Filters | None = None
-    default_domain: str = "radiology"
+    default_domain: str | None = "radiology"
+    router: DomainRouter | None = None
+    bundles: Mapping[str, Bundle] = field(default_factory=dict)
+
+    def bundle_for(self, domain: str) -> Bundle:
+        if domain in self.bundles:
+            return self.bundles[domain]
+        return Bundle(
+            "default", self.retriever, self.selector, self.prompts, self.fetch_k, self.retrieval_mode, self.filters
+        )
 
     def answer(self, query: Query) -> Answer:
         return self.answer_batch([query])[0]
 
     def answer_batch(self, queries: Sequence[Query], batch_size: int = 16, progress: bool = False) -> list[Answer]:
-        """Answer many queries; retrieval and generation run batched. Timings are per query (batch time / size)."""
+        """Answer many queries; routing, retrieval and generation run batched. Timings are per query."""
         answers: list[Answer] = []
         chunks = batches(list(queries), batch_size)
         for chunk in track(chunks, "answering", total=len(chunks), enabled=progress):
-            answers.extend(self._answer_chunk(chunk))
+            clock = _Clock(len(chunk))
+            planned = self.plan(chunk, clock)
+            answers.extend(self.respond(planned, clock=clock))
         return answers
 
-    def _answer_chunk(self, queries: Sequence[Query]) -> list[Answer]:
-        clock = _Clock(len(queries))
-        loaded = [self._with_image(query) for query in queries]
-        domains = [(check_domain(q.domain), "query") if q.domain else (self.default_domain, "default") for q in loaded]
+    def plan(self, queries: Sequence[Query], clock: _Clock | None = None) -> list[Planned]:
+        """Load images, route each query, and retrieve ``fetch_k`` hits with its domain's bundle."""
+        clock = clock or _Clock(len(queries))
+        loaded = [_with_image(query) for query in queries]
+        decisions = route_batch([q.domain for q in loaded], [q.image for q in loaded], self.router, self.default_domain)
         clock.lap("route")
-        hit_lists: list[list[Hit]] = [[] for _ in loaded]
-        if self.retriever is not None:
-            hit_lists = self.retriever.search_batch(
-                loaded, k=self.fetch_k, mode=self.retrieval_mode, filters=self.filters
-            )
-        clock.lap("retrieve")
-        contexts = [self.selector.select(q, hits) for q, hits in zip(loaded, hit_lists, strict=True)]
-        clock.lap("select")
-        prompts = [
-            self.prompts.build(q, context, domain, count_tokens=self.generator.count_tokens)
-            for q, context, (domain, _) in zip(loaded, contexts, domains, strict=True)
+        planned = [
+            Planned(q, d, None if d.domain is None else self.bundle_for(d.domain), [])
+            for q, d in zip(loaded, decisions, strict=True)
         ]
+        groups: dict[int, list[Planned]] = {}
+        for item in planned:
+            if item.bundle is not None and item.bundle.retriever is not None:
+                groups.setdefault(id(item.bundle.retriever), []).append(item)
+        for group in groups.values():
+            bundle = group[0].bundle
+            assert bundle is not None and bundle.retriever is not None
+            found = bundle.retriever.search_batch(
+                [p.query for p in group], k=bundle.fetch_k, mode=bundle.retrieval_mode, filters=bundle.filters
+            )
+            for item, hits in zip(group, found, strict=True):
+                item.hits = hits
+        clock.lap("retrieve")
+        return planned
+
+    def respond(
+        self, planned: Sequence[Planned], selector: ContextSelector | None = None, clock: _Clock | None = None
+    ) -> list[Answer]:
+        """Select, prompt and generate for planned queries; ``selector`` overrides the bundles' own (calibration)."""
+        clock = clock or _Clock(len(planned))
+        contexts: dict[int, Context] = {}
+        for p in planned:
+            if p.bundle is not None:
+                contexts[id(p)] = (selector or p.bundle.selector).select(p.query, p.hits)
+        clock.lap("select")
+        prompts: dict[int, Prompt] = {}
+        for p in planned:
+            if p.bundle is None or p.route.domain is None:
+                continue
+            prompt = p.bundle.prompts.build(
+                p.query, contexts[id(p)], p.route.domain, count_tokens=self.generator.count_tokens
+            )
+            prompts[id(p)] = replace(prompt, adapter=p.bundle.adapter) if p.bundle.adapter else prompt
         clock.lap("prompt")
-        generations = self.generator.generate(prompts)
+        generated = dict(zip(prompts, self.generator.generate(list(prompts.values())), strict=True))
         clock.lap("generate")
+        timings = clock.per_query()
         answers = []
-        for query, hits, context, prompt, generation, (domain, source) in zip(
-            loaded, hit_lists, contexts, prompts, generations, domains, strict=True
-        ):
+        for p in planned:
+            if p.bundle is None:
+                answers.append(_out_of_scope(p, timings))
+                continue
+            prompt, generation, context = prompts[id(p)], generated[id(p)], contexts[id(p)]
             trace: dict[str, Any] = {
-                "query_id": query.id,
-                "domain_source": source,
-                "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in hits],
+                "query_id": p.query.id,
+                "route": p.route.to_dict(),
+                "domain_source": p.route.source,
+                "bundle": p.bundle.name,
+                "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
                 "selector": dict(context.trace),
                 "prompt": dict(prompt.trace),
                 "generator": self.generator.name,
@@ -92,23 +159,40 @@ class RAGPipeline:
             answers.append(
                 Answer(
                     text=generation.text,
-                    domain=domain,
+                    domain=p.route.domain or OUT_OF_SCOPE_DOMAIN,
                     task=prompt.task,
                     context=_cited(context, prompt.references),
                     prompt_tokens=generation.prompt_tokens,
-                    timings_ms=clock.per_query(),
+                    timings_ms=timings,
                     trace=trace,
+                    yes_probability=generation.yes_probability,
                 )
             )
         return answers
 
-    @staticmethod
-    def _with_image(query: Query) -> Query:
-        if query.image is None and query.image_path:
-            from dataclasses import replace
 
-            return replace(query, image=load_image(query.image_path))
-        return query
+def _with_image(query: Query) -> Query:
+    if query.image is None and query.image_path:
+        return replace(query, image=load_image(query.image_path))
+    return query
+
+
+def _out_of_scope(planned: Planned, timings: dict[str, float]) -> Answer:
+    """The router abstained: say so instead of answering a chart or a photo as if it were a scan."""
+    task = planned.query.task or infer_task(planned.query.text)
+    return Answer(
+        text=UNKNOWN,
+        domain=OUT_OF_SCOPE_DOMAIN,
+        task=task,
+        context=Context(),
+        timings_ms=timings,
+        trace={
+            "query_id": planned.query.id,
+            "route": planned.route.to_dict(),
+            "domain_source": "out_of_scope",
+            "abstained": "the router found the image out of scope for every configured domain",
+        },
+    )
 
 
 def _cited(context: Context, references: Sequence[Any]) -> Context:
@@ -121,7 +205,7 @@ class _Clock:
     """Stage timings in milliseconds, amortised over the queries of a batch."""
 
     def __init__(self, size: int) -> None:
-        self._size, self._last = size, time.perf_counter()
+        self._size, self._last = max(size, 1), time.perf_counter()
         self._laps: dict[str, float] = {}
 
     def lap(self, stage: str) -> None:

@@ -117,6 +117,8 @@ class Prompt:
     domain: str
     references: tuple[Reference, ...] = ()
     trace: Mapping[str, Any] = field(default_factory=dict)
+    adapter: str | None = None
+    """Name of the generator adapter (e.g. a domain's LoRA) that should answer; None for the base model."""
 
     @property
     def text(self) -> str:
@@ -153,6 +155,7 @@ class Answer:
     prompt_tokens: int = 0
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     trace: Mapping[str, Any] = field(default_factory=dict)
+    yes_probability: float | None = None
 
     @property
     def citations(self) -> list[dict[str, Any]]:
@@ -166,6 +169,7 @@ class Answer:
             "k": self.context.k,
             "citations": self.citations,
             "prompt_tokens": self.prompt_tokens,
+            "yes_probability": self.yes_probability,
             "timings_ms": {name: round(ms, 3) for name, ms in self.timings_ms.items()},
             "trace": dict(self.trace),
         }

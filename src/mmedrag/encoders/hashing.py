@@ -44,6 +44,8 @@ class HashEncoder:
         return l2_normalize(out)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
         thumbs = np.stack(
             [np.asarray(image.convert("L").resize((16, 16), Image.Resampling.BILINEAR), np.float32) for image in images]
         ).reshape(len(images), -1)

@@ -21,7 +21,7 @@ from mmedrag.encoders.torch_utils import resolve_device
 from mmedrag.errors import ConfigError
 
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth")  # the files open_clip itself looks for in a local-dir
 
 
 def resolve_model_name(model: str) -> str:
@@ -69,14 +69,17 @@ class OpenClipEncoder:
                 f"open_clip model {model!r} without pretrained weights would be random; pass pretrained=<tag or file>"
             )
         try:
+            # pretrained_text=False: the CLIP checkpoint holds the text weights; otherwise open_clip would fetch the
+            # base text model (e.g. PubMedBERT) from the hub before loading the checkpoint over it.
             self._model, _, self._preprocess = open_clip.create_model_and_transforms(
-                self.model_name, pretrained=pretrained, device=self.device
+                self.model_name, pretrained=pretrained, device=self.device, pretrained_text=False
             )
             self._tokenizer = open_clip.get_tokenizer(self.model_name)
         except (RuntimeError, OSError, ValueError) as exc:
             hint = (
                 "the Hugging Face hub is unreachable and the model is not cached; download the repo where the hub is "
-                "reachable (huggingface-cli download <repo>) and pass its local folder"
+                "reachable (hf download <repo>) and pass its local folder; BiomedCLIP's text tower config "
+                "(microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract) must be in the Hugging Face cache too"
                 if self.model_name.startswith("hf-hub:")
                 else "check the model name, the folder's open_clip_config.json and its weights"
             )
@@ -93,7 +96,8 @@ class OpenClipEncoder:
             raise ConfigError(f"{folder}: open_clip config but no weights file; add open_clip_model.safetensors")
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "model": self.model_name, "pretrained": self.pretrained}
+        spec = {"kind": self.kind, "model": self.model_name, "pretrained": self.pretrained}
+        return {**spec, "allow_random_init": True} if self.allow_random_init else spec
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         torch = self._torch
