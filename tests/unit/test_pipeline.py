@@ -102,3 +102,88 @@ def test_selectors_cut_where_expected_and_trace_the_scores(selector, scores: lis
 def test_negative_k_is_refused() -> None:
     with pytest.raises(ConfigError):
         TopK(-1)
+
+
+class FixedRouter:
+    """A fake router: probabilities chosen per image width (so a test can steer each query)."""
+
+    classes = ("radiology", "ophthalmology", "out_of_scope")
+    threshold = 0.5
+
+    def __init__(self, by_width: dict[int, list[float]]) -> None:
+        self.by_width = by_width
+
+    def predict_proba(self, images):
+        import numpy as np
+
+        return np.array([self.by_width[image.width] for image in images])
+
+    def spec(self) -> dict:
+        return {"kind": "fixed"}
+
+    def save(self, path):
+        return path
+
+
+def test_router_picks_the_bundle_and_out_of_scope_is_not_answered(tiny_manifest: Path, hash_encoder) -> None:
+    from mmedrag.pipeline import Bundle
+
+    build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store="exact")
+    eye = Retriever(KnowledgeIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
+    generator = EchoGenerator()
+    router = FixedRouter({48: [0.1, 0.85, 0.05], 50: [0.2, 0.1, 0.7], 52: [0.45, 0.4, 0.15], 54: [0.9, 0.05, 0.05]})
+    pipeline = RAGPipeline(
+        generator=generator,
+        router=router,
+        bundles={"ophthalmology": Bundle("ophthalmology", retriever=eye, selector=TopK(1))},
+    )
+    queries = [Query(text="Is the disc cupped?", image=make_image(1, size=(w, 40))) for w in (48, 50, 52, 54)]
+    eye_answer, chart, unsure, xray = pipeline.answer_batch(queries)
+    assert (eye_answer.domain, eye_answer.trace["bundle"], eye_answer.context.k) == (
+        "ophthalmology",
+        "ophthalmology",
+        1,
+    )
+    assert eye_answer.trace["route"]["probability"] == 0.85 and eye_answer.trace["domain_source"] == "router"
+    assert chart.domain == "out_of_scope" and chart.text == "unknown" and chart.citations == []
+    assert unsure.domain == "out_of_scope"  # 0.45 is below the threshold: abstain, never fall back to the default
+    assert (xray.domain, xray.trace["bundle"], xray.context.k) == ("radiology", "default", 0)
+    assert len(generator.calls[0]) == 2  # the two out-of-scope queries never reach the generator
+
+
+def test_an_explicit_domain_beats_the_router(tiny_manifest: Path) -> None:
+    router = FixedRouter({48: [0.05, 0.05, 0.9]})
+    answer = RAGPipeline(generator=EchoGenerator(), router=router).answer(
+        Query(text="Is there an effusion?", image=make_image(2), domain="radiology")
+    )
+    assert (answer.domain, answer.trace["domain_source"]) == ("radiology", "query")
+
+
+def test_without_router_or_default_the_pipeline_refuses_to_guess() -> None:
+    with pytest.raises(ConfigError, match="cannot choose a domain"):
+        RAGPipeline(generator=EchoGenerator(), default_domain=None).answer(Query(text="x?"))
+
+
+def test_config_builds_bundles_per_domain(tiny_manifest: Path, hash_encoder, tmp_path: Path) -> None:
+    from mmedrag.config import load_config
+    from mmedrag.factory import build_pipeline
+
+    build_index(read_manifest(tiny_manifest), tmp_path / "rad", hash_encoder, store="exact")
+    build_index(read_manifest(tiny_manifest)[4:5], tmp_path / "eye", hash_encoder, store="exact")
+    config = load_config(
+        None,
+        ["selector.k=2", "domains.ophthalmology.selector.k=1", "default_domain=radiology"],
+        {
+            "index": str(tmp_path / "rad"),
+            "domains.ophthalmology.index": str(tmp_path / "eye"),
+            "encoder": {"kind": "hash", "dim": 32},
+            "domains.ophthalmology.encoder": "hash:32",
+        },
+    )
+    pipeline = build_pipeline(config)
+    eye = pipeline.answer(Query(text="Is the disc cupped?", domain="ophthalmology"))
+    rad = pipeline.answer(Query(text="Is there an effusion?"))
+    assert [c["id"] for c in eye.citations] == ["r5"] and eye.trace["bundle"] == "ophthalmology"
+    assert rad.context.k == 2 and rad.trace["bundle"] == "default"
+    with pytest.raises(ConfigError, match="unknown domain 'cardiology'"):
+        build_pipeline(load_config(None, [], {"domains.cardiology.selector.k": 1}))
