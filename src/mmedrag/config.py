@@ -31,9 +31,17 @@ class RetrievalConfig(_Strict):
 
 
 class SelectorConfig(_Strict):
-    kind: Literal["top_k", "min_score"] = "top_k"
-    k: int = Field(3, ge=0)
+    """How many references: ``top_k``, ``min_score``, ``gap`` (MMed-RAG), ``ratio_to_top1`` (reference code) or
+    ``calibrated`` (RULE; ``calibration`` names the file `mmedrag calibrate` wrote)."""
+
+    kind: Literal["top_k", "min_score", "gap", "ratio_to_top1", "calibrated"] = "top_k"
+    k: int = Field(3, ge=0, description="k for top_k; the cap for min_score, gap (k_max) and ratio_to_top1")
     min_score: float | None = None
+    gamma: float = Field(0.1, ge=0, description="gap rule: cut where log(S_i / S_i+1) exceeds gamma")
+    k_min: int = Field(1, ge=0)
+    ratio: float = Field(1.5, ge=1, description="ratio_to_top1: keep j while S_1 / S_j < ratio")
+    calibration: str | None = None
+    on_uncertified: Literal["abstain", "no_retrieval"] = "abstain"
 
 
 class PromptConfig(_Strict):

@@ -9,10 +9,11 @@ from typing import Any
 from mmedrag.config import BundleConfig, PipelineConfig, PromptConfig, RetrievalConfig, SelectorConfig
 from mmedrag.domains import check_domain
 from mmedrag.encoders import create_encoder
+from mmedrag.errors import ConfigError
 from mmedrag.generation.factory import create_generator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.pipeline import Bundle, RAGPipeline
-from mmedrag.retrieval.context import ContextSelector, MinScore, TopK
+from mmedrag.retrieval.context import CalibratedK, ContextSelector, GapCutoff, MinScore, RatioToTop1, TopK
 from mmedrag.retrieval.retriever import Filters, Retriever
 from mmedrag.stores.index import KnowledgeIndex
 
@@ -35,6 +36,16 @@ def build_retriever(
 def build_selector(selector: SelectorConfig) -> ContextSelector:
     if selector.kind == "min_score":
         return MinScore(min_score=selector.min_score or 0.0, k=selector.k)
+    if selector.kind == "gap":
+        return GapCutoff(gamma=selector.gamma, k_min=selector.k_min, k_max=selector.k)
+    if selector.kind == "ratio_to_top1":
+        return RatioToTop1(threshold=selector.ratio, k=selector.k)
+    if selector.kind == "calibrated":
+        if not selector.calibration:
+            raise ConfigError(
+                "selector kind 'calibrated' needs selector.calibration: the file `mmedrag calibrate` wrote"
+            )
+        return CalibratedK(selector.calibration, selector.on_uncertified)
     return TopK(k=selector.k)
 
 

@@ -126,6 +126,8 @@ class RAGPipeline:
         for p in planned:
             if p.bundle is not None:
                 contexts[id(p)] = (selector or p.bundle.selector).select(p.query, p.hits)
+                if contexts[id(p)].trace.get("abstain"):
+                    p.bundle = None  # e.g. no k was certified: abstaining keeps the risk guarantee honest
         clock.lap("select")
         prompts: dict[int, Prompt] = {}
         for p in planned:
@@ -142,7 +144,7 @@ class RAGPipeline:
         answers = []
         for p in planned:
             if p.bundle is None:
-                answers.append(_out_of_scope(p, timings))
+                answers.append(_abstention(p, timings, contexts.get(id(p))))
                 continue
             prompt, generation, context = prompts[id(p)], generated[id(p)], contexts[id(p)]
             trace: dict[str, Any] = {
@@ -177,21 +179,26 @@ def _with_image(query: Query) -> Query:
     return query
 
 
-def _out_of_scope(planned: Planned, timings: dict[str, float]) -> Answer:
-    """The router abstained: say so instead of answering a chart or a photo as if it were a scan."""
+def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
+    """No answer: the router found the image out of scope (a chart, a photo), or the selector abstained."""
     task = planned.query.task or infer_task(planned.query.text)
+    trace: dict[str, Any] = {
+        "query_id": planned.query.id,
+        "route": planned.route.to_dict(),
+        "domain_source": planned.route.source,
+    }
+    if context is None:
+        trace["abstained"] = "the router found the image out of scope for every configured domain"
+    else:
+        trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"
+        trace["selector"] = dict(context.trace)
     return Answer(
         text=UNKNOWN,
-        domain=OUT_OF_SCOPE_DOMAIN,
+        domain=planned.route.domain or OUT_OF_SCOPE_DOMAIN,
         task=task,
         context=Context(),
         timings_ms=timings,
-        trace={
-            "query_id": planned.query.id,
-            "route": planned.route.to_dict(),
-            "domain_source": "out_of_scope",
-            "abstained": "the router found the image out of scope for every configured domain",
-        },
+        trace=trace,
     )
 
 

@@ -8,6 +8,7 @@ import sys
 
 from mmedrag.cli.ask import AskCommand
 from mmedrag.cli.base import Command
+from mmedrag.cli.calibrate import CalibrateCommand
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.index import IndexCommand
@@ -22,6 +23,7 @@ COMMANDS: tuple[Command, ...] = (
     IndexCommand(),
     SearchCommand(),
     AskCommand(),
+    CalibrateCommand(),
     DemoCommand(),
     EnvCommand(),
 )

@@ -119,3 +119,30 @@ class RatioToTop1:
         while keep < eligible and hits[0].score / hits[keep].score < self.threshold:
             keep += 1
         return _context(hits, keep, "ratio_to_top1", threshold=self.threshold, k=self.k)
+
+
+@dataclass(frozen=True)
+class CalibratedK:
+    """RULE's calibrated k: top-k* from a ``mmedrag calibrate`` result file.
+
+    When the calibration certified no k, the guarantee does not hold for any k: ``on_uncertified="abstain"``
+    makes the pipeline answer "unknown" (the default), ``"no_retrieval"`` answers without references.
+    """
+
+    path: str
+    on_uncertified: str = "abstain"
+
+    def __post_init__(self) -> None:
+        from mmedrag.calibration.ltt import CalibrationResult
+
+        if self.on_uncertified not in {"abstain", "no_retrieval"}:
+            raise ConfigError(f"on_uncertified must be abstain or no_retrieval, got {self.on_uncertified!r}")
+        object.__setattr__(self, "result", CalibrationResult.load(self.path))
+
+    def select(self, query: Query, hits: Sequence[Hit]) -> Context:
+        result = self.result  # type: ignore[attr-defined]
+        facts = {"calibration": self.path, "alpha": result.alpha, "delta": result.delta, "k_star": result.k_star}
+        if result.k_star is None:
+            abstain = self.on_uncertified == "abstain"
+            return _context(hits, 0, "calibrated", abstain=abstain, reason="no k certified", **facts)
+        return _context(hits, min(result.k_star, len(hits)), "calibrated", **facts)

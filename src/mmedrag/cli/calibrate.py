@@ -1,0 +1,89 @@
+"""``mmedrag calibrate``: choose the number of references with a factuality-risk guarantee (RULE's LTT)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
+class CalibrateCommand(Command):
+    name = "calibrate"
+    help = "certify the number of references k so that the factuality risk stays below alpha (RULE)"
+    description = """Answer a calibration split with every candidate k (greedy; retrieval once per question,
+answers cached), compute the factuality risk FR(k), Hoeffding-Bentkus p-values, and family-wise control at delta
+(Bonferroni or fixed-sequence in a pre-registered order). k* is the certified k with the lowest empirical risk.
+Guarantee: if calibration and test data are exchangeable, with probability >= 1-delta every certified k has true
+risk <= alpha. Writes calibration.json (use it with --set selector.kind=calibrated
+--set selector.calibration=DIR/calibration.json), calibration.md and calibration.png to --out.
+
+examples:
+  mmedrag calibrate --config pipeline.yaml --questions ../shared/data/vqa_rad --split train --task closed \\
+      --alpha 0.3 --delta 0.1 --candidates 0,1,2,3,5 --out runs/calibration
+  mmedrag calibrate --index idx/medpix --questions val.jsonl --alpha 0.2 --tune-gamma 0.05,0.1,0.2,0.4 --out cal"""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--questions", required=True, help="calibration questions: a dataset or questions JSONL")
+        parser.add_argument("--format", default="auto", help="reader for --questions (default: detect)")
+        parser.add_argument("--split", help="use only questions of this split (e.g. val)")
+        parser.add_argument("--task", choices=("closed", "open", "report"), help="use only questions of this task")
+        parser.add_argument("--limit", type=int, help="use only the first N questions")
+        parser.add_argument("--config", help="pipeline YAML")
+        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+        parser.add_argument("--index", help="index folder (overrides the config)")
+        parser.add_argument("--generator", help="generator spec (overrides the config)")
+        parser.add_argument("--alpha", type=float, required=True, help="risk level to certify (e.g. 0.2)")
+        parser.add_argument("--delta", type=float, default=0.1, help="allowed probability of failure (default 0.1)")
+        parser.add_argument(
+            "--candidates", type=_ints, default=[0, 1, 2, 3, 5, 8], help="k values (default 0,1,2,3,5,8)"
+        )
+        parser.add_argument("--method", choices=("bonferroni", "fixed_sequence"), default="bonferroni")
+        parser.add_argument(
+            "--order", type=_ints, help="fixed-sequence order, fixed before seeing data (default: increasing k)"
+        )
+        parser.add_argument(
+            "--tune-gamma",
+            type=_floats,
+            default=[],
+            metavar="G1,G2,...",
+            help="also report the gap rule's accuracy for these gamma values (and the best one)",
+        )
+        parser.add_argument("--out", required=True, help="output folder")
+        add_json_flag(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from mmedrag.calibration.run import render_table, run_calibration
+        from mmedrag.config import load_config
+        from mmedrag.evaluation.questions import load_questions
+        from mmedrag.factory import build_pipeline
+
+        values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
+        pipeline = build_pipeline(load_config(args.config, args.set, values))
+        questions = load_questions(args.questions, args.format, split=args.split, task=args.task, limit=args.limit)
+        log(f"calibrating on {len(questions)} questions, candidates {args.candidates}")
+        result = run_calibration(
+            pipeline,
+            questions,
+            args.candidates,
+            args.alpha,
+            args.delta,
+            args.out,
+            method=args.method,
+            order=args.order,
+            gammas=args.tune_gamma,
+            progress=show_progress(args),
+        )
+        if args.json:
+            emit_json(result.to_dict())
+        else:
+            print(render_table(result), end="")
+            log(f"wrote {args.out}/calibration.json, calibration.md, calibration.png")
+        return 0
