@@ -14,6 +14,7 @@ from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.search import SearchCommand
+from mmedrag.cli.train_retriever import TrainRetrieverCommand
 from mmedrag.cli.validate import ValidateCommand
 from mmedrag.errors import MmedragError
 
@@ -24,6 +25,7 @@ COMMANDS: tuple[Command, ...] = (
     SearchCommand(),
     AskCommand(),
     CalibrateCommand(),
+    TrainRetrieverCommand(),
     DemoCommand(),
     EnvCommand(),
 )

@@ -14,7 +14,7 @@ from mmedrag.encoders.torch_utils import resolve_device
 from mmedrag.errors import ConfigError
 
 
-def _features(output: Any) -> Any:
+def pooled_features(output: Any) -> Any:
     """transformers 5 returns a pooled-output object from ``get_*_features``; older versions a tensor."""
     return output.pooler_output if hasattr(output, "pooler_output") else output
 
@@ -60,7 +60,9 @@ class HFClipEncoder:
             for start in range(0, len(images), self.batch_size):
                 inputs = self._processor(images=list(images[start : start + self.batch_size]), return_tensors="pt")
                 pixels = inputs["pixel_values"].to(self.device)
-                outputs.append(_features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy())
+                outputs.append(
+                    pooled_features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy()
+                )
         return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -75,5 +77,5 @@ class HFClipEncoder:
                     return_tensors="pt",
                 ).to(self.device)
                 text_inputs = {k: v for k, v in inputs.items() if k in {"input_ids", "attention_mask"}}
-                outputs.append(_features(self._model.get_text_features(**text_inputs)).float().cpu().numpy())
+                outputs.append(pooled_features(self._model.get_text_features(**text_inputs)).float().cpu().numpy())
         return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
