@@ -11,6 +11,7 @@ from mmedrag.cli.base import Command
 from mmedrag.cli.calibrate import CalibrateCommand
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
+from mmedrag.cli.evaluate import CompareCommand, EvaluateCommand
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.search import SearchCommand
@@ -25,6 +26,8 @@ COMMANDS: tuple[Command, ...] = (
     SearchCommand(),
     AskCommand(),
     CalibrateCommand(),
+    EvaluateCommand(),
+    CompareCommand(),
     TrainRetrieverCommand(),
     DemoCommand(),
     EnvCommand(),

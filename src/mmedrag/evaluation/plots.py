@@ -1,0 +1,45 @@
+"""One summary figure per evaluation: headline metrics with their bootstrap intervals, and reliance rates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_HEADLINES = {
+    "closed": ("accuracy", "f1", "abstention_rate"),
+    "open": ("exact_match", "token_recall"),
+    "report": ("bleu_4", "rouge_l", "cider", "meteor"),
+}
+
+
+def plot_summary(summary: dict[str, Any], path: Path) -> None:
+    """Bar charts of the headline metrics (with the accuracy CI for closed questions) and reliance rates."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers
+    import matplotlib.pyplot as plt
+
+    panels: list[tuple[str, dict[str, float]]] = []
+    for task, names in _HEADLINES.items():
+        metrics = summary["tasks"].get(task)
+        if metrics:
+            panels.append((task, {n: metrics[n] for n in names if isinstance(metrics.get(n), float | int)}))
+    if "reliance" in summary:
+        rates = {k: v for k, v in summary["reliance"].items() if k.endswith("rate") or k.startswith("accuracy")}
+        panels.append(("reliance", rates))
+    if not panels:
+        return
+    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    for axis, (title, values) in zip(axes[0], panels, strict=True):
+        names = list(values)
+        axis.bar(range(len(names)), [values[n] for n in names], color="#4C72B0")
+        if title == "closed" and "accuracy_ci" in summary["tasks"]["closed"]:
+            low, high = summary["tasks"]["closed"]["accuracy_ci"]
+            accuracy = values.get("accuracy", 0.0)
+            axis.errorbar([0], [accuracy], yerr=[[accuracy - low], [high - accuracy]], color="black", capsize=4)
+        axis.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        axis.set_ylim(0, max(1.0, *values.values()) if values else 1.0)
+        axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,289 @@
+"""`mmedrag evaluate`: answer a question set with a pipeline and write exact, documented metrics.
+
+Outputs in one folder: ``results.json`` (every number, the implementations used, confidence intervals),
+``results.md`` (tables), ``per_question.jsonl`` (what `mmedrag compare` reads), ``summary.png`` and
+``config.yaml`` (the resolved configuration). Answers are cached by prompt (``answers.sqlite``), so re-running with
+another metric or selector does not regenerate what was already generated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mmedrag.errors import ConfigError
+from mmedrag.evaluation.closed import auroc, closed_metrics, parse_yes_no
+from mmedrag.evaluation.judges import Judge, rouge_l_f1
+from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_recall
+from mmedrag.evaluation.reliance import noise_image, reliance_metrics
+from mmedrag.evaluation.report_metrics import report_metrics
+from mmedrag.evaluation.stats import bootstrap_ci
+from mmedrag.generation.cache import CachedGenerator
+from mmedrag.io.atomic import atomic_open, atomic_write_json, atomic_write_text
+from mmedrag.pipeline import Planned, RAGPipeline
+from mmedrag.progress import batches, track
+from mmedrag.retrieval.context import TopK
+from mmedrag.types import Answer, Hit, Question, Record
+
+ReferenceSource = Literal["retrieve", "none", "gold_report", "reference_reports"]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to measure. ``references``: ``retrieve`` (the pipeline's retriever), ``none``, or references carried
+    by the questions (``gold_report``: the question's own report, an upper bound; ``reference_reports``: a given
+    retrieval output, e.g. the reference authors' top-1 file)."""
+
+    references: ReferenceSource = "retrieve"
+    images: bool = True  # False: questions are asked without their images (e.g. the IU-Xray files, images absent)
+    reliance: bool = False
+    report_metrics: tuple[str, ...] = ("bleu", "rouge_l", "cider", "meteor")
+    bootstrap: int = 1000
+    seed: int = 0
+    batch_size: int = 16
+
+
+def _fixed_hits(question: Question, source: ReferenceSource) -> list[Hit]:
+    texts = (
+        [question.metadata.get("gold_report")]
+        if source == "gold_report"
+        else list(question.metadata.get("reference_reports") or [])
+    )
+    if not texts or not all(isinstance(t, str) and t for t in texts):
+        raise ConfigError(f"question {question.id} carries no {source}; use a source that provides it")
+    return [Hit(Record(id=f"{question.id}:{source}:{i}", text=t), 1.0, i) for i, t in enumerate(texts, start=1)]
+
+
+def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettings) -> list[Planned]:
+    queries = [q.to_query() if settings.images else replace(q.to_query(), image_path=None) for q in chunk]
+    planned = pipeline.plan(queries)
+    if settings.references in {"gold_report", "reference_reports"}:
+        for item, question in zip(planned, chunk, strict=True):
+            item.hits = _fixed_hits(question, settings.references)
+    return planned
+
+
+def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
+    return {
+        "id": question.id,
+        "task": question.task,
+        "question": question.question,
+        "gold": question.answer,
+        "answer": answer.text,
+        "correct": judge.correct(question.task, answer.text, question.answer),
+        "label": parse_yes_no(answer.text) if question.task == "closed" else None,
+        "yes_probability": answer.yes_probability,
+        "domain": answer.domain,
+        "k": answer.context.k,
+        "citations": answer.citations,
+    }
+
+
+def answer_all(
+    pipeline: RAGPipeline, questions: Sequence[Question], settings: EvalSettings, judge: Judge, progress: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """Per-question rows for the main run and, with ``settings.reliance``, the no-retrieval and noise runs."""
+    runs: dict[str, list[dict[str, Any]]] = {"main": []}
+    if settings.reliance:
+        runs.update(without_retrieval=[], noise_image=[])
+    chunks = batches(list(questions), settings.batch_size)
+    for chunk in track(chunks, "evaluating", total=len(chunks), enabled=progress):
+        planned = _plan(pipeline, chunk, settings)
+        main_selector = TopK(0) if settings.references == "none" else None
+        if settings.references in {"gold_report", "reference_reports"}:
+            main_selector = TopK(max(len(p.hits) for p in planned))
+        answers = pipeline.respond(planned, selector=main_selector)
+        runs["main"].extend(_row(q, a, judge) for q, a in zip(chunk, answers, strict=True))
+        if not settings.reliance:
+            continue
+        bare = pipeline.respond(planned, selector=TopK(0))
+        runs["without_retrieval"].extend(_row(q, a, judge) for q, a in zip(chunk, bare, strict=True))
+        noisy = [
+            replace(p, query=replace(p.query, image=noise_image(p.query.image.size, f"{settings.seed}:{q.id}")))
+            if p.query.image is not None
+            else p
+            for p, q in zip(planned, chunk, strict=True)
+        ]
+        with_noise = pipeline.respond(noisy, selector=main_selector)
+        runs["noise_image"].extend(_row(q, a, judge) for q, a in zip(chunk, with_noise, strict=True))
+    return runs
+
+
+def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Judge) -> list[dict[str, Any]]:
+    """Rows for answers produced elsewhere: a JSONL of ``{"id": question id, "answer": text}`` lines.
+
+    Raises:
+        DataError: the file does not answer exactly the given questions (ids missing, unknown or repeated).
+    """
+    from mmedrag.errors import DataError
+
+    answers: dict[str, str] = {}
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                identifier, text = str(data["id"]), data["answer"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise DataError(f"{path}:{number}: expected {{'id': ..., 'answer': ...}} ({exc})") from exc
+            if not isinstance(text, str):
+                raise DataError(f"{path}:{number}: answer of {identifier} is not a string")
+            if identifier in answers:
+                raise DataError(f"{path}:{number}: question {identifier} answered twice")
+            answers[identifier] = text
+    wanted = {q.id for q in questions}
+    missing, extra = sorted(wanted - set(answers)), sorted(set(answers) - wanted)
+    if missing or extra:
+        raise DataError(
+            f"{path} does not match the questions: {len(missing)} unanswered (e.g. {missing[:3]}), "
+            f"{len(extra)} unknown ids (e.g. {extra[:3]})"
+        )
+    rows = []
+    for question in questions:
+        text = answers[question.id]
+        rows.append(
+            {
+                "id": question.id,
+                "task": question.task,
+                "question": question.question,
+                "gold": question.answer,
+                "answer": text,
+                "correct": judge.correct(question.task, text, question.answer),
+                "label": parse_yes_no(text) if question.task == "closed" else None,
+                "yes_probability": None,
+                "domain": question.domain,
+                "k": None,
+                "citations": [],
+            }
+        )
+    return rows
+
+
+def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+    golds = [parse_yes_no(r["gold"]) for r in rows]
+    labels = [r["label"] for r in rows]
+    result: dict[str, Any] = {k: v for k, v in closed_metrics(labels, golds).items()}
+    probabilities = [r["yes_probability"] for r in rows]
+    scored = [(p, g) for p, g in zip(probabilities, golds, strict=True) if p is not None and g is not None]
+    result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
+    result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
+    result["unparsable_gold"] = sum(g is None for g in golds)
+    correct = np.array([r["correct"] for r in rows if parse_yes_no(r["gold"]) is not None], dtype=float)
+    result["accuracy_ci"] = bootstrap_ci(correct, samples=settings.bootstrap, seed=settings.seed)[1:]
+    return result
+
+
+def _open(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+    result: dict[str, Any] = open_metrics([r["answer"] for r in rows], [r["gold"] for r in rows])
+    recalls = [token_recall(r["answer"], r["gold"]) for r in rows]
+    matches = [exact_match(r["answer"], r["gold"]) for r in rows]
+    result["token_recall_ci"] = bootstrap_ci(recalls, samples=settings.bootstrap, seed=settings.seed)[1:]
+    result["exact_match_ci"] = bootstrap_ci(matches, samples=settings.bootstrap, seed=settings.seed)[1:]
+    return result
+
+
+def _report(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+    result = report_metrics([r["answer"] for r in rows], [r["gold"] for r in rows], settings.report_metrics)
+    per_report = [rouge_l_f1(r["answer"], r["gold"]) for r in rows]
+    result["rouge_l_f1_per_report_ci"] = bootstrap_ci(per_report, samples=settings.bootstrap, seed=settings.seed)[1:]
+    return result
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], settings: EvalSettings) -> dict[str, Any]:
+    main = runs["main"]
+    summary: dict[str, Any] = {"n": len(main), "tasks": {}}
+    for task, scorer in (("closed", _closed), ("open", _open), ("report", _report)):
+        rows = [r for r in main if r["task"] == task]
+        if rows:
+            summary["tasks"][task] = scorer(rows, settings)
+    summary["abstentions"] = sum(r["answer"].strip().lower() == "unknown" for r in main)
+    summary["empty_answers"] = sum(not r["answer"].strip() for r in main)
+    if settings.reliance:
+        summary["reliance"] = reliance_metrics(
+            [r["correct"] for r in runs["without_retrieval"]],
+            [r["correct"] for r in main],
+            [r["correct"] for r in runs["noise_image"]],
+        )
+    return summary
+
+
+def evaluate(
+    pipeline: RAGPipeline | None,
+    questions: Sequence[Question],
+    out_dir: str | Path,
+    settings: EvalSettings | None = None,
+    judge: Judge | None = None,
+    config_yaml: str | None = None,
+    cache: str | Path | None = None,
+    progress: bool = False,
+    answers: str | Path | None = None,
+) -> dict[str, Any]:
+    """Answer ``questions`` and write the result folder; returns ``results.json``'s content.
+
+    Args:
+        pipeline: None with ``answers`` given: score answers produced elsewhere.
+        answers: a JSONL of ``{"id", "answer"}`` to score instead of running the pipeline.
+    """
+    settings, judge = settings or EvalSettings(), judge or Judge()
+    if not questions:
+        raise ConfigError("no questions to evaluate")
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if answers is not None:
+        if settings.reliance:
+            raise ConfigError("reliance diagnostics re-run the pipeline; they cannot use a fixed answer file")
+        runs, name, cache_stats = {"main": rows_from_answers(questions, answers, judge)}, f"answers:{answers}", {}
+    elif pipeline is not None:
+        cached = CachedGenerator(pipeline.generator, cache or out / "answers.sqlite")
+        runs = answer_all(replace(pipeline, generator=cached), questions, settings, judge, progress)
+        name, cache_stats = pipeline.generator.name, {"hits": cached.hits, "misses": cached.misses}
+    else:
+        raise ConfigError("give a pipeline or an answer file to evaluate")
+    results = {
+        "summary": summarize(runs, settings),
+        "settings": {**vars(settings), "judge": vars(judge)},
+        "generator": name,
+        "cache": cache_stats,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_json(out / "results.json", results)
+    with atomic_open(out / "per_question.jsonl") as handle:
+        for run, rows in runs.items():
+            for row in rows:
+                handle.write(json.dumps({"run": run, **row}, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "results.md", render_markdown(results))
+    if config_yaml is not None:
+        atomic_write_text(out / "config.yaml", config_yaml)
+    from mmedrag.evaluation.plots import plot_summary
+
+    plot_summary(results["summary"], out / "summary.png")
+    return results
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    summary = results["summary"]
+    lines = [f"# Evaluation ({results['generator']}, n={summary['n']}, {results['seconds']} s)", ""]
+    for task, metrics in summary["tasks"].items():
+        lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]
+        lines.append("")
+    if "reliance" in summary:
+        lines += ["## reliance", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in summary["reliance"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, float) for v in value):
+        return f"[{value[0]:.4f}, {value[1]:.4f}]"
+    return str(value)
