@@ -154,7 +154,7 @@ class RAGPipeline:
                 "bundle": p.bundle.name,
                 "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
                 "selector": dict(context.trace),
-                "prompt": dict(prompt.trace),
+                "prompt": {**prompt.trace, "messages": list(prompt.messages)},
                 "generator": self.generator.name,
                 "generation": dict(generation.meta),
             }

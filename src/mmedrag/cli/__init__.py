@@ -14,8 +14,10 @@ from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.evaluate import CompareCommand, EvaluateCommand
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
+from mmedrag.cli.prefs import PrefsCommand
 from mmedrag.cli.search import SearchCommand
 from mmedrag.cli.train_retriever import TrainRetrieverCommand
+from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
 from mmedrag.cli.validate import ValidateCommand
 from mmedrag.errors import MmedragError
 
@@ -28,7 +30,10 @@ COMMANDS: tuple[Command, ...] = (
     CalibrateCommand(),
     EvaluateCommand(),
     CompareCommand(),
+    PrefsCommand(),
     TrainRetrieverCommand(),
+    TrainRouterCommand(),
+    RouteCommand(),
     DemoCommand(),
     EnvCommand(),
 )

@@ -20,10 +20,10 @@ def plot_summary(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels: list[tuple[str, dict[str, float]]] = []
-    for task, names in _HEADLINES.items():
+    for task, headline in _HEADLINES.items():
         metrics = summary["tasks"].get(task)
         if metrics:
-            panels.append((task, {n: metrics[n] for n in names if isinstance(metrics.get(n), float | int)}))
+            panels.append((task, {n: metrics[n] for n in headline if isinstance(metrics.get(n), float | int)}))
     if "reliance" in summary:
         rates = {k: v for k, v in summary["reliance"].items() if k.endswith("rate") or k.startswith("accuracy")}
         panels.append(("reliance", rates))

@@ -57,7 +57,7 @@ def _fixed_hits(question: Question, source: ReferenceSource) -> list[Hit]:
     )
     if not texts or not all(isinstance(t, str) and t for t in texts):
         raise ConfigError(f"question {question.id} carries no {source}; use a source that provides it")
-    return [Hit(Record(id=f"{question.id}:{source}:{i}", text=t), 1.0, i) for i, t in enumerate(texts, start=1)]
+    return [Hit(Record(id=f"{question.id}:{source}:{i}", text=str(t)), 1.0, i) for i, t in enumerate(texts, start=1)]
 
 
 def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettings) -> list[Planned]:
@@ -247,8 +247,9 @@ def evaluate(
         name, cache_stats = pipeline.generator.name, {"hits": cached.hits, "misses": cached.misses}
     else:
         raise ConfigError("give a pipeline or an answer file to evaluate")
-    results = {
-        "summary": summarize(runs, settings),
+    summary = summarize(runs, settings)
+    results: dict[str, Any] = {
+        "summary": summary,
         "settings": {**vars(settings), "judge": vars(judge)},
         "generator": name,
         "cache": cache_stats,
@@ -264,7 +265,7 @@ def evaluate(
         atomic_write_text(out / "config.yaml", config_yaml)
     from mmedrag.evaluation.plots import plot_summary
 
-    plot_summary(results["summary"], out / "summary.png")
+    plot_summary(summary, out / "summary.png")
     return results
 
 
