@@ -340,3 +340,37 @@ def test_module_imports_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "hint True"
+
+
+def test_each_prompt_runs_with_its_own_adapter_or_the_base(
+    tiny_vlms: dict[str, Path], gemma_adapter: Path, image: Image.Image, tmp_path: Path
+) -> None:
+    """Per-domain adapters: one generator, prompts naming different LoRA folders, answers as if each were alone."""
+    import dataclasses
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    torch.manual_seed(7)
+    other = tmp_path / "other-lora"
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForImageTextToText.from_pretrained(tiny_vlms["gemma3"]), config).save_pretrained(other)
+    prompt = _prompt(QUESTIONS[0], image)
+    mixed = HFGenerator(tiny_vlms["gemma3"], max_new_tokens=2)
+    results = mixed.generate(
+        [
+            dataclasses.replace(prompt, adapter=str(gemma_adapter)),
+            prompt,
+            dataclasses.replace(prompt, adapter=str(other)),
+        ]
+    )
+    alone = [
+        HFGenerator(tiny_vlms["gemma3"], adapter=gemma_adapter, max_new_tokens=2).generate([prompt])[0],
+        HFGenerator(tiny_vlms["gemma3"], max_new_tokens=2).generate([prompt])[0],
+        HFGenerator(tiny_vlms["gemma3"], adapter=other, max_new_tokens=2).generate([prompt])[0],
+    ]
+    for got, want in zip(results, alone, strict=True):
+        assert got.yes_probability == pytest.approx(want.yes_probability, abs=1e-5)
+    assert [r.meta["adapter"] for r in results] == [str(gemma_adapter), None, str(other)]
+    assert len({round(r.yes_probability, 6) for r in results}) == 3

@@ -4,10 +4,12 @@ Auto classes, optionally with a PEFT LoRA adapter, generating batched and greedy
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +99,9 @@ class HFGenerator:
             )
         except Exception as exc:
             raise _load_error(self.model_id, exc) from exc
+        self._adapters: dict[str, str] = {}  # adapter folder -> PEFT adapter name
         if self.adapter is not None:
-            self.model = _attach_adapter(self.model, self.adapter, self.model_id)
+            self._use_adapter(self.adapter)
         self.model.to(self.device).eval()
         tokenizer: Any = getattr(self.processor, "tokenizer", None)
         if tokenizer is None:
@@ -123,18 +126,42 @@ class HFGenerator:
         Prompts with and without images go to separate batches: not every processor accepts a mix (Gemma3's rejects
         a flat image list), and grouping costs at most one extra partial batch.
         """
-        groups: dict[bool, list[int]] = {}
+        groups: dict[tuple[bool, str | None], list[int]] = {}
         for index, prompt in enumerate(prompts):
-            groups.setdefault(bool(prompt.images), []).append(index)
+            groups.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
         results: list[Generation | None] = [None] * len(prompts)
-        for indices in groups.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                for index, generation in zip(chunk, self._generate_batch([prompts[i] for i in chunk]), strict=True):
-                    results[index] = generation
+        for (_, adapter), indices in groups.items():
+            with self._adapter_active(adapter):
+                for start in range(0, len(indices), self.batch_size):
+                    chunk = indices[start : start + self.batch_size]
+                    batch = self._generate_batch([prompts[i] for i in chunk], adapter)
+                    for index, generation in zip(chunk, batch, strict=True):
+                        results[index] = generation
         return [generation for generation in results if generation is not None]
 
-    def _generate_batch(self, prompts: list[Prompt]) -> list[Generation]:
+    def _use_adapter(self, folder: str) -> str:
+        """Load the adapter in ``folder`` once (validated against the base model); return its PEFT name."""
+        if folder not in self._adapters:
+            name = "a" + hashlib.sha1(folder.encode()).hexdigest()[:10]  # PEFT names become module keys: no dots
+            self.model = _attach_adapter(self.model, folder, self.model_id, name)
+            self.model.to(self.device).eval()
+            self._adapters[folder] = name
+        return self._adapters[folder]
+
+    @contextlib.contextmanager
+    def _adapter_active(self, folder: str | None) -> Iterator[None]:
+        """Run with the adapter of ``folder`` active (a domain's LoRA), or with every adapter off for None."""
+        if folder is not None:
+            name = self._use_adapter(folder)  # first: loading may wrap self.model in a PeftModel
+            self.model.set_adapter(name)
+            yield
+        elif self._adapters:
+            with self.model.disable_adapter():
+                yield
+        else:
+            yield
+
+    def _generate_batch(self, prompts: list[Prompt], adapter: str | None) -> list[Generation]:
         torch = require("torch", "hf")
         texts = [
             self.processor.apply_chat_template(list(p.messages), add_generation_prompt=True, tokenize=False)
@@ -195,7 +222,7 @@ class HFGenerator:
                     meta={
                         "backend": "hf",
                         "model": self.model_id,
-                        "adapter": self.adapter,
+                        "adapter": adapter,
                         "finish_reason": "length" if stop is None else "stop",
                     },
                 )
@@ -258,8 +285,9 @@ def _first_token_ids(tokenizer: Any, spellings: Sequence[str]) -> set[int]:
     return ids
 
 
-def _attach_adapter(model: Any, adapter: str, model_id: str) -> Any:
-    """Wrap ``model`` with the LoRA adapter in ``adapter``, refusing one that was trained on another architecture."""
+def _attach_adapter(model: Any, adapter: str, model_id: str, name: str = "default") -> Any:
+    """Add the LoRA adapter in ``adapter`` under ``name`` (wrapping ``model`` in a PeftModel the first time),
+    refusing one that was trained on another architecture."""
     peft = require("peft", "train")
     transformers = require("transformers", "hf")
     config_file = Path(adapter).expanduser() / "adapter_config.json"
@@ -280,7 +308,11 @@ def _attach_adapter(model: Any, adapter: str, model_id: str) -> Any:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            wrapped = peft.PeftModel.from_pretrained(model, str(config_file.parent))
+            if isinstance(model, peft.PeftModel):
+                model.load_adapter(str(config_file.parent), adapter_name=name)
+                wrapped = model
+            else:
+                wrapped = peft.PeftModel.from_pretrained(model, str(config_file.parent), adapter_name=name)
     except Exception as exc:
         raise GenerationError(f"{mismatch} ({_reason(exc)}); pass the base model the adapter was trained on") from exc
     missing = [w for w in caught if "missing adapter keys" in str(w.message)]
@@ -291,7 +323,7 @@ def _attach_adapter(model: Any, adapter: str, model_id: str) -> Any:
     # (counts, not names: PEFT renames keys of adapters saved under older transformers module layouts).
     saved = sum("lora_" in key for key in peft.utils.load_peft_weights(str(config_file.parent), device="cpu"))
     # save_embedding_layers=False: "auto" would query the hub about the base model.
-    state = peft.utils.get_peft_model_state_dict(wrapped, save_embedding_layers=False)
+    state = peft.utils.get_peft_model_state_dict(wrapped, adapter_name=name, save_embedding_layers=False)
     loaded = sum("lora_" in key for key in state)
     if missing or saved != loaded:
         raise GenerationError(
