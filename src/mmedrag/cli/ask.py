@@ -32,6 +32,7 @@ examples:
             help="override a config value, e.g. selector.k=5 (repeatable)",
         )
         parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
+        parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
         parser.add_argument("-k", type=int, help="number of references given to the generator")
         add_query_arguments(parser)
         add_json_flag(parser)
@@ -43,6 +44,7 @@ examples:
         flags = {
             "index": args.index,
             "generator": args.generator,
+            "router.path": args.router,
             "selector.k": args.k,
             "retrieval.mode": args.mode,
             "retrieval.domain": args.filter_domain,
@@ -57,7 +59,12 @@ examples:
             emit_json(answer.to_dict())
             return 0
         print(f"answer: {answer.text}")
-        print(f"domain: {answer.domain} ({answer.trace['domain_source']}), task: {answer.task}, k: {answer.context.k}")
+        route = answer.trace.get("route") or {}
+        probability = f", p={route['probability']:.3f}" if route.get("probability") is not None else ""
+        print(
+            f"domain: {answer.domain} ({answer.trace['domain_source']}{probability}), task: {answer.task}, "
+            f"k: {answer.context.k}"
+        )
         for number, hit in enumerate(answer.context.hits, start=1):
             print(f"  [{number}] {hit.record.id}  score {hit.score:.4f}  {hit.record.first_line[:100]}")
         return 0
