@@ -44,3 +44,8 @@ def test_unreadable_yaml_is_named(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ConfigError, match="must be a YAML mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "pipeline.yaml")
+    assert config.selector.k == 3 and config.retrieval.near_duplicate_bits == 6
