@@ -27,54 +27,68 @@ class ExactStore:
 
     kind = "exact"
 
+    # Queries are scored in blocks so that a large batch against a large store never builds one giant score matrix.
+    _QUERY_BLOCK = 256
+
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
-        self._vectors = np.zeros((0, dim), dtype=np.float32)
+        self._buffer = np.zeros((0, dim), dtype=np.float32)  # capacity grows by doubling; rows past count are unused
+
+    @property
+    def _vectors(self) -> np.ndarray:
+        return self._buffer[: len(self._ids)]
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": self.dim}
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         array = check_vectors(vectors, self.dim, rows=len(ids))
-        new_rows: list[np.ndarray] = []
+        needed = len(self._ids) + len({i for i in ids if i not in self._rows})
+        if needed > self._buffer.shape[0]:  # amortised growth: repeated small adds stay linear overall
+            grown = np.zeros((max(needed, 2 * self._buffer.shape[0]), self.dim), dtype=np.float32)
+            grown[: len(self._ids)] = self._vectors
+            self._buffer = grown
         for identifier, vector in zip(ids, array, strict=True):
             row = self._rows.get(identifier)
-            if row is not None:
-                self._vectors[row] = vector
-                continue
-            self._rows[identifier] = len(self._ids)
-            self._ids.append(identifier)
-            new_rows.append(vector)
-        if new_rows:
-            self._vectors = np.vstack([self._vectors, np.stack(new_rows)])
+            if row is None:
+                row = self._rows[identifier] = len(self._ids)
+                self._ids.append(identifier)
+            self._buffer[row] = vector
 
     def delete(self, ids: Collection[str]) -> int:
         doomed = {self._rows[i] for i in ids if i in self._rows}
         if not doomed:
             return 0
         keep = [row for row in range(len(self._ids)) if row not in doomed]
-        self._vectors = self._vectors[keep]
+        self._buffer = self._vectors[keep]
         self._ids = [self._ids[row] for row in keep]
         self._rows = {identifier: row for row, identifier in enumerate(self._ids)}
         return len(doomed)
 
     def search(self, vectors: np.ndarray, k: int, allow: Collection[str] | None = None) -> SearchResult:
         queries = check_vectors(vectors, self.dim)
-        candidates = np.arange(len(self._ids))
-        if allow is not None:
+        if allow is None:
+            candidates = np.arange(len(self._ids))
+            matrix = self._vectors  # a view: no copy of the store per search
+        else:
             candidates = np.array(sorted(self._rows[i] for i in allow if i in self._rows), dtype=np.int64)
+            matrix = self._vectors[candidates]
         if k <= 0 or candidates.size == 0:
             return [[] for _ in range(len(queries))]
-        scores = queries @ self._vectors[candidates].T
         k = min(k, candidates.size)
         results: SearchResult = []
-        for row in scores:
-            top = np.argpartition(-row, k - 1)[:k] if k < row.size else np.arange(row.size)
-            # Order the top-k by score, then by insertion order, so equal scores come out the same way every time.
-            top = top[np.lexsort((candidates[top], -row[top]))]
-            results.append([(self._ids[candidates[j]], float(row[j])) for j in top])
+        for start in range(0, len(queries), self._QUERY_BLOCK):
+            scores = queries[start : start + self._QUERY_BLOCK] @ matrix.T
+            if k < candidates.size:
+                tops = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            else:
+                tops = np.broadcast_to(np.arange(candidates.size), scores.shape)
+            for row, unordered in zip(scores, tops, strict=True):
+                # Order the top-k by score, then by insertion order, so equal scores come out the same way every time.
+                top = unordered[np.lexsort((candidates[unordered], -row[unordered]))]
+                results.append([(self._ids[candidates[j]], float(row[j])) for j in top])
         return results
 
     def count(self) -> int:
@@ -102,7 +116,7 @@ class ExactStore:
         store = cls(dim)
         if vectors.shape != (len(ids), dim):
             raise IndexFolderError(f"{folder}: {len(ids)} ids but vectors of shape {vectors.shape}; rebuild the index")
-        store._vectors = vectors.astype(np.float32, copy=False)
+        store._buffer = vectors.astype(np.float32, copy=False)
         store._ids = list(ids)
         store._rows = {identifier: row for row, identifier in enumerate(ids)}
         return store

@@ -33,6 +33,9 @@ class FaissStore:
     """
 
     kind = "faiss"
+    # Exact re-scoring when an ANN search comes back short is only done up to this many candidates: beyond it the
+    # reconstruction would cost more than the search is worth, and the short ANN result is returned as it is.
+    EXACT_FALLBACK_LIMIT = 200_000
 
     def __init__(self, dim: int, factory: str = "Flat", search_params: str = "") -> None:
         self._faiss = require("faiss", "faiss")
@@ -144,7 +147,7 @@ class FaissStore:
             [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
             for row_s, row_n in zip(scores, numbers, strict=True)
         ]
-        if any(len(row) < k for row in results):
+        if any(len(row) < k for row in results) and available <= self.EXACT_FALLBACK_LIMIT:
             return self._exact_over(queries, k, allow)
         return results
 
@@ -155,7 +158,8 @@ class FaissStore:
 
         allowed = [i for i in (self._int_of if allow is None else allow) if i in self._int_of]
         exact = ExactStore(self.dim)
-        exact.add(allowed, np.stack([self._index.reconstruct(self._int_of[i]) for i in allowed]))
+        numbers = np.asarray([self._int_of[i] for i in allowed], dtype=np.int64)
+        exact.add(allowed, self._index.reconstruct_batch(numbers))
         return exact.search(queries, k)
 
     def count(self) -> int:
