@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-START, END = "<!-- bench_stores:start -->", "<!-- bench_stores:end -->"
+from benchlib import write_section
+
 STORES = ("exact", "flat", "hnsw", "ivf")
 LATENT, MODES, SPREAD, NOISE, CHUNK = 32, 200, 0.5, 0.05, 100_000
 T0 = time.perf_counter()
@@ -222,21 +223,6 @@ def markdown(rows: list[dict], skipped: list[str], header: str, args: Any) -> st
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it, or create the file), atomically."""
-    block = f"{START}\n{section}{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated store sizes")
@@ -290,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     header = machine(" ".join(load_start), " ".join(load_end), total, others)
     section = markdown(rows, skipped, header, args)
     if args.out is not None:
-        write_section(args.out, section)
+        write_section(args.out, "bench_stores", section)
         log(f"wrote the bench_stores section of {args.out}")
     print(json.dumps({"machine": header, "rows": rows, "skipped": skipped}, indent=1) if args.json else section)
     return 0

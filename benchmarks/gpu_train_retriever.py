@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- gpu_train_retriever:start -->", "<!-- gpu_train_retriever:end -->"
+from benchlib import write_section
+
 _WORD_LIST = (
     "frontal lateral chest radiograph ct mri axial coronal sagittal contrast enhanced noncontrast lesion mass nodule "
     "opacity consolidation effusion pneumothorax atelectasis cardiomegaly edema fracture hemorrhage infarct tumor cyst "
@@ -260,21 +261,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it, or create the file), atomically."""
-    block = f"{START}\n{section}{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=300)
@@ -288,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.record:
         recorded = json.loads(Path(args.record).read_text(encoding="utf-8"))
-        write_section(Path(args.benchmarks), markdown(recorded))
+        write_section(Path(args.benchmarks), "gpu_train_retriever", markdown(recorded))
         log(f"wrote the gpu_train_retriever section of {args.benchmarks}")
         return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- retriever_recall:start -->", "<!-- retriever_recall:end -->"
+from benchlib import write_section
+
 LABELS = {
     "pair": "own text",
     "case": "any text of its case, per image",
@@ -115,21 +116,6 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it, or create the file), atomically."""
-    block = f"{START}\n{section}{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("MMEDRAG_DATA", "../shared/data"), help="holds medpix2/")
@@ -156,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
     if args.out:
-        write_section(Path(args.out), section)
+        write_section(Path(args.out), "retriever_recall", section)
         log(f"wrote the retriever_recall section of {args.out}")
     return 0
 

@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from benchlib import write_section
 from mmedrag.io.images import load_image
 from mmedrag.routing import OUT_OF_SCOPE, decide
 from mmedrag.routing.calibration import expected_calibration_error
 from mmedrag.routing.trained import TrainedRouter, fit_router
 
-START, END = "<!-- router_accuracy:start -->", "<!-- router_accuracy:end -->"
 DATA = Path(os.environ.get("MMEDRAG_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 Sample = tuple[Image.Image, str, str]  # image, label (domain or out_of_scope), source
 
@@ -214,21 +214,6 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, seconds: f
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it, or create the file), atomically."""
-    block = f"{START}\n{section}{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1].removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
@@ -250,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(results, args, time.perf_counter() - started)
     print(section)
     if args.out:
-        write_section(args.out, section)
+        write_section(args.out, "router_accuracy", section)
         log(f"wrote the router_accuracy section of {args.out}")
     return 0
 
