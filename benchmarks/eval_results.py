@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|--:|---|--:|--:|--:|",
         *rows,
         "",
-        f"VQA-RAD reliance (n={reliance['n']}): accuracy without retrieval {reliance['accuracy_without_retrieval']:.3f}, "
+        f"VQA-RAD reliance (n={reliance['n']}): "
+        f"accuracy without retrieval {reliance['accuracy_without_retrieval']:.3f}, "
         f"with retrieval {reliance['accuracy_with_retrieval']:.3f}; retrieval helped {reliance['retrieval_helps']} and "
         f"hurt {reliance['retrieval_hurts']} questions; over-reliance rate {reliance['over_reliance_rate']:.3f}; "
         f"copy-reference rate {reliance['copy_reference_rate']:.3f}. The extractive answerer never looks at the "
