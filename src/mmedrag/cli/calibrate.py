@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
 
 def _ints(text: str) -> list[int]:
@@ -31,15 +32,8 @@ examples:
   mmedrag calibrate --index idx/medpix --questions val.jsonl --alpha 0.2 --tune-gamma 0.05,0.1,0.2,0.4 --out cal"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--questions", required=True, help="calibration questions: a dataset or questions JSONL")
-        parser.add_argument("--format", default="auto", help="reader for --questions (default: detect)")
-        parser.add_argument("--split", help="use only questions of this split (e.g. val)")
-        parser.add_argument("--task", choices=("closed", "open", "report"), help="use only questions of this task")
-        parser.add_argument("--limit", type=int, help="use only the first N questions")
-        parser.add_argument("--config", help="pipeline YAML")
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-        parser.add_argument("--index", help="index folder (overrides the config)")
-        parser.add_argument("--generator", help="generator spec (overrides the config)")
+        add_question_arguments(parser, "calibration questions")
+        add_pipeline_arguments(parser)
         parser.add_argument("--alpha", type=float, required=True, help="risk level to certify (e.g. 0.2)")
         parser.add_argument("--delta", type=float, default=0.1, help="allowed probability of failure (default 0.1)")
         parser.add_argument(
@@ -61,13 +55,10 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.calibration.run import render_table, run_calibration
-        from mmedrag.config import load_config
-        from mmedrag.evaluation.questions import load_questions
         from mmedrag.factory import build_pipeline
 
-        values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
-        pipeline = build_pipeline(load_config(args.config, args.set, values))
-        questions = load_questions(args.questions, args.format, split=args.split, task=args.task, limit=args.limit)
+        pipeline = build_pipeline(config_from_args(args))
+        questions = questions_from_args(args)
         log(f"calibrating on {len(questions)} questions, candidates {args.candidates}")
         result = run_calibration(
             pipeline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
 
 class EvaluateCommand(Command):
@@ -17,21 +18,15 @@ intervals; --reliance adds runs without retrieval and with a noise image (over-r
 copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).
 
 examples:
-  mmedrag evaluate --questions ../shared/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report --out runs/iu_gold
+  mmedrag evaluate --questions ../shared/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
+      --no-images --out runs/iu_gold
   mmedrag evaluate --questions ../shared/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
       --out runs/vqarad
   mmedrag compare runs/vqarad_noret runs/vqarad"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--questions", required=True, help="a dataset with questions, or a questions JSONL")
-        parser.add_argument("--format", default="auto", help="reader for --questions (default: detect)")
-        parser.add_argument("--split", help="only questions of this split")
-        parser.add_argument("--task", choices=("closed", "open", "report"), help="only questions of this task")
-        parser.add_argument("--limit", type=int, help="only the first N questions")
-        parser.add_argument("--config", help="pipeline YAML")
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-        parser.add_argument("--index", help="index folder (overrides the config)")
-        parser.add_argument("--generator", help="generator spec (overrides the config)")
+        add_question_arguments(parser, "questions to answer")
+        add_pipeline_arguments(parser)
         parser.add_argument(
             "--references",
             choices=("retrieve", "none", "gold_report", "reference_reports"),
@@ -57,9 +52,8 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.config import dump_config, load_config
+        from mmedrag.config import dump_config
         from mmedrag.errors import ConfigError
-        from mmedrag.evaluation.questions import load_questions
         from mmedrag.evaluation.report_metrics import REPORT_METRICS
         from mmedrag.evaluation.runner import EvalSettings, evaluate, render_markdown
         from mmedrag.factory import build_pipeline
@@ -68,9 +62,8 @@ examples:
         unknown = [m for m in metrics if m not in REPORT_METRICS]
         if unknown:
             raise ConfigError(f"unknown metric(s) {unknown}; use {', '.join(REPORT_METRICS)}")
-        values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
-        config = load_config(args.config, args.set, values)
-        questions = load_questions(args.questions, args.format, split=args.split, task=args.task, limit=args.limit)
+        config = config_from_args(args)
+        questions = questions_from_args(args)
         settings = EvalSettings(
             references=args.references,
             images=not args.no_images,

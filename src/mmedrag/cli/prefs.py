@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
 
 class PrefsCommand(Command):
@@ -20,15 +21,8 @@ examples:
       --chosen ground_truth --ratio 0.5 --stage1 --out prefs/vqarad"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--questions", required=True, help="a dataset with questions, or a questions JSONL")
-        parser.add_argument("--format", default="auto")
-        parser.add_argument("--split", help="only questions of this split (must not be the knowledge base's)")
-        parser.add_argument("--task", choices=("closed", "open", "report"))
-        parser.add_argument("--limit", type=int)
-        parser.add_argument("--config", help="pipeline YAML")
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-        parser.add_argument("--index", help="knowledge-base index (overrides the config)")
-        parser.add_argument("--generator", help="the model to mine (overrides the config)")
+        add_question_arguments(parser, "mining questions (a split disjoint from the knowledge base)")
+        add_pipeline_arguments(parser)
         parser.add_argument("-k", type=int, default=1, help="references per RAG prompt (default 1, as the reference)")
         parser.add_argument(
             "--chosen",
@@ -48,14 +42,11 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.config import load_config
-        from mmedrag.evaluation.questions import load_questions
         from mmedrag.factory import build_pipeline
         from mmedrag.training.preferences import MiningSettings, mine_preferences
 
-        values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
-        pipeline = build_pipeline(load_config(args.config, args.set, values))
-        questions = load_questions(args.questions, args.format, split=args.split, task=args.task, limit=args.limit)
+        pipeline = build_pipeline(config_from_args(args))
+        questions = questions_from_args(args)
         settings = MiningSettings(
             k=args.k,
             chosen=args.chosen,
