@@ -9,8 +9,7 @@ import numpy as np
 from PIL import Image
 
 from mmedrag._optional import require
-from mmedrag.encoders.base import l2_normalize
-from mmedrag.encoders.torch_utils import resolve_device
+from mmedrag.encoders.torch_utils import encode_in_batches, resolve_device
 from mmedrag.errors import ConfigError
 
 
@@ -54,28 +53,16 @@ class HFClipEncoder:
         return {"kind": self.kind, "model": self.model_path}
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        torch = self._torch
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                inputs = self._processor(images=list(images[start : start + self.batch_size]), return_tensors="pt")
-                pixels = inputs["pixel_values"].to(self.device)
-                outputs.append(
-                    pooled_features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy()
-                )
-        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
+        def encode(batch: Sequence[Image.Image]) -> Any:
+            pixels = self._processor(images=list(batch), return_tensors="pt")["pixel_values"].to(self.device)
+            return pooled_features(self._model.get_image_features(pixel_values=pixels))
+
+        return encode_in_batches(images, self.batch_size, encode, getattr(self, "dim", 0))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self._torch
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                inputs = self._processor(
-                    text=list(texts[start : start + self.batch_size]),
-                    padding=self._padding,
-                    truncation=True,
-                    return_tensors="pt",
-                ).to(self.device)
-                text_inputs = {k: v for k, v in inputs.items() if k in {"input_ids", "attention_mask"}}
-                outputs.append(pooled_features(self._model.get_text_features(**text_inputs)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
+        def encode(batch: Sequence[str]) -> Any:
+            inputs = self._processor(text=list(batch), padding=self._padding, truncation=True, return_tensors="pt")
+            text_inputs = {k: v.to(self.device) for k, v in inputs.items() if k in {"input_ids", "attention_mask"}}
+            return pooled_features(self._model.get_text_features(**text_inputs))
+
+        return encode_in_batches(texts, self.batch_size, encode, getattr(self, "dim", 0))

@@ -16,8 +16,7 @@ import numpy as np
 from PIL import Image
 
 from mmedrag._optional import require
-from mmedrag.encoders.base import l2_normalize
-from mmedrag.encoders.torch_utils import resolve_device
+from mmedrag.encoders.torch_utils import encode_in_batches, resolve_device
 from mmedrag.errors import ConfigError
 
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
@@ -100,19 +99,14 @@ class OpenClipEncoder:
         return {**spec, "allow_random_init": True} if self.allow_random_init else spec
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        torch = self._torch
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                batch = torch.stack([self._preprocess(image) for image in images[start : start + self.batch_size]])
-                outputs.append(self._model.encode_image(batch.to(self.device)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
+        def encode(batch: Sequence[Image.Image]) -> Any:
+            pixels = self._torch.stack([self._preprocess(image) for image in batch])
+            return self._model.encode_image(pixels.to(self.device))
+
+        return encode_in_batches(images, self.batch_size, encode, getattr(self, "dim", 0))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self._torch
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
-                outputs.append(self._model.encode_text(tokens.to(self.device)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, getattr(self, "dim", 0))))
+        def encode(batch: Sequence[str]) -> Any:
+            return self._model.encode_text(self._tokenizer(list(batch)).to(self.device))
+
+        return encode_in_batches(texts, self.batch_size, encode, getattr(self, "dim", 0))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
 
 
 def resolve_device(device: str) -> str:
@@ -26,3 +31,18 @@ def resolve_dtype(dtype: str, device: str) -> Any:
         from mmedrag.errors import ConfigError
 
         raise ConfigError(f"unknown torch dtype {dtype!r}; use auto, float32, bfloat16 or float16") from exc
+
+
+def encode_in_batches(
+    items: Sequence[T], batch_size: int, encode: Callable[[Sequence[T]], Any], dim: int
+) -> np.ndarray:
+    """Run ``encode`` (a batch in, a tensor out) over ``items`` without gradients; L2-normalised float32 rows."""
+    import torch
+
+    from mmedrag.encoders.base import l2_normalize
+
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(items), batch_size):
+            outputs.append(encode(items[start : start + batch_size]).float().cpu().numpy())
+    return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, dim), dtype=np.float32))

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from mmedrag._optional import require
-from mmedrag.encoders.base import Encoder, l2_normalize
-from mmedrag.encoders.torch_utils import resolve_device
+from mmedrag.encoders.base import Encoder
+from mmedrag.encoders.torch_utils import encode_in_batches, resolve_device
 from mmedrag.errors import ConfigError
 
 TOWER_CONFIG = "mmedrag_tower.json"
@@ -86,10 +86,7 @@ class TowerEncoder:
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         from mmedrag.encoders.cnn import to_tensor
 
-        torch = self._torch
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                batch = torch.stack([to_tensor(im, self.image_size) for im in images[start : start + self.batch_size]])
-                outputs.append(self._model(batch.to(self.device)).float().cpu().numpy())
-        return l2_normalize(np.concatenate(outputs) if outputs else np.zeros((0, self.dim)))
+        def encode(batch: Sequence[Image.Image]) -> Any:
+            return self._model(self._torch.stack([to_tensor(im, self.image_size) for im in batch]).to(self.device))
+
+        return encode_in_batches(images, self.batch_size, encode, self.dim)
