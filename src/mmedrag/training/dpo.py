@@ -1,0 +1,346 @@
+"""DPO preference tuning of a vision-language model with TRL and a PEFT LoRA adapter (method.md §5.2-§5.4), where the
+rejected side of a pair may see another image than the chosen side (MMed-RAG's noise images, §5.1.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmedrag._optional import require
+from mmedrag.errors import ConfigError, DataError
+from mmedrag.io.atomic import atomic_write_json
+from mmedrag.training.adapters import adapter_sha, check_adapter, load_adapter
+from mmedrag.training.dpo_trl import trl_classes
+from mmedrag.training.preference_data import PreferencePair, PreferenceSet, read_preferences, to_dataset
+
+ADAPTER_INFO = "mmedrag_dpo.json"
+# Attention + MLP projections of the language model; the vision tower and projector stay frozen (method.md §5.4).
+LM_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+Prefs = str | Path | PreferenceSet | Sequence[PreferencePair]
+
+
+@dataclass
+class DPOSettings:
+    """Hyperparameters of one DPO stage; the defaults follow the reference objective (sigmoid loss, β 0.1, §5.4).
+
+    ``reference`` is ``"base"`` (the policy with its adapter disabled, as in both reference stages, §5.4) or the folder
+    of an adapter loaded frozen as the reference. ``init_adapter`` continues training that adapter (two-stage training,
+    §5.2); its LoRA rank, alpha and targets then come from the adapter. ``bf16`` None means bf16 on CUDA only.
+    ``trl_args`` go straight to ``trl.DPOConfig`` (e.g. ``max_steps``, ``warmup_ratio``, ``lr_scheduler_type``).
+    """
+
+    beta: float = 0.1
+    loss_type: str = "sigmoid"
+    learning_rate: float = 5e-6
+    epochs: float = 1.0
+    per_device_batch_size: int = 1
+    gradient_accumulation: int = 1
+    max_length: int | None = 1024
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = LM_TARGETS
+    reference: str = "base"
+    init_adapter: str | None = None
+    seed: int = 0
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
+    trl_args: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise ConfigError for a value TRL would reject late or silently misuse."""
+        if self.beta <= 0 or self.learning_rate <= 0 or self.epochs <= 0:
+            raise ConfigError(
+                f"beta, learning rate and epochs must be positive ({self.beta}, {self.learning_rate}, {self.epochs})"
+            )
+        if min(self.per_device_batch_size, self.gradient_accumulation, self.lora_r, self.lora_alpha) < 1:
+            raise ConfigError("batch size, gradient accumulation, LoRA rank and alpha must be at least 1")
+        if self.max_length is not None and self.max_length < 1:
+            raise ConfigError(f"max length must be at least 1 token (or None), got {self.max_length}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"LoRA dropout must be in [0, 1), got {self.lora_dropout}")
+        bad = [t for t in self.lora_targets if not re.fullmatch(r"[A-Za-z_][\w]*", t)]
+        if not self.lora_targets or bad:
+            raise ConfigError(f"LoRA targets must be module names such as q_proj,v_proj; got {list(self.lora_targets)}")
+        if self.reference != "base" and not Path(self.reference).expanduser().is_dir():
+            raise ConfigError(f"reference {self.reference!r} is neither 'base' nor an adapter folder")
+        if self.init_adapter is not None and not Path(self.init_adapter).expanduser().is_dir():
+            raise ConfigError(f"init adapter {self.init_adapter} is not a folder")
+
+
+@dataclass
+class DPOReport:
+    """What a DPO run did and measured. Margins are TRL's ``rewards/margins``: β·[(log π/π_ref)(y_w|x_w) −
+    (log π/π_ref)(y_l|x_l)] with summed log-probs, averaged over held-out pairs; accuracy is the share with margin > 0.
+    ``initial_adapter_sha``/``final_adapter_sha`` digest the trained LoRA weights (stage 2 starts at stage 1's final).
+    """
+
+    adapter_dir: str
+    base_model: str
+    architecture: str
+    reference: str
+    train_pairs: int
+    heldout_pairs: int
+    pair_types: dict[str, int]
+    domains: list[str]
+    dropped_identical: int
+    steps: int
+    losses: list[float]
+    before: dict[str, float]
+    after: dict[str, float]
+    lora: dict[str, Any]
+    trainable_parameters: int
+    initial_adapter_sha: str
+    final_adapter_sha: str
+    data_digest: str
+    device: str
+    seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pairs(prefs: Prefs) -> tuple[list[PreferencePair], str, int]:
+    """Pairs, digest and dropped count from a path, a PreferenceSet or a list of pairs."""
+    if isinstance(prefs, (str, Path)):
+        prefs = read_preferences(prefs)
+    if isinstance(prefs, PreferenceSet):
+        return prefs.pairs, prefs.digest, len(prefs.dropped_identical)
+    pairs = list(prefs)
+    digest = hashlib.sha256(json.dumps([asdict(p) for p in pairs], sort_keys=True).encode()).hexdigest()[:16]
+    return pairs, digest, 0
+
+
+def _lm_target_regex(model: Any, targets: Sequence[str]) -> str:
+    """A PEFT ``target_modules`` regex for ``targets`` inside the language model only (Qwen2.5-VL's vision blocks
+    also have gate/up/down projections, so leaf names alone would adapt the vision tower)."""
+    decoder = model.get_decoder()
+    prefix = next((name for name, module in model.named_modules() if module is decoder), "")
+    if not prefix:
+        raise ConfigError(f"cannot find the language model inside {type(model).__name__}; pass a vision-language model")
+    return rf"{re.escape(prefix)}\..*\.({'|'.join(targets)})"
+
+
+def _heldout(trainer: Any, dataset: Any) -> dict[str, float]:
+    if dataset is None:
+        return {}
+    metrics = trainer.evaluate(eval_dataset=dataset)
+    names = {"eval_rewards/margins": "margin", "eval_rewards/accuracies": "accuracy", "eval_loss": "loss"}
+    return {short: round(float(metrics[key]), 5) for key, short in names.items() if key in metrics}
+
+
+def _prepare_out(out: Path) -> None:
+    """Refuse to replace a folder that train-dpo did not write (it is replaced only when training succeeded)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / ADAPTER_INFO).is_file())):
+        raise ConfigError(f"output {out} exists and was not written by train-dpo; pass a new or empty folder")
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the finished folder into place; an older adapter there is replaced only now."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    mask = os.umask(0)
+    os.umask(mask)
+    staging.chmod(0o777 & ~mask)  # mkdtemp made it private; the adapter folder gets the usual permissions
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_policy(base: str, settings: DPOSettings, bf16: bool) -> tuple[Any, Any]:
+    """Processor and PEFT model: a fresh LoRA on the language model, or ``init_adapter`` loaded trainable."""
+    torch = require("torch", "train")
+    transformers = require("transformers", "train")
+    peft = require("peft", "train")
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(base)
+        model = transformers.AutoModelForImageTextToText.from_pretrained(
+            base, dtype=torch.bfloat16 if bf16 else torch.float32
+        )
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise ConfigError(
+            f"cannot load base model {base} as an image-text-to-text model ({type(exc).__name__}: {reason})"
+        ) from exc
+    if settings.init_adapter:
+        folder = check_adapter(settings.init_adapter, model, "init adapter")
+        return processor, load_adapter(model, folder, "default", trainable=True)
+    lora = peft.LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=_lm_target_regex(model, settings.lora_targets),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    try:
+        return processor, peft.get_peft_model(model, lora)
+    except ValueError as exc:
+        raise ConfigError(
+            f"LoRA targets {list(settings.lora_targets)} match no layer of the language model "
+            f"({str(exc).splitlines()[0][:120]})"
+        ) from exc
+
+
+def _dpo_config(settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool, progress: bool) -> Any:
+    trl = require("trl", "train")
+    options: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "beta": settings.beta,
+        "loss_type": settings.loss_type,
+        "learning_rate": settings.learning_rate,
+        "num_train_epochs": settings.epochs,
+        "per_device_train_batch_size": settings.per_device_batch_size,
+        # One held-out pair per batch: TRL averages per-batch means (a short last batch would weigh more) and padding
+        # shifts log-probs slightly, so batch 1 gives per-pair means that compare exactly across runs and stages.
+        "per_device_eval_batch_size": 1,
+        "gradient_accumulation_steps": settings.gradient_accumulation,
+        "max_length": settings.max_length,
+        "seed": settings.seed,
+        "bf16": bf16,
+        "use_cpu": not cuda,
+        "gradient_checkpointing": settings.gradient_checkpointing,  # TRL's default is on; tiny models run faster off
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": not progress,
+        **settings.trl_args,
+    }
+    try:
+        return trl.DPOConfig(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid DPO option ({str(exc).splitlines()[0][:200]})") from exc
+
+
+def _set_reference(policy: Any, reference: str) -> None:
+    """TRL gives an already-wrapped PeftModel a frozen "ref" copy of its adapter; replace it with what was asked:
+    nothing (adapters disabled = the base model, as both reference stages did, §5.4) or the named adapter frozen."""
+    if "ref" in policy.peft_config:
+        policy.delete_adapter("ref")
+    if reference != "base":
+        load_adapter(policy, reference, "ref", trainable=False)
+    policy.set_adapter("default")
+
+
+def train_dpo(
+    prefs: Prefs,
+    base_model: str | Path,
+    out_dir: str | Path,
+    settings: DPOSettings | None = None,
+    heldout: Prefs | None = None,
+    progress: bool = False,
+) -> DPOReport:
+    """Train (or continue) a LoRA adapter on ``base_model`` with DPO and save it to ``out_dir``, all or nothing.
+
+    Args:
+        prefs: preference JSONL (see :mod:`mmedrag.training.preference_data`), a read set, or pairs.
+        base_model: folder (or cached hub id) of a transformers image-text-to-text model.
+        out_dir: adapter folder to write; an existing one is replaced only once training has succeeded.
+        settings: hyperparameters (defaults: :class:`DPOSettings`).
+        heldout: pairs never trained on, scored before and after (margin, accuracy, loss).
+        progress: show TRL's progress bar; otherwise nothing is printed.
+
+    Returns:
+        The report, also saved as ``mmedrag_dpo.json`` beside ``adapter_config.json`` and the weights.
+
+    Raises:
+        DataError: a bad preference file (see :func:`~mmedrag.training.preference_data.read_preferences`).
+        ConfigError: a bad setting, an unloadable base model, or an adapter trained on another base model.
+    """
+    settings = settings or DPOSettings()
+    settings.check()
+    out = Path(out_dir).expanduser().resolve()
+    _prepare_out(out)
+    started = time.monotonic()
+    pairs, digest, dropped = _pairs(prefs)
+    held, held_digest, _ = _pairs(heldout) if heldout is not None else ([], "", 0)
+    if not pairs:
+        raise DataError("no preference pairs to train on")
+    torch = require("torch", "train")
+    transformers = require("transformers", "train")
+    train_ds, held_ds = to_dataset(pairs), (to_dataset(held) if held else None)
+    base = str(base_model)
+    if Path(base).expanduser().exists():
+        base = str(Path(base).expanduser().resolve())
+    cuda = bool(torch.cuda.is_available())
+    bf16 = settings.bf16 if settings.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
+    transformers.set_seed(settings.seed)  # before the LoRA weights are drawn
+    processor, model = _load_policy(base, settings, bf16)
+    reference = "base" if settings.reference == "base" else check_adapter(settings.reference, model, "reference")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        args = _dpo_config(settings, staging / "trainer", bf16, cuda, progress)
+        collator_cls, trainer_cls = trl_classes()
+        trainer = trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            processing_class=processor,
+            data_collator=collator_cls(processor=processor, max_length=args.max_length),
+        )
+        if not progress:  # with the bar off, Trainer prints every log line to stdout
+            trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        _set_reference(policy, reference)
+        initial_sha = adapter_sha(policy)
+        before = _heldout(trainer, held_ds)
+        trainer.train()
+        after = _heldout(trainer, held_ds)
+
+        config = policy.peft_config["default"]
+        config.base_model_name_or_path = base  # HFGenerator checks the adapter against it
+        policy.save_pretrained(str(staging), selected_adapters=["default"], save_embedding_layers=False)
+        shutil.rmtree(staging / "trainer", ignore_errors=True)
+        targets = config.target_modules
+        report = DPOReport(
+            adapter_dir=str(out),
+            base_model=base,
+            architecture=str(policy.get_base_model().config.model_type),
+            reference=reference,
+            train_pairs=len(pairs),
+            heldout_pairs=len(held),
+            pair_types=dict(Counter(p.pair_type or "unknown" for p in pairs)),
+            domains=sorted({p.domain for p in pairs if p.domain}),
+            dropped_identical=dropped,
+            steps=int(trainer.state.global_step),
+            losses=[round(float(e["loss"]), 5) for e in trainer.state.log_history if "loss" in e],
+            before=before,
+            after=after,
+            lora={
+                "r": config.r,
+                "alpha": config.lora_alpha,
+                "dropout": config.lora_dropout,
+                "targets": targets if isinstance(targets, str) else sorted(targets),
+            },
+            trainable_parameters=sum(p.numel() for p in policy.parameters() if p.requires_grad),
+            initial_adapter_sha=initial_sha,
+            final_adapter_sha=adapter_sha(policy),
+            data_digest=hashlib.sha256(f"{digest}:{held_digest}".encode()).hexdigest()[:16],
+            device=str(trainer.args.device),
+            seconds=round(time.monotonic() - started, 2),
+            settings={**asdict(settings), "lora_targets": list(settings.lora_targets)},
+        )
+        info = {"data": {"train": digest, "heldout": held_digest}, "report": report.to_dict()}
+        atomic_write_json(staging / ADAPTER_INFO, info)
+        _publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
