@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Nothing may reach the Hugging Face hub unless the user allows it: offline is the safe default here.
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # mmedrag draws its own progress bars; the library's per-model "Loading weights" bars are noise in logs.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) is None:

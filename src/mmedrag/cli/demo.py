@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
@@ -61,7 +62,7 @@ def _print_report(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)  # logs and CI: do not wrap the table at 80
     tower = result["tower"]
     recall = ", ".join(f"{k} {v:.3f}" for k, v in tower["held_out_recall"].items())
     console.print(
