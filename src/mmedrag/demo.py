@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import platform
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,18 +59,10 @@ def _fingerprint(records: list[Record], settings: DemoSettings) -> str:
     return digest.hexdigest()[:16]
 
 
-def _split_cases(records: list[Record], seed: int) -> tuple[list[Record], list[Record]]:
-    """Hold out whole MedPix cases (patients), so no held-out image's case text was seen in training."""
-    cases = sorted({r.patient_id or r.id for r in records})
-    random.Random(seed).shuffle(cases)
-    held = set(cases[: max(1, int(HELD_OUT_FRACTION * len(cases)))])
-    return [r for r in records if r.patient_id not in held], [r for r in records if r.patient_id in held]
-
-
-def _tower(settings: DemoSettings, records: list[Record], text_encoder: Any, log: Callable[[str], None]) -> dict:
-    """Train (or reuse) the image tower; return its folder and held-out recall."""
-    from mmedrag.encoders.tower import TowerEncoder
-    from mmedrag.training.tower import TowerTrainingConfig, recall_at_k, train_image_tower
+def _tower(settings: DemoSettings, records: list[Record], log: Callable[[str], None]) -> dict[str, Any]:
+    """Train (or reuse) the image tower with the retriever trainer; return its folder and held-out recall."""
+    from mmedrag.training.pairs import pairs_from_records
+    from mmedrag.training.retriever import train_retriever
 
     folder = settings.work_dir / "tower"
     stamp = folder / "demo.json"
@@ -81,37 +72,35 @@ def _tower(settings: DemoSettings, records: list[Record], text_encoder: Any, log
         if saved.get("key") == key:
             log(f"reusing the image tower trained earlier in {folder}")
             return {**saved, "reused": True}
-    train, held = _split_cases(records, settings.seed)
+    # Whole MedPix cases are held out, so no held-out image's case text was seen in training.
+    train, held = pairs_from_records(records, heldout_fraction=HELD_OUT_FRACTION, seed=settings.seed)
     log(
         f"training an image tower on {len(train)} MedPix images for {settings.epochs} epochs "
         f"({len(held)} images of held-out cases kept for recall@k)"
     )
-    images = {r.id: load_image(r.image_paths[0]) for r in records}
-    result = train_image_tower(
-        [images[r.id] for r in train],
-        [r.text for r in train],
-        text_encoder,
-        folder,
-        TowerTrainingConfig(epochs=settings.epochs, image_size=settings.image_size, seed=settings.seed),
-        on_epoch=lambda epoch, loss: (
-            log(f"  epoch {epoch}/{settings.epochs}: contrastive loss {loss:.3f}")
-            if epoch % 5 == 0 or epoch == 1
-            else None
-        ),
+    report = train_retriever(
+        train,
+        held,
+        base="tower",
+        out_dir=folder,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        image_size=settings.image_size,
+        resume=False,
+        allow_worse=True,
+        progress=settings.progress,
+        log=log,
     )
-    encoder = TowerEncoder(folder, text_encoder=text_encoder)
-    recall = recall_at_k(
-        encoder.encode_images([images[r.id] for r in held]), encoder.encode_texts([r.text for r in held])
-    )
+    recall = report.after["pair"]["image_to_text"]
     info = {
         "key": key,
         "path": str(folder),
-        "seconds": result.seconds,
-        "epochs": result.epochs_run,
-        "final_loss": round(result.final_loss, 4),
-        "held_out_pairs": len(held),
+        "seconds": report.seconds,
+        "epochs": report.epochs_run,
+        "final_loss": round(report.losses[-1], 4),
+        "held_out_pairs": report.heldout_pairs,
         "held_out_recall": {k: round(v, 4) for k, v in recall.items()},
-        "chance_R@1": round(1 / len(held), 4),
+        "chance_R@1": round(report.chance["pair"]["image_to_text"]["R@1"], 4),
     }
     stamp.write_text(json.dumps(info, indent=2), encoding="utf-8")
     return {**info, "reused": False}
@@ -167,7 +156,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     questions = _closed_questions(settings.data_dir, settings.limit)
     log(f"knowledge base: {len(records)} MedPix 2.0 images; queries: {len(questions)} VQA-RAD test closed questions")
     text_encoder = create_encoder("minilm")
-    tower = _tower(settings, records, text_encoder, log)
+    tower = _tower(settings, records, log)
     encoder = TowerEncoder(tower["path"], text_encoder=text_encoder)
     index_dir = settings.work_dir / "index"
     index_info: dict[str, Any] = {"path": str(index_dir), "reused": False}

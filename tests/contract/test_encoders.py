@@ -159,11 +159,32 @@ def minilm() -> Encoder:
 
 
 def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) -> Path:
-    from mmedrag.training.tower import TowerTrainingConfig, train_image_tower
+    """One epoch of the offline tower trainer (image tower against the frozen MiniLM) on the eight pairs."""
+    import warnings
+
+    from mmedrag.training.pairs import Pair
+    from mmedrag.training.retriever import train_retriever
 
     images, texts = pairs
-    config = TowerTrainingConfig(epochs=1, batch_size=4, image_size=32, seed=seed)
-    train_image_tower(images, texts, text_encoder, out_dir, config)
+    (out_dir.parent / "images").mkdir(parents=True, exist_ok=True)
+    paths = [out_dir.parent / "images" / f"{i}.png" for i in range(len(images))]
+    for image, path in zip(images, paths, strict=True):
+        image.save(path)
+    all_pairs = [Pair(str(path), text, f"case{i}") for i, (path, text) in enumerate(zip(paths, texts, strict=True))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "few pairs": expected for a fixture
+        train_retriever(
+            all_pairs[:6],
+            all_pairs[6:],
+            base="tower",
+            out_dir=out_dir,
+            epochs=1,
+            batch_size=4,
+            image_size=32,
+            seed=seed,
+            resume=False,
+            allow_worse=True,
+        )
     return out_dir
 
 

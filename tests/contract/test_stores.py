@@ -122,12 +122,14 @@ def test_invalid_faiss_factory_is_a_config_error() -> None:
         create_store("lance", DIM)
 
 
-def test_many_small_adds_equal_one_big_add_and_search_in_blocks() -> None:
+def test_many_small_adds_equal_one_big_add_and_search_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     data = low_rank(700, 8)
     one, many = ExactStore(DIM), ExactStore(DIM)
     one.add(ids(700), data)
     for start in range(0, 700, 7):
         many.add(ids(700)[start : start + 7], data[start : start + 7])
-    queries = low_rank(600, 9)  # more than one scoring block
-    assert many.search(queries, 4) == one.search(queries, 4)
+    queries = low_rank(600, 9)
+    whole = one.search(queries, 4)
+    monkeypatch.setattr(ExactStore, "_BLOCK_CELLS", 700 * 50)  # 50 queries per block: 12 blocks
+    assert many.search(queries, 4) == whole
     assert many.count() == 700

@@ -27,8 +27,9 @@ class ExactStore:
 
     kind = "exact"
 
-    # Queries are scored in blocks so that a large batch against a large store never builds one giant score matrix.
-    _QUERY_BLOCK = 256
+    # Queries are scored in blocks of at most this many score cells (~200 MB of float32 plus the top-k work), so a
+    # large batch against a large store never builds one giant score matrix.
+    _BLOCK_CELLS = 50_000_000
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -79,8 +80,9 @@ class ExactStore:
             return [[] for _ in range(len(queries))]
         k = min(k, candidates.size)
         results: SearchResult = []
-        for start in range(0, len(queries), self._QUERY_BLOCK):
-            scores = queries[start : start + self._QUERY_BLOCK] @ matrix.T
+        block = max(1, min(len(queries), self._BLOCK_CELLS // candidates.size))
+        for start in range(0, len(queries), block):
+            scores = queries[start : start + block] @ matrix.T
             if k < candidates.size:
                 tops = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             else:
