@@ -57,3 +57,17 @@ def test_cli_ingest_json_summary(shared_data: Path, tmp_path: Path, capsys: pyte
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["written"] == 501 and summary["skipped"] == 1549
     assert summary["counts"]["modality"] == {"ct": 309, "mri": 192}
+
+
+def test_ingest_marks_sections_and_prior_study_sentences(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    text = "FINDINGS: Heart size is unchanged compared with the prior. Small left effusion.\nIMPRESSION: Effusion."
+    manifest.write_text(json.dumps({"id": "a", "text": text}) + "\n", encoding="utf-8")
+    report = ingest(manifest, tmp_path / "out.jsonl", check_images=False)
+    record = read_manifest(tmp_path / "out.jsonl")[0]
+    assert report.prior_sentences == 1
+    assert record.metadata["prior_sentences"] == ["Heart size is unchanged compared with the prior."]
+    assert record.metadata["sections"]["impression"] == "Effusion." and record.text == text
+    ingest(manifest, tmp_path / "dropped.jsonl", check_images=False, drop_priors=True)
+    dropped = read_manifest(tmp_path / "dropped.jsonl")[0]
+    assert "unchanged" not in dropped.text and "Small left effusion." in dropped.text

@@ -36,6 +36,12 @@ examples:
         )
         parser.add_argument("--no-image-check", action="store_true", help="do not decode images (faster)")
         parser.add_argument("--redact", action="store_true", help="replace identifiers found in report text")
+        parser.add_argument(
+            "--drop-priors",
+            action="store_true",
+            help="remove sentences that refer to prior studies from report text (they are always "
+            "listed in metadata.prior_sentences, with the parsed sections)",
+        )
         parser.add_argument("--workers", type=int, default=4, help="image decoding threads (default 4)")
         add_json_flag(parser)
 
@@ -55,6 +61,7 @@ examples:
             args.format,
             check_images=not args.no_image_check,
             redact=args.redact,
+            drop_priors=args.drop_priors,
             workers=args.workers,
             progress=show_progress(args),
             **options,
@@ -64,7 +71,8 @@ examples:
             return 0
         log(
             f"{report.out}: {report.written} records written ({report.questions} questions grouped by image), "
-            f"{len(report.errors)} errors, {report.skipped} skipped, {report.redacted} redacted, {report.seconds:.1f} s"
+            f"{len(report.errors)} errors, {report.skipped} skipped, {report.redacted} redacted, "
+            f"{report.prior_sentences} prior-study sentences marked, {report.seconds:.1f} s"
         )
         for key, counts in report.counts.items():
             log(f"  {key}: " + ", ".join(f"{value} {n}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])))

@@ -37,6 +37,7 @@ class IngestReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     redacted: int = 0
+    prior_sentences: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -87,6 +88,22 @@ def _check(record: Record) -> str | None:
     return None
 
 
+def annotate_report(record: Record, drop_priors: bool = False) -> Record:
+    """Report hygiene: parsed sections and the sentences that refer to prior studies go to metadata (a later stage
+    can drop them: a model shown one image cannot know what changed since a prior, Ramesh et al. 2022); with
+    ``drop_priors`` they are also removed from the text."""
+    if not record.text.strip():
+        return record
+    from dataclasses import replace
+
+    from mmedrag.quality.sections import drop_prior_references, mark_prior_references, parse_sections
+
+    priors = [mark.sentence for mark in mark_prior_references(record.text) if mark.refers_to_prior]
+    metadata = {**record.metadata, "sections": parse_sections(record.text), "prior_sentences": priors}
+    text = drop_prior_references(record.text) if drop_priors and priors else record.text
+    return replace(record, text=text, metadata=metadata)
+
+
 def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     for item in items:
@@ -104,11 +121,18 @@ def ingest(
     fmt: str = "auto",
     check_images: bool = True,
     redact: bool = False,
+    hygiene: bool = True,
+    drop_priors: bool = False,
     workers: int = 4,
     progress: bool = False,
     **options: Any,
 ) -> IngestReport:
     """Read ``source`` with a registered reader and write its records to the manifest ``out``.
+
+    Args:
+        redact: replace PHI-looking spans in report text (see :mod:`mmedrag.quality.phi`).
+        hygiene: add parsed sections and prior-study sentences to each record's metadata.
+        drop_priors: also remove the prior-study sentences from the text.
 
     Raises:
         DataError: nothing could be ingested (the previous manifest, if any, is left as it was).
@@ -144,6 +168,9 @@ def ingest(
                     continue
                 kept = redactor(record) if redactor is not None else record
                 report.redacted += kept.text != record.text
+                if hygiene or drop_priors:
+                    kept = annotate_report(kept, drop_priors)
+                    report.prior_sentences += len(kept.metadata.get("prior_sentences", ()))
                 handle.write(json.dumps(kept.to_dict(), ensure_ascii=False) + "\n")
                 report.written += 1
                 report.count(kept)
