@@ -99,7 +99,8 @@ def annotate_report(record: Record, drop_priors: bool = False) -> Record:
     from mmedrag.quality.sections import drop_prior_references, mark_prior_references, parse_sections
 
     sections = parse_sections(record.text)
-    priors = [mark.sentence for body in sections.values() for mark in mark_prior_references(body) if mark.refers_to_prior]
+    marks = [mark for body in sections.values() for mark in mark_prior_references(body)]
+    priors = [mark.sentence for mark in marks if mark.refers_to_prior]
     metadata = {**record.metadata, "sections": sections, "prior_sentences": priors}
     text = drop_prior_references(record.text) if drop_priors and priors else record.text
     return replace(record, text=text, metadata=metadata)
