@@ -177,3 +177,42 @@ def test_cli_evaluate_errors_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
         ["evaluate", "--questions", str(tmp_path / "q.jsonl"), "--metrics", "bleu,bleurt", "--out", str(tmp_path / "o")]
     )
     assert code == 2 and "unknown metric(s) ['bleurt']" in capsys.readouterr().err
+
+
+def test_retrieval_metrics_when_questions_name_their_relevant_records(tiny_manifest: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mmedrag.encoders.hashing import HashEncoder
+    from mmedrag.indexing import build_index
+    from mmedrag.io.manifest import read_manifest
+    from mmedrag.retrieval.retriever import Retriever
+    from mmedrag.stores.index import KnowledgeIndex
+
+    encoder = HashEncoder(32)
+    build_index(read_manifest(tiny_manifest), tmp_path / "idx", encoder, store="exact")
+    pipeline = RAGPipeline(
+        generator=ExtractiveGenerator(),
+        retriever=Retriever(KnowledgeIndex.load(tmp_path / "idx"), encoder),
+        retrieval_mode="text",
+    )
+    questions = [
+        Question(
+            id="q1",
+            question="Is there a ring-enhancing lesion in the right frontal lobe?",
+            answer="yes",
+            image_path=None,
+            task="closed",
+            metadata={"relevant_ids": ["r4"]},
+        ),
+        Question(
+            id="q2",
+            question="Is there optic disc cupping?",
+            answer="yes",
+            image_path=None,
+            task="closed",
+            metadata={"relevant_ids": ["r5"]},
+        ),
+    ]
+    results = evaluate(pipeline, [replace(q) for q in questions], tmp_path / "out", EvalSettings(bootstrap=20))
+    retrieval = results["summary"]["retrieval"]
+    assert retrieval["n"] == 2 and retrieval["recall@1"] == 1.0 and retrieval["mrr"] == 1.0

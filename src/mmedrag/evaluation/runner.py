@@ -23,6 +23,7 @@ from mmedrag.evaluation.judges import Judge, rouge_l_f1
 from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_recall
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
 from mmedrag.evaluation.report_metrics import report_metrics
+from mmedrag.evaluation.retrieval_metrics import retrieval_metrics
 from mmedrag.evaluation.stats import bootstrap_ci
 from mmedrag.generation.cache import CachedGenerator
 from mmedrag.io.atomic import atomic_open, atomic_write_json, atomic_write_text
@@ -82,6 +83,8 @@ def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
         "domain": answer.domain,
         "k": answer.context.k,
         "citations": answer.citations,
+        "retrieved": [hit["id"] for hit in answer.trace.get("retrieved", [])],
+        "relevant": list(question.metadata.get("relevant_ids") or []),
     }
 
 
@@ -203,6 +206,9 @@ def summarize(runs: dict[str, list[dict[str, Any]]], settings: EvalSettings) -> 
         rows = [r for r in main if r["task"] == task]
         if rows:
             summary["tasks"][task] = scorer(rows, settings)
+    judged = [r for r in main if r.get("relevant")]
+    if judged:  # relevance is known only where the questions say which records answer them
+        summary["retrieval"] = retrieval_metrics([r["retrieved"] for r in judged], [set(r["relevant"]) for r in judged])
     summary["abstentions"] = sum(r["answer"].strip().lower() == "unknown" for r in main)
     summary["empty_answers"] = sum(not r["answer"].strip() for r in main)
     if settings.reliance:
@@ -276,9 +282,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]
         lines.append("")
-    if "reliance" in summary:
-        lines += ["## reliance", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {name} | {_fmt(value)} |" for name, value in summary["reliance"].items()]
+    for section in ("retrieval", "reliance"):
+        if section in summary:
+            lines += [f"## {section}", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {name} | {_fmt(value)} |" for name, value in summary[section].items()]
+            lines.append("")
     return "\n".join(lines) + "\n"
 
 
