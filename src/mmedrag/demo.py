@@ -137,7 +137,6 @@ def _example(questions: list[Question], answers: list[Answer]) -> dict[str, Any]
 def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Run the demo; returns every number it prints (see the module docstring)."""
     from mmedrag.config import PipelineConfig
-    from mmedrag.encoders import create_encoder
     from mmedrag.encoders.tower import TowerEncoder
     from mmedrag.factory import build_pipeline
     from mmedrag.indexing import build_index
@@ -155,9 +154,8 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     records = read_source(medpix).records
     questions = _closed_questions(settings.data_dir, settings.limit)
     log(f"knowledge base: {len(records)} MedPix 2.0 images; queries: {len(questions)} VQA-RAD test closed questions")
-    text_encoder = create_encoder("minilm")
     tower = _tower(settings, records, log)
-    encoder = TowerEncoder(tower["path"], text_encoder=text_encoder)
+    encoder = TowerEncoder(tower["path"])  # loads the frozen text encoder the tower was aligned to
     index_dir = settings.work_dir / "index"
     index_info: dict[str, Any] = {"path": str(index_dir), "reused": False}
     fresh = not KnowledgeIndex.exists(index_dir) or not tower["reused"]

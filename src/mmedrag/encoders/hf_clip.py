@@ -32,7 +32,7 @@ class HFClipEncoder:
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 32) -> None:
         transformers = require("transformers", "hf")
-        self._torch = require("torch", "hf")
+        require("torch", "hf")
         self.model_path, self.batch_size = str(model), batch_size
         self.device = resolve_device(device)
         try:

@@ -70,22 +70,32 @@ def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettin
     return planned
 
 
-def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
+def _scored(question: Question, text: str, judge: Judge, **details: Any) -> dict[str, Any]:
+    """One per-question row: the question, the answer, its judgement, and whatever the run knows besides."""
     return {
         "id": question.id,
         "task": question.task,
         "question": question.question,
         "gold": question.answer,
-        "answer": answer.text,
-        "correct": judge.correct(question.task, answer.text, question.answer),
-        "label": parse_yes_no(answer.text) if question.task == "closed" else None,
-        "yes_probability": answer.yes_probability,
-        "domain": answer.domain,
-        "k": answer.context.k,
-        "citations": answer.citations,
-        "retrieved": [hit["id"] for hit in answer.trace.get("retrieved", [])],
+        "answer": text,
+        "correct": judge.correct(question.task, text, question.answer),
+        "label": parse_yes_no(text) if question.task == "closed" else None,
         "relevant": list(question.metadata.get("relevant_ids") or []),
+        **details,
     }
+
+
+def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
+    return _scored(
+        question,
+        answer.text,
+        judge,
+        yes_probability=answer.yes_probability,
+        domain=answer.domain,
+        k=answer.context.k,
+        citations=answer.citations,
+        retrieved=[hit["id"] for hit in answer.trace.get("retrieved", [])],
+    )
 
 
 def answer_all(
@@ -148,25 +158,10 @@ def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Ju
             f"{path} does not match the questions: {len(missing)} unanswered (e.g. {missing[:3]}), "
             f"{len(extra)} unknown ids (e.g. {extra[:3]})"
         )
-    rows = []
-    for question in questions:
-        text = answers[question.id]
-        rows.append(
-            {
-                "id": question.id,
-                "task": question.task,
-                "question": question.question,
-                "gold": question.answer,
-                "answer": text,
-                "correct": judge.correct(question.task, text, question.answer),
-                "label": parse_yes_no(text) if question.task == "closed" else None,
-                "yes_probability": None,
-                "domain": question.domain,
-                "k": None,
-                "citations": [],
-            }
-        )
-    return rows
+    return [
+        _scored(q, answers[q.id], judge, yes_probability=None, domain=q.domain, k=None, citations=[], retrieved=[])
+        for q in questions
+    ]
 
 
 def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
