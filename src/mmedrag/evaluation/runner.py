@@ -167,7 +167,7 @@ def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Ju
 def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
     golds = [parse_yes_no(r["gold"]) for r in rows]
     labels = [r["label"] for r in rows]
-    result: dict[str, Any] = {k: v for k, v in closed_metrics(labels, golds).items()}
+    result: dict[str, Any] = dict(closed_metrics(labels, golds))
     probabilities = [r["yes_probability"] for r in rows]
     scored = [(p, g) for p, g in zip(probabilities, golds, strict=True) if p is not None and g is not None]
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
