@@ -15,7 +15,7 @@ from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import CalibratedK, ContextSelector, GapCutoff, MinScore, RatioToTop1, TopK
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.backends import load_index
 
 
 def build_retriever(
@@ -24,7 +24,7 @@ def build_retriever(
     """The index's retriever, with the encoder saved in the index unless another is named."""
     if index is None:
         return None
-    knowledge = KnowledgeIndex.load(index)
+    knowledge = load_index(index)
     return Retriever(
         knowledge,
         create_encoder(encoder if encoder is not None else knowledge.encoder.spec),

@@ -84,6 +84,12 @@ def build_index(
         DataError: no record could be indexed (empty corpus, or every record bad).
         EncoderMismatchError: updating an index that another encoder built.
     """
+    from mmedrag.stores.backends import is_milvus, is_milvus_store
+
+    if is_milvus_store(store) or is_milvus(index_dir):
+        from mmedrag.indexing_milvus import build_milvus_index
+
+        return build_milvus_index(records, index_dir, encoder, store, batch_size, images, rebuild, progress)
     started = time.perf_counter()
     path = Path(index_dir)
     fingerprint = fingerprint_of(encoder)
@@ -150,6 +156,12 @@ def _add_batch(
 
 def delete_records(index_dir: str | Path, ids: Sequence[str]) -> int:
     """Remove records by id from a saved index and save it; returns how many existed."""
+    from mmedrag.stores.backends import is_milvus
+
+    if is_milvus(index_dir):
+        from mmedrag.indexing_milvus import delete_from_milvus
+
+        return delete_from_milvus(index_dir, ids)
     index = KnowledgeIndex.load(index_dir, writable=True)
     removed = index.delete(list(ids))
     if removed:

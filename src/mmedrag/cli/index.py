@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
@@ -18,7 +19,9 @@ examples:
   mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
   mmedrag index corpus.jsonl --index idx/cxr --encoder biomedclip --store faiss:HNSW32
   mmedrag index ../shared/data/mmed_rag_iuxray/retriever_train.json --index idx/iu --encoder minilm --images ignore
-  mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133"""
+  mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133
+  mmedrag index corpus.jsonl --index idx/cxr --store milvus:./milvus-data          # Milvus Lite, embedded
+  mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", nargs="?", help="a JSONL manifest, a dataset file or a dataset folder")
@@ -32,7 +35,8 @@ examples:
         parser.add_argument(
             "--store",
             help="vector store for a new index: exact, faiss, faiss:HNSW32, "
-            "'faiss:IVF1024,Flat|nprobe=32' (default: faiss exact inner product)",
+            "'faiss:IVF1024,Flat|nprobe=32', milvus:./folder, 'milvus:http://host:19530|collection=cxr' "
+            "(token from MILVUS_TOKEN; default: faiss exact inner product)",
         )
         parser.add_argument(
             "--images",
@@ -46,6 +50,7 @@ examples:
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        parser.add_argument("--from-index", metavar="DIR", help="copy this index folder into --store milvus:... as is")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
         add_json_flag(parser)
 
@@ -54,7 +59,7 @@ examples:
         from mmedrag.errors import ConfigError
         from mmedrag.indexing import build_index, delete_records
         from mmedrag.io.readers import read_source
-        from mmedrag.stores.index import KnowledgeIndex
+        from mmedrag.stores.backends import index_exists, load_index
 
         if args.delete:
             removed = delete_records(args.index, args.delete)
@@ -63,6 +68,13 @@ examples:
             else:
                 log(f"removed {removed} record(s) from {args.index}")
             return 0
+        if args.from_index:
+            from mmedrag.indexing_milvus import copy_index_to_milvus
+
+            report = copy_index_to_milvus(
+                args.from_index, args.index, args.store, rebuild=args.rebuild, progress=show_progress(args)
+            )
+            return self._summary(args, report, [], {})
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
         options = {"image_root": args.image_root} if args.image_root else {}
@@ -70,8 +82,8 @@ examples:
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         if args.encoder:
             spec = args.encoder
-        elif KnowledgeIndex.exists(args.index) and not args.rebuild:
-            spec = KnowledgeIndex.load(args.index).encoder.spec
+        elif index_exists(args.index) and not args.rebuild:
+            spec = load_index(args.index).encoder.spec
         else:
             spec = "biomedclip"
         encoder = create_encoder(spec, device=args.device)
@@ -85,9 +97,11 @@ examples:
             rebuild=args.rebuild,
             progress=show_progress(args),
         )
-        read_errors = [str(e) for e in dataset.errors]
+        return self._summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
+
+    def _summary(self, args: argparse.Namespace, report: Any, read_errors: list[str], source: dict[str, Any]) -> int:
         if args.json:
-            emit_json({**report.to_dict(), "read_errors": read_errors, "source": dataset.summary()})
+            emit_json({**report.to_dict(), "read_errors": read_errors, "source": source})
             return 0
         log(
             f"{report.index}: {report.added} added, {report.replaced} replaced, {report.skipped} skipped; "

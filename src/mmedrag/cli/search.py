@@ -29,9 +29,9 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.retrieval.retriever import Filters, Retriever
-        from mmedrag.stores.index import KnowledgeIndex
+        from mmedrag.stores.backends import load_index
 
-        index = KnowledgeIndex.load(args.index)
+        index = load_index(args.index)
         encoder = create_encoder(args.encoder or index.encoder.spec)
         retriever = Retriever(index, encoder, leakage_guard=not args.no_leakage_guard)
         filters = Filters(domain=args.filter_domain, modality=args.filter_modality, split=args.filter_split)

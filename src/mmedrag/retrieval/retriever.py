@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -17,6 +17,7 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
 from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256
+from mmedrag.stores.backends import PushdownIndex
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 from mmedrag.types import Hit, Query
 
@@ -50,7 +51,7 @@ class Retriever:
         >>> hits = retriever.search(Query(image=image), k=5)  # doctest: +SKIP
     """
 
-    index: KnowledgeIndex
+    index: KnowledgeIndex | PushdownIndex
     encoder: Encoder
     leakage_guard: bool = True
     near_duplicate_bits: int | None = None
@@ -73,6 +74,8 @@ class Retriever:
         images = [self._image_of(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
+        if not isinstance(self.index, KnowledgeIndex):
+            return self._search_pushdown(self.index, queries, images, modes, vectors, k, filters)
         allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
         results = []
         for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
@@ -83,6 +86,50 @@ class Retriever:
                 [Hit(found[rid], score, rank) for rank, (rid, score) in enumerate(scored, start=1) if rid in found]
             )
         return results
+
+    @property
+    def _folder(self) -> KnowledgeIndex:
+        """The index as a folder index (the paths that compute allow-lists client-side run only for those)."""
+        return cast(KnowledgeIndex, self.index)
+
+    def _search_pushdown(
+        self,
+        index: PushdownIndex,
+        queries: Sequence[Query],
+        images: Sequence[Image.Image | None],
+        modes: list[str],
+        vectors: np.ndarray,
+        k: int,
+        filters: Filters | None,
+    ) -> list[list[Hit]]:
+        """Filters and the leakage guard go with the query to an index that evaluates them (Milvus)."""
+        from mmedrag.stores.milvus import Exclusion
+
+        guards = [
+            Exclusion(
+                query.patient_id,
+                query.study_id,
+                (pixel_sha256(image),) if image is not None else (),
+                dhash(image) if image is not None and self.near_duplicate_bits is not None else None,
+                self.near_duplicate_bits,
+            )
+            if self.leakage_guard
+            else None
+            for query, image in zip(queries, images, strict=True)
+        ]
+        active = filters.active() if filters else {}
+        scored: list[list[tuple[str, float]]] = [[] for _ in queries]
+        for space in ("text", "image"):
+            rows = [i for i, m in enumerate(modes) if (m == "image2image") == (space == "image")]
+            if rows:
+                found = index.search_records(vectors[rows], space, k, active, [guards[i] for i in rows])
+                for row, hits in zip(rows, found, strict=True):
+                    scored[row] = hits
+        records = index.get(sorted({rid for hits in scored for rid, _ in hits}))
+        return [
+            [Hit(records[rid], score, rank) for rank, (rid, score) in enumerate(hits, start=1) if rid in records]
+            for hits in scored
+        ]
 
     def _image_of(self, query: Query) -> Image.Image | None:
         if query.image is not None:
@@ -118,10 +165,10 @@ class Retriever:
 
     def _excluded(self, query: Query, image: Image.Image | None) -> set[str]:
         hashes = [pixel_sha256(image)] if image is not None else []
-        excluded = self.index.records.related_ids(query.patient_id, query.study_id, hashes)
+        excluded = self._folder.records.related_ids(query.patient_id, query.study_id, hashes)
         if image is not None and self.near_duplicate_bits is not None:
             if self._dhashes is None:
-                self._dhashes = self.index.records.dhashes()
+                self._dhashes = self._folder.records.dhashes()
             probe = dhash(image)
             excluded |= {rid for rid, value in self._dhashes if hamming(probe, value) <= self.near_duplicate_bits}
         return excluded
@@ -130,7 +177,7 @@ class Retriever:
         self, vector: np.ndarray, mode: str, k: int, allowed: set[str] | None, excluded: set[str]
     ) -> list[tuple[str, float]]:
         """Best ``k`` records for one query vector, widening the search until exclusions are made up for."""
-        space = self.index.spaces["image" if mode == "image2image" else "text"]
+        space = self._folder.spaces["image" if mode == "image2image" else "text"]
         allow = None
         if allowed is not None:
             keep = allowed - excluded

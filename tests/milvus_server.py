@@ -1,0 +1,35 @@
+"""Start a real Milvus standalone server (PyPI ``milvus`` 2.3.x bundles the binary and an embedded etcd) on loopback.
+
+Every component's ``ip`` is set to 127.0.0.1 (otherwise they advertise the machine's first non-loopback address),
+ports are picked free by the package, and all state lives in a temporary base folder (docs/offline.md §12).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+INSTALL_HINT = "pip install -c constraints.txt -e '.[milvus,milvus-server]'"
+
+
+@contextmanager
+def milvus_server(timeout_s: float = 180) -> Iterator[str]:
+    """Yield the ``http://127.0.0.1:PORT`` URI of a freshly started server; stop it and delete its data after."""
+    from milvus import MilvusServer, MilvusServerConfig
+
+    base = tempfile.mkdtemp(prefix="milvus-server-")
+    server: Any = MilvusServer(MilvusServerConfig(), wait_for_started=False)
+    server.set_base_dir(base)
+    for component in COMPONENTS:
+        server.config.set(f"{component}.ip", "127.0.0.1")
+    try:
+        server.start()
+        server.wait_started(timeout=int(timeout_s * 1000))
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
