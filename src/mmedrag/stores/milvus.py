@@ -127,9 +127,8 @@ class MilvusIndex:
         check_name(name)
         params = client.prepare_index_params()
         params.add_index("vector", index_type=spec.index_type, metric_type="IP", params=dict(spec.index_params))
-        # Strong consistency: a reader sees every write acknowledged before its search (the writer/reader contract).
         client.create_collection(
-            name, schema=_schema(client, encoder.dim), index_params=params, consistency_level="Strong"
+            name, schema=_schema(client, encoder.dim), index_params=params, consistency_level=spec.consistency
         )
         meta = {"format": FORMAT_VERSION, "encoder": encoder.to_dict(), "store": spec.to_dict(), "state": state}
         index = cls(client, spec, name, encoder, meta)
@@ -144,7 +143,7 @@ class MilvusIndex:
                 f"no Milvus index {name!r} at {spec.uri}; "
                 f"build it with `mmedrag index SOURCE --store milvus:{spec.uri}`"
             )
-        rows = client.get(name, ids=[META_PK], output_fields=["data"])
+        rows = client.query(name, filter=f'pk == "{META_PK}"', output_fields=["data"], consistency_level="Strong")
         if not rows:
             raise IndexFolderError(f"Milvus collection {name!r} at {spec.uri} is not an mmedrag index (no meta row)")
         meta = json.loads(rows[0]["data"])
@@ -234,22 +233,27 @@ class MilvusIndex:
 
     # --- reads -------------------------------------------------------------------------------------------------------
 
-    def _query(self, expression: str, fields: list[str]) -> list[dict[str, Any]]:
-        return list(self.client.query(self.name, filter=expression, output_fields=fields, limit=MAX_LIMIT))
+    def _query(self, expression: str, fields: list[str], strong: bool = False) -> list[dict[str, Any]]:
+        # The write path reads its own writes (resume, replace, delete): always Strong, whatever searches use.
+        extra = {"consistency_level": "Strong"} if strong else {}
+        return list(self.client.query(self.name, filter=expression, output_fields=fields, limit=MAX_LIMIT, **extra))
 
-    def _chunked(self, field_name: str, values: Sequence[str], extra: str, fields: list[str]) -> list[dict[str, Any]]:
+    def _chunked(
+        self, field_name: str, values: Sequence[str], extra: str, fields: list[str], strong: bool = False
+    ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         unique = sorted(set(values))
         for start in range(0, len(unique), _QUERY_CHUNK):
-            rows += self._query(f"({extra}) and ({one_of(field_name, unique[start : start + _QUERY_CHUNK])})", fields)
+            clause = one_of(field_name, unique[start : start + _QUERY_CHUNK])
+            rows += self._query(f"({extra}) and ({clause})", fields, strong)
         return rows
 
     def _image_pks(self, record_ids: Sequence[str]) -> list[str]:
-        return [row["pk"] for row in self._chunked("record_id", record_ids, 'kind == "image"', ["pk"])]
+        return [row["pk"] for row in self._chunked("record_id", record_ids, 'kind == "image"', ["pk"], strong=True)]
 
     def contents(self, ids: Sequence[str]) -> dict[str, str]:
-        """Content hash of each stored record among ``ids``."""
-        rows = self._chunked("record_id", ids, 'kind == "record"', ["record_id", "content"])
+        """Content hash of each stored record among ``ids`` (read Strong: a resumed build trusts it)."""
+        rows = self._chunked("record_id", ids, 'kind == "record"', ["record_id", "content"], strong=True)
         return {row["record_id"]: row["content"] for row in rows}
 
     def get(self, ids: Sequence[str]) -> dict[str, Record]:
@@ -263,8 +267,10 @@ class MilvusIndex:
         return found
 
     def count(self) -> int:
-        """Number of records."""
-        rows = self.client.query(self.name, filter='kind == "record"', output_fields=["count(*)"])
+        """Number of records (read Strong: counts are checked right after writes)."""
+        rows = self.client.query(
+            self.name, filter='kind == "record"', output_fields=["count(*)"], consistency_level="Strong"
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     def ids(self) -> list[str]:

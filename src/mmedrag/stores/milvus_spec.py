@@ -30,6 +30,7 @@ BUILD_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 BUILD_KEYS = {"M", "efConstruction", "nlist", "m", "nbits", "sq_type"}
 SEARCH_KEYS = {"ef", "nprobe"}
+CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
 _REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
 _CLIENTS: dict[tuple[str, str], Any] = {}
 
@@ -42,6 +43,9 @@ class MilvusSpec:
         uri: a Milvus Lite folder (or ``.db`` path) or a server URI such as ``http://host:19530``.
         collection: the index's name (the alias readers use); default: the index folder's name.
         index_type: HNSW (default), IVF_FLAT, IVF_SQ8, ... with ``index_params`` and ``search_params``.
+        consistency: what searches wait for. ``Strong`` (default) sees every acknowledged write but waits for the
+            server's time tick (up to 200 ms per search on a default server); ``Bounded`` answers at once from data
+            at most a few seconds old (Milvus' own default; right for serving replicas).
     """
 
     uri: str
@@ -49,6 +53,7 @@ class MilvusSpec:
     index_type: str = "HNSW"
     index_params: dict[str, Any] = field(default_factory=dict)
     search_params: dict[str, Any] = field(default_factory=dict)
+    consistency: str = "Strong"
 
     @property
     def remote(self) -> bool:
@@ -62,6 +67,7 @@ class MilvusSpec:
             "index_type": self.index_type,
             "index_params": dict(self.index_params),
             "search_params": dict(self.search_params),
+            "consistency": self.consistency,
         }
 
 
@@ -74,27 +80,30 @@ def _number(text: str) -> int | float | str:
     return text
 
 
+def _options(spec: str) -> dict[str, Any]:
+    kind, _, rest = spec.partition(":")
+    uri, _, options = rest.partition("|")
+    raw: dict[str, Any] = {"kind": kind, "uri": uri}
+    for item in filter(None, (part.strip() for part in options.split(","))):
+        key, eq, value = item.partition("=")
+        if key.strip().lower() in {"token", "password", "user"}:
+            raise ConfigError("never put a Milvus token in a spec string; set MILVUS_TOKEN or `token` in the config")
+        if not eq:
+            raise ConfigError(f"Milvus option {item!r} is not key=value")
+        raw[key.strip()] = _number(value.strip())
+    return raw
+
+
 def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | None]:
-    """``milvus:URI|collection=NAME,index=IVF_FLAT,nlist=1024,nprobe=32`` or a dict -> (spec, token from config).
+    """``milvus:URI|collection=NAME,index=IVF_FLAT,nlist=1024,nprobe=32,consistency=Bounded`` or a dict.
+
+    Returns:
+        The spec and the token from the dict (config files only), or None.
 
     Raises:
         ConfigError: a token on the command line, an unknown option or index type.
     """
-    if isinstance(spec, str):
-        kind, _, rest = spec.partition(":")
-        uri, _, options = rest.partition("|")
-        raw: dict[str, Any] = {"kind": kind, "uri": uri}
-        for item in filter(None, (part.strip() for part in options.split(","))):
-            key, eq, value = item.partition("=")
-            if key.strip().lower() in {"token", "password", "user"}:
-                raise ConfigError(
-                    "never put a Milvus token in a spec string; set MILVUS_TOKEN or `token` in the config"
-                )
-            if not eq:
-                raise ConfigError(f"Milvus option {item!r} is not key=value")
-            raw[key.strip()] = _number(value.strip())
-    else:
-        raw = dict(spec)
+    raw = _options(spec) if isinstance(spec, str) else dict(spec)
     if raw.pop("kind", "milvus") != "milvus" or not str(raw.get("uri", "")).strip():
         raise ConfigError(
             f"store spec {spec!r} is not milvus:URI (e.g. milvus:./milvus-data or milvus:http://host:19530)"
@@ -104,6 +113,9 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
     build = {**BUILD_DEFAULTS.get(index_type, {}), **dict(raw.pop("index_params", {}) or {})}
     search = dict(raw.pop("search_params", {}) or {})
     uri, collection = str(raw.pop("uri")).strip(), raw.pop("collection", None)
+    consistency = str(raw.pop("consistency", "Strong")).capitalize()
+    if consistency not in CONSISTENCY:
+        raise ConfigError(f"Milvus consistency {consistency!r} is not one of {', '.join(CONSISTENCY)}")
     for key, value in raw.items():
         if key in BUILD_KEYS:
             build[key] = value
@@ -113,7 +125,7 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
             raise ConfigError(
                 f"unknown Milvus option {key!r}; use collection, index, {sorted(BUILD_KEYS | SEARCH_KEYS)}"
             )
-    parsed = MilvusSpec(uri, str(collection) if collection else None, index_type, build, search)
+    parsed = MilvusSpec(uri, str(collection) if collection else None, index_type, build, search, consistency)
     allowed = SERVER_INDEXES if parsed.remote else LITE_INDEXES
     if index_type not in allowed:
         where = "a Milvus server" if parsed.remote else "Milvus Lite (it accepts others, then searches by brute force)"
