@@ -15,7 +15,7 @@ from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import CalibratedK, ContextSelector, GapCutoff, MinScore, RatioToTop1, TopK
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.backends import load_index
+from mmedrag.stores.locate import load_index
 
 
 def build_retriever(

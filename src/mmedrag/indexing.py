@@ -84,12 +84,14 @@ def build_index(
         DataError: no record could be indexed (empty corpus, or every record bad).
         EncoderMismatchError: updating an index that another encoder built.
     """
-    from mmedrag.stores.backends import is_milvus, is_milvus_store
+    from mmedrag.stores.locate import is_milvus, is_milvus_store
 
     if is_milvus_store(store) or is_milvus(index_dir):
         from mmedrag.indexing_milvus import build_milvus_index
 
-        return build_milvus_index(records, index_dir, encoder, store, batch_size, images, rebuild, progress)
+        milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
+        load = lambda record: _load_views(record, images, milvus)  # noqa: E731
+        return build_milvus_index(records, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
     started = time.perf_counter()
     path = Path(index_dir)
     fingerprint = fingerprint_of(encoder)
@@ -154,9 +156,25 @@ def _add_batch(
     report.added += len(records) - len(existing)
 
 
+def copy_index(
+    source: str | Path,
+    index_dir: str | Path,
+    store: str | dict[str, Any] | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IndexReport:
+    """Copy the index folder ``source`` into the Milvus index ``store`` (or ``index_dir``'s pointer) names, without
+    encoding anything: records, vectors and image fingerprints as they are."""
+    from mmedrag.indexing_milvus import copy_index_to_milvus
+
+    return copy_index_to_milvus(
+        source, index_dir, IndexReport(index=str(index_dir)), store, rebuild=rebuild, progress=progress
+    )
+
+
 def delete_records(index_dir: str | Path, ids: Sequence[str]) -> int:
     """Remove records by id from a saved index and save it; returns how many existed."""
-    from mmedrag.stores.backends import is_milvus
+    from mmedrag.stores.locate import is_milvus
 
     if is_milvus(index_dir):
         from mmedrag.indexing_milvus import delete_from_milvus

@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError
-from mmedrag.indexing import ImagePolicy, IndexReport, _load_views
 from mmedrag.io.images import dhash, pixel_sha256
 from mmedrag.stores.base import VectorStore
 from mmedrag.stores.index import KnowledgeIndex, view_id
@@ -25,8 +24,29 @@ from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
 from mmedrag.types import Record
 
+# (record) -> its loaded images, or None when it must be skipped (mmedrag.indexing applies the image policy).
+LoadViews = Callable[[Record], "list[Image.Image] | None"]
 
-def _finish(report: IndexReport, counts: BuildCounts, index_dir: str | Path, started: float) -> IndexReport:
+
+class Report(Protocol):
+    """The fields of :class:`mmedrag.indexing.IndexReport` a Milvus build fills (indexing imports this module)."""
+
+    added: int
+    replaced: int
+    skipped: int
+    total: int
+    text_vectors: int
+    image_vectors: int
+    seconds: float
+    store: dict[str, Any]
+    errors: list[str]
+    warnings: list[str]
+
+
+R = TypeVar("R", bound=Report)
+
+
+def _finish(report: R, counts: BuildCounts, index_dir: str | Path, started: float) -> R:
     report.added, report.replaced = counts.added, counts.replaced
     if counts.unchanged:
         report.warnings.append(f"{counts.unchanged} record(s) already stored unchanged; not re-encoded")
@@ -41,20 +61,22 @@ def build_milvus_index(
     records: Sequence[Record],
     index_dir: str | Path,
     encoder: Encoder,
+    report: R,
+    load_views: LoadViews,
     store: str | dict[str, Any] | None = None,
     batch_size: int = 32,
-    images: ImagePolicy = "require",
     rebuild: bool = False,
     progress: bool = False,
-) -> IndexReport:
+) -> R:
     """Embed ``records`` into the Milvus index that ``store`` names (or ``index_dir``'s pointer names).
+
+    Called by :func:`mmedrag.indexing.build_index`, which passes its report and its image loading (the policy).
 
     Raises:
         DataError: no record could be indexed.
         EncoderMismatchError: updating an index that another encoder built.
     """
     started = time.perf_counter()
-    report = IndexReport(index=str(index_dir), encoder=encoder.name)
     if not records:
         raise DataError(f"no records to index into {index_dir}; check the source and its format")
     embed_images = "image" in encoder.modalities
@@ -69,7 +91,7 @@ def build_milvus_index(
             except DataError as exc:
                 report.errors.append(str(exc))
                 continue
-            loaded = _load_views(record, images, report)
+            loaded = load_views(record)
             if loaded is None:
                 continue
             if not record.text.strip() and not (loaded and embed_images):
@@ -122,16 +144,16 @@ def _vector_lookup(space: VectorStore) -> Callable[[list[str]], dict[str, np.nda
 def copy_index_to_milvus(
     source: str | Path,
     index_dir: str | Path,
+    report: R,
     store: str | dict[str, Any] | None = None,
     batch_size: int = 512,
     rebuild: bool = False,
     progress: bool = False,
-) -> IndexReport:
+) -> R:
     """Copy an index folder's records, vectors and image fingerprints into Milvus, without encoding anything."""
     started = time.perf_counter()
     folder = KnowledgeIndex.load(source)
     resolve(index_dir, store)  # fail on a bad spec before reading anything
-    report = IndexReport(index=str(index_dir), encoder=folder.encoder.name)
     records = list(folder.records.iter_records())
     if not records:
         raise DataError(f"index {source} holds no records to copy")

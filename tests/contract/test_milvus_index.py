@@ -18,11 +18,10 @@ from conftest import make_image
 from mmedrag.encoders.base import fingerprint_of
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import EncoderMismatchError
-from mmedrag.indexing import build_index, delete_records
-from mmedrag.indexing_milvus import copy_index_to_milvus
+from mmedrag.indexing import build_index, copy_index, delete_records
 from mmedrag.io.images import pixel_sha256
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.backends import load_index
+from mmedrag.stores.locate import load_index
 from mmedrag.stores.milvus import Exclusion, MilvusIndex
 from mmedrag.types import Hit, Query, Record
 
@@ -168,7 +167,7 @@ def test_copy_from_an_index_folder_searches_the_same(
     encoder = HashEncoder(dim=16)
     records = nasty_records(tmp_path)
     build_index(records, tmp_path / "folder", encoder, store=folder_store)
-    report = copy_index_to_milvus(tmp_path / "folder", tmp_path / "idx", store(f"copy_{folder_store[:5]}"))
+    report = copy_index(tmp_path / "folder", tmp_path / "idx", store(f"copy_{folder_store[:5]}"))
     assert (report.added, report.total, report.text_vectors, report.image_vectors) == (8, 8, 8, 8)
     source, copy = Retriever(load_index(tmp_path / "folder"), encoder), Retriever(load_index(tmp_path / "idx"), encoder)
     image = make_image(103)

@@ -12,7 +12,7 @@ from mmedrag.indexing import build_index
 from mmedrag.io.images import load_image
 from mmedrag.io.manifest import read_manifest
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.backends import load_index
+from mmedrag.stores.locate import load_index
 from mmedrag.types import Query
 
 _SERVER_BUILT: dict[str, Any] = {}

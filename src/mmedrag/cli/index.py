@@ -59,7 +59,7 @@ examples:
         from mmedrag.errors import ConfigError
         from mmedrag.indexing import build_index, delete_records
         from mmedrag.io.readers import read_source
-        from mmedrag.stores.backends import index_exists, load_index
+        from mmedrag.stores.locate import index_exists, load_index
 
         if args.delete:
             removed = delete_records(args.index, args.delete)
@@ -69,11 +69,9 @@ examples:
                 log(f"removed {removed} record(s) from {args.index}")
             return 0
         if args.from_index:
-            from mmedrag.indexing_milvus import copy_index_to_milvus
+            from mmedrag.indexing import copy_index
 
-            report = copy_index_to_milvus(
-                args.from_index, args.index, args.store, rebuild=args.rebuild, progress=show_progress(args)
-            )
+            report = copy_index(args.from_index, args.index, args.store, args.rebuild, progress=show_progress(args))
             return self._summary(args, report, [], {})
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")

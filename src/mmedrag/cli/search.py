@@ -29,7 +29,7 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.retrieval.retriever import Filters, Retriever
-        from mmedrag.stores.backends import load_index
+        from mmedrag.stores.locate import load_index
 
         index = load_index(args.index)
         encoder = create_encoder(args.encoder or index.encoder.spec)

@@ -17,8 +17,8 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
 from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256
-from mmedrag.stores.backends import PushdownIndex
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
+from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Hit, Query
 
 Mode = Literal["auto", "image", "text", "image2image"]

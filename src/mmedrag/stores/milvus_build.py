@@ -26,8 +26,8 @@ import numpy as np
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import IndexFolderError
 from mmedrag.io.atomic import atomic_write_json
-from mmedrag.stores.backends import MILVUS_POINTER as POINTER
-from mmedrag.stores.backends import is_milvus_store
+from mmedrag.stores.locate import MILVUS_POINTER as POINTER
+from mmedrag.stores.locate import is_milvus_store
 from mmedrag.stores.milvus import MilvusIndex, content_hash
 from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, parse_milvus_spec
 from mmedrag.types import Record

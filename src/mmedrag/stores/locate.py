@@ -1,4 +1,4 @@
-"""Open any knowledge index by location: an index folder, a folder holding a Milvus pointer, or a ``milvus:`` spec.
+"""Locate and open any knowledge index: an index folder, a folder holding a Milvus pointer, or a ``milvus:`` spec.
 
 Two backends serve the retriever. :class:`~mmedrag.stores.index.KnowledgeIndex` (a folder: SQLite records and
 FAISS/numpy vector spaces) gives the retriever its record store and spaces, and the retriever computes allow-lists
