@@ -16,12 +16,13 @@ import numpy as np
 
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.milvus_spec import MILVUS_POINTER, is_milvus_store
 from mmedrag.types import Record
+
+__all__ = ["MILVUS_POINTER", "PushdownIndex", "index_exists", "is_milvus", "is_milvus_store", "load_index"]
 
 if TYPE_CHECKING:
     from mmedrag.stores.milvus import Exclusion
-
-MILVUS_POINTER = "milvus.json"
 
 
 @runtime_checkable
@@ -62,13 +63,6 @@ class PushdownIndex(Protocol):
 def is_milvus(location: str | Path) -> bool:
     """True for a ``milvus:`` spec or a folder holding a Milvus pointer."""
     return str(location).startswith("milvus:") or (Path(location) / MILVUS_POINTER).is_file()
-
-
-def is_milvus_store(store: str | Mapping[str, Any] | None) -> bool:
-    """True for a ``milvus:...`` store spec or a ``{"kind": "milvus", ...}`` dict."""
-    if isinstance(store, Mapping):
-        return store.get("kind") == "milvus"
-    return isinstance(store, str) and store.startswith("milvus:")
 
 
 def index_exists(location: str | Path) -> bool:

@@ -379,20 +379,5 @@ def open_milvus_index(spec: str | Mapping[str, Any], name: str | None = None) ->
     return MilvusIndex.open(connect(parsed, token), parsed, collection)
 
 
-def create_milvus_index(spec: str | Mapping[str, Any], encoder: Fingerprint, name: str) -> MilvusIndex:
-    """A new empty index ``name`` (a collection behind an alias of that name), ready for upserts.
-
-    This is the plain factory a store registry calls; :func:`mmedrag.stores.milvus_build.build_milvus_index` builds
-    from records and :func:`mmedrag.stores.milvus_build.switch_alias` publishes rebuilt collections.
-    """
-    from mmedrag.stores.milvus_build import new_version_name, switch_alias
-
-    parsed, token = parse_milvus_spec(spec)
-    client = connect(parsed, token)
-    index = MilvusIndex.create_collection(client, parsed, new_version_name(name), encoder, state="ready")
-    switch_alias(client, name, index.name)
-    return MilvusIndex.open(client, parsed, name)
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,10 +26,9 @@ import numpy as np
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import IndexFolderError
 from mmedrag.io.atomic import atomic_write_json
-from mmedrag.stores.locate import MILVUS_POINTER as POINTER
-from mmedrag.stores.locate import is_milvus_store
 from mmedrag.stores.milvus import MilvusIndex, content_hash
-from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, parse_milvus_spec
+from mmedrag.stores.milvus_spec import MILVUS_POINTER as POINTER
+from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, is_milvus_store, parse_milvus_spec
 from mmedrag.types import Record
 
 _VERSION_MARK = "__v"
@@ -207,3 +206,16 @@ def open_any(location: str | Path) -> MilvusIndex:
         return open_milvus_index(text)
     spec, token, name = resolve(location, None)
     return MilvusIndex.open(connect(spec, token), spec, name)
+
+
+def create_milvus_index(spec: str | Mapping[str, Any], encoder: Fingerprint, name: str) -> MilvusIndex:
+    """A new empty index ``name`` (a collection behind an alias of that name), ready for upserts.
+
+    The plain factory a registry calls; :func:`mmedrag.indexing.build_index` with ``store="milvus:..."`` fills one
+    from records, :func:`write_batches` and :func:`switch_alias` do the batching and publishing.
+    """
+    parsed, token = parse_milvus_spec(spec)
+    client = connect(parsed, token)
+    index = MilvusIndex.create_collection(client, parsed, new_version_name(name), encoder, state="ready")
+    switch_alias(client, name, index.name)
+    return MilvusIndex.open(client, parsed, name)

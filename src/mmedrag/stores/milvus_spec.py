@@ -31,6 +31,7 @@ BUILD_DEFAULTS: dict[str, dict[str, Any]] = {
 BUILD_KEYS = {"M", "efConstruction", "nlist", "m", "nbits", "sq_type"}
 SEARCH_KEYS = {"ef", "nprobe"}
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
+MILVUS_POINTER = "milvus.json"  # in an index folder: where its Milvus index lives (never the token)
 _REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
 _CLIENTS: dict[tuple[str, str], Any] = {}
 
@@ -133,6 +134,13 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
     if collection is not None:
         check_name(str(collection))
     return parsed, token
+
+
+def is_milvus_store(store: str | Mapping[str, Any] | None) -> bool:
+    """True for a ``milvus:...`` store spec or a ``{"kind": "milvus", ...}`` dict."""
+    if isinstance(store, Mapping):
+        return store.get("kind") == "milvus"
+    return isinstance(store, str) and store.startswith("milvus:")
 
 
 def check_name(name: str) -> str:
