@@ -32,6 +32,7 @@ from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, is_mil
 from mmedrag.types import Record
 
 _VERSION_MARK = "__v"
+DROP_GRACE_S = 3.0
 
 # load(batch) -> the records that can be indexed, their loaded views, (sha256, dhash) per view;
 # encode(records, views) -> text vector per record id, image vectors per record id.
@@ -103,13 +104,19 @@ def alias_target(client: Any, name: str) -> str | None:
     return target
 
 
-def switch_alias(client: Any, name: str, collection: str) -> str | None:
-    """Point ``name`` at ``collection`` atomically; drop the collections it pointed to before. Returns the old one."""
+def switch_alias(client: Any, name: str, collection: str, grace_s: float = 0.0) -> str | None:
+    """Point ``name`` at ``collection`` atomically; drop the collections it pointed to before. Returns the old one.
+
+    Args:
+        grace_s: wait this long between the switch and the drop, so searches that resolved the alias just before
+            the switch finish on the old collection (a server's proxies also refresh their alias caches meanwhile).
+    """
     old = alias_target(client, name)
     if old is None:
         client.create_alias(collection, name)
     else:
         client.alter_alias(collection, name)
+        time.sleep(grace_s)
     for stale in _versions(client, name):  # only after the switch: readers never lose their collection mid-build
         if stale != collection:
             client.drop_collection(stale)
@@ -193,7 +200,7 @@ def write_batches(
             advance(len(batch))
     if switch:
         index.write_meta(state="ready")
-        counts.switched_from = switch_alias(client, name, index.name)
+        counts.switched_from = switch_alias(client, name, index.name, DROP_GRACE_S if spec.remote else 0.0)
     return counts
 
 
