@@ -56,7 +56,7 @@ class FaissStore:
 
     def _wrap(self, base: Any) -> Any:
         ivf = self._faiss.try_extract_index_ivf(base)
-        if ivf is None:
+        if ivf is None or isinstance(base, self._faiss.IndexRefine):  # a refine step ("...,RFlat") has no own ids
             return self._faiss.IndexIDMap2(base)
         # IndexIDMap2 around IVF corrupts ids on removal (IVF does not compact); IVF stores custom ids itself.
         ivf.set_direct_map_type(self._faiss.DirectMap.Hashtable)
@@ -124,7 +124,19 @@ class FaissStore:
         if selector is None:
             return None
         inner = self._inner()
-        # Per-type parameter objects, carrying the index's own nprobe/efSearch so a filter does not reset them.
+        if isinstance(inner, faiss.IndexRefine):
+            # A refine step takes its own parameter type; the filter goes to the base index it re-ranks. Its ids are
+            # the wrapper's positions, equal to our numbers because nothing is ever removed from it (tombstones).
+            base = self._typed_params(faiss.downcast_index(inner.base_index), selector)
+            params = faiss.IndexRefineSearchParameters()
+            params.k_factor, params.base_index_params = inner.k_factor, base
+            params.referenced = (selector, base)
+            return params
+        return self._typed_params(inner, selector)
+
+    def _typed_params(self, inner: Any, selector: Any) -> Any:
+        """Per-type parameter objects, carrying the index's own nprobe/efSearch so a filter does not reset them."""
+        faiss = self._faiss
         if isinstance(inner, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW(efSearch=inner.hnsw.efSearch)
         elif (ivf := faiss.try_extract_index_ivf(inner)) is not None:
@@ -141,6 +153,10 @@ class FaissStore:
         k = min(k, available)
         if k <= 0:
             return [[] for _ in range(len(queries))]
+        if allow is not None and isinstance(self._inner(), self._faiss.IndexRefine):
+            # IndexRefine takes only its own parameter type, whose base parameters IndexIDMap2 does not translate:
+            # score the allowed candidates exactly instead (filters leave few of them).
+            return self._exact_over(queries, k, allow)
         params = self._params(allow)
         scores, numbers = self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
         results = [
@@ -183,7 +199,7 @@ class FaissStore:
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexFolderError(f"{folder}: FAISS files unreadable ({exc}); rebuild the index") from exc
         store._index = index  # read_index already returns the concrete type; a downcast proxy would not own it
-        if (ivf := store._faiss.try_extract_index_ivf(index)) is not None:
+        if not isinstance(index, store._faiss.IndexIDMap2) and (ivf := store._faiss.try_extract_index_ivf(index)):
             ivf.set_direct_map_type(store._faiss.DirectMap.Hashtable)
         store._apply_search_params()
         store._int_of = {identifier: int(number) for identifier, number in state["ids"]}
