@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_stores import DIM, ids, low_rank
 
 from mmedrag.stores.base import create_store, load_store
 from mmedrag.stores.exact import ExactStore
-from test_stores import DIM, ids, low_rank
 
 pytest.importorskip("faiss")
 
