@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+RUNNING: list[Any] = []  # servers started and not yet stopped (benchmarks read the server's process id)
 INSTALL_HINT = "pip install -c constraints.txt -e '.[milvus,milvus-server]'"
 
 
@@ -33,8 +34,11 @@ def milvus_server(timeout_s: float = 180) -> Iterator[str]:
     try:
         server.start()
         server.wait_started(timeout=int(timeout_s * 1000))
+        RUNNING.append(server)
         yield f"http://127.0.0.1:{server.listen_port}"
     finally:
+        if server in RUNNING:
+            RUNNING.remove(server)
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
 

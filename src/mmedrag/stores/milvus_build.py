@@ -198,6 +198,7 @@ def write_batches(
                 counts.replaced += existed
                 counts.added += len(fresh) - existed
             advance(len(batch))
+    index.flush()
     if switch:
         index.write_meta(state="ready")
         counts.switched_from = switch_alias(client, name, index.name, DROP_GRACE_S if spec.remote else 0.0)

@@ -47,6 +47,7 @@ class MilvusSpec:
         consistency: what searches wait for. ``Strong`` (default) sees every acknowledged write but waits for the
             server's time tick (up to 200 ms per search on a default server); ``Bounded`` answers at once from data
             at most a few seconds old (Milvus' own default; right for serving replicas).
+        partitions: hash partitions of the ``domain`` partition key (a domain filter searches only its own).
     """
 
     uri: str
@@ -55,6 +56,7 @@ class MilvusSpec:
     index_params: dict[str, Any] = field(default_factory=dict)
     search_params: dict[str, Any] = field(default_factory=dict)
     consistency: str = "Strong"
+    partitions: int = 16
 
     @property
     def remote(self) -> bool:
@@ -69,6 +71,7 @@ class MilvusSpec:
             "index_params": dict(self.index_params),
             "search_params": dict(self.search_params),
             "consistency": self.consistency,
+            "partitions": self.partitions,
         }
 
 
@@ -115,6 +118,9 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
     search = dict(raw.pop("search_params", {}) or {})
     uri, collection = str(raw.pop("uri")).strip(), raw.pop("collection", None)
     consistency = str(raw.pop("consistency", "Strong")).capitalize()
+    partitions = int(raw.pop("partitions", 16))
+    if not 1 <= partitions <= 1024:
+        raise ConfigError(f"Milvus partitions must be between 1 and 1024, got {partitions}")
     if consistency not in CONSISTENCY:
         raise ConfigError(f"Milvus consistency {consistency!r} is not one of {', '.join(CONSISTENCY)}")
     for key, value in raw.items():
@@ -126,7 +132,9 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
             raise ConfigError(
                 f"unknown Milvus option {key!r}; use collection, index, {sorted(BUILD_KEYS | SEARCH_KEYS)}"
             )
-    parsed = MilvusSpec(uri, str(collection) if collection else None, index_type, build, search, consistency)
+    parsed = MilvusSpec(
+        uri, str(collection) if collection else None, index_type, build, search, consistency, partitions
+    )
     allowed = SERVER_INDEXES if parsed.remote else LITE_INDEXES
     if index_type not in allowed:
         where = "a Milvus server" if parsed.remote else "Milvus Lite (it accepts others, then searches by brute force)"
