@@ -16,10 +16,11 @@ import numpy as np
 from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
-from mmedrag.errors import DataError
+from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.images import dhash, pixel_sha256
 from mmedrag.stores.base import VectorStore
 from mmedrag.stores.index import KnowledgeIndex, view_id
+from mmedrag.stores.locate import is_milvus, is_milvus_store
 from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
 from mmedrag.types import Record
@@ -152,8 +153,10 @@ def copy_index_to_milvus(
 ) -> R:
     """Copy an index folder's records, vectors and image fingerprints into Milvus, without encoding anything."""
     started = time.perf_counter()
-    folder = KnowledgeIndex.load(source)
+    if not is_milvus_store(store) and not is_milvus(index_dir):
+        raise ConfigError("copying an index folder needs a Milvus destination: give --store milvus:URI")
     resolve(index_dir, store)  # fail on a bad spec before reading anything
+    folder = KnowledgeIndex.load(source)
     records = list(folder.records.iter_records())
     if not records:
         raise DataError(f"index {source} holds no records to copy")

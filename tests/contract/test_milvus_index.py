@@ -7,6 +7,7 @@ an alias, and copying an index folder without re-encoding.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -179,3 +180,39 @@ def test_copy_from_an_index_folder_searches_the_same(
     )
     assert pixel_sha256(image)  # the copied image hashes drive the guard: the query image itself is excluded
     assert records[3].id not in {h.record.id for h in copy.search(Query(image=image), k=8, mode="image2image")}
+
+
+def test_cli_index_copy_search_and_delete_on_milvus_lite(
+    tiny_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmedrag.cli import main
+
+    lite = tmp_path / "lite"
+    folder, copy = tmp_path / "folder", tmp_path / "copy"
+    assert main(["index", str(tiny_manifest), "--index", str(folder), "--encoder", "hash:32", "--store", "exact"]) == 0
+    argv = ["index", "--index", str(copy), "--store", f"milvus:{lite}|collection=kb", "--from-index", str(folder)]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["added"], report["total"], report["text_vectors"]) == (6, 6, 6)
+    assert json.loads((copy / "milvus.json").read_text())["collection"] == "kb"  # the pointer; no token in it
+    for where in (str(copy), f"milvus:{lite}|collection=kb"):
+        assert main(["search", "--index", where, "--text", "ring-enhancing lesion frontal lobe", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["hits"][0]["id"] == "r4"
+    assert main(["index", "--index", str(copy), "--delete", "r4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"removed": 1}
+    assert main(["search", "--index", str(copy), "--text", "ring-enhancing lesion", "--json"]) == 0
+    assert "r4" not in {h["id"] for h in json.loads(capsys.readouterr().out)["hits"]}
+    assert main(["index", "--index", str(copy), "--store", "milvus:http://h:1|token=x", "--from-index", "x"]) == 2
+    assert "never put a Milvus token" in capsys.readouterr().err
+
+
+def test_create_milvus_index_is_a_plain_factory(tmp_path: Path) -> None:
+    from mmedrag.stores.milvus_build import create_milvus_index
+
+    encoder = HashEncoder(dim=16)
+    index = create_milvus_index(f"milvus:{tmp_path / 'lite'}", fingerprint_of(encoder), "plain")
+    assert index.count() == 0 and index.encoder == fingerprint_of(encoder)
+    record = Record(id="a", text="hello", domain="radiology")
+    index.upsert([record], {"a": encoder.encode_texts(["hello"])[0]}, {}, {})
+    assert index.search_records(encoder.encode_texts(["hello"]), "text", 3, {"domain": "radiology"})[0][0][0] == "a"
+    assert index.search_records(encoder.encode_texts(["hello"]), "text", 3, {"domain": "pathology"}) == [[]]
