@@ -31,7 +31,7 @@ pytest.importorskip("pymilvus")
 NASTY = ['a"b', "c'd", "e\\f", 'x" or record_id != "', "g\nh", "ümlaut", "in [1]", "plain"]
 
 
-@pytest.fixture(params=["lite", "server"])
+@pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """A function giving a fresh ``milvus:`` store spec (a new collection name) on the backend."""
     if request.param == "lite":

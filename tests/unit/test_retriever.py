@@ -18,7 +18,9 @@ from mmedrag.types import Query
 _SERVER_BUILT: dict[str, Any] = {}
 
 
-@pytest.fixture(params=["exact", "faiss:Flat", "milvus-lite", "milvus-server"])
+@pytest.fixture(
+    params=["exact", "faiss:Flat", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.integration)]
+)
 def retriever(request: pytest.FixtureRequest, tiny_manifest: Path, hash_encoder: HashEncoder) -> Retriever:
     """The same retrieval contract on every backend: folder indexes and Milvus (embedded Lite and a real server)."""
     store = request.param
