@@ -199,12 +199,16 @@ NOTES = [
     "* 1M x 512 was not run here: on two cores shared with other jobs the Milvus insert and HNSW build alone take "
     "about 20 minutes and IVF-PQ training about 10; run `--sizes 1000000` on a quiet machine. Bytes per vector do not "
     "depend on n for the FAISS rows (codes + graph/lists), so the 1M memory figures follow from these.",
-    "* Filtered FAISS rows: `FaissStore` scores an allow-list that keeps at most 5% of the store exactly (recall 1.0); "
-    "before that rule, HNSW under a 1% filter reached 0.978 (low-rank) and 0.669 (full-rank) recall@10.",
+    "* Filtered FAISS rows: `FaissStore` scores an allow-list that keeps at most 5% of the store exactly over its "
+    "stored codes (recall 1.0 from full vectors, about 0.99 from SQ8 codes); before that rule, HNSW under a 1% "
+    "filter reached 0.978 (low-rank) and 0.669 (full-rank) recall@10.",
+    "* Single-query p50 of the same index differs between rows by up to 10 ms when another job held both cores "
+    "(e.g. `hnsw_sq8` low-rank 9.9 ms vs full-rank 0.27 ms); batch QPS and recall are the stable figures.",
     "* Milvus 2.3 (the PyPI server) under a 1% filter: HNSW and IVF_FLAT lose recall whatever `ef`, `nprobe` or "
     "`limit` (0.75 at 20k in a separate test; FLAT gives 1.0). The domain is the collection's partition key, so a "
-    "domain filter searches only its partitions; with 100 domain values in 16 partitions a partition still mixes "
-    "about six, hence the partial gain. For filter-heavy work on 2.3 use `index=FLAT` (exact, row `milvus_flat`) "
+    "domain filter searches only its partitions. Here (100 domain values in 16 partitions, about six per partition) "
+    "that made no measurable difference (0.924 vs 0.918); a separate 20k test with 64 partitions gave 1.0, as each "
+    "value then mostly has its own. For filter-heavy work on 2.3 use `index=FLAT` (exact, row `milvus_flat`) "
     "or a current Milvus, which brute-forces restrictive filters.",
     "* Milvus is slower per query than in-process FAISS: a gRPC round trip, the Python client and (with Strong "
     "consistency) a wait for the server's time tick. What it buys: any number of replicas share one index, nothing "
