@@ -41,6 +41,7 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## vector-store benchmark; results go to BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_stores.py --out BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_scale.py --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
