@@ -17,6 +17,7 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.factory import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
@@ -62,6 +63,20 @@ def _load_views(record: Record, policy: ImagePolicy, report: IndexReport) -> lis
     return images
 
 
+def _first_of_each_id(records: Sequence[Record], report: IndexReport) -> list[Record]:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is indexed, each later one is an error."""
+    first: dict[str, int] = {}
+    kept: list[Record] = []
+    for number, record in enumerate(records, start=1):
+        if record.id in first:
+            message = duplicate_id_message(record.id, f"as record {first[record.id]} of the batch")
+            report.errors.append(f"record {number} of the batch: {message}")
+            continue
+        first[record.id] = number
+        kept.append(record)
+    return kept
+
+
 def build_index(
     records: Sequence[Record],
     index_dir: str | Path,
@@ -95,6 +110,7 @@ def build_index(
     report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
     if not records:
         raise DataError(f"no records to index into {path}; check the source and its format")
+    records = _first_of_each_id(records, report)
     embed_images = "image" in encoder.modalities
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:

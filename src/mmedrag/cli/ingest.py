@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mmedrag.cli import argtypes
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
@@ -25,7 +26,7 @@ examples:
 
         formats = ", ".join(f"{name} ({spec.description})" for name, spec in READERS.items())
         parser.add_argument("source", help="dataset file or folder")
-        parser.add_argument("--out", required=True, help="manifest to write (JSONL)")
+        parser.add_argument("--out", required=True, type=argtypes.output_file, help="manifest to write (JSONL)")
         parser.add_argument("--format", default="auto", help=f"reader: auto, {formats}")
         parser.add_argument(
             "--option",
@@ -34,6 +35,7 @@ examples:
             metavar="KEY=VALUE",
             help="reader option, e.g. image_root=DIR, extract_to=DIR, group_by=series (repeatable)",
         )
+        argtypes.add_data_root(parser)
         parser.add_argument("--no-image-check", action="store_true", help="do not decode images (faster)")
         parser.add_argument("--redact", action="store_true", help="replace identifiers found in report text")
         parser.add_argument(
@@ -42,7 +44,9 @@ examples:
             help="remove sentences that refer to prior studies from report text (they are always "
             "listed in metadata.prior_sentences, with the parsed sections)",
         )
-        parser.add_argument("--workers", type=int, default=4, help="image decoding threads (default 4)")
+        parser.add_argument(
+            "--workers", type=argtypes.positive_int, default=4, help="image decoding threads (default 4)"
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -55,6 +59,7 @@ examples:
             if not sep:
                 raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
             options[key.strip()] = value
+        options |= argtypes.reader_options(args)
         report = ingest(
             args.source,
             args.out,

@@ -19,7 +19,7 @@ from typing import Any
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.atomic import atomic_open
 from mmedrag.io.images import load_image
-from mmedrag.io.manifest import MAX_TEXT_CHARS
+from mmedrag.io.manifest import MAX_TEXT_CHARS, duplicate_id_message
 from mmedrag.io.readers import SkippedItem, iter_source
 from mmedrag.progress import track
 from mmedrag.types import Question, Record
@@ -148,10 +148,23 @@ def ingest(
 
         redactor = redact_record
 
+    first_seen: dict[str, int] = {}
+    position = iter(range(1, 1 << 62))
+
+    def unique(record: Record) -> bool:  # DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id wins
+        number = next(position)
+        if record.id not in first_seen:
+            first_seen[record.id] = number
+            return True
+        message = duplicate_id_message(record.id, f"as record {first_seen[record.id]} of the source")
+        report.errors.append(f"record {number} of the source: {message}")
+        return False
+
     def records() -> Iterator[Record]:
         for item in iter_source(source, fmt, **options):
             if isinstance(item, Record):
-                yield item
+                if unique(item):
+                    yield item
             elif isinstance(item, Question):
                 questions.append(item)
             elif isinstance(item, SkippedItem):
@@ -159,7 +172,7 @@ def ingest(
             else:
                 report.errors.append(str(item))
         report.questions = len(questions)
-        yield from _records_from_questions(questions)
+        yield from filter(unique, _records_from_questions(questions))
 
     with atomic_open(out) as handle, ThreadPoolExecutor(max_workers=workers) as pool:
         for chunk in track(_chunks(records(), _CHUNK), "ingesting (chunks of 64)", enabled=progress):

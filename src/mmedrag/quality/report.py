@@ -90,7 +90,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.leakage or self.missing or self.unreadable or self.read_errors)
+        return not (self.leakage or self.missing or self.unreadable or self.read_errors or self.duplicate_ids)
 
     def to_dict(self) -> dict[str, Any]:
         problems = ("short_reports", "empty", "missing", "unreadable", "read_errors", "duplicate_ids", "leakage")
@@ -143,5 +143,5 @@ class ValidationReport:
             lines.append(f"PHI: {self.phi.records_with_phi} of {self.phi.records_scanned} records; {found}")
             for kind, examples in self.phi.examples.items():
                 lines += [f"  {kind}: {e['record_id']}: {e['snippet']}" for e in examples[:limit]]
-        lines.append("OK" if self.ok else "FAILED: leakage or unreadable input (see above)")
+        lines.append("OK" if self.ok else "FAILED: leakage, duplicate ids or unreadable input (see above)")
         return "\n".join(lines)

@@ -7,11 +7,13 @@ in ``_SPECS`` below (detection tries them in that order).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmedrag.errors import DataError
+from mmedrag.errors import ConfigError, DataError
+from mmedrag.io.manifest import MAX_METADATA_DEPTH, metadata_depth_exceeds
 from mmedrag.io.readers import (
     covid,
     dicom_reader,
@@ -27,6 +29,7 @@ from mmedrag.io.readers import (
     vqa_rad,
 )
 from mmedrag.io.readers.base import Dataset, Item, ReaderSpec, SkippedItem
+from mmedrag.types import Question, Record
 
 # Most specific first: detection takes the first match, and the CSV and folder rules are the broadest.
 _SPECS: tuple[ReaderSpec, ...] = (
@@ -63,7 +66,30 @@ def iter_source(source: str | Path, fmt: str = "auto", **options: Any) -> Iterat
     name = detect_format(path) if fmt == "auto" else fmt
     if name not in READERS:
         raise DataError(f"unknown format {name!r}; use one of: auto, {', '.join(READERS)}")
-    return READERS[name].read(path, **options)
+    _check_options(name, READERS[name].read, options)
+    return _checked(READERS[name].read(path, **options))
+
+
+def _checked(items: Iterator[Item]) -> Iterator[Item]:
+    """Per-item checks every reader gets: a record whose metadata nests too deeply becomes that record's error."""
+    for item in items:
+        if isinstance(item, Record | Question) and metadata_depth_exceeds(item.metadata):
+            kind = "record" if isinstance(item, Record) else "question"
+            yield DataError(f"{kind} {item.id}: metadata nested deeper than {MAX_METADATA_DEPTH} levels; flatten it")
+        else:
+            yield item
+
+
+def _check_options(name: str, read: Any, options: dict[str, Any]) -> None:
+    """Refuse options the reader does not take, naming the ones it does (instead of a TypeError from the call)."""
+    parameters = list(inspect.signature(read).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    known = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"it takes: {', '.join(known)}" if known else "it takes no options"
+        raise ConfigError(f"reader {name!r} has no option {', '.join(map(repr, unknown))}; {takes}")
 
 
 def read_source(source: str | Path, fmt: str = "auto", **options: Any) -> Dataset:
