@@ -23,7 +23,10 @@ class RetrievalConfig(_Strict):
     mode: Literal["auto", "image", "text", "image2image"] = "auto"
     fetch_k: int = Field(10, ge=1, description="hits retrieved before context selection")
     leakage_guard: bool = True
-    near_duplicate_bits: int | None = Field(None, ge=0, le=64, description="dHash distance counted as a duplicate")
+    near_duplicate_guard: bool = Field(True, description="exclude near copies of the query image (re-encodes, crops)")
+    near_duplicate_bits: int | None = Field(
+        None, ge=0, le=64, description="dHash distance that makes a near-copy candidate (null: 10)"
+    )
     domain: str | None = None
     modality: str | None = None
     split: str | None = None

@@ -52,6 +52,7 @@ examples:
             "retrieval.modality": args.filter_modality,
             "retrieval.split": args.filter_split,
             "retrieval.leakage_guard": False if args.no_leakage_guard else None,
+            "retrieval.near_duplicate_guard": False if args.no_near_duplicate_guard else None,
         }
         values = {key: value for key, value in flags.items() if value is not None}
         pipeline = build_pipeline(load_config(args.config, args.set, values))

@@ -29,6 +29,11 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow results from the query's patient/study and copies of the query image",
     )
+    filters.add_argument(
+        "--no-near-duplicate-guard",
+        action="store_true",
+        help="exclude only pixel-identical copies of the query image, not re-encodes, resizes or crops of it",
+    )
 
 
 def query_from_args(args: argparse.Namespace, text: str) -> Query:

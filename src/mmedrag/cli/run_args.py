@@ -27,6 +27,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     group.add_argument("--index", help="index folder (overrides the config)")
     group.add_argument("--generator", help="generator spec (overrides the config)")
+    group.add_argument(
+        "--no-near-duplicate-guard",
+        action="store_true",
+        help="let retrieval return near copies (re-encodes, resizes, crops) of a question's image; only "
+        "pixel-identical copies are then excluded (same as --set retrieval.near_duplicate_guard=false)",
+    )
 
 
 def questions_from_args(args: argparse.Namespace) -> list[Question]:
@@ -38,5 +44,9 @@ def questions_from_args(args: argparse.Namespace) -> list[Question]:
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     from mmedrag.config import load_config
 
-    values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
+    values: dict[str, object] = {
+        key: value for key, value in (("index", args.index), ("generator", args.generator)) if value
+    }
+    if getattr(args, "no_near_duplicate_guard", False):
+        values["retrieval.near_duplicate_guard"] = False
     return load_config(args.config, args.set, values)

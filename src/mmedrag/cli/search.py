@@ -34,7 +34,12 @@ examples:
 
         index = KnowledgeIndex.load(args.index)
         encoder = create_encoder(args.encoder or index.encoder.spec)
-        retriever = Retriever(index, encoder, leakage_guard=not args.no_leakage_guard)
+        retriever = Retriever(
+            index,
+            encoder,
+            leakage_guard=not args.no_leakage_guard,
+            near_duplicate_guard=not args.no_near_duplicate_guard,
+        )
         filters = Filters(domain=args.filter_domain, modality=args.filter_modality, split=args.filter_split)
         hits = retriever.search(query_from_args(args, args.text), k=args.k, mode=args.mode or "auto", filters=filters)
         if args.json:

@@ -96,6 +96,11 @@ def thumbnail(path: str) -> Thumbnail | None:
         image = load_image(path)
     except MmedragError:
         return None
+    return thumbnail_of(image)
+
+
+def thumbnail_of(image: Image.Image) -> Thumbnail:
+    """The verification thumbnail of a decoded image."""
     gray = image.convert("L")
     size = gray.size
     gray.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
