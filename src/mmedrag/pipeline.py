@@ -16,7 +16,7 @@ from typing import Any
 from mmedrag.generation.base import Generator
 from mmedrag.generation.extractive import UNKNOWN
 from mmedrag.generation.prompts import PromptBuilder, infer_task
-from mmedrag.io.images import load_image
+from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
@@ -175,7 +175,7 @@ class RAGPipeline:
 
 def _with_image(query: Query) -> Query:
     if query.image is None and query.image_path:
-        return replace(query, image=load_image(query.image_path))
+        return replace(query, image=load_image(query.image_path, max_side=DECODE_SIDE))  # as the index decoded it
     return query
 
 

@@ -38,11 +38,11 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
 
 def query_from_args(args: argparse.Namespace, text: str) -> Query:
     from mmedrag.domains import check_domain, normalize_modality
-    from mmedrag.io.images import load_image
+    from mmedrag.io.images import DECODE_SIDE, load_image
 
     return Query(
         text=text,
-        image=load_image(args.image) if args.image else None,
+        image=load_image(args.image, max_side=DECODE_SIDE) if args.image else None,
         image_path=args.image,
         domain=check_domain(args.domain) if args.domain else None,
         modality=normalize_modality(args.modality),

@@ -18,7 +18,7 @@ from typing import Any
 
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.atomic import atomic_open
-from mmedrag.io.images import load_image
+from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.io.manifest import MAX_TEXT_CHARS, duplicate_id_message
 from mmedrag.io.readers import SkippedItem, iter_source
 from mmedrag.progress import track
@@ -82,7 +82,7 @@ def _check(record: Record) -> str | None:
         return f"record {record.id}: text of {len(record.text):,} characters exceeds {MAX_TEXT_CHARS:,}; fix the export"
     for path in record.image_paths:
         try:
-            load_image(path)
+            load_image(path, max_side=DECODE_SIDE)  # decoded to check it; downscaled so workers stay small
         except ImageError as exc:
             return f"record {record.id}: {exc}"
     return None

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from mmedrag.errors import MmedragError
-from mmedrag.io.images import dhash, load_image
+from mmedrag.io.images import DECODE_SIDE, dhash, load_image
 from mmedrag.quality.duplicates import Thumbnail, similarity, thumbnail_of
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 
@@ -91,7 +91,7 @@ class NearDuplicateGuard:
     def _thumbnail(self, path: str) -> Thumbnail | None:
         if path not in self._thumbs:
             try:
-                self._thumbs[path] = thumbnail_of(load_image(path))
+                self._thumbs[path] = thumbnail_of(load_image(path, max_side=DECODE_SIDE))
             except MmedragError:
                 self._thumbs[path] = None
             if len(self._thumbs) > 1024:  # a bounded cache: the oldest entry goes first

@@ -17,7 +17,7 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, load_image, pixel_sha256
 from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 from mmedrag.types import Hit, Query
@@ -93,7 +93,7 @@ class Retriever:
     def _image_of(self, query: Query) -> Image.Image | None:
         if query.image is not None:
             return query.image
-        return load_image(query.image_path) if query.image_path else None
+        return load_image(query.image_path, max_side=DECODE_SIDE) if query.image_path else None
 
     def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
         can_image = "image" in self.encoder.modalities
