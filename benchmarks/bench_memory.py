@@ -6,7 +6,7 @@ with the hash encoder (no model weights, so the figure is the image path alone; 
 for a production run), and reports the child's peak resident set size. Target: <= 2 GB. Before the fix, 16 such
 files took 9.9 GB (a batch of full-size decoded images plus float64 copies).
 
-Run:  .venv/bin/python benchmarks/bench_memory.py --out BENCHMARKS.md        (about 4 minutes on 2 cores)
+Run:  .venv/bin/python benchmarks/bench_memory.py --out BENCHMARKS.md        (about 5 minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main() -> None:
         "Each image is decoded alone, downscaled to a 1024-pixel side as it decodes (`io/images.py` `DECODE_SIDE`,",
         "Lanczos on the 16-bit pixels) and only then converted to 8-bit RGB, a strip of rows at a time (no float64",
         "copy); a batch holds 3 MB views. Before this, 16 files of 140 KB took 9.9 GB (issue 11). The hash encoder",
-        "loads no weights: with a real encoder add its resident size (BiomedCLIP about 0.8 GB).",
+        "loads no weights: with a real encoder, add its resident size (not measured here).",
         f"Last run: `{summary}`",
     ]
     text = "\n".join(lines)

@@ -132,7 +132,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def _to_8bit(image: Image.Image) -> Image.Image:
     """Min-max scale a 16-bit or 32-bit integer image to 8 bits, a strip of rows at a time (float32), so the only
     full-size buffer besides the decoded image is the 8-bit result (a float64 copy of a 12000x12000 scan is 1.2 GB)."""
-    low, high = (float(v) for v in image.getextrema())  # type: ignore[union-attr]
+    extrema = image.getextrema()  # single-band modes: (min, max)
+    low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
     width, height = image.size
     out = np.zeros((height, width), dtype=np.uint8)
     if high > low:
