@@ -16,7 +16,7 @@ from mmedrag.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN threshold passes every comparison
 
 
 class RetrievalConfig(_Strict):

@@ -117,6 +117,24 @@ def test_image_paths_are_confined_to_the_data_root_by_default(
     assert json.loads(out)["records"] == 3
 
 
+def test_a_manifest_whose_images_are_all_outside_says_so_and_ingest_hints_the_flag(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "manifests"
+    elsewhere.mkdir()
+    lines = [{"id": f"r{n}", "text": "a report", "image_paths": [str(data / "img" / f"{n}.png")]} for n in range(3)]
+    source = write(data / "m.jsonl", lines)
+    code, _, err = run(capsys, "ingest", str(source), "--out", str(elsewhere / "m.jsonl"))
+    assert code == 0 and f"--data-root {data}" in err
+    code, _, err = run(
+        capsys, "index", str(elsewhere / "m.jsonl"), "--index", str(tmp_path / "i"), "--encoder", "hash:8"
+    )
+    assert code == 2 and "escapes the data root" in err and len(err.strip().splitlines()) == 1
+    argv = ["index", str(elsewhere / "m.jsonl"), "--index", str(tmp_path / "i"), "--encoder", "hash:8"]
+    code, _, err = run(capsys, *argv, "--data-root", str(data))
+    assert code == 0 and "3 added" in err
+
+
 def test_index_image_root_on_a_manifest_and_unknown_options(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,7 +53,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
-        from mmedrag.errors import ConfigError
+        from mmedrag.errors import ConfigError, DataError
         from mmedrag.indexing import build_index, delete_records
         from mmedrag.io.readers import read_source
         from mmedrag.stores.index import KnowledgeIndex
@@ -69,6 +69,10 @@ examples:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
         dataset = read_source(args.source, args.format, **argtypes.reader_options(args))
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
+        if not dataset.records and dataset.errors:
+            raise DataError(
+                f"nothing readable in {args.source} ({len(dataset.errors)} errors); first: {dataset.errors[0]}"
+            )
         if args.encoder:
             spec = args.encoder
         elif KnowledgeIndex.exists(args.index) and not args.rebuild:

@@ -8,6 +8,19 @@ from mmedrag.cli import argtypes
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
+def _data_root_hint(source: str, out: str, options: dict[str, str]) -> str | None:
+    """A note when the manifest's images lie outside its folder: reading it back then needs ``--data-root``."""
+    from pathlib import Path
+
+    given = options.get("data_root") or options.get("extract_to") or options.get("image_root")
+    root = Path(given or source).expanduser().resolve()
+    root = root if root.is_dir() or given else root.parent
+    folder = Path(out).expanduser().resolve().parent
+    if folder == root or folder in root.parents:
+        return None
+    return f"  note: the images are under {root}; pass --data-root {root} to index, validate or train on {out}"
+
+
 class IngestCommand(Command):
     name = "ingest"
     help = "convert a dataset (DICOM, Open-i, CSV, folders, public datasets) into a JSONL manifest"
@@ -83,6 +96,9 @@ examples:
             log(f"  {key}: " + ", ".join(f"{value} {n}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])))
         for message in report.errors[:10]:
             log(f"  error: {message}")
+        hint = _data_root_hint(args.source, args.out, options)
+        if hint:
+            log(hint)
         if len(report.errors) > 10:
             log(f"  ... {len(report.errors) - 10} more (use --json for all)")
         return 0
