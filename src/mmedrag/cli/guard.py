@@ -8,6 +8,7 @@ not UTF-8, which Python keeps as lone surrogates) are refused before parsing, as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -86,6 +87,10 @@ def run_guarded(verb: str, argv: Sequence[str], action: Callable[[], int], debug
     except KeyboardInterrupt:
         print(f"mmedrag {verb}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mmedrag search ... | head`: the reader left; stop quietly (Python docs, signal module)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:  # noqa: BLE001 - the point of this guard: a bug is one line plus a log, not a trace
         if debug:
             traceback.print_exc(file=sys.stderr)

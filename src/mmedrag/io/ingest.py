@@ -106,6 +106,23 @@ def annotate_report(record: Record, drop_priors: bool = False) -> Record:
     return replace(record, text=text, metadata=metadata)
 
 
+class _FirstIdWins:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is kept; each later one is an error."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors, self.count = errors, 0
+        self.first: dict[str, int] = {}
+
+    def __call__(self, record: Record) -> bool:
+        self.count += 1
+        if record.id not in self.first:
+            self.first[record.id] = self.count
+            return True
+        message = duplicate_id_message(record.id, f"as record {self.first[record.id]} of the source")
+        self.errors.append(f"record {self.count} of the source: {message}")
+        return False
+
+
 def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     for item in items:
@@ -148,17 +165,7 @@ def ingest(
 
         redactor = redact_record
 
-    first_seen: dict[str, int] = {}
-    position = iter(range(1, 1 << 62))
-
-    def unique(record: Record) -> bool:  # DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id wins
-        number = next(position)
-        if record.id not in first_seen:
-            first_seen[record.id] = number
-            return True
-        message = duplicate_id_message(record.id, f"as record {first_seen[record.id]} of the source")
-        report.errors.append(f"record {number} of the source: {message}")
-        return False
+    unique = _FirstIdWins(report.errors)
 
     def records() -> Iterator[Record]:
         for item in iter_source(source, fmt, **options):
