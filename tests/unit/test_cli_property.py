@@ -172,6 +172,7 @@ def _flags() -> dict[str, list[tuple[str, st.SearchStrategy[str] | None]]]:
             ("--out", path_value("out")),
             ("--data-root", path_value("dr")),
         ],
+        "compare": [*common, ("--samples", ODD_INTS), ("--seed", ODD_INTS)],
         "evaluate": [
             *common,
             *pipeline,
@@ -187,6 +188,7 @@ def _base(verb: str) -> list[str]:
     p = _workspace()
     return {
         "search": ["--index", p["idx"], "--text", "effusion"],
+        "compare": [p["dir"], fresh("missing")],
         "ask": ["--index", p["idx"], "--question", "Is there an effusion?"],
         "validate": [p["corpus.jsonl"]],
         "index": [p["corpus.jsonl"], "--index", fresh("index"), "--encoder", "hash:16", "--store", "exact"],

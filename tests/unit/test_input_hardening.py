@@ -176,3 +176,14 @@ def test_validate_lists_every_leaked_test_record(tmp_path: Path) -> None:
     report = validate(records)
     leaked = sorted(p.record_id for p in report.leakage)
     assert leaked == ["t0", "t1", "t2", "timg0", "timg1"]
+
+
+@pytest.mark.parametrize("line", [b"[1, 2]", b'{"question": "caf\xe9"}', b"[" * 5000])
+def test_a_bad_questions_line_is_one_line_naming_it(line: bytes, tmp_path: Path) -> None:
+    from mmedrag.errors import DataError
+    from mmedrag.evaluation.questions import read_questions_jsonl
+
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(b'{"id": "a", "question": "q", "answer": "yes", "task": "closed", "image_path": null}\n' + line)
+    with pytest.raises(DataError, match=r"q\.jsonl:2: not a question"):
+        read_questions_jsonl(path)

@@ -92,3 +92,18 @@ def test_the_guard_is_the_default_for_ask_and_evaluate_and_a_flag_turns_it_off()
         args = parser.parse_args([*argv, "--questions", "q.jsonl", "--out", "o", "--no-near-duplicate-guard"])
         assert config_from_args(args).retrieval.near_duplicate_guard is False
     assert parser.parse_args(["ask", "--no-near-duplicate-guard"]).no_near_duplicate_guard is True
+
+
+def test_ask_never_cites_a_near_copy_of_its_image(
+    real_corpus: tuple[Path, list[Path], list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index, indexed, _ = real_corpus
+    crop = tmp_path / "crop.jpg"
+    image = load_image(indexed[3])
+    image.crop((image.width // 25, 0, image.width, image.height)).save(crop, quality=80)  # 4% crop, re-encoded
+    argv = ["ask", "--index", str(index), "--image", str(crop), "--question", "finding?", "-k", "50"]
+    argv += ["--set", "retrieval.fetch_k=50", "--json"]
+    for flags, expect_copy in (([], False), (["--no-near-duplicate-guard"], True)):
+        assert main([*argv, *flags]) == 0
+        cited = [c["id"] for c in json.loads(capsys.readouterr().out)["citations"]]
+        assert ("m3" in cited) is expect_copy and len(cited) == N_INDEXED - (0 if expect_copy else 1)
