@@ -19,7 +19,7 @@ from mmedrag.errors import DataError, ImageError
 from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
-from mmedrag.stores.factory import default_store_spec
+from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
 from mmedrag.types import Record
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
 from mmedrag.cli.query_args import add_query_arguments, query_from_args
 
@@ -34,7 +34,7 @@ examples:
         )
         parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
         parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
-        parser.add_argument("-k", type=argtypes.top_k, help="number of references given to the generator")
+        parser.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
         add_query_arguments(parser)
         add_json_flag(parser)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -36,10 +36,10 @@ examples:
         add_question_arguments(parser, "calibration questions")
         add_pipeline_arguments(parser)
         parser.add_argument(
-            "--alpha", type=argtypes.open_fraction, required=True, help="risk level to certify (e.g. 0.2)"
+            "--alpha", type=argtype.open_fraction, required=True, help="risk level to certify (e.g. 0.2)"
         )
         parser.add_argument(
-            "--delta", type=argtypes.open_fraction, default=0.1, help="allowed probability of failure (default 0.1)"
+            "--delta", type=argtype.open_fraction, default=0.1, help="allowed probability of failure (default 0.1)"
         )
         parser.add_argument(
             "--candidates", type=_ints, default=[0, 1, 2, 3, 5, 8], help="k values (default 0,1,2,3,5,8)"
@@ -55,11 +55,11 @@ examples:
             metavar="G1,G2,...",
             help="also report the gap rule's accuracy for these gamma values (and the best one)",
         )
-        parser.add_argument("--out", required=True, type=argtypes.output_dir, help="output folder")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.calibration.run import render_table, run_calibration
+        from mmedrag.evaluation.calibration import render_table, run_calibration
         from mmedrag.factory import build_pipeline
 
         pipeline = build_pipeline(config_from_args(args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
@@ -43,11 +43,11 @@ examples:
             "ignore: read no images (text-only corpora)",
         )
         parser.add_argument("--image-root", help="folder that the dataset's image paths are relative to")
-        argtypes.add_data_root(parser)
+        argtype.add_data_root(parser)
         parser.add_argument("--split", help="index only records of this split (e.g. train)")
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
-        parser.add_argument("--batch-size", type=argtypes.positive_int, default=32)
-        parser.add_argument("--device", default="auto", type=argtypes.device, help="cpu, cuda or auto")
+        parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
+        parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
         add_json_flag(parser)
 
@@ -67,7 +67,7 @@ examples:
             return 0
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
-        dataset = read_source(args.source, args.format, **argtypes.reader_options(args))
+        dataset = read_source(args.source, args.format, **argtype.reader_options(args))
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         if not dataset.records and dataset.errors:
             raise DataError(

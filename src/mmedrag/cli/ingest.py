@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
@@ -35,11 +35,11 @@ examples:
   mmedrag ingest table.csv --format csv --option image_column=path --option text_column=report --out m.jsonl"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.io.readers import READERS
+        from mmedrag.backends import READERS
 
-        formats = ", ".join(f"{name} ({spec.description})" for name, spec in READERS.items())
+        formats = ", ".join(f"{name} ({about})" for name, about in READERS.describe().items())
         parser.add_argument("source", help="dataset file or folder")
-        parser.add_argument("--out", required=True, type=argtypes.output_file, help="manifest to write (JSONL)")
+        parser.add_argument("--out", required=True, type=argtype.output_file, help="manifest to write (JSONL)")
         parser.add_argument("--format", default="auto", help=f"reader: auto, {formats}")
         parser.add_argument(
             "--option",
@@ -48,7 +48,7 @@ examples:
             metavar="KEY=VALUE",
             help="reader option, e.g. image_root=DIR, extract_to=DIR, group_by=series (repeatable)",
         )
-        argtypes.add_data_root(parser)
+        argtype.add_data_root(parser)
         parser.add_argument("--no-image-check", action="store_true", help="do not decode images (faster)")
         parser.add_argument("--redact", action="store_true", help="replace identifiers found in report text")
         parser.add_argument(
@@ -58,13 +58,13 @@ examples:
             "listed in metadata.prior_sentences, with the parsed sections)",
         )
         parser.add_argument(
-            "--workers", type=argtypes.positive_int, default=4, help="image decoding threads (default 4)"
+            "--workers", type=argtype.positive_int, default=4, help="image decoding threads (default 4)"
         )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.errors import ConfigError
-        from mmedrag.io.ingest import ingest
+        from mmedrag.ingest import ingest
 
         options = {}
         for item in args.option:
@@ -72,7 +72,7 @@ examples:
             if not sep:
                 raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
             options[key.strip()] = value
-        options |= argtypes.reader_options(args)
+        options |= argtype.reader_options(args)
         report = ingest(
             args.source,
             args.out,

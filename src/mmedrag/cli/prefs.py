@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -25,7 +25,7 @@ examples:
         add_question_arguments(parser, "mining questions (a split disjoint from the knowledge base)")
         add_pipeline_arguments(parser)
         parser.add_argument(
-            "-k", type=argtypes.top_k, default=1, help="references per RAG prompt (default 1, as the reference)"
+            "-k", type=argtype.top_k, default=1, help="references per RAG prompt (default 1, as the reference)"
         )
         parser.add_argument(
             "--chosen",
@@ -35,20 +35,18 @@ examples:
         )
         parser.add_argument(
             "--ratio",
-            type=argtypes.finite_float,
+            type=argtype.finite_float,
             default=0.5,
             help="cross-modality pairs per helps+hurts pair (default 0.5; negative keeps all)",
         )
         parser.add_argument("--stage1", action="store_true", help="also mine the stage-1 (clean vs noise) pairs")
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument(
-            "--out", required=True, type=argtypes.output_dir, help="output folder (replaced atomically)"
-        )
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder (replaced atomically)")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.factory import build_pipeline
-        from mmedrag.training.preferences import MiningSettings, mine_preferences
+        from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 
         pipeline = build_pipeline(config_from_args(args))
         questions = questions_from_args(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 
 if TYPE_CHECKING:
     from mmedrag.config import PipelineConfig
@@ -18,7 +18,7 @@ def add_question_arguments(parser: argparse.ArgumentParser, purpose: str) -> Non
     group.add_argument("--format", default="auto", help="reader for --questions (default: detect)")
     group.add_argument("--split", help="only questions of this split")
     group.add_argument("--task", choices=("closed", "open", "report"), help="only questions of this task")
-    group.add_argument("--limit", type=argtypes.positive_int, help="only the first N questions")
+    group.add_argument("--limit", type=argtype.positive_int, help="only the first N questions")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
 from mmedrag.cli.query_args import add_query_arguments, query_from_args
 
@@ -22,7 +22,7 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--index", required=True, help="index folder built by `mmedrag index`")
         parser.add_argument("--text", default="", help="query text")
-        parser.add_argument("-k", type=argtypes.top_k, default=5, help="number of results (default 5)")
+        parser.add_argument("-k", type=argtype.top_k, default=5, help="number of results (default 5)")
         parser.add_argument("--encoder", help="override the index's encoder spec (must have the same fingerprint)")
         add_query_arguments(parser)
         add_json_flag(parser)

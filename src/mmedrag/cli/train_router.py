@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
@@ -18,7 +18,7 @@ def read_labelled_records(
     ``data_root`` confines the image paths of JSONL manifests (the other readers resolve their own).
     """
     from mmedrag.io.readers import detect_format, read_source
-    from mmedrag.routing.trained import check_labelled
+    from mmedrag.training.router import check_labelled
     from mmedrag.types import Record
 
     records: list[Record] = []
@@ -71,54 +71,52 @@ examples:
         parser.add_argument(
             "--out",
             required=True,
-            type=argtypes.output_dir,
+            type=argtype.output_dir,
             metavar="DIR",
             help="router folder to write (router.json, router.safetensors)",
         )
         parser.add_argument("--format", default="auto", help="reader for every source: auto, manifest, medpix2, ...")
-        argtypes.add_data_root(parser)
+        argtype.add_data_root(parser)
         parser.add_argument("--encoder", help="encoder spec for a head on frozen embeddings (default: pixel CNN)")
         parser.add_argument("--head", choices=("linear", "mlp"), default="linear", help="head type with --encoder")
         parser.add_argument(
-            "--epochs", type=argtypes.positive_int, help="default: 15 for the CNN, 300 full-batch steps for a head"
+            "--epochs", type=argtype.positive_int, help="default: 15 for the CNN, 300 full-batch steps for a head"
         )
         parser.add_argument(
             "--threshold",
-            type=argtypes.probability,
+            type=argtype.probability,
             default=0.5,
             help="least calibrated top-class probability to route with; below it the query is out of scope",
         )
         parser.add_argument(
-            "--negatives", type=argtypes.nonnegative_int, default=210, help="synthetic out-of-scope images (0: none)"
+            "--negatives", type=argtype.nonnegative_int, default=210, help="synthetic out-of-scope images (0: none)"
         )
         parser.add_argument(
-            "--holdout", type=argtypes.open_fraction, default=0.2, help="held-out fraction for calibration"
+            "--holdout", type=argtype.open_fraction, default=0.2, help="held-out fraction for calibration"
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--threads",
-            type=argtypes.positive_int,
+            type=argtype.positive_int,
             help="torch threads while training (1 is fastest on a busy 2-core box)",
         )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.routing.trained import train_router
+        from mmedrag.training.router import RouterSettings, train_router
 
         records, read_errors = read_labelled_records(args.sources, args.format, args.data_root)
-        report = train_router(
-            records,
-            args.out,
-            encoder_spec=args.encoder,
+        settings = RouterSettings(
             head=args.head,
             epochs=args.epochs,
             seed=args.seed,
             holdout_fraction=args.holdout,
             threshold=args.threshold,
-            progress=show_progress(args),
             negatives=args.negatives,
             threads=args.threads,
+            progress=show_progress(args),
         )
+        report = train_router(records, args.out, settings, encoder_spec=args.encoder)
         if args.json:
             emit_json({**report.to_dict(), "read_errors": read_errors})
             return 0
@@ -154,7 +152,7 @@ examples:
         parser.add_argument("--image", help="the query image")
         parser.add_argument("--domain", help="an explicit domain (wins over the router)")
         parser.add_argument("--default", help="the domain to use when there is no router or no image")
-        parser.add_argument("--threshold", type=argtypes.probability, help="override the router's abstention threshold")
+        parser.add_argument("--threshold", type=argtype.probability, help="override the router's abstention threshold")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:

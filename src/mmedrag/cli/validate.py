@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli import argtypes
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, show_progress
 
 
@@ -35,24 +35,24 @@ examples:
         parser.add_argument("--test-splits", default="val,test", help="comma-separated test splits (val,test)")
         parser.add_argument(
             "--near-duplicate-bits",
-            type=argtypes.int_range(0, 64),
+            type=argtype.int_range(0, 64),
             default=6,
             help="dHash distance (of 64 bits) for candidates (6)",
         )
         parser.add_argument(
             "--near-duplicate-similarity",
-            type=argtypes.float_range(0.0, 1.0),
+            type=argtype.float_range(0.0, 1.0),
             default=0.95,
             help="thumbnail correlation that confirms a candidate (0.95; 0 keeps every dHash candidate)",
         )
         parser.add_argument(
-            "--min-report-words", type=argtypes.nonnegative_int, default=5, help="shorter reports are listed (5)"
+            "--min-report-words", type=argtype.nonnegative_int, default=5, help="shorter reports are listed (5)"
         )
-        argtypes.add_data_root(parser)
+        argtype.add_data_root(parser)
         parser.add_argument("--phi", action="store_true", help="also screen report text for identifiers")
-        parser.add_argument("--workers", type=argtypes.positive_int, default=4, help="image-decoding threads (4)")
+        parser.add_argument("--workers", type=argtype.positive_int, default=4, help="image-decoding threads (4)")
         parser.add_argument(
-            "--limit", type=argtypes.nonnegative_int, default=5, help="entries listed per problem in the text output"
+            "--limit", type=argtype.nonnegative_int, default=5, help="entries listed per problem in the text output"
         )
         add_json_flag(parser)
 

@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 from mmedrag.encoders.base import l2_normalize
-from mmedrag.errors import ConfigError
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -28,8 +27,6 @@ class HashEncoder:
 
     def __init__(self, dim: int = 64, seed: int = 0, device: str = "cpu") -> None:
         # ``device`` is accepted (and ignored) so every encoder builds from the same CLI flags.
-        if not isinstance(dim, int) or dim < 1:
-            raise ConfigError(f"hash encoder dimension must be a positive whole number, got {dim!r} (e.g. hash:64)")
         self.dim, self.seed = dim, seed
         self.name = f"hash-{dim}"
         self._projection = np.random.default_rng(seed).standard_normal((16 * 16, dim)).astype(np.float32)

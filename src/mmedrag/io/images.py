@@ -13,11 +13,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mmedrag.errors import ImageError
+from mmedrag.io.limits import MAX_PIXELS
+from mmedrag.types import Query
 
-# Decoded-pixel ceiling (150 MP, 450 MB as RGB): larger files are refused before decoding rather than exhausting
-# memory. Pillow itself refuses above ~179 MP (its decompression-bomb error), which is caught below. The byte budget
-# counts bit depth and channels: a 16-bit RGBA picture costs 8 bytes per pixel before it is converted.
-MAX_PIXELS = 150_000_000
+# The byte budget counts bit depth and channels: a picture may take as many bytes to decode as MAX_PIXELS RGB pixels
+# (450 MB); a 16-bit RGBA one costs 8 bytes per pixel before it is converted.
 BYTES_PER_PIXEL_BUDGET = 3
 # Largest side kept when an image is decoded for an encoder or a fingerprint. Encoders take 224-448 pixels; 1024
 # leaves the pixel hash, the dHash and the 128-pixel verification thumbnails of the leakage guard unchanged for
@@ -162,3 +162,11 @@ def dhash(image: Image.Image, size: int = 8) -> int:
 
 def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
+
+
+def query_image(query: Query) -> Image.Image | None:
+    """The image a query is about: the one it carries, else its ``image_path`` decoded by :func:`load_image` (at most
+    :data:`DECODE_SIDE` on a side, as the index decoded its images)."""
+    if query.image is not None:
+        return query.image
+    return load_image(query.image_path, max_side=DECODE_SIDE) if query.image_path else None
