@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export MMEDRAG_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo test test-fast test-core lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,11 @@ test: $(STAMP)  ## every test CI runs: unit, contract and integration (tiny real
 test-fast: $(STAMP)  ## unit and contract tests only (seconds)
 	$(BIN)/python -m pytest -q -m "not integration"
 
+test-core:  ## unit tests on a core install (no extras): what needs torch, faiss, scipy... skips naming its extra
+	$(PYTHON) -m venv .venv-core
+	.venv-core/bin/python -m pip install --quiet -c constraints.txt -e . pytest hypothesis httpx
+	.venv-core/bin/python -m pytest -q -m "not integration"
+
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
@@ -43,4 +48,4 @@ bench: $(STAMP)  ## vector-store benchmark; results go to BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_stores.py --out BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) .venv-core build dist src/*.egg-info

@@ -18,6 +18,14 @@ from PIL import Image
 
 from mmedrag.encoders.hashing import HashEncoder
 
+
+def needs(module: str, extra: str) -> pytest.MarkDecorator:
+    """Skip a test on an install without ``module``, naming the extra that provides it."""
+    from mmedrag._optional import available
+
+    return pytest.mark.skipif(not available(module), reason=f"needs {module}: pip install 'mmedrag[{extra}]'")
+
+
 SHARED_DATA = Path(os.environ.get("MMEDRAG_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
