@@ -36,6 +36,7 @@ _STOP_TEXT = """
     xray x-ray ct mri pa ap lateral views view film films image images exam
     disease diseases syndrome sign space spaces pupil phenomenon fracture tumor tumour lesion award classification
     criteria score scale law test maneuver manoeuvre reflex procedure operation repair fiber fibre cell cells node
+    mrn ssn dob age sex id
 """
 _STOP = frozenset(_STOP_TEXT.split())
 # Titles in Title case, or in capitals with a period: "MR imaging", "MS plaques" and "DR cassette" are not people.
@@ -96,8 +97,10 @@ def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
         if not _name_like(word, upper_context):
             break
         taken += 1
-        position = end = match.end() - (1 if word.endswith(".") and len(word.rstrip(".")) > 1 else 0)
         position = match.end()
+        end = position - (1 if word.endswith(".") and len(word.rstrip(".")) > 1 else 0)
+        if end < position:  # "JOHN." ends a sentence: what follows ("MRN: ...") is not part of the name
+            break
     return end
 
 
