@@ -176,11 +176,19 @@ ID_RULES: tuple[Rule, ...] = (
     # Six or more digits standing alone: MRN- and accession-like. Not inside words ("CXR1234567") or decimals.
     ("id", re.compile(r"(?<![\w.,])\d{6,}(?![\w]|[.,]\d)" + _UNIT_AFTER)),
     ("id", re.compile(r"(?<![\w.,])\d{2,4}-\d{5,}(?![\w]|[.,]\d)")),  # 12-345678: hospital number formats
+    # Vehicle plates may hold a space ("7LN K98", "EP 0311"): letters and digits in capitals after the label.
+    (
+        "id",
+        re.compile(
+            r"\b(?i:licen[cs]e\s+plate|plate\s+(?:number|no\.?|#)|tag\s+number)(?:\s+(?i:number|no\.?|#))?\s*[:#]?\s*"
+            r"(?P<value>(?=[A-Z0-9 -]*\d)[A-Z0-9]{1,4}[\s-]?[A-Z0-9]{1,7})\b"
+        ),
+    ),
 )
 
-_STATES = (
+_STATES = (  # the states, DC, territories and freely associated states (USPS two-letter codes)
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK"
-    "|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI"
+    "|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|FM|MH|PW"
 )
 # USPS Publication 28, Appendix C1 street suffixes, less those that are also anatomy or radiology words (View, Neck,
 # Branch, Crest, Junction, Wall, Spur, Ridge, Point, Plain, Field, Rest, ...). Title or UPPER case, spelled out, or
@@ -200,26 +208,40 @@ _SUFFIX_WORDS = _SUFFIX_TEXT.split()
 _ABBREVIATION_TEXT = "St Ave Av Rd Blvd Ln Dr Ct Pl Ter Cir Pkwy Hwy Sq Trl Plz Rte Aly Cres Gdns Tpke Expy Fwy Hts"
 _SUFFIX_ABBREVIATIONS = _ABBREVIATION_TEXT.split()
 _SUFFIX = "(?:" + "|".join([*_SUFFIX_WORDS, *(w.upper() for w in _SUFFIX_WORDS), *_SUFFIX_ABBREVIATIONS]) + ")"
+_ANATOMY_TEXT = """
+    Bottom Branch Bridge Bridges Cape Cliff Cliffs Course Crest Curve Divide Extension Extensions Field Fields Fork
+    Forks Island Islands Isle Junction Junctions Key Keys Light Lights Loaf Lock Locks Mount Neck Oval Pass Passage
+    Plain Plains Point Points Radial Ramp Rapid Rapids Rest Ridge Ridges Spring Spur Spurs Stream Trace Track View
+    Views Wall Well Wells
+"""
+_ANATOMY = [w for word in _ANATOMY_TEXT.split() for w in (word, word.upper())]
+_ANY_SUFFIX = "(?:" + _SUFFIX[3:-1] + "|" + "|".join(_ANATOMY) + ")"
 _STREET_WORD = r"(?:[A-Z][a-z]+|[A-Z]{2,}|\d{1,3}(?:st|nd|rd|th))"
+_UNIT = r"(?:(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building)\b\.?|#)\s*#?\s*[\w-]+"
+_HOUSE = r"(?<![\w.,/-])\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West|NORTH|SOUTH|EAST|WEST)\s+)?"
+_CITY_STATE_ZIP = rf"(?:[A-Z][A-Za-z'.-]+\s+){{0,2}}[A-Z][A-Za-z'.-]+,?\s+(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b"
+# Where an address is announced, the rest of the USPS suffixes (Pass, Bridge, Island, Spur, ...) count as well.
+_ADDRESS_CUE = (
+    r"(?i:resides|residing|lives|living|reside|live|home|address(?:ed)?|residence|located|moved)\b[^.;\n]{0,12}?"
+)
 ADDRESS_RULES: tuple[Rule, ...] = (
     # 1234 North Oak Street, Apt. 5 / 221B Baker St / 98754 MYERS SQUARES
+    ("address", re.compile(rf"{_HOUSE}(?:{_STREET_WORD}\s+){{1,3}}{_SUFFIX}\b\.?(?:,?\s+{_UNIT})?")),
+    # Any USPS suffix where an apartment, or a city with state and ZIP, follows, or where the text says "lives at".
     (
         "address",
         re.compile(
-            rf"(?<![\w.,/-])\d{{1,6}}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West|NORTH|SOUTH|EAST|WEST)\s+)?"
-            rf"(?:{_STREET_WORD}\s+){{1,3}}{_SUFFIX}\b\.?"
-            r"(?:,?\s+(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|#)\.?\s*#?\s*[\w-]+)?"
+            rf"{_HOUSE}(?:{_STREET_WORD}\s+){{1,3}}{_ANY_SUFFIX}\b\.?"
+            rf"(?=,?\s+{_UNIT}|,?\s+{_CITY_STATE_ZIP})(?:,?\s+{_UNIT})?"
         ),
     ),
+    ("address", re.compile(rf"{_ADDRESS_CUE}(?P<value>\d{{1,6}}[A-Z]?\s+(?:{_STREET_WORD}\s+){{1,3}}{_ANY_SUFFIX}\b)")),
     ("address", re.compile(r"\b(?i:P\.?\s?O\.?\s+Box|Post\s+Office\s+Box)\s+\d+\b")),
-    # City, ST 12345(-6789): the city, state and ZIP code together
-    (
-        "address",
-        re.compile(
-            rf"\b(?:[A-Z][A-Za-z'.-]+\s+){{0,2}}[A-Z][A-Za-z'.-]+,?\s+(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b"
-        ),
-    ),
+    ("address", re.compile(rf"\b{_CITY_STATE_ZIP}")),  # City, ST 12345(-6789): the city, state and ZIP together
     ("address", re.compile(r"\b(?i:zip(?:\s*code)?|postal\s+code)\s*[:#]?\s*(?P<value>\d{5}(?:-\d{4})?)\b")),
+    # US military and diplomatic mail: "Unit 6277 Box 2793, DPO AP 16292", "USCGC Brewer, FPO AA 17907"
+    ("address", re.compile(r"\b(?:(?:Unit|PSC)\s+\d+,?\s+Box\s+\d+,?\s+)?[ADF]PO\s+A[AEP]\s+\d{5}\b")),
+    ("address", re.compile(r"\bUS(?:NS|NV|S|CGC)\s+[A-Z][a-z]+(?:,\s+[ADF]PO\s+A[AEP]\s+\d{5})?\b")),
 )
 
 KINDS: tuple[str, ...] = ("name", "date", "age", "address", "phone", "email", "url", "ip", "id", "time")

@@ -22,6 +22,7 @@ from mmedrag.quality.phi_names import GIVEN_NAMES
 _TOKEN = re.compile(r"\s*([A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'\u2019.-]*)")
 _PARTICLE_TEXT = "van von der den de del della di da du la le st st. ter ten dos das bin al el mac"
 _PARTICLES = frozenset(_PARTICLE_TEXT.split())
+_GENERATIONS = frozenset({"jr", "sr", "ii", "iii", "iv"})
 # Words after which a name cannot go on: function words, report verbs and nouns, roles, and answers to a label.
 _STOP_TEXT = """
     a an and at as be been by for from had has have he her his i in is it its of on or our she so than that the their
@@ -30,7 +31,7 @@ _STOP_TEXT = """
     called notified informed discussed paged reviewed spoke spoken telephoned contacted relayed conveyed aware agrees
     agreed confirmed dictated signed read reported report findings finding impression comparison indication history
     technique exam examination study studies chest patient pt radiology radiologist physician doctor nurse team
-    service department clinic hospital unit ward floor room emergency er ed icu ccu or surgery medicine resident
+    service department clinic hospital unit floor room emergency er ed icu ccu or surgery medicine resident
     fellow attending staff on-call oncall none unknown n/a na not available pending same prior previous new normal
     male female man woman boy girl mr mrs ms miss dr prof md do rn np pa phd mbbs frcr dds left right bilateral
     xray x-ray ct mri pa ap lateral views view film films image images exam
@@ -91,10 +92,12 @@ def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
                 continue
             break
         word = match.group(1)
-        if word.lower() in _PARTICLES and _TOKEN.match(text, match.end()):
-            position = match.end()
+        if word.lower() in _PARTICLES and _surname_follows(text, match.end(), upper_context):
+            position = match.end()  # "van der Berg": the particles belong to the surname that follows
             continue
-        if not _name_like(word, upper_context):
+        if taken and word.rstrip(".").lower() in _GENERATIONS:
+            return match.end()  # "Koch II", "Smith Jr."
+        if not (_name_like(word, upper_context) or word[:1].isupper() and word.lower() in _PARTICLES):
             break
         taken += 1
         position = match.end()
@@ -102,6 +105,18 @@ def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
         if end < position:  # "JOHN." ends a sentence: what follows ("MRN: ...") is not part of the name
             break
     return end
+
+
+def _surname_follows(text: str, position: int, upper_context: bool) -> bool:
+    """Whether more particles and then a name-like token follow ``position`` ("der Berg" after "van")."""
+    while (match := _TOKEN.match(text, position)) is not None:
+        word = match.group(1)
+        if _name_like(word, upper_context):
+            return True
+        if word.lower() not in _PARTICLES:
+            return False
+        position = match.end()
+    return False
 
 
 def _shouting(text: str, position: int) -> bool:
