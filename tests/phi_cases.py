@@ -29,6 +29,8 @@ PHI_CASES: tuple[str, ...] = (
     "Referring: {name:MACDONALD, ELIZABETH}",
     "Discussed with {name:Brian Okafor} of the ICU team.",
     "Attending: Dr {name:Nguyen}",
+    "Consult by Dr. {name:Şener}; co-signed by {name:Frederic Koch II}.",
+    "Interpreted by: {name:Patrik Němečková}",
     # (B) geographic subdivisions smaller than a state: street address, city with state and ZIP
     "Patient lives at {address:1420 North Maple Street}, {address:Springfield, IL 62704}.",
     "Home address: {address:88 Oak Ridge Road, Apt. 4B}.",

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 
 from mmedrag.quality.phi_names import GIVEN_NAMES
 
-_TOKEN = re.compile(r"\s*([A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'\u2019.-]*)")
+# Any Unicode letter ([^\W\d_]), not only Latin-1: "Dr. Şener", "Patrik Němečková", "Erdoğan".
+_WORD = r"[^\W\d_](?:[^\W\d_]|['\u2019.-])*"
+_TOKEN = re.compile(rf"\s*({_WORD})")
 _PARTICLE_TEXT = "van von der den de del della di da du la le st st. ter ten dos das bin al el mac"
 _PARTICLES = frozenset(_PARTICLE_TEXT.split())
 _GENERATIONS = frozenset({"jr", "sr", "ii", "iii", "iv"})
@@ -153,8 +155,10 @@ def _given(name: str) -> bool:
 
 def _given_name_runs(text: str) -> Iterator[tuple[int, int]]:
     """A given name followed by at least one more name token: "Mary Ann O'Neil-Smith", "JOHN SMITH"."""
-    for match in re.finditer(r"(?<![\w'-])[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ]+", text):
+    for match in re.finditer(r"(?<![\w'-])[^\W\d_]+", text):
         word = match.group()
+        if not word[0].isupper():
+            continue
         if word not in GIVEN_NAMES and not (word.isupper() and word.title() in GIVEN_NAMES):
             continue
         upper = word.isupper()
@@ -167,7 +171,7 @@ def _given_name_runs(text: str) -> Iterator[tuple[int, int]]:
 
 def _walk_back(text: str, end: int) -> int:
     """Start of the run of up to four name tokens that ends at ``end`` (for "John A. Smith, MD")."""
-    words = list(re.finditer(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'\u2019.-]*", text[max(0, end - 80) : end]))
+    words = list(re.finditer(_WORD, text[max(0, end - 80) : end]))
     offset = max(0, end - 80)
     start = end
     upper = _shouting(text, end)
