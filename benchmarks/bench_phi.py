@@ -247,7 +247,7 @@ def render(results: dict, elapsed: float) -> str:
         "Recall = identifiers whose every letter and digit is flagged. Tune: the labelled set in `tests/phi_cases.py`",
         "(one row per kind below the table). Dev: Faker-filled templates (`DEV_TEMPLATES`) that were the held-out set",
         "of the first run and were then fixed on. Held-out: new templates (`HELD_TEMPLATES`), another seed, names",
-        f"from locales never in the lexicon ({', '.join(UNSEEN_LOCALES)}), run once.",
+        f"from locales never in the lexicon ({', '.join(UNSEEN_LOCALES)}); one fix since its first run (below).",
         "",
         "| class (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)) | dev recall | held-out recall | held-out n |",
         "| --- | --- | --- | --- |",
@@ -302,7 +302,25 @@ def main() -> None:
         write_section(args.out, "bench_phi", body + "\n" + NOTES)
 
 
-NOTES = """Flagged IU-Xray sentences were inspected (`--show`): see the notes below the table for what they are.
+NOTES = """How the numbers came about, honestly:
+
+- First run (rules at the first PHI commit; `DEV_TEMPLATES` then held out, de_DE/nl_NL/it_IT/fr_FR names outside
+  the lexicon): 91.8% of 1,980 identifiers; address 55.6% (suffixes such as Pass, Island, Spur were left out as
+  anatomy words; military mail), record/account 83.9% (licence plates with a space), names from unseen locales
+  76.7%, given name + surname 96.1%. The fixes that followed were made on its misses, so it became the dev set.
+- Second run (`HELD_TEMPLATES`, written before any run; rules frozen at commit 8bc7f58): **96.5%** of 1,920
+  identifiers; names from unseen locales 65.0%. Half of those misses were a bug:
+  only Latin-1 letters counted as letters ("Dr. Şener", "Patrik Němečková"). The table above is after that fix
+  (so its held-out column is no longer strictly held out): 97.6%, unseen-locale names 76.7%.
+- What is still missed: a name with no title, label or verb cue whose given name is not in the lexicon (Finnish,
+  Turkish, Czech, Hungarian names above) or is an ordinary word ("APRIL ARCHER", "Mark Johnson"); a city named
+  without state and ZIP code. Not text classes: biometric identifiers and full-face photographs (images).
+- Every flagged IU-Xray sentence was inspected (`--show`): all 8 (5 tune, 3 held-out) are date and time fragments
+  the collection's own de-identification left in ("obtained on 02/010/XXXX", "at 142 pm XXXX/11", "12:30p",
+  "ComparisXXXX/11", "11/7/ XXXX", "6/8 XXXX"): true positives. False-positive sentences on 32,207 real report
+  sentences: 0 found (the flagged rate above is an upper bound).
+- Clinical text kept: "10/11/12 ribs", "ribs 9-10-11", T10-T12, C5-6, "2 x 3 cm", grade 3/4, BI-RADS, lab panels,
+  eponyms, PMIDs, literature URLs and the XXXX mark (`CLEAN_CASES`); on today's `main` the rib lists were dates.
 """
 
 if __name__ == "__main__":

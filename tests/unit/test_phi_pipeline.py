@@ -126,3 +126,16 @@ def test_every_labelled_case_is_redacted_from_a_manifest_field(tmp_path: Path) -
         text, gold = parse(case)
         body = json.loads(line)["metadata"]["report"]["body"]
         assert [text[s:e] for _, s, e in gold if text[s:e] in body] == [], body
+
+
+def test_index_redact_from_a_raw_source_keeps_identifiers_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = _openi_archive(tmp_path / "NLMCXR_reports.tgz")
+    index = tmp_path / "idx"
+    argv = ["index", str(archive), "--format", "openi", "--index", str(index), "--encoder", "hash:32", "--store"]
+    assert main([*argv, "exact", "--images", "ignore", "--redact"]) == 0
+    capsys.readouterr()
+    code, printed = run(capsys, "search", "--index", str(index), "--text", "Smith effusion", "-k", "2", "--json")
+    assert code == 0 and len(json.loads(printed)["hits"]) == 2 and "[REDACTED]" in printed
+    assert [secret for secret in SECRETS if secret in printed] == []
