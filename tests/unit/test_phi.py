@@ -220,3 +220,30 @@ def test_iu_xray_sentences_are_rarely_flagged_and_every_flag_is_a_date_or_time_f
                         flagged += bool(found)
                         assert {m.kind for m in found} <= {"date", "time"}, (report["uid"], sentence)
     assert sentences > 30_000 and flagged / sentences <= 0.002
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CXR1063_IM-0044-84654001",  # Open-i image ids in metadata are not record or phone numbers
+        "CXR2625_IM-1112-0001-0001",
+        "http://creativecommons.org/licenses/by-nc-nd/4.0/",  # the licence URL every Open-i record carries
+        "https://www.kjronline.org/DOIx.php?id=10.3348/kjr.2020.0132",  # a URL holding a DOI cites literature
+        "Cysts are present on non-contrast MR. Cysts do not enhance.",  # "MR." ends a sentence here
+        "Typical findings of an Arnold Chiari II malformation.",
+    ],
+)
+def test_metadata_values_of_the_shared_datasets_are_not_flagged(text: str) -> None:
+    assert scan_phi(text) == []
+
+
+def test_deeply_nested_metadata_is_screened_and_redacted_without_recursion_errors() -> None:
+    deep: object = "Call Dr. Jones at 555-123-4567."
+    for _ in range(3000):
+        deep = {"next": [deep]}
+    record = Record(id="deep", text="Clear.", metadata={"tree": deep})
+    summary = PhiSummary()
+    assert [m.kind for m in summary.add("deep", record.text, record.metadata)] == ["name", "phone"]
+    assert next(iter(summary.fields)).endswith(".next[0]")
+    redacted = redact_record(record)
+    assert "Jones" not in repr(redacted.metadata) and redacted.metadata["phi_redacted"] == 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ def _phone_numbers(text: str) -> Iterable[tuple[int, int]]:
 
     for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE):
         raw = match.raw_string
+        before, after = text[match.start - 1 : match.start], text[match.end : match.end + 1]
+        if (before.isalnum() or before in "-_/") and before or (after.isalnum() or after in "-_/") and after:
+            continue  # part of a longer token: an image id ("CXR2625_IM-1112-0001-0001"), a path
         # Lab panels ("135/2.9/101/36") and citations ("(2005) 664-684") are possible numbers too; phones are not.
         if "/" in raw or _CITATION.match(raw):
             continue
@@ -118,29 +121,38 @@ def redact(text: str, placeholder: str = PLACEHOLDER) -> str:
     return "".join(parts)
 
 
-def iter_strings(value: Any, path: str = "", depth: int = 0) -> Iterable[tuple[str, str]]:
+def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Every string inside a metadata value, with its path ("findings", "image_captions.CXR1_1", "notes[2]").
 
-    Structural identifier keys (:data:`STRUCTURAL_KEYS`) are skipped; nesting past 64 levels is not followed.
+    Structural identifier keys (:data:`STRUCTURAL_KEYS`) are skipped. Iterative, so any depth of nesting is screened.
     """
-    if isinstance(value, str):
-        yield path, value
-    elif depth < _MAX_DEPTH and isinstance(value, Mapping):
-        for key, item in value.items():
-            if str(key) not in STRUCTURAL_KEYS:
-                yield from iter_strings(item, f"{path}.{key}" if path else str(key), depth + 1)
-    elif depth < _MAX_DEPTH and isinstance(value, list | tuple):
-        for number, item in enumerate(value):
-            yield from iter_strings(item, f"{path}[{number}]", depth + 1)
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, Mapping):
+            children = [
+                (f"{where}.{k}" if where else str(k), v) for k, v in item.items() if str(k) not in STRUCTURAL_KEYS
+            ]
+            stack.extend(reversed(children))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(f"{where}[{n}]", v) for n, v in enumerate(item)]))
 
 
 def redact_value(value: Any, placeholder: str = PLACEHOLDER, depth: int = 0) -> tuple[Any, int]:
-    """``value`` with every string in it redacted (dicts and lists rebuilt, keys kept), and the spans replaced."""
+    """``value`` with every string in it redacted (dicts and lists rebuilt, keys kept), and the spans replaced.
+
+    Past 64 levels of nesting a container that holds any identifier is replaced by ``placeholder`` as a whole.
+    """
     if isinstance(value, str):
         found = len(scan_phi(value))
         return (redact(value, placeholder), found) if found else (value, 0)
-    if depth >= _MAX_DEPTH or not isinstance(value, Mapping | list | tuple):
+    if not isinstance(value, Mapping | list | tuple):
         return value, 0
+    if depth >= _MAX_DEPTH:
+        found = sum(len(scan_phi(text)) for _, text in iter_strings(value))
+        return (placeholder, found) if found else (value, 0)
     total = 0
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}

@@ -144,11 +144,13 @@ EMAIL_RULES: tuple[Rule, ...] = (("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\
 # Numbers that cite literature, not a patient: an id right after one of these labels is skipped.
 REFERENCE_LABEL = re.compile(r"\b(?:PMID|PMCID|PMC|UI|ISBN|ISSN|DOI|rID|MIM|OMIM)\s*[:#]?\s*$", re.IGNORECASE)
 URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"')\]]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov)(?:/\S*)?\b")
-# Hosts of literature and teaching references: a URL citing them names no patient.
+# Hosts of literature, teaching references, licences and data sets, and any URL holding a DOI ("10.3348/kjr..."):
+# a URL citing them names no patient.
 REFERENCE_HOSTS = re.compile(
     r"(?i:ncbi\.nlm\.nih\.gov|pubmed|doi\.org|radiopaedia\.org|wikipedia\.org|medpix|openi\.nlm\.nih\.gov"
     r"|nlm\.nih\.gov|who\.int|cdc\.gov|nih\.gov|rsna\.org|acr\.org|springer|elsevier|wiley|nejm\.org|ajronline"
-    r"|bmj\.com|thelancet|jamanetwork|sciencedirect|nature\.com|oup\.com|ahajournals|journals\.)"
+    r"|bmj\.com|thelancet|jamanetwork|sciencedirect|nature\.com|oup\.com|ahajournals|journals\."
+    r"|creativecommons\.org|physionet\.org|arxiv\.org|zenodo\.org|\bdoi\b|\b10\.\d{4,9}/)"
 )
 IP_RULES: tuple[Rule, ...] = (
     ("ip", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w]|\.\d)")),
@@ -174,8 +176,9 @@ ID_RULES: tuple[Rule, ...] = (
         ),
     ),
     # Six or more digits standing alone: MRN- and accession-like. Not inside words ("CXR1234567") or decimals.
-    ("id", re.compile(r"(?<![\w.,])\d{6,}(?![\w]|[.,]\d)" + _UNIT_AFTER)),
-    ("id", re.compile(r"(?<![\w.,])\d{2,4}-\d{5,}(?![\w]|[.,]\d)")),  # 12-345678: hospital number formats
+    # An image id's tail ("IM-0044-84654001") is part of a longer token, not a number on its own.
+    ("id", re.compile(r"(?<![\w.,-])\d{6,}(?![\w]|[.,]\d)" + _UNIT_AFTER)),
+    ("id", re.compile(r"(?<![\w.,-])\d{2,4}-\d{5,}(?![\w-]|[.,]\d)")),  # 12-345678: hospital number formats
     # Vehicle plates may hold a space ("7LN K98", "EP 0311"): letters and digits in capitals after the label.
     (
         "id",

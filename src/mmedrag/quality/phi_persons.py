@@ -40,6 +40,8 @@ _STOP_TEXT = """
     disease diseases syndrome sign space spaces pupil phenomenon fracture tumor tumour lesion award classification
     criteria score scale law test maneuver manoeuvre reflex procedure operation repair fiber fibre cell cells node
     mrn ssn dob age sex id
+    chiari hodgkin crohn wilms ewing kaposi cushing hashimoto kawasaki takayasu wegener pancoast kerley
+    westermark fleischner bochdalek morgagni zenker meckel alzheimer marfan virchow
 """
 _STOP = frozenset(_STOP_TEXT.split())
 # Titles in Title case, or in capitals with a period: "MR imaging", "MS plaques" and "DR cassette" are not people.
@@ -138,6 +140,8 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
             # A title or a "Label:" is cue enough (and may be followed by a name in capitals); a bare label or verb
             # ("Patient Information", "called Radiology") needs a given name to follow.
             strong = cue is _TITLE or (cue is _LABEL and any(c in match.group() for c in ":#-"))
+            if cue is _TITLE and match.group().isupper() and not _upper_word_at(text, start):
+                continue  # "on MR. Cysts do not enhance": a capital title needs a capital name ("MR. SMITH")
             end = _walk(text, start, cue is _LABEL, strong or _shouting(text, start))
             if end > start and (strong or _given(text[start:end])):
                 yield start, end
@@ -146,6 +150,11 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
         start = _walk_back(text, match.start())
         if start < match.start():
             yield start, match.start()
+
+
+def _upper_word_at(text: str, position: int) -> bool:
+    match = _TOKEN.match(text, position)
+    return match is not None and match.group(1).rstrip(".").isupper()
 
 
 def _given(name: str) -> bool:
