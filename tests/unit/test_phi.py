@@ -17,6 +17,7 @@ from mmedrag.quality.phi import (
     scan_phi,
     summarize_phi,
 )
+from mmedrag.quality.phi_patterns import DIGIT_FREE, RULES
 from mmedrag.types import Record
 from phi_cases import CLEAN_CASES, PHI_CASES, parse
 
@@ -247,3 +248,11 @@ def test_deeply_nested_metadata_is_screened_and_redacted_without_recursion_error
     assert next(iter(summary.fields)).endswith(".next[0]")
     redacted = redact_record(record)
     assert "Jones" not in repr(redacted.metadata) and redacted.metadata["phi_redacted"] == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PHI_CASES), st.text(alphabet="abcXY.,:;/@#-() \nMrDSt", max_size=40))
+def test_rules_skipped_on_digit_free_text_cannot_match_it(marked: str, noise: str) -> None:
+    # scan_phi runs only DIGIT_FREE rules on text without a digit; no other rule may ever match such text.
+    text = "".join(c for c in parse(marked)[0] + noise if not c.isdigit())
+    assert [p.pattern for _, p in RULES if p not in DIGIT_FREE and p.search(text)] == []

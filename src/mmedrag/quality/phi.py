@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmedrag.quality.phi_patterns import KINDS, PRIORITY, REFERENCE_HOSTS, REFERENCE_LABEL, RULES, URL
+from mmedrag.quality.phi_patterns import DIGIT_FREE, KINDS, PRIORITY, REFERENCE_HOSTS, REFERENCE_LABEL, RULES, URL
 from mmedrag.quality.phi_persons import find_names
 from mmedrag.types import Record
 
@@ -76,13 +76,16 @@ def _candidates(text: str) -> list[tuple[int, int, str]]:
         if not REFERENCE_HOSTS.search(match.group()):
             candidates.append((*match.span(), "url"))
     found: list[tuple[int, int, str]] = []
+    digits = any(c.isdigit() for c in text)
     for kind, pattern in RULES:
+        if not digits and pattern not in DIGIT_FREE:
+            continue  # the rule needs a digit; most metadata strings and sentences have none
         for match in pattern.finditer(text):
             start, end = match.span("value" if "value" in pattern.groupindex else 0)
             if kind == "id" and REFERENCE_LABEL.search(text, max(0, start - 12), start):
                 continue
             found.append((start, end, kind))
-    if any(c.isdigit() for c in text):
+    if digits:
         found += [(start, end, "phone") for start, end in _phone_numbers(text)]
     found += [(start, end, "name") for start, end in find_names(text)]
     for start, end, kind in found:

@@ -100,6 +100,7 @@ TIME_RULES: tuple[Rule, ...] = (
     ("time", re.compile(r"(?<![\w:.])(?:[01]\d|2[0-3])[0-5]\d\s*(?i:hours|hrs|h)\b")),  # 1430 hours
 )
 
+AGE_WORDS = re.compile(r"\b(?i:nonagenarian|centenarian|(?:in\s+(?:his|her|their)\s+)(?:90s|nineties|100s))\b")
 AGE_RULES: tuple[Rule, ...] = (
     # 92-year-old, 97 y.o., 97yo, 101 yrs, 95 years of age, 97-y/o
     (
@@ -110,7 +111,7 @@ AGE_RULES: tuple[Rule, ...] = (
         ),
     ),
     ("age", re.compile(rf"\b(?i:aged?|age\s*:|age\s+of)\s*(?P<value>{_AGE})(?![\w.]|\.\d)")),  # aged 102, age: 97
-    ("age", re.compile(r"\b(?i:nonagenarian|centenarian|(?:in\s+(?:his|her|their)\s+)(?:90s|nineties|100s))\b")),
+    ("age", AGE_WORDS),
 )
 
 _EXTENSION = r"(?:\s?(?:x|ext\.?\s?)\d{1,5})?"
@@ -139,7 +140,8 @@ PHONE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-EMAIL_RULES: tuple[Rule, ...] = (("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),)
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+EMAIL_RULES: tuple[Rule, ...] = (("email", EMAIL),)
 
 # Numbers that cite literature, not a patient: an id right after one of these labels is skipped.
 REFERENCE_LABEL = re.compile(r"\b(?:PMID|PMCID|PMC|UI|ISBN|ISSN|DOI|rID|MIM|OMIM)\s*[:#]?\s*$", re.IGNORECASE)
@@ -224,6 +226,7 @@ _UNIT = r"(?:(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building)\b\
 _HOUSE = r"(?<![\w.,/-])\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+|(?:North|South|East|West|NORTH|SOUTH|EAST|WEST)\s+)?"
 _CITY_STATE_ZIP = rf"(?:[A-Z][A-Za-z'.-]+\s+){{0,2}}[A-Z][A-Za-z'.-]+,?\s+(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b"
 # Where an address is announced, the rest of the USPS suffixes (Pass, Bridge, Island, Spur, ...) count as well.
+SHIP = re.compile(r"\bUS(?:NS|NV|S|CGC)\s+[A-Z][a-z]+(?:,\s+[ADF]PO\s+A[AEP]\s+\d{5})?\b")
 _ADDRESS_CUE = (
     r"(?i:resides|residing|lives|living|reside|live|home|address(?:ed)?|residence|located|moved)\b[^.;\n]{0,12}?"
 )
@@ -244,12 +247,14 @@ ADDRESS_RULES: tuple[Rule, ...] = (
     ("address", re.compile(r"\b(?i:zip(?:\s*code)?|postal\s+code)\s*[:#]?\s*(?P<value>\d{5}(?:-\d{4})?)\b")),
     # US military and diplomatic mail: "Unit 6277 Box 2793, DPO AP 16292", "USCGC Brewer, FPO AA 17907"
     ("address", re.compile(r"\b(?:(?:Unit|PSC)\s+\d+,?\s+Box\s+\d+,?\s+)?[ADF]PO\s+A[AEP]\s+\d{5}\b")),
-    ("address", re.compile(r"\bUS(?:NS|NV|S|CGC)\s+[A-Z][a-z]+(?:,\s+[ADF]PO\s+A[AEP]\s+\d{5})?\b")),
+    ("address", SHIP),
 )
 
 KINDS: tuple[str, ...] = ("name", "date", "age", "address", "phone", "email", "url", "ip", "id", "time")
 PRIORITY = {kind: rank for rank, kind in enumerate(("email", "url", "ip", "phone", "id", "address", "date"))}
 PRIORITY |= {"time": 7, "age": 8, "name": 9}
+# The rules that can match text without a digit; phi.py runs only these on digit-free text (most sentences).
+DIGIT_FREE = frozenset({EMAIL, AGE_WORDS, SHIP})
 RULES: tuple[Rule, ...] = (
     *EMAIL_RULES,
     *IP_RULES,
