@@ -256,3 +256,13 @@ def test_rules_skipped_on_digit_free_text_cannot_match_it(marked: str, noise: st
     # scan_phi runs only DIGIT_FREE rules on text without a digit; no other rule may ever match such text.
     text = "".join(c for c in parse(marked)[0] + noise if not c.isdigit())
     assert [p.pattern for _, p in RULES if p not in DIGIT_FREE and p.search(text)] == []
+
+
+def test_overlapping_candidates_are_merged_so_nothing_flagged_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmedrag.quality import phi
+
+    text = "Anna Lee Oak Street ok 3/4/19."
+    # A short name that starts first and a longer address that overlaps it: the redaction must cover both.
+    monkeypatch.setattr(phi, "_candidates", lambda _: [(0, 8, "name"), (5, 19, "address"), (23, 29, "date")])
+    assert [(m.kind, m.span) for m in scan_phi(text)] == [("name", (0, 19)), ("date", (23, 29))]
+    assert redact(text) == "[REDACTED] ok [REDACTED]."

@@ -95,20 +95,21 @@ def _candidates(text: str) -> list[tuple[int, int, str]]:
 
 
 def scan_phi(text: str) -> list[PhiMatch]:
-    """Suspected identifiers in ``text``, in order, without overlaps (the longest candidate wins, then the kind).
+    """Suspected identifiers in ``text``, in order, without overlaps.
 
-    For names and labelled numbers the span covers the value only, so "Dr. Smith" redacts to "Dr. [REDACTED]".
+    Where candidates overlap, the one that starts first (then the longest, then by kind) names the match and its span
+    grows to cover the others, so that every flagged character is redacted. For names and labelled numbers the span
+    covers the value only, so "Dr. Smith" redacts to "Dr. [REDACTED]".
     """
     candidates = _candidates(text)
     candidates.sort(key=lambda c: (c[0], -(c[1] - c[0]), PRIORITY[c[2]]))
-    matches: list[PhiMatch] = []
-    last_end = -1
+    spans: list[list[Any]] = []
     for start, end, kind in candidates:
-        if start < last_end:
-            continue
-        matches.append(PhiMatch(kind, (start, end), text[start:end], _snippet(text, start, end)))
-        last_end = end
-    return matches
+        if spans and start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end, kind])
+    return [PhiMatch(kind, (start, end), text[start:end], _snippet(text, start, end)) for start, end, kind in spans]
 
 
 def redact(text: str, placeholder: str = PLACEHOLDER) -> str:
