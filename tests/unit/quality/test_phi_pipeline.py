@@ -112,7 +112,7 @@ def test_validate_phi_passes_a_clean_manifest(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_every_labelled_case_is_redacted_from_a_manifest_field(tmp_path: Path) -> None:
-    from mmedrag.io.ingest import ingest
+    from mmedrag.ingest import ingest
 
     manifest = tmp_path / "m.jsonl"
     rows = [
