@@ -1,8 +1,8 @@
 """One HTTP download that resumes and verifies: ``<file>.part`` grows with range requests; the file appears only once
 its size and SHA-256 match the catalogue.
 
-Only the standard library is used (``urllib``), so fetching data needs no extra. Redirects are followed (PyPI's
-``files.pythonhosted.org`` short URLs redirect to the stored file) and the ``Range`` header travels with them.
+Only the standard library is used (``urllib``), so fetching data needs no extra. Redirects are followed and the
+``Range`` header travels with them.
 """
 
 from __future__ import annotations
