@@ -15,9 +15,9 @@ one record per line to --out (atomically). Bad items are skipped and listed; the
 replaces what looks like identifiers in report text (dates, phone numbers, e-mail, MRNs, names after Dr./Mr./Ms.).
 
 examples:
-  mmedrag ingest ../shared/data/medpix2 --out manifests/medpix2.jsonl
+  mmedrag ingest ~/.cache/mmedrag/data/medpix2 --out manifests/medpix2.jsonl
   mmedrag ingest /pacs/export --format dicom --group-by series --out manifests/ct.jsonl
-  mmedrag ingest ../shared/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
+  mmedrag ingest ~/.cache/mmedrag/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
   mmedrag ingest table.csv --format csv --option image_column=path --option text_column=report --out m.jsonl"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

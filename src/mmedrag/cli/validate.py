@@ -25,7 +25,7 @@ Exit status: 0 when clean, 1 on leakage or unreadable input (missing or corrupt 
 
 examples:
   mmedrag validate corpus.jsonl
-  mmedrag validate ../shared/data/medpix2 ../shared/data/vqa_rad --kb-splits train,none --json
+  mmedrag validate ~/.cache/mmedrag/data/medpix2 ~/.cache/mmedrag/data/vqa_rad --kb-splits train,none --json
   mmedrag validate train.jsonl test.jsonl --phi --near-duplicate-bits 4"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
