@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data),)
 export MMEDRAG_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo test test-fast lint format bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by constraints.txt)
@@ -42,8 +42,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+docs: $(STAMP)  ## build the documentation site into site/ (--strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: $(STAMP)  ## vector-store benchmark; results go to BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_stores.py --out BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) build dist site src/*.egg-info
