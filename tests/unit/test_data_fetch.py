@@ -236,3 +236,16 @@ def test_cli_unknown_dataset_and_path_of_missing(tmp_path: Path, capsys: pytest.
     assert "unknown dataset 'nope'; known:" in capsys.readouterr().err
     assert main(["data", "path", "vqa_rad", "--root", str(tmp_path)]) == 2
     assert "vqa_rad: not fetched" in capsys.readouterr().err
+
+
+def test_a_second_concurrent_fetch_fails_at_once(served: Any, tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    dataset, server, _ = served
+    (tmp_path / PARTIAL_DIR).mkdir()
+    with open(tmp_path / PARTIAL_DIR / "toy.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process in the middle of a fetch
+        with pytest.raises(FetchError, match="^toy: another mmedrag process is fetching it"):
+            fetch_dataset(dataset, tmp_path, mirror=server.url)
+    assert server.requests == [] and not (tmp_path / "toy").exists()
+    fetch_dataset(dataset, tmp_path, mirror=server.url)
+    assert is_ready(tmp_path / "toy", dataset) and not (tmp_path / PARTIAL_DIR).exists()

@@ -204,6 +204,27 @@ def _install(dataset: Dataset, tmp: Path, target: Path, log: Callable[[str], Non
     fsync_dir(target.parent)
 
 
+@contextmanager
+def _exclusive(root: Path, name: str) -> Iterator[None]:
+    """One fetch of a dataset at a time: a second process fails at once instead of writing into the first's files."""
+    lock = root / PARTIAL_DIR / f"{name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform: the checksums still catch a clash
+        yield
+        return
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise FetchError(f"{name}: another mmedrag process is fetching it into {root}; wait for it to end") from exc
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
 def fetch_dataset(
     dataset: Dataset,
     root: Path,
@@ -215,15 +236,23 @@ def fetch_dataset(
     log: Callable[[str], None] = lambda _: None,
 ) -> FetchReport:
     """Fetch ``dataset`` into ``root/NAME`` (see the module docstring); licences are the caller's to check."""
-    started = time.perf_counter()
     target = root / dataset.name
     if not force and is_ready(target, dataset):
         return FetchReport(dataset.name, str(target), len(dataset.fetchable), dataset.size, 0, 0.0, True)
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    with _exclusive(root, dataset.name):
+        report = _fetch(dataset, root, mirror, progress, retries, log)
+    _remove_if_empty(root / PARTIAL_DIR)
+    return report
+
+
+def _fetch(
+    dataset: Dataset, root: Path, mirror: str | None, progress: bool, retries: int, log: Callable[[str], None]
+) -> FetchReport:
+    started = time.perf_counter()
     staging = root / PARTIAL_DIR / dataset.name
     staging.mkdir(parents=True, exist_ok=True)
     downloaded = 0
-
     with _byte_bar(f"fetch {dataset.name}", dataset.download_size, progress) as advance:
 
         def count(n: int) -> None:
@@ -240,12 +269,12 @@ def fetch_dataset(
     tmp.mkdir(parents=True)
     try:
         _assemble(dataset, staging, tmp)
-        _install(dataset, tmp, target, log)
+        _install(dataset, tmp, root / dataset.name, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
-    _remove_if_empty(root / PARTIAL_DIR)
     seconds = round(time.perf_counter() - started, 2)
+    target = root / dataset.name
     return FetchReport(dataset.name, str(target), len(dataset.fetchable), dataset.size, downloaded, seconds, False)
 
 
