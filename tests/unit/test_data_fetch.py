@@ -27,6 +27,7 @@ from mmedrag.datasets import (
 )
 from mmedrag.datasets.catalogue import MARKER_NAME, parse_catalogue
 from mmedrag.datasets.fetch import PARTIAL_DIR
+from mmedrag.errors import ConfigError
 
 BASE = "https://example.org/repo/0123456789abcdef0123456789abcdef01234567/"
 WHEEL = "https://files.example.org/packages/py3/t/thing/thing-1.0-py3-none-any.whl"
@@ -145,7 +146,7 @@ def test_interrupted_fetch_resumes_with_a_range_request(served: Any, tmp_path: P
         fetch_dataset(dataset, tmp_path, mirror=server.url, retries=0)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "toy").exists()
-    part = tmp_path / PARTIAL_DIR / "toy" / "files" / "images" / "b.bin.part"
+    part = tmp_path / PARTIAL_DIR / "toy" / "blobs" / f"{sha(routes[target])}.part"
     half = len(routes[target]) // 2
     assert part.stat().st_size == half
     fetch_dataset(dataset, tmp_path, mirror=server.url, retries=0)
@@ -199,7 +200,14 @@ def test_truncated_archive_is_refused(pinned: bool, tmp_path: Path) -> None:
             fetch_dataset(dataset, tmp_path, mirror=server.url, retries=0)
         assert "\n" not in str(caught.value)
         assert not (tmp_path / "toy").exists() and not list(tmp_path.glob(".mmedrag-tmp-*"))
-        assert not list((tmp_path / PARTIAL_DIR / "toy" / "archives").glob("*"))  # the bad archive was deleted
+        archive = (
+            tmp_path
+            / PARTIAL_DIR
+            / "toy"
+            / "blobs"
+            / (raw["datasets"]["toy"]["sources"]["wheel"].get("sha256") or "unpinned-wheel")
+        )
+        assert not archive.exists() and not archive.with_name(archive.name + ".part").exists()  # deleted, not reused
     finally:
         server.close()
 
@@ -249,3 +257,10 @@ def test_a_second_concurrent_fetch_fails_at_once(served: Any, tmp_path: Path) ->
     assert server.requests == [] and not (tmp_path / "toy").exists()
     fetch_dataset(dataset, tmp_path, mirror=server.url)
     assert is_ready(tmp_path / "toy", dataset) and not (tmp_path / PARTIAL_DIR).exists()
+
+
+def test_catalogue_paths_stay_inside_the_dataset_folder() -> None:
+    raw, _ = build()
+    raw["datasets"]["toy"]["files"][0]["path"] = "../escape.json"
+    with pytest.raises(ConfigError, match=r"'\.\./escape\.json' must be relative"):
+        parse_catalogue(raw)

@@ -142,6 +142,9 @@ def _dataset(name: str, raw: dict[str, Any]) -> Dataset:
         item = dict(raw_item)
         download = item.pop("download", None) or {}
         entry = FileEntry(**item, download_sha256=download.get("sha256"), download_size=download.get("size"))
+        parts = Path(entry.path).parts
+        if not parts or Path(entry.path).is_absolute() or ".." in parts:
+            raise ConfigError(f"catalogue: {name} file path {entry.path!r} must be relative, inside the dataset folder")
         if entry.source is not None and entry.source not in sources:
             raise ConfigError(f"catalogue: {name}/{entry.path} names unknown source {entry.source!r}")
         files.append(entry)

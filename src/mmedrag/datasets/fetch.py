@@ -4,7 +4,8 @@ completion marker, then rename the folder into place.
 Layout under the data root::
 
     ROOT/NAME/                      a usable dataset (renamed into place last; carries .mmedrag-dataset.json)
-    ROOT/.mmedrag-partial/NAME/     downloads in progress (``*.part`` files resume) and verified downloads
+    ROOT/.mmedrag-partial/NAME/     downloads in progress (``*.part`` files resume) and verified downloads, stored
+                                    under their SHA-256, so a download is reused only for the bytes it was checked for
     ROOT/.mmedrag-tmp-NAME-PID/     the folder being assembled; removed if anything fails
 
 A fetch killed at any moment leaves either the previous state or a complete dataset, and the next fetch resumes the
@@ -33,6 +34,7 @@ from mmedrag.datasets.catalogue import (
     FetchError,
     FileEntry,
     LicenceError,
+    Source,
     data_root,
     get_dataset,
     human_size,
@@ -92,6 +94,14 @@ def _byte_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[
         yield lambda n: bar.advance(task, n)
 
 
+def _blob_path(staging: Path, entry: FileEntry) -> Path:
+    return staging / "blobs" / (entry.download_sha256 or entry.sha256)
+
+
+def _archive_path(staging: Path, source: Source) -> Path:
+    return staging / "blobs" / (source.sha256 or f"unpinned-{source.name}")
+
+
 def _downloads(
     dataset: Dataset, staging: Path, mirror: str | None, on_bytes: Callable[[int], None], retries: int
 ) -> list[FetchError]:
@@ -101,17 +111,17 @@ def _downloads(
     for source in dataset.sources.values():
         if source.kind == "zip" and any(f.source == source.name for f in dataset.fetchable):
             label = f"{dataset.name}/{Path(source.url).name}"
-            jobs.append((source.url, staging / "archives" / source.name, source.sha256, source.size, label))
+            jobs.append((source.url, _archive_path(staging, source), source.sha256, source.size, label))
         elif source.kind not in ("zip", "files"):
             raise FetchError(f"{dataset.name}: source {source.name} has unknown kind {source.kind!r}; upgrade mmedrag")
     for entry in dataset.fetchable:
         source = dataset.sources[entry.source]  # type: ignore[index]
         if source.kind == "files":
             expected = (entry.download_sha256 or entry.sha256, entry.download_size or entry.size)
-            dest = staging / "files" / entry.path
+            dest = _blob_path(staging, entry)
             jobs.append((source.url + entry.upstream, dest, *expected, f"{dataset.name}/{entry.path}"))
     for url, dest, sha, size, label in jobs:
-        if dest.is_file():  # verified by an earlier, interrupted run
+        if dest.is_file():  # verified by an earlier, interrupted run (the name is the checksum it passed)
             on_bytes(dest.stat().st_size)
             continue
         try:
@@ -171,10 +181,10 @@ def _assemble(dataset: Dataset, staging: Path, tmp: Path) -> None:
         if dataset.sources[entry.source].kind == "zip":  # type: ignore[index]
             by_archive.setdefault(entry.source, []).append(entry)  # type: ignore[arg-type]
             recheck.append(entry)
-        elif _place(entry, staging / "files" / entry.path, tmp / entry.path):
+        elif _place(entry, _blob_path(staging, entry), tmp / entry.path):
             recheck.append(entry)
     for source, entries in by_archive.items():
-        _unzip(dataset, staging / "archives" / source, entries, tmp)
+        _unzip(dataset, _archive_path(staging, dataset.sources[source]), entries, tmp)
     for entry in recheck:
         if sha256_file(tmp / entry.path) != entry.sha256:
             raise ChecksumError(
@@ -199,7 +209,7 @@ def _install(dataset: Dataset, tmp: Path, target: Path, log: Callable[[str], Non
     if target.exists():  # an incomplete or outdated copy: kept beside, never deleted
         aside = target.with_name(f"{target.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
         target.rename(aside)
-        log(f"{target}: moved the previous, incomplete copy to {aside}")
+        log(f"{target}: moved the previous copy to {aside}; delete it when you no longer need it")
     tmp.rename(target)
     fsync_dir(target.parent)
 
