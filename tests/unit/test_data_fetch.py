@@ -200,13 +200,8 @@ def test_truncated_archive_is_refused(pinned: bool, tmp_path: Path) -> None:
             fetch_dataset(dataset, tmp_path, mirror=server.url, retries=0)
         assert "\n" not in str(caught.value)
         assert not (tmp_path / "toy").exists() and not list(tmp_path.glob(".mmedrag-tmp-*"))
-        archive = (
-            tmp_path
-            / PARTIAL_DIR
-            / "toy"
-            / "blobs"
-            / (raw["datasets"]["toy"]["sources"]["wheel"].get("sha256") or "unpinned-wheel")
-        )
+        name = raw["datasets"]["toy"]["sources"]["wheel"].get("sha256") or "unpinned-wheel"
+        archive = tmp_path / PARTIAL_DIR / "toy" / "blobs" / name
         assert not archive.exists() and not archive.with_name(archive.name + ".part").exists()  # deleted, not reused
     finally:
         server.close()
