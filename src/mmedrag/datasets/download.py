@@ -128,7 +128,7 @@ def download(
             _download_once(url, part, size, seen, timeout)
             break
         except urllib.error.HTTPError as exc:
-            if exc.code < 500 or attempt == retries:
+            if (exc.code < 500 and exc.code != 429) or attempt == retries:  # 429: rate limited, worth a retry
                 raise FetchError(f"{label}: HTTP {exc.code} {exc.reason} from {url}") from exc
         except (_Incomplete, urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             if attempt == retries:

@@ -15,35 +15,33 @@ still download, so the next run only fetches what is missing.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
+import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmedrag.datasets.catalogue import (
-    MARKER_NAME,
     ChecksumError,
     Dataset,
     FetchError,
-    FileEntry,
     LicenceError,
-    Source,
     data_root,
     get_dataset,
     human_size,
 )
-from mmedrag.datasets.download import MIRROR_ENV, download, mirrored, sha256_file
-from mmedrag.datasets.verify import catalogue_digest, is_ready
-from mmedrag.io.atomic import fsync_dir
+from mmedrag.datasets.download import MIRROR_ENV, download, mirrored
+from mmedrag.datasets.unpack import archive_path, assemble, blob_path, install
+from mmedrag.datasets.verify import is_ready
 
 PARTIAL_DIR = ".mmedrag-partial"
+DOWNLOAD_WORKERS = 4  # parallel connections: datasets are hundreds of small files, each one TLS handshake away
 
 
 @dataclass
@@ -94,124 +92,72 @@ def _byte_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[
         yield lambda n: bar.advance(task, n)
 
 
-def _blob_path(staging: Path, entry: FileEntry) -> Path:
-    return staging / "blobs" / (entry.download_sha256 or entry.sha256)
+Job = tuple[str, Path, str | None, int | None, str]  # url, destination, sha256, size, label
 
 
-def _archive_path(staging: Path, source: Source) -> Path:
-    return staging / "blobs" / (source.sha256 or f"unpinned-{source.name}")
-
-
-def _downloads(
-    dataset: Dataset, staging: Path, mirror: str | None, on_bytes: Callable[[int], None], retries: int
-) -> list[FetchError]:
-    """Download every source file into ``staging``; verified files are kept, failures are returned, not raised."""
-    errors: list[FetchError] = []
-    jobs: list[tuple[str, Path, str | None, int | None, str]] = []  # url, destination, sha256, size, label
+def _jobs(dataset: Dataset, staging: Path) -> list[Job]:
+    """Every download of ``dataset``: whole archives, then single files (upstream files before their transform)."""
+    jobs: list[Job] = []
     for source in dataset.sources.values():
         if source.kind == "zip" and any(f.source == source.name for f in dataset.fetchable):
             label = f"{dataset.name}/{Path(source.url).name}"
-            jobs.append((source.url, _archive_path(staging, source), source.sha256, source.size, label))
+            jobs.append((source.url, archive_path(staging, source), source.sha256, source.size, label))
         elif source.kind not in ("zip", "files"):
             raise FetchError(f"{dataset.name}: source {source.name} has unknown kind {source.kind!r}; upgrade mmedrag")
     for entry in dataset.fetchable:
         source = dataset.sources[entry.source]  # type: ignore[index]
         if source.kind == "files":
             expected = (entry.download_sha256 or entry.sha256, entry.download_size or entry.size)
-            dest = _blob_path(staging, entry)
+            dest = blob_path(staging, entry)
             jobs.append((source.url + entry.upstream, dest, *expected, f"{dataset.name}/{entry.path}"))
-    for url, dest, sha, size, label in jobs:
+    unique: dict[Path, Job] = {}
+    for job in jobs:  # identical files share one download (their blob); two threads must never write one file
+        unique.setdefault(job[1], job)
+    return list(unique.values())
+
+
+def _downloads(
+    dataset: Dataset,
+    staging: Path,
+    mirror: str | None,
+    on_bytes: Callable[[int], None],
+    retries: int,
+    workers: int = DOWNLOAD_WORKERS,
+) -> list[FetchError]:
+    """Download every source file into ``staging``, a few at a time; verified files are kept, failures returned.
+
+    A checksum mismatch names its file and the others go on; a server or network error stops the queue, since the
+    remaining files would fail the same way.
+    """
+    stop = threading.Event()
+
+    def run(job: Job) -> FetchError | None:
+        url, dest, sha, size, label = job
+        if stop.is_set():
+            return None
         if dest.is_file():  # verified by an earlier, interrupted run (the name is the checksum it passed)
             on_bytes(dest.stat().st_size)
-            continue
+            return None
         try:
             download(
                 mirrored(url, mirror), dest, sha256=sha, size=size, label=label, on_bytes=on_bytes, retries=retries
             )
         except ChecksumError as exc:
-            errors.append(exc)
-        except FetchError as exc:  # the server or the network: the remaining files would fail the same way
-            errors.append(exc)
-            break
-    return errors
+            return exc
+        except FetchError as exc:
+            stop.set()
+            return exc
+        return None
 
-
-def _json_filter(source: Path, target: Path, spec: dict[str, Any]) -> None:
-    """Keep the records of a JSON list whose ``field`` starts with ``prefix`` (the catalogue's ``json_filter``)."""
-    records = json.loads(source.read_text(encoding="utf-8"))
-    kept = [r for r in records if str(r.get(spec["field"], "")).startswith(spec["prefix"])]
-    target.write_text(json.dumps(kept, indent=spec.get("indent")), encoding="utf-8")
-
-
-def _place(entry: FileEntry, staged: Path, target: Path) -> bool:
-    """Put a downloaded file at ``target``; returns True when its bytes must be verified again."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if entry.transform:
-        if entry.transform.get("kind") != "json_filter":
-            raise FetchError(f"{entry.path}: unknown transform {entry.transform.get('kind')!r}; upgrade mmedrag")
-        _json_filter(staged, target, entry.transform)
-        return True
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mmedrag-fetch")
     try:
-        os.link(staged, target)  # same bytes, no copy: already verified
-    except OSError:
-        shutil.copyfile(staged, target)
-        return True
-    return False
-
-
-def _unzip(dataset: Dataset, archive: Path, entries: list[FileEntry], tmp: Path) -> None:
-    label = f"{dataset.name}/{Path(dataset.sources[entries[0].source].url).name}"  # type: ignore[index]
-    try:
-        with zipfile.ZipFile(archive) as handle:
-            for entry in entries:
-                target = tmp / entry.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with handle.open(entry.upstream) as member, open(target, "wb") as out:
-                    shutil.copyfileobj(member, out, 1 << 20)
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        archive.unlink(missing_ok=True)
-        raise FetchError(f"{label}: archive is truncated or corrupt ({exc}); deleted, fetch again") from exc
-
-
-def _assemble(dataset: Dataset, staging: Path, tmp: Path) -> None:
-    """Build the dataset folder in ``tmp`` from verified downloads, then check every file that was not linked."""
-    recheck: list[FileEntry] = []
-    by_archive: dict[str, list[FileEntry]] = {}
-    for entry in dataset.fetchable:
-        if dataset.sources[entry.source].kind == "zip":  # type: ignore[index]
-            by_archive.setdefault(entry.source, []).append(entry)  # type: ignore[arg-type]
-            recheck.append(entry)
-        elif _place(entry, _blob_path(staging, entry), tmp / entry.path):
-            recheck.append(entry)
-    for source, entries in by_archive.items():
-        _unzip(dataset, _archive_path(staging, dataset.sources[source]), entries, tmp)
-    for entry in recheck:
-        if sha256_file(tmp / entry.path) != entry.sha256:
-            raise ChecksumError(
-                f"{dataset.name}/{entry.path}: SHA-256 of the unpacked file does not match the catalogue; "
-                "nothing marked usable"
-            )
-
-
-def _install(dataset: Dataset, tmp: Path, target: Path, log: Callable[[str], None]) -> None:
-    marker = {
-        "name": dataset.name,
-        "catalogue_digest": catalogue_digest(dataset),
-        "files": len(dataset.fetchable),
-        "bytes": dataset.size,
-        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    with open(tmp / MARKER_NAME, "w", encoding="utf-8") as handle:
-        json.dump(marker, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_dir(tmp)
-    if target.exists():  # an incomplete or outdated copy: kept beside, never deleted
-        aside = target.with_name(f"{target.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-        target.rename(aside)
-        log(f"{target}: moved the previous copy to {aside}; delete it when you no longer need it")
-    tmp.rename(target)
-    fsync_dir(target.parent)
+        results = list(pool.map(run, _jobs(dataset, staging)))
+    except BaseException:  # Ctrl-C: let running downloads end (their .part files resume later), start no more
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [error for error in results if error is not None]
 
 
 @contextmanager
@@ -263,12 +209,14 @@ def _fetch(
     staging = root / PARTIAL_DIR / dataset.name
     staging.mkdir(parents=True, exist_ok=True)
     downloaded = 0
+    lock = threading.Lock()
     with _byte_bar(f"fetch {dataset.name}", dataset.download_size, progress) as advance:
 
         def count(n: int) -> None:
             nonlocal downloaded
-            downloaded += n
-            advance(n)
+            with lock:
+                downloaded += n
+                advance(n)
 
         errors = _downloads(dataset, staging, mirror, count, retries)
     if errors:
@@ -278,8 +226,8 @@ def _fetch(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _assemble(dataset, staging, tmp)
-        _install(dataset, tmp, root / dataset.name, log)
+        assemble(dataset, staging, tmp)
+        install(dataset, tmp, root / dataset.name, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
