@@ -18,7 +18,7 @@ import pytest
 
 from data_server import DataServer
 from mmedrag.cli import main
-from mmedrag.datasets import fetch_datasets, is_ready, load_catalogue, verify_dataset
+from mmedrag.datasets import ChecksumError, FetchError, fetch_datasets, is_ready, load_catalogue, verify_dataset
 from mmedrag.datasets.catalogue import parse_catalogue
 from mmedrag.io.readers import read_source
 
@@ -160,3 +160,46 @@ def test_demo_fetches_its_data_into_an_empty_folder(
         assert verify_dataset(tmp_path / "x" / name, catalogue[name]).ok
     assert [q for q in read_source(tmp_path / "x" / "vqa_rad").questions if q.split == "test"]
     assert len(read_source(tmp_path / "x" / "medpix2").records) == 501
+
+
+FAULTS = [  # (dataset, file served with the fault, fault, error type, what the one-line error says)
+    ("mmed_rag_iuxray", "rule_alignment.json", "cut_once", FetchError, "run the same command again to resume"),
+    ("mmed_rag_iuxray", "vqa_test.jsonl", "corrupt", ChecksumError, "checksum mismatch"),
+    ("mmed_rag_iuxray", "report_test.json", "500", FetchError, "HTTP 500"),
+    ("iu_xray_reports", None, "truncate", ChecksumError, "checksum mismatch"),
+]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(("name", "path", "fault", "error", "says"), FAULTS, ids=[f[2] for f in FAULTS])
+def test_catalogue_entries_survive_faults(
+    shared_data: Path, tmp_path: Path, name: str, path: str | None, fault: str, error: type, says: str
+) -> None:
+    raw, routes = served_copy(shared_data, (name,))
+    catalogue = parse_catalogue(raw)
+    entry = raw["datasets"][name]
+    if path is None:  # the archive
+        url = next(iter(entry["sources"].values()))["url"]
+        label = f"{name}/{url.rsplit('/', 1)[-1]}"
+    else:
+        item = next(f for f in entry["files"] if f["path"] == path)
+        url = entry["sources"][item["source"]]["url"] + item.get("member", path)
+        label = f"{name}/{path}"
+    server = DataServer(routes, faults={url_path(url): fault})
+    try:
+        with pytest.raises(error) as caught:
+            fetch_datasets([name], tmp_path, catalogue=catalogue, accept_licence=True, mirror=server.url, retries=0)
+        message = str(caught.value)
+        assert message.startswith(f"{label}: ") and says in message and "\n" not in message
+        assert not (tmp_path / name).exists()  # nothing marked usable
+        server.faults.pop(url_path(url), None)
+        server.requests.clear()
+        fetch_datasets([name], tmp_path, catalogue=catalogue, accept_licence=True, mirror=server.url, retries=0)
+    finally:
+        server.close()
+    if fault == "cut_once":  # resumed from where the cut left it, not from the start
+        size = (shared_data / name / path).stat().st_size  # type: ignore[operator]
+        assert (url_path(url), f"bytes={size // 2}-") in server.requests
+    if fault == "corrupt":  # the good files were kept: only the bad one is fetched again
+        assert [p for p, _ in server.requests] == [url_path(url)]
+    assert verify_dataset(tmp_path / name, load_catalogue()[name]).ok
