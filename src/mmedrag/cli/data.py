@@ -92,7 +92,7 @@ examples:
         for row in rows:
             terms = f" [{', '.join(row['licence_terms'])}]" if row["licence_terms"] else ""
             print(
-                f"{row['name']:<16} {row['state']:<10} {row['files']:>4} files {human_size(row['size']):>9}  ", end=""
+                f"{row['name']:<20} {row['state']:<10} {row['files']:>4} files {human_size(row['size']):>9}  ", end=""
             )
             print(f"{row['title']}; licence {row['licence']}{terms}")
         return 0
