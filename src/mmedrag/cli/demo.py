@@ -1,4 +1,4 @@
-"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.demo`)."""
+"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.apps.demo`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ examples:
   MMEDRAG_DATA=/data/mmedrag mmedrag demo --json > demo.json"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.demo import default_work_dir
+        from mmedrag.apps.demo import default_work_dir
 
         parser.add_argument(
             "--data", help="folder with medpix2/ and vqa_rad/ (default: $MMEDRAG_DATA, else ~/.cache/mmedrag/data)"
@@ -46,9 +46,9 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        from mmedrag.apps.demo import DemoSettings, run_demo
         from mmedrag.cli.data import confirm_licence
         from mmedrag.datasets import ensure_datasets
-        from mmedrag.demo import DemoSettings, run_demo
 
         data_dir = ensure_datasets(  # fetches what is missing, saying what and how big first
             ("medpix2", "vqa_rad"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import importlib.metadata
 import os
 import time
 import urllib.error
@@ -43,9 +44,11 @@ class _Incomplete(Exception):
 
 
 def _agent() -> str:
-    from mmedrag import __version__
-
-    return f"mmedrag/{__version__} (+dataset fetch)"
+    try:
+        version = importlib.metadata.version("mmedrag")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was not installed
+        version = "0"
+    return f"mmedrag/{version} (+dataset fetch)"
 
 
 def _download_once(url: str, part: Path, size: int | None, seen: Callable[[int], None], timeout: float) -> None:

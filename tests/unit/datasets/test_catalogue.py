@@ -146,7 +146,7 @@ def test_demo_fetches_its_data_into_an_empty_folder(
         seen["data"] = settings.data_dir
         return {"data": str(settings.data_dir)}
 
-    monkeypatch.setattr("mmedrag.demo.run_demo", fake_run_demo)
+    monkeypatch.setattr("mmedrag.apps.demo.run_demo", fake_run_demo)
     try:
         assert main(["demo", "--json"]) == 2  # MedPix's terms are unclear: never downloaded without consent
         assert "medpix2: licence unclear" in capsys.readouterr().err and server.requests == []

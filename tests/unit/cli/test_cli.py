@@ -121,7 +121,7 @@ def test_ask_text_output_lists_the_cited_cases(
         (["search", "--index", "{tmp}/nowhere", "--text", "x"], "no index found"),
         (["index", "{tmp}/empty.jsonl", "--index", "{tmp}/e", "--encoder", "hash:8"], "no records to index"),
         (["index", "--index", "{tmp}/e"], "give a SOURCE"),
-        (["index", "{tmp}/corpus.jsonl", "--index", "{tmp}/e", "--encoder", "bogus"], "bad encoder spec"),
+        (["index", "{tmp}/corpus.jsonl", "--index", "{tmp}/e", "--encoder", "bogus"], "unknown encoder 'bogus'"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(
@@ -143,3 +143,7 @@ def test_env_reports_versions_and_extras(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run(capsys, "env", "--json")
     data = json.loads(out)
     assert code == 0 and data["packages"]["numpy"] != "-" and isinstance(data["extras"]["faiss"], bool)
+    from mmedrag.backends import ROLES
+
+    assert set(data["registries"]) == set(ROLES) and "faiss" in data["registries"]["store"]
+    assert all(data["registries"][role] == registry.names() for role, registry in ROLES.items())

@@ -1,6 +1,6 @@
 """Dataset fetching through the real code over a loopback HTTP server: full fetch, interrupted and resumed fetch,
 corrupted file, server error, truncated archive, licences. The synthetic catalogue here runs everywhere; the
-catalogue's own entries are fetched from ../shared/data in tests/unit/test_data_catalogue.py."""
+catalogue's own entries are fetched from ../shared/data in tests/unit/datasets/test_catalogue.py."""
 
 from __future__ import annotations
 
