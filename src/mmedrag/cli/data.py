@@ -40,6 +40,7 @@ terminal). Data goes to --root, else $MMEDRAG_DATA, else ~/.cache/mmedrag/data.
 examples:
   mmedrag data list
   mmedrag data fetch vqa_rad medpix2 --accept-licence
+  mmedrag data fetch --all --accept-licence
   mmedrag data verify                     # every dataset present under the data folder
   mmedrag ingest "$(mmedrag data path medpix2)" --out manifests/medpix2.jsonl"""
 
@@ -48,7 +49,8 @@ examples:
         listing = actions.add_parser("list", help="the catalogue: name, size, licence, and whether it is here")
         _add_root(listing)
         fetch = actions.add_parser("fetch", help="download, verify and unpack datasets")
-        fetch.add_argument("names", nargs="+", metavar="NAME", help="dataset names (mmedrag data list)")
+        fetch.add_argument("names", nargs="*", metavar="NAME", help="dataset names (mmedrag data list)")
+        fetch.add_argument("--all", action="store_true", help="every dataset of the catalogue")
         fetch.add_argument("--accept-licence", action="store_true", help="accept restricted licences without asking")
         fetch.add_argument("--force", action="store_true", help="fetch again even when a complete copy is present")
         _add_root(fetch)
@@ -98,18 +100,22 @@ examples:
         return 0
 
     def _fetch(self, args: argparse.Namespace) -> int:
-        from mmedrag.datasets import data_root, fetch_datasets, get_dataset, is_ready
+        from mmedrag.datasets import data_root, fetch_datasets, get_dataset, is_ready, load_catalogue
         from mmedrag.datasets.catalogue import human_size
         from mmedrag.datasets.fetch import licence_notice
+        from mmedrag.errors import ConfigError
 
         root = data_root(args.root)
-        for name in args.names:
+        if args.all == bool(args.names):
+            raise ConfigError("name the datasets to fetch, or pass --all (not both)")
+        names = list(load_catalogue()) if args.all else args.names
+        for name in names:
             dataset = get_dataset(name)
             if args.force or not is_ready(root / name, dataset):
                 log(f"{name}: {len(dataset.fetchable)} files, {human_size(dataset.download_size)} to download")
                 log(f"  {licence_notice(dataset)}")
         reports = fetch_datasets(
-            args.names,
+            names,
             root,
             accept_licence=args.accept_licence,
             confirm=confirm_licence,
@@ -121,10 +127,13 @@ examples:
             emit_json({"root": str(root), "datasets": [asdict(r) for r in reports]})
             return 0
         for report in reports:
-            what = (
-                "already present" if report.reused else f"fetched {human_size(report.downloaded)} in {report.seconds} s"
-            )
-            print(f"{report.name}: {what}: {report.files} files verified in {report.path}")
+            if report.reused:
+                print(
+                    f"{report.name}: already in {report.path} ({report.files} files; `mmedrag data verify` re-checks)"
+                )
+            else:
+                done = f"fetched {human_size(report.downloaded)} in {report.seconds} s"
+                print(f"{report.name}: {done}; {report.files} files verified in {report.path}")
         return 0
 
     def _verify(self, args: argparse.Namespace) -> int:

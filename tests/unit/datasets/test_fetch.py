@@ -235,6 +235,8 @@ def test_cli_fetch_refuses_a_restricted_licence_without_flag(
 
 
 def test_cli_unknown_dataset_and_path_of_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "fetch", "--root", str(tmp_path)]) == 2
+    assert "name the datasets to fetch, or pass --all" in capsys.readouterr().err
     assert main(["data", "fetch", "nope", "--root", str(tmp_path)]) == 2
     assert "unknown dataset 'nope'; known:" in capsys.readouterr().err
     assert main(["data", "path", "vqa_rad", "--root", str(tmp_path)]) == 2
