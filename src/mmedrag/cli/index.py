@@ -15,9 +15,10 @@ or numpy, the encoder's fingerprint). Re-running adds and replaces records; the 
 new one is completely written. Bad records are skipped, counted and listed.
 
 examples:
-  mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
   mmedrag index corpus.jsonl --index idx/cxr --encoder biomedclip --store faiss:HNSW32
-  mmedrag index ../shared/data/mmed_rag_iuxray/retriever_train.json --index idx/iu --encoder minilm --images ignore
+  mmedrag index "$(mmedrag data path mmed_rag_iuxray)/retriever_train.json" --index idx/iu --encoder minilm \\
+    --images ignore
   mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -17,9 +17,9 @@ fax numbers, e-mail, URLs, IP addresses, SSNs, record and account numbers) in th
 the record's metadata, so that neither the manifest nor the index built from it holds them.
 
 examples:
-  mmedrag ingest ../shared/data/medpix2 --out manifests/medpix2.jsonl
+  mmedrag ingest ~/.cache/mmedrag/data/medpix2 --out manifests/medpix2.jsonl
   mmedrag ingest /pacs/export --format dicom --group-by series --out manifests/ct.jsonl
-  mmedrag ingest ../shared/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
+  mmedrag ingest ~/.cache/mmedrag/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
   mmedrag ingest table.csv --format csv --option image_column=path --option text_column=report --out m.jsonl"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

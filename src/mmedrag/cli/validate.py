@@ -28,7 +28,7 @@ count as split "none" (add it to --kb-splits to treat them as KB).
 
 examples:
   mmedrag validate corpus.jsonl
-  mmedrag validate ../shared/data/medpix2 ../shared/data/vqa_rad --kb-splits train,none --json
+  mmedrag validate ~/.cache/mmedrag/data/medpix2 ~/.cache/mmedrag/data/vqa_rad --kb-splits train,none --json
   mmedrag validate train.jsonl test.jsonl --phi --near-duplicate-bits 4"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
