@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import write_section
+from mmedrag.datasets import data_root
 
 LABELS = {
     "pair": "own text",
@@ -118,7 +119,7 @@ def table(result: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MMEDRAG_DATA", "../shared/data"), help="holds medpix2/")
+    p.add_argument("--data", default=str(data_root()), help="holds medpix2/ (default: %(default)s)")
     p.add_argument("--heldout", type=float, default=0.2, help="share of cases held out")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytest.importorskip("torch", reason="retriever training needs torch: pip install 'mmedrag[torch]'")
+
 from mmedrag.encoders import create_encoder
 from mmedrag.encoders.base import fingerprint_of
 from mmedrag.errors import ConfigError

@@ -43,8 +43,10 @@ class DemoSettings:
 
 
 def default_data_dir() -> Path:
-    """``MMEDRAG_DATA`` if set, else ``../shared/data`` from the current directory."""
-    return Path(os.environ.get("MMEDRAG_DATA", "../shared/data")).expanduser()
+    """``MMEDRAG_DATA`` if set, else ``~/.cache/mmedrag/data`` (where ``mmedrag data fetch`` puts datasets)."""
+    from mmedrag.datasets import data_root
+
+    return data_root()
 
 
 def default_work_dir() -> Path:

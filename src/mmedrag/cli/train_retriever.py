@@ -38,9 +38,9 @@ bases:
   hf_clip:DIR                a transformers CLIP/SigLIP folder saved with save_pretrained
 
 examples:
-  mmedrag train-retriever ../shared/data/medpix2 --out retrievers/medpix-tower --epochs 20
+  mmedrag train-retriever ~/.cache/mmedrag/data/medpix2 --out retrievers/medpix-tower --epochs 20
   mmedrag train-retriever corpus.jsonl --base open_clip:~/models/biomedclip --train-text --out retrievers/bmc
-  mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower"""
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", help="a JSONL manifest, a dataset file or a dataset folder")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="retriever training needs torch: pip install 'mmedrag[torch]'")
 
 from mmedrag.errors import ConfigError
 from mmedrag.training.checkpoints import check_resumable

@@ -2,7 +2,7 @@
 
 Questions only (VQA-RAD has no reports). A CLOSED question whose answer is yes/no becomes task ``closed``; every
 other question (including CLOSED "PA or AP?" choices) is ``open``. The MedPix "synpic" image id is kept in metadata:
-19 of these images also appear in MedPix 2.0 (shared/data/vqa_rad/PROVENANCE.md).
+19 of these images also appear in MedPix 2.0 (the same MedPix source image, cropped or sized differently).
 """
 
 from __future__ import annotations
