@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from mmedrag.io.readers import read_source
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
     from mmedrag.training.retriever_pairs import pairs_from_records
 
     if args.threads:
@@ -57,14 +57,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report = train_retriever(
             train,
             held,
-            base="tower",
-            out_dir=args.work or Path(scratch) / "tower",
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            image_size=args.image_size,
-            seed=args.seed,
-            resume=False,
-            allow_worse=True,  # record what happened, better or worse
+            args.work or Path(scratch) / "tower",
+            RetrieverSettings(
+                base="tower",
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                seed=args.seed,
+                resume=False,
+                allow_worse=True,
+            ),
             log=log,
         )
     result = report.to_dict()

@@ -79,7 +79,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.io.readers import read_source
-        from mmedrag.training.retriever import train_retriever
+        from mmedrag.training.retriever import RetrieverSettings, train_retriever
         from mmedrag.training.retriever_pairs import pairs_from_records
 
         dataset = read_source(args.source, args.format, **argtype.reader_options(args))
@@ -87,11 +87,8 @@ examples:
         train, heldout = pairs_from_records(records, args.heldout, args.seed, args.group_by)
         if not args.json:
             log(f"{len(train)} training pairs, {len(heldout)} held-out pairs from {len(records)} records")
-        report = train_retriever(
-            train,
-            heldout,
+        settings = RetrieverSettings(
             base=args.base,
-            out_dir=args.out,
             train_image=not args.freeze_image,
             train_text=args.train_text,
             epochs=args.epochs,
@@ -105,8 +102,8 @@ examples:
             device=args.device,
             image_size=args.image_size,
             progress=show_progress(args),
-            log=None if args.json else log,
         )
+        report = train_retriever(train, heldout, args.out, settings, log=None if args.json else log)
         data = report.to_dict()
         if args.json:
             emit_json({**data, "read_errors": [str(e) for e in dataset.errors]})

@@ -21,6 +21,11 @@ SPLIT_FILES = {"train": "trainset.json", "test": "testset.json"}
 def read_vqa_rad(
     source: Path, splits: tuple[str, ...] = ("train", "test"), image_dir: str = "images"
 ) -> Iterator[Item]:
+    """VQA-RAD questions (one per QA pair, closed or open) with their images; the test split is queries only.
+
+    Example:
+        >>> dataset = read_source("data/vqa_rad", "vqa_rad")  # doctest: +SKIP
+    """
     for split in splits:
         if split not in SPLIT_FILES:
             raise DataError(f"unknown VQA-RAD split {split!r}; use train or test")
