@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+
+if TYPE_CHECKING:
+    from mmedrag.io.readers import Dataset
+
+
+def _read(args: argparse.Namespace) -> Dataset:
+    """The source's records; when none could be read, the first reason (e.g. paths outside the data root)."""
+    from mmedrag.errors import DataError
+    from mmedrag.io.readers import read_source
+
+    dataset = read_source(args.source, args.format, **argtype.reader_options(args))
+    if not dataset.records and dataset.errors:
+        count, first = len(dataset.errors), dataset.errors[0]
+        raise DataError(f"nothing readable in {args.source} ({count} errors); first: {first}")
+    return dataset
 
 
 class IndexCommand(Command):
@@ -57,9 +73,8 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
-        from mmedrag.errors import ConfigError, DataError
+        from mmedrag.errors import ConfigError
         from mmedrag.indexing import build_index, delete_records
-        from mmedrag.io.readers import read_source
         from mmedrag.stores.index import KnowledgeIndex
 
         if args.delete:
@@ -71,12 +86,8 @@ examples:
             return 0
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
-        dataset = read_source(args.source, args.format, **argtype.reader_options(args))
+        dataset = _read(args)
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
-        if not dataset.records and dataset.errors:
-            raise DataError(
-                f"nothing readable in {args.source} ({len(dataset.errors)} errors); first: {dataset.errors[0]}"
-            )
         if args.redact:  # a raw source indexed without `ingest --redact` would carry identifiers into the index
             from mmedrag.quality.phi import redact_record
 
