@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.errors import DataError
-from mmedrag.evaluation.closed import closed_metrics, parse_yes_no
+from mmedrag.evaluation.closed import parse_yes_no
+from mmedrag.evaluation.closed_table import closed_summary
 from mmedrag.io.images import load_image
 from mmedrag.io.readers import read_source
 from mmedrag.types import Answer, Question, Record
@@ -112,8 +113,9 @@ def _closed_questions(data_dir: Path, limit: int | None) -> list[Question]:
 
 
 def _score(name: str, questions: list[Question], answers: list[Answer], seconds: float) -> dict[str, Any]:
-    metrics = closed_metrics([parse_yes_no(a.text) for a in answers], [parse_yes_no(q.answer) for q in questions])
-    return {"name": name, **{k: round(v, 4) for k, v in metrics.items()}, "seconds": round(seconds, 2)}
+    metrics = closed_summary([parse_yes_no(a.text) for a in answers], [parse_yes_no(q.answer) for q in questions])
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+    return {"name": name, **rounded, "seconds": round(seconds, 2)}
 
 
 def _example(questions: list[Question], answers: list[Answer]) -> dict[str, Any] | None:

@@ -58,6 +58,11 @@ examples:
         return 0
 
 
+def _with_ci(row: dict, name: str) -> str:
+    interval = row.get(f"{name}_ci")
+    return f"{row[name]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{row[name]:.3f}"
+
+
 def _print_report(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -74,16 +79,38 @@ def _print_report(result: dict) -> None:
         title=f"VQA-RAD test closed questions (n={result['queries']['count']}), "
         f"knowledge base MedPix 2.0 ({result['knowledge_base']['records']} images), extractive generator"
     )
-    for column in ("pipeline", "accuracy", "answered acc.", "F1 (yes)", "abstentions", "seconds"):
+    for column in (
+        "pipeline",
+        "accuracy [95% CI]",
+        "balanced acc. [95% CI]",
+        "F1 (yes) [95% CI]",
+        "answered acc.",
+        "abstentions",
+        "seconds",
+    ):
         table.add_column(column, justify="left" if column == "pipeline" else "right")
     for row in result["rows"]:
         table.add_row(
             row["name"],
-            f"{row['accuracy']:.3f}",
+            _with_ci(row, "accuracy"),
+            _with_ci(row, "balanced_accuracy"),
+            _with_ci(row, "f1"),
             f"{row['answered_accuracy']:.3f}",
-            f"{row['f1']:.3f}",
             f"{row['abstention_rate']:.3f}",
             f"{row['seconds']:.2f}",
+        )
+    first = result["rows"][0]
+    if first.get("n"):  # every row answers the same questions: one majority-answer baseline for all
+        baseline = {"accuracy": first["majority_accuracy"], "accuracy_ci": first.get("majority_accuracy_ci")}
+        table.add_row(
+            f"majority answer (always {first['majority_answer']!r})",
+            _with_ci(baseline, "accuracy"),
+            f"{first['majority_balanced_accuracy']:.3f}",
+            f"{first['majority_f1']:.3f}",
+            f"{first['majority_accuracy']:.3f}",
+            "0.000",
+            "–",
+            style="dim",
         )
     console.print(table)
     example = result.get("example")
