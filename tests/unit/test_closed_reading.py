@@ -91,6 +91,34 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
         ("Is the aorta normal?", COMPLETE, "yes", "unmentioned_absent_in_complete_report"),
         ("Is there a mass?", "FINDINGS: Left effusion.", "no", "unmentioned_absent_in_complete_report"),
         ("Is there a mass?", "No acute cardiopulmonary abnormality.", "no", "unmentioned_absent_in_complete_report"),
+        # states are read in the finding's own comma part when it names one, else in the whole clause
+        (
+            "Is the pulmonary vascularity abnormal?",
+            "Heart is enlarged, pulmonary vascularity is normal.",
+            "no",
+            "sentence",
+        ),
+        ("Are the bones abnormal?", "The heart, lungs and bones are normal.", "no", "sentence"),
+        # a finding in another organ or on the other side is not the asked one
+        (
+            "Is there a mass in the liver?",
+            COMPLETE + " Mass in the right lower lobe.",
+            "no",
+            "unmentioned_absent_in_complete_report",
+        ),
+        (
+            "Is there an opacity in the left lung?",
+            COMPLETE + " Right lower lung opacity.",
+            "no",
+            "unmentioned_absent_in_complete_report",
+        ),
+        ("Is there an opacity in the right lung?", COMPLETE + " Right lower lung opacity.", "yes", "sentence"),
+        (
+            "Is there a nodule in the right apex?",
+            "Nodule in the right apex, projecting over the third rib.",
+            "yes",
+            "sentence",
+        ),
         # negated question flips
         ("Is there no pneumothorax?", "No pneumothorax.", "yes", "sentence"),
     ],

@@ -67,6 +67,7 @@ class ClosedQuestion:
     state: State | None
     temporal: bool
     negated: bool
+    sides: frozenset[str] = frozenset()
 
 
 def parse_question(question: str) -> ClosedQuestion:
@@ -88,7 +89,8 @@ def parse_question(question: str) -> ClosedQuestion:
                 state = state or "abnormal"
             elif term not in content:
                 content.append(term)
-    return ClosedQuestion(tuple(content), state, temporal, negated)
+    sides = frozenset(tokens) & lexicon.SIDES
+    return ClosedQuestion(tuple(content), state, temporal, negated, sides if len(sides) == 1 else frozenset())
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ class Reading:
 
 def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     """The sentence's reading of the asked finding (rules 2-3), or None when it does not mention it."""
-    tokens = words(sentence)
+    parts = [words(part) for part in sentence.split(",")]
+    tokens = [token for part in parts for token in part]
+    segment = [number for number, part in enumerate(parts) for _ in part]
     terms = [canonical(token) for token in tokens]
     found: dict[str, int] = {}
     for term in question.content:
@@ -117,7 +121,16 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
         return None  # the place without the finding
     positions = list(found.values())
     start, end = clause_bounds(tokens, min(positions), max(positions))
-    clause = {term for group in terms[start:end] for term in group}
+    # States and sites are read in the comma-separated part(s) holding the finding when they name any ("Heart size
+    # is mildly enlarged, pulmonary vascularity within normal limits" says nothing abnormal about the vascularity),
+    # else in the whole clause ("The contours, lungs and bones are normal"; "Nodule left midlung, stable").
+    near = [i for i in range(start, end) if segment[min(positions)] <= segment[i] <= segment[max(positions)]]
+    clause = {term for i in near for term in terms[i]}
+    if not clause & (lexicon.NORMAL_STATE | lexicon.ABNORMAL_STATE | lexicon.STABLE_STATE):
+        near = list(range(start, end))
+        clause = {term for i in near for term in terms[i]}
+    if _elsewhere(question, clause, {tokens[i] for i in near}):
+        return None
     normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
     abnormal = bool(clause & lexicon.ABNORMAL_STATE)
     negated = is_negated(tokens, start, end, max(positions))
@@ -134,6 +147,16 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     else:
         finding = "absent" if normal and not abnormal else "present"
     return Reading(sentence, len(positions), finding, normal or abnormal)
+
+
+def _elsewhere(question: ClosedQuestion, clause: set[str], clause_words: set[str]) -> bool:
+    """Whether the mention is placed in another organ, or on the other side, than the question asks about."""
+    asked_organs = set(question.content) & lexicon.ORGANS
+    organs = clause & lexicon.ORGANS
+    if asked_organs and organs and not asked_organs & organs:
+        return True
+    sides = clause_words & lexicon.SIDES
+    return bool(question.sides and sides and not question.sides & sides)
 
 
 def is_complete(report: str) -> bool:

@@ -48,6 +48,16 @@ ANATOMY = frozenset(
     angle angles silhouette contour contours size structures structure soft tissue tissues
     bilateral bilaterally side""".split()  # noqa: SIM905
 )
+# Organs: a sentence that places a finding in another organ than the asked one is not about the asked finding
+# ("Is there a mass in the liver?" is not answered by "mass in the right lower lobe"). Pleura and the bony chest
+# wall are left out on purpose: "effusion in the lungs" is asked for what reports call a pleural effusion, and
+# findings are placed "projecting over the ribs".
+ORGANS = frozenset(
+    stem(w)
+    for w in """heart lung liver kidney kidneys renal brain spleen pancreas bowel colon stomach bladder uterus
+    ovary prostate thyroid breast aorta mediastinum diaphragm trachea esophagus gallbladder adrenal""".split()  # noqa: SIM905
+)
+SIDES = frozenset({"left", "right"})
 # Temporal questions ("since the previous study", "a new finding") read "stable"/"unchanged" as "no change".
 # Matched on the question's words as written: "changed" is temporal, "degenerative changes" is a finding.
 TEMPORAL_CUES = frozenset(
@@ -64,7 +74,7 @@ CHANGE_STATE = frozenset(
 _SYNONYM_LINES = """
 heart cardiac cardio cardiomediastinal
 mediastinum mediastinal cardiomediastinal
-lung lungs pulmonary
+lung lungs pulmonary lobe lobes lobar lingula lingular
 bone bones bony osseous skeletal skeleton
 effusion effusions fluid
 opacity opacities opacification consolidation consolidations infiltrate infiltrates airspace density densities
