@@ -55,7 +55,8 @@ ANATOMY = frozenset(
 ORGANS = frozenset(
     stem(w)
     for w in """heart lung liver kidney kidneys renal brain spleen pancreas bowel colon stomach bladder uterus
-    ovary prostate thyroid breast aorta mediastinum diaphragm trachea esophagus gallbladder adrenal""".split()  # noqa: SIM905
+    ovary prostate thyroid breast aorta mediastinum diaphragm trachea esophagus gallbladder adrenal mesentery
+    mesenteric peritoneum peritoneal retroperitoneum pelvis orbit sinus""".split()  # noqa: SIM905
 )
 SIDES = frozenset({"left", "right"})
 # Temporal questions ("since the previous study", "a new finding") read "stable"/"unchanged" as "no change".
