@@ -181,6 +181,10 @@ def test_policy_is_validated_and_reaches_the_generator() -> None:
     with pytest.raises(ConfigError, match="hedged"):
         ClosedPolicy(hedged="maybe")
     assert ExtractiveGenerator(unmentioned="abstain").policy.unmentioned == "abstain"
+    from mmedrag.generation.factory import create_generator
+
+    spec = {"kind": "extractive", "unmentioned": "abstain", "hedged": "no"}  # what a config's `generator:` holds
+    assert create_generator(spec).policy == ClosedPolicy(unmentioned="abstain", hedged="no")  # type: ignore[attr-defined]
     assert answer_closed("Is the chest normal?", refs(COMPLETE))[0] == UNKNOWN  # no finding terms: no guess
 
 

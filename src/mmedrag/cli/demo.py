@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
 class DemoCommand(Command):
     name = "demo"
-    help = "run the offline end-to-end demo on MedPix 2.0 + VQA-RAD"
-    description = """Build a knowledge base from MedPix 2.0, train a small image tower against the frozen MiniLM
-text encoder (about a minute on 2 CPU cores), and answer VQA-RAD's held-out closed questions with and without
-retrieval. Prints held-out recall@k, a table (accuracy, abstentions, seconds) and one worked example with its cited
-cases. The tower and the index are cached in --work-dir, so a second run takes seconds.
+    help = "run the offline end-to-end demo on MedPix 2.0 + VQA-RAD and IU-Xray"
+    description = """Part 1: build a knowledge base from MedPix 2.0, train a small image tower against the frozen
+MiniLM text encoder (about a minute on 2 CPU cores), and answer VQA-RAD's held-out closed questions with and
+without retrieval. Part 2: answer MMed-RAG's IU-Xray closed test questions with no reference, with the reference
+authors' top-1 retrieved report and with the gold report (the ceiling). Each table shows accuracy, balanced
+accuracy and F1 with 95% bootstrap intervals beside the majority answer; the run ends with an evidence card (the
+deciding sentence highlighted in the cited case). The tower and the index are cached in --work-dir, so a second
+run takes seconds.
 
 examples:
   mmedrag demo --data ../shared/data
@@ -60,25 +64,14 @@ examples:
 
 def _with_ci(row: dict, name: str) -> str:
     interval = row.get(f"{name}_ci")
-    return f"{row[name]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{row[name]:.3f}"
+    return f"{row[name]:.3f} [{interval[0]:.2f}-{interval[1]:.2f}]" if interval else f"{row[name]:.3f}"
 
 
-def _print_report(result: dict) -> None:
-    from rich.console import Console
+def _closed_table(title: str, rows: list[dict]) -> Any:
+    """A rich table of closed-question runs on the same questions, with their majority-answer baseline last."""
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 120)  # logs and CI: do not wrap the table at 80
-    tower = result["tower"]
-    recall = ", ".join(f"{k} {v:.3f}" for k, v in tower["held_out_recall"].items())
-    console.print(
-        f"[bold]Image tower[/bold] ({'reused' if tower['reused'] else 'trained'}, {tower['epochs']} epochs): "
-        f"held-out image->report {recall} over {tower['held_out_pairs']} pairs "
-        f"(chance R@1 {tower['chance_R@1']:.3f})"
-    )
-    table = Table(
-        title=f"VQA-RAD test closed questions (n={result['queries']['count']}), "
-        f"knowledge base MedPix 2.0 ({result['knowledge_base']['records']} images), extractive generator"
-    )
+    table = Table(title=title)
     for column in (
         "pipeline",
         "accuracy [95% CI]",
@@ -89,7 +82,7 @@ def _print_report(result: dict) -> None:
         "seconds",
     ):
         table.add_column(column, justify="left" if column == "pipeline" else "right")
-    for row in result["rows"]:
+    for row in rows:
         table.add_row(
             row["name"],
             _with_ci(row, "accuracy"),
@@ -99,7 +92,7 @@ def _print_report(result: dict) -> None:
             f"{row['abstention_rate']:.3f}",
             f"{row['seconds']:.2f}",
         )
-    first = result["rows"][0]
+    first = rows[0]
     if first.get("n"):  # every row answers the same questions: one majority-answer baseline for all
         baseline = {"accuracy": first["majority_accuracy"], "accuracy_ci": first.get("majority_accuracy_ci")}
         table.add_row(
@@ -112,7 +105,44 @@ def _print_report(result: dict) -> None:
             "–",
             style="dim",
         )
-    console.print(table)
+    return table
+
+
+def _evidence_card(card: dict) -> Any:
+    """The worked IU-Xray example as a panel: question, answer, the cited report with the deciding sentence lit."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    report, sentence = card["cited_report"], card["deciding_sentence"]
+    head, found, tail = report.partition(sentence)
+    cited = f"{escape(head)}[bold black on yellow]{escape(sentence)}[/]{escape(tail)}" if found else escape(report)
+    case = card["cited_case"] or "(no Open-i id found)"
+    body = (
+        f"[bold]Q[/bold] {escape(card['question'])}   [dim](gold: {escape(card['gold'])})[/dim]\n"
+        f"[bold]A[/bold] {escape(card['answer'].split('Reference')[0].strip())} "
+        f"[dim](decided by the highlighted sentence)[/dim]\n\n"
+        f"[bold]cited case[/bold] {escape(case)}: the authors' top-1 retrieval for {escape(str(card['image']))}\n"
+        f"{cited}"
+    )
+    return Panel(body, title=f"Evidence card {card['question_id']}", expand=False)
+
+
+def _print_report(result: dict) -> None:
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 132)  # logs and CI: do not wrap the table at 80
+    tower = result["tower"]
+    recall = ", ".join(f"{k} {v:.3f}" for k, v in tower["held_out_recall"].items())
+    console.print(
+        f"[bold]Image tower[/bold] ({'reused' if tower['reused'] else 'trained'}, {tower['epochs']} epochs): "
+        f"held-out image->report {recall} over {tower['held_out_pairs']} pairs "
+        f"(chance R@1 {tower['chance_R@1']:.3f})"
+    )
+    title = (
+        f"Part 1. VQA-RAD test closed questions (n={result['queries']['count']}), "
+        f"knowledge base MedPix 2.0 ({result['knowledge_base']['records']} images), extractive generator"
+    )
+    console.print(_closed_table(title, result["rows"]))
     example = result.get("example")
     if example:
         console.print(f"[bold]Worked example[/bold] {example['question_id']} ({example['image']})")
@@ -120,4 +150,13 @@ def _print_report(result: dict) -> None:
         console.print(f"  A: {example['answer']}")
         for number, cite in enumerate(example["citations"], start=1):
             console.print(f"  [{number}] {cite['id']}  score {cite['score']:.3f}  {cite['first_line'][:90]}")
+    iuxray = result.get("iuxray")
+    if iuxray:
+        title = (
+            f"Part 2. IU-Xray closed test questions (MMed-RAG, n={iuxray['count']}): what the knowledge base can "
+            "answer, extractive generator"
+        )
+        console.print(_closed_table(title, iuxray["rows"]))
+        if iuxray.get("card"):
+            console.print(_evidence_card(iuxray["card"]))
     console.print(f"done in {result['seconds']:.1f} s; cache in {Path(result['index']['path']).parent}")
