@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         "|---|--:|--:|--:|",
         *rows,
         "",
-        "Where the time went (`python -m pyinstrument`, `python -X importtime`): before, 21 of 28 s (wall, loaded machine) went to "
-        "importing sentence-transformers/transformers and loading MiniLM, which an image query does not use (the "
+        "Where the time went (`python -m pyinstrument`, `python -X importtime`): before, 21 of 28 s (wall, loaded "
+        "machine) went to importing sentence-transformers/transformers and loading MiniLM, which an image query "
+        "does not use (the "
         "tower loaded its text encoder eagerly, and the index check embedded a probe text at start-up), and 5 s "
         "to importing torch. Now the index check embeds only the probe of the modality a query uses, at its first "
         "query; the tower loads its text encoder on first use; a sentence model is loaded once per process (the "
