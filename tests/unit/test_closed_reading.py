@@ -223,3 +223,16 @@ def test_dev_accuracy_regression_guard(shared_data: Path) -> None:
         parse_yes_no(answer_closed(q.question, refs(q.metadata["gold_report"]))[0]) == q.answer for q in questions
     )
     assert correct / len(questions) >= 0.95
+
+
+def test_answer_cache_keys_differ_by_policy(tmp_path: Path) -> None:
+    from mmedrag.generation.cache import CachedGenerator
+    from mmedrag.generation.prompts import PromptBuilder
+    from mmedrag.types import Context, Hit, Query, Record
+
+    context = Context(hits=(Hit(Record(id="c1", text=COMPLETE), 0.9, 1),))
+    prompt = PromptBuilder().build(Query(text="Is there a mass?"), context, "radiology")
+    cache = tmp_path / "answers.sqlite"
+    absent = CachedGenerator(ExtractiveGenerator(), cache).generate([prompt])[0]
+    abstain = CachedGenerator(ExtractiveGenerator(unmentioned="abstain"), cache).generate([prompt])[0]
+    assert parse_yes_no(absent.text) == "no" and abstain.text == UNKNOWN

@@ -34,6 +34,7 @@ from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.types import Generation, Prompt, Reference
 
 UNKNOWN = "unknown"
+RULES_VERSION = 2  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:
@@ -142,6 +143,8 @@ class ExtractiveGenerator:
 
     def __init__(self, unmentioned: str = "absent_if_complete", hedged: str = "yes") -> None:
         self.policy = ClosedPolicy(unmentioned=unmentioned, hedged=hedged)
+        # Folded into answer-cache keys, so a cache never returns answers of other rules or another policy.
+        self.identity_settings = {"rules": RULES_VERSION, "unmentioned": unmentioned, "hedged": hedged}
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         return [self._one(prompt) for prompt in prompts]
