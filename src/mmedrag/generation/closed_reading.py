@@ -5,10 +5,14 @@
    terms (the finding or structure asked about) and an asked *state*: ``abnormal`` ("Is the mediastinum
    remarkable / enlarged?"), ``normal`` ("Are the lungs clear?") or none ("Is there an effusion?", i.e. is it
    present). Temporal questions ("since the prior study", "a new finding") ask whether something changed.
-2. **Mention.** A sentence mentions the asked finding when it holds at least half of the content terms; the
-   mention is *negated* by NegEx triggers in its clause, *hedged* by an uncertainty phrase in its clause, and
-   *normal* when its clause states a normal state ("unremarkable", "within normal limits", "clear", "midline"; for
-   temporal questions also "stable", "unchanged").
+2. **Mention.** A sentence mentions the asked finding when it holds at least half of the content terms (words of
+   one family match: "elevated"/"elevation"), including a finding term when the question names one besides
+   anatomy ("Is there a fracture of the ribs?" is not answered by "Ribs are seen"), and does not place it in
+   another organ or on the other side than asked ("mass in the right lower lobe" does not answer "Is there a mass
+   in the liver?" or "... in the left lung?"). The mention is *negated* by NegEx triggers in its clause, *hedged*
+   by an uncertainty phrase in its clause, and *normal* when it states a normal state ("unremarkable", "within
+   normal limits", "clear", "midline"; for temporal questions also "stable", "unchanged"). States are read in the
+   comma-separated part holding the finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
    uncertain, any other mention says it is present. Among a report's mentions the one matching most content terms
    decides, preferring one that speaks to the asked state; among equals present beats uncertain beats absent, the
