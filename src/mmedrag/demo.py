@@ -191,7 +191,7 @@ def _evidence_card(
         report = question.metadata["reference_reports"][0]
         return {
             "question_id": question.id,
-            "image": str(Path(str(question.image_path)).relative_to(folder)),
+            "image": "/".join(Path(str(question.image_path)).parts[-2:]),  # <study>/<view>.png
             "question": question.question,
             "gold": question.answer,
             "answer": text,
