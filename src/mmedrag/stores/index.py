@@ -96,9 +96,10 @@ class KnowledgeIndex:
         spaces = {name: load_store(spec, version / name, encoder.dim) for name in SPACES}
         return cls(root, encoder, spec, records, spaces, info=meta.get("info", {}))
 
-    def check_encoder(self, fingerprint: Fingerprint) -> None:
-        """Refuse queries from an encoder other than the one that built this index."""
-        reason = self.encoder.mismatch(fingerprint)
+    def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None:
+        """Refuse queries from an encoder other than the one that built this index (``partial``: see
+        :meth:`Fingerprint.mismatch`)."""
+        reason = self.encoder.mismatch(fingerprint, partial=partial)
         if reason:
             raise EncoderMismatchError(
                 f"index {self.path} was built with encoder {self.encoder.name} but the query encoder is "
