@@ -58,18 +58,18 @@ def plan_batches(
     Returns:
         Batches in run order. A group larger than ``batch_size`` is split; otherwise groups are never split.
     """
-    units = _units(indices, keys)
-    planned: list[PlannedBatch] = []
+    sort = sort_window > 1
+    pieces: list[tuple[int, ...]] = []
     window: list[tuple[int, ...]] = []
     seen = 0
-    for unit in units:
+    for unit in _units(indices, keys):
         window.append(unit)
         seen += len(unit)
-        if seen >= max(sort_window, 1):
-            planned.extend(_pack(window, lengths, batch_size, sort_window > 1))
+        if seen >= sort_window:
+            pieces.extend(_pieces(window, lengths, batch_size, sort))
             window, seen = [], 0
-    planned.extend(_pack(window, lengths, batch_size, sort_window > 1))
-    return planned
+    pieces.extend(_pieces(window, lengths, batch_size, sort))
+    return _pack(pieces, batch_size)
 
 
 def _units(indices: Sequence[int], keys: Sequence[Hashable] | None) -> list[tuple[int, ...]]:
@@ -82,14 +82,19 @@ def _units(indices: Sequence[int], keys: Sequence[Hashable] | None) -> list[tupl
     return [tuple(group) for group in groups.values()]
 
 
-def _pack(units: list[tuple[int, ...]], lengths: Sequence[int], batch_size: int, sort: bool) -> list[PlannedBatch]:
-    """Fill batches with whole units (longest first when sorting); split only units larger than a batch."""
+def _pieces(units: list[tuple[int, ...]], lengths: Sequence[int], batch_size: int, sort: bool) -> list[tuple[int, ...]]:
+    """Units cut to at most ``batch_size`` (only units larger than a batch are split), longest first when sorting."""
     pieces: list[tuple[int, ...]] = []
     for unit in units:
         ordered = sorted(unit, key=lambda i: lengths[i]) if sort else list(unit)
         pieces.extend(tuple(ordered[start : start + batch_size]) for start in range(0, len(ordered), batch_size))
     if sort:
         pieces.sort(key=lambda piece: -max(lengths[i] for i in piece))
+    return pieces
+
+
+def _pack(pieces: list[tuple[int, ...]], batch_size: int) -> list[PlannedBatch]:
+    """Fill batches with whole pieces in order; a piece that does not fit starts the next batch."""
     batches: list[PlannedBatch] = []
     current: list[tuple[int, ...]] = []
     size = 0
