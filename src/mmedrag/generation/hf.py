@@ -52,6 +52,7 @@ class HFGenerator:
         closed_answer: ``"generate"`` decodes closed questions like any other; ``"first_token"`` answers them in
             one forward pass with the larger of P(yes) and P(no) over the first answer token.
         sort_window: prompts (in input order) inside which batches are sorted by prompt length; 1 keeps input order.
+        preloaded: ``(model, processor)`` already in memory; ``model`` then only names them.
 
     Raises:
         ConfigError: an argument is invalid.
@@ -78,6 +79,7 @@ class HFGenerator:
         share_prefix: bool = True,
         closed_answer: str = "generate",
         sort_window: int = 256,
+        preloaded: tuple[Any, Any] | None = None,
     ) -> None:
         if max_new_tokens < 1 or batch_size < 1 or sort_window < 1:
             raise ConfigError(
@@ -104,15 +106,19 @@ class HFGenerator:
         self.sort_window = sort_window
         self.device = resolve_device(torch, device)
         self.dtype = resolve_dtype(torch, dtype, self.device)
-        try:
-            self.processor = transformers.AutoProcessor.from_pretrained(
-                self.model_id, trust_remote_code=trust_remote_code
-            )
-            self.model = transformers.AutoModelForImageTextToText.from_pretrained(
-                self.model_id, dtype=self.dtype, trust_remote_code=trust_remote_code
-            )
-        except Exception as exc:
-            raise load_error(self.model_id, exc) from exc
+        if preloaded is not None:  # model and processor already in memory (a benchmark's random-weight model)
+            self.model, self.processor = preloaded
+            self.model.to(dtype=self.dtype)
+        else:
+            try:
+                self.processor = transformers.AutoProcessor.from_pretrained(
+                    self.model_id, trust_remote_code=trust_remote_code
+                )
+                self.model = transformers.AutoModelForImageTextToText.from_pretrained(
+                    self.model_id, dtype=self.dtype, trust_remote_code=trust_remote_code
+                )
+            except Exception as exc:
+                raise load_error(self.model_id, exc) from exc
         self._adapters: dict[str, str] = {}  # adapter folder -> PEFT adapter name
         if self.adapter is not None:
             self._use_adapter(self.adapter)
