@@ -133,16 +133,26 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
     import torch
     from transformers import DynamicCache
 
+    first = prefixes[0][0][0]
+    rows = torch.tensor(layout.row_groups, device=first.device)
+    # Slot j of row i holds prefix token j - pad[i]; slots before pad[i] are padding (masked, zeroed here).
+    position = (
+        torch.arange(layout.cached, device=first.device)[None, :]
+        - torch.tensor(layout.pad, device=first.device)[:, None]
+    )
+    valid = (position >= 0)[:, None, :, None]
+    index = position.clamp(min=0)[:, None, :, None]
     data = []
     for layer in range(len(prefixes[0])):
-        keys, values = [], []
-        for row, group in enumerate(layout.row_groups):
-            key, value = prefixes[group][layer]
-            pad, kept = layout.pad[row], layout.keep[row]
-            empty = (key.shape[1], pad, key.shape[3])
-            keys.append(torch.cat([key.new_zeros(empty), key[0, :, :kept]], dim=1))
-            values.append(torch.cat([value.new_zeros(empty), value[0, :, :kept]], dim=1))
-        data.append((torch.stack(keys), torch.stack(values)))
+        expanded = []
+        for part in (0, 1):  # keys, values
+            tensors = [prefix[layer][part] for prefix in prefixes]
+            longest = max(t.shape[2] for t in tensors)
+            stacked = torch.cat([torch.nn.functional.pad(t, (0, 0, 0, longest - t.shape[2])) for t in tensors])
+            source = stacked[rows]  # (rows, heads, longest, dim)
+            gathered = torch.gather(source, 2, index.expand(-1, source.shape[1], -1, source.shape[3]))
+            expanded.append(torch.where(valid, gathered, torch.zeros((), dtype=gathered.dtype, device=gathered.device)))
+        data.append((expanded[0], expanded[1]))
     return DynamicCache(ddp_cache_data=data)
 
 
