@@ -147,25 +147,24 @@ class HFGenerator:
         """Answer ``prompts`` in batches of at most ``batch_size``; the output order matches the input order.
 
         Prompts with and without images go to separate batches: not every processor accepts a mix (Gemma3's rejects
-        a flat image list), and grouping costs at most one extra partial batch. So do one-pass closed questions.
+        a flat image list), and grouping costs at most one extra partial batch.
         """
         if not prompts:
             return []
         texts = [self._render(p) for p in prompts]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        buckets: dict[tuple[bool, str | None, bool], list[int]] = {}
+        buckets: dict[tuple[bool, str | None], list[int]] = {}
         for index, prompt in enumerate(prompts):
-            one_pass = self.closed_answer == "first_token" and prompt.task == "closed"
-            buckets.setdefault((bool(prompt.images), prompt.adapter or self.adapter, one_pass), []).append(index)
+            buckets.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
         keys = [share_key(p, p.adapter or self.adapter) for p in prompts] if self.share_prefix else None
         results: list[Generation | None] = [None] * len(prompts)
-        for (_, adapter, one_pass), indices in buckets.items():
+        for (_, adapter), indices in buckets.items():
             with self._adapter_active(adapter):
                 for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window):
                     where = {index: row for row, index in enumerate(planned.indices)}
                     groups = [[where[index] for index in group] for group in planned.groups]
                     batch = self._generate_batch(
-                        [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups, one_pass
+                        [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
                     )
                     for index, generation in zip(planned.indices, batch, strict=True):
                         results[index] = generation
@@ -246,36 +245,18 @@ class HFGenerator:
         cache = prefix_cache.expand(prefixes, layout)
         return {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"], "cache": cache}, layout
 
-    def _generate_batch(
-        self, prompts: list[Prompt], texts: list[str], groups: list[list[int]], one_pass: bool
-    ) -> list[Generation]:
-        torch = require("torch", "hf")
+    def _generate_batch(self, prompts: list[Prompt], texts: list[str], groups: list[list[int]]) -> list[Generation]:
         inputs = self._encode(texts, prompts)
         arguments, layout = self._shared_inputs(inputs, texts, prompts, groups)
-        want_yes = any(p.task == "closed" for p in prompts)
-        options: dict[str, Any] = {"max_new_tokens": 1 if one_pass else self.max_new_tokens}
-        options["do_sample"] = self.do_sample and not one_pass
-        if options["do_sample"]:
-            options["temperature"] = self.temperature
+        one_pass = [self.closed_answer == "first_token" and p.task == "closed" for p in prompts]
         try:
-            with torch.inference_mode():
-                # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would
-                # push "yes" or "no" (both in the instruction) toward zero.
-                output = self.model.generate(
-                    **arguments,
-                    **options,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    return_dict_in_generate=True,
-                    output_logits=want_yes,
-                )
+            new_tokens, first_step = self._decode(arguments, one_pass, any(p.task == "closed" for p in prompts))
         except Exception as exc:
             raise GenerationError(f"{self.name}: generation failed ({reason(exc)})") from exc
         finally:
             if self._rope_holder is not None:
                 self._rope_holder.rope_deltas = None
-        new_tokens = output.sequences[:, inputs["input_ids"].shape[1] :].tolist()
         lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]
-        first_step = output.logits[0].float().softmax(dim=-1) if want_yes else None
         batch_meta = {
             "backend": "hf",
             "model": self.model_id,
@@ -285,7 +266,6 @@ class HFGenerator:
             "prefill_tokens_per_question": round(
                 (layout.prefill_tokens if layout else len(lengths) * max(lengths)) / len(lengths), 1
             ),
-            "closed_answer": "first_token" if one_pass else "generate",
         }
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens, strict=True)):
@@ -296,19 +276,70 @@ class HFGenerator:
                 yes_probability = self._yes_share(first_step[row])
             text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
             finish = "length" if stop is None else "stop"
-            if one_pass and yes_probability is not None:
+            if one_pass[row] and yes_probability is not None:
                 text, finish = ("yes" if yes_probability >= 0.5 else "no"), "first_token"
             shared = layout.prefix_lengths[layout.row_groups[row]] if layout else 0
+            meta = {"closed_answer": "first_token" if one_pass[row] else "generate", "finish_reason": finish}
             generations.append(
                 Generation(
                     text=text,
                     prompt_tokens=lengths[row],
                     completion_tokens=len(kept),
                     yes_probability=yes_probability,
-                    meta={**batch_meta, "finish_reason": finish, "shared_prefix_tokens": shared},
+                    meta={**batch_meta, **meta, "shared_prefix_tokens": shared},
                 )
             )
         return generations
+
+    def _generate(self, arguments: dict[str, Any], max_new_tokens: int, want_logits: bool, sample: bool) -> Any:
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
+        if sample:
+            options["temperature"] = self.temperature
+        # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push
+        # "yes" or "no" (both in the instruction) toward zero.
+        return self.model.generate(
+            **arguments,
+            **options,
+            pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+            output_logits=want_logits,
+        )
+
+    def _decode(self, arguments: dict[str, Any], one_pass: list[bool], want_yes: bool) -> tuple[list[list[int]], Any]:
+        """New tokens per row and first-step probabilities (None unless a row is closed).
+
+        One-pass rows stop after the first forward; the other rows of the batch continue from its KV cache, so a
+        batch mixing one-pass closed questions and decoded ones runs the prompt (and any shared prefix) once.
+        """
+        torch = require("torch", "hf")
+        width = int(arguments["input_ids"].shape[1])
+        with torch.inference_mode():
+            if not any(one_pass) or all(one_pass):
+                steps = 1 if all(one_pass) else self.max_new_tokens
+                output = self._generate(arguments, steps, want_yes, self.do_sample and not all(one_pass))
+                first = output.logits[0].float().softmax(dim=-1) if want_yes else None
+                return output.sequences[:, width:].tolist(), first
+            output = self._generate(arguments, 1, True, self.do_sample)
+            first = output.logits[0].float().softmax(dim=-1)
+            tokens = output.sequences[:, width:].tolist()
+            rows = [i for i, done in enumerate(one_pass) if not done and tokens[i][0] not in self._eos_ids]
+            if not rows or self.max_new_tokens == 1:
+                return tokens, first
+            select = torch.tensor(rows, device=output.sequences.device)
+            cache = output.cache
+            cache.batch_select_indices(select)
+            if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
+                self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]
+            mask = arguments["attention_mask"][select]
+            rest = {
+                "input_ids": output.sequences[select],
+                "attention_mask": torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1),
+                "cache": cache,
+            }
+            more = self._generate(rest, self.max_new_tokens - 1, False, self.do_sample)
+            for row, continued in zip(rows, more.sequences[:, width:].tolist(), strict=True):
+                tokens[row] = continued
+            return tokens, first
 
     def _yes_share(self, probabilities: Any) -> float | None:
         """P(yes) / (P(yes) + P(no)) from one row of first-step probabilities; None when both are zero."""
