@@ -47,9 +47,9 @@ SMALL_LLAVA = {
 }
 
 
-def vqa_rad_groups(limit: int) -> list[dict[str, Any]]:
-    """Test questions of the first images of VQA-RAD (in file order of first appearance), all questions of an image
-    kept, until at least ``limit`` questions."""
+def vqa_rad_groups(limit: int, min_group: int = 1) -> list[dict[str, Any]]:
+    """Test questions of the first images of VQA-RAD (in file order of first appearance) that have at least
+    ``min_group`` questions, all questions of an image kept, until at least ``limit`` questions."""
     rows = json.loads((DATA / "vqa_rad" / "testset.json").read_text(encoding="utf-8"))
     by_image: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -58,7 +58,8 @@ def vqa_rad_groups(limit: int) -> list[dict[str, Any]]:
     for group in by_image.values():
         if len(chosen) >= limit:
             break
-        chosen.extend(group)
+        if len(group) >= min_group:
+            chosen.extend(group)
     return chosen
 
 
@@ -118,59 +119,78 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     generator = HFGenerator(
         "llava-small-random", preloaded=(model, processor), device="cpu", max_new_tokens=args.max_new_tokens
     )
-    questions, reports = vqa_rad_groups(args.questions), medpix_reports()
-    results: dict[str, Any] = {"questions": len(questions), "images": len({q["image_name"] for q in questions})}
-    results["runs"] = []
-    for k in args.ks:
-        prompts = build_prompts(generator, questions, reports, k)
-        configure(generator, "plain batching", args.batch_size).generate(prompts[: args.batch_size])  # warm-up
-        measured: dict[str, Measured] = {}
-        for setting in SETTINGS:
-            measured[setting] = timed_run(configure(generator, setting, args.batch_size), prompts)
-            print(f"k={k} {setting}: {measured[setting].per_second:.2f} q/s", flush=True)
-        prompt_tokens = sum(g.prompt_tokens for g in measured["plain batching"].generations) / len(prompts)
-        for setting, m in measured.items():
-            results["runs"].append(
-                {
-                    "k": k,
-                    "setting": setting,
-                    "questions_per_s": round(m.per_second, 3),
-                    "speedup": round(m.per_second / measured["plain batching"].per_second, 2),
-                    "prefill_tokens_per_question": round(m.prefill_tokens_per_question, 1),
-                    "padding_fraction": round(m.padding_fraction, 3),
-                    "prompt_tokens": round(prompt_tokens, 1),
-                    "seconds": round(m.seconds, 2),
-                }
-            )
-        results.setdefault("agreement", {})[k] = agreement(
-            measured["+ one-pass closed"], measured["+ prefix sharing"], prompts
-        )
+    reports = medpix_reports()
+    results: dict[str, Any] = {"runs": [], "shapes": {}}
+    for shape, min_group, ks in (("all images", 1, args.ks), (f">= {args.min_group} per image", args.min_group, [5])):
+        questions = vqa_rad_groups(args.questions, min_group)
+        results["shapes"][shape] = {"questions": len(questions), "images": len({q["image_name"] for q in questions})}
+        for k in ks:
+            run_k(generator, questions, reports, k, shape, args, results)
     return results
 
 
+def run_k(
+    generator: HFGenerator,
+    questions: Sequence[dict[str, Any]],
+    reports: Sequence[tuple[str, str]],
+    k: int,
+    shape: str,
+    args: argparse.Namespace,
+    results: dict[str, Any],
+) -> None:
+    """Time the four settings on one question set with k references; append rows to ``results``."""
+    prompts = build_prompts(generator, questions, reports, k)
+    configure(generator, "plain batching", args.batch_size).generate(prompts[: args.batch_size])  # warm-up
+    measured: dict[str, Measured] = {}
+    for setting in SETTINGS:
+        measured[setting] = timed_run(configure(generator, setting, args.batch_size), prompts)
+        print(f"{shape} k={k} {setting}: {measured[setting].per_second:.2f} q/s", flush=True)
+    prompt_tokens = sum(g.prompt_tokens for g in measured["plain batching"].generations) / len(prompts)
+    for setting, m in measured.items():
+        results["runs"].append(
+            {
+                "shape": shape,
+                "k": k,
+                "setting": setting,
+                "questions_per_s": round(m.per_second, 3),
+                "speedup": round(m.per_second / measured["plain batching"].per_second, 2),
+                "prefill_tokens_per_question": round(m.prefill_tokens_per_question, 1),
+                "padding_fraction": round(m.padding_fraction, 3),
+                "prompt_tokens": round(prompt_tokens, 1),
+                "seconds": round(m.seconds, 2),
+            }
+        )
+    results.setdefault("agreement", {})[f"{shape}, k={k}"] = agreement(
+        measured["+ one-pass closed"], measured["+ prefix sharing"], prompts
+    )
+
+
 def render(results: dict[str, Any], args: argparse.Namespace) -> str:
+    shapes = "; ".join(
+        f"{name}: {v['questions']} questions on {v['images']} images" for name, v in results["shapes"].items()
+    )
     lines = [
         "## Local generation: prefix sharing, one-pass closed answers, length-sorted batches (CPU)",
         "",
         f"Machine: {machine()}; torch threads: {args.threads}; no GPU.",
         f"Model: random-weight LLaVA-1.5 layout built from config (CLIP ViT 336 px -> 576 image tokens, 4-layer "
-        f"Llama, hidden 256). Questions: {results['questions']} VQA-RAD test questions on {results['images']} images "
-        f"(all questions of each image), ordered by image; references: k MedPix 2.0 reports per image (same for all "
+        f"Llama, hidden 256). Questions: VQA-RAD test questions, all questions of each image, images in file order "
+        f"({shapes}), ordered by image; references: k MedPix 2.0 reports per image (same for all "
         f"questions of the image), cut to the 1,024-token budget; batch {args.batch_size}; "
         f"{args.max_new_tokens} new tokens (random weights never stop early). "
         "`prefill tokens/q`: tokens the model runs before decoding, padding and shared prefixes counted.",
         "",
-        "| k | setting | questions/s | x plain | prefill tokens/q | padding | prompt tokens |",
-        "|---|---|---|---|---|---|---|",
+        "| questions | k | setting | questions/s | x plain | prefill tokens/q | padding | prompt tokens |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
         lines.append(
-            f"| {r['k']} | {r['setting']} | {r['questions_per_s']:.2f} | {r['speedup']:.2f} | "
+            f"| {r['shape']} | {r['k']} | {r['setting']} | {r['questions_per_s']:.2f} | {r['speedup']:.2f} | "
             f"{r['prefill_tokens_per_question']:.0f} | {r['padding_fraction']:.3f} | {r['prompt_tokens']:.0f} |"
         )
     lines.append("")
     agreements = ", ".join(
-        f"k={k}: {a['decoded_parsed']} of {a['closed']} decoded answers parse as yes/no, {a['agree']} agree"
+        f"{k}: {a['decoded_parsed']} of {a['closed']} decoded answers parse as yes/no, {a['agree']} agree"
         for k, a in results["agreement"].items()
     )
     lines.append(f"One-pass vs decoded closed answers (random weights): {agreements}.")
@@ -182,6 +202,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=48, help="at least this many questions (whole images)")
     parser.add_argument("--ks", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 5, 10])
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--min-group", type=int, default=4, help="the extra k=5 run: images with this many questions")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the section into this BENCHMARKS.md")

@@ -197,6 +197,10 @@ def test_first_token_answers_closed_questions_in_one_pass(
         assert fast.yes_probability == pytest.approx(slow.yes_probability, abs=TOLERANCE)  # kept for AUROC
         assert fast.text == ("yes" if fast.yes_probability >= 0.5 else "no")
         assert (fast.completion_tokens, fast.meta["finish_reason"]) == (1, "first_token")
+    # The first image's group (three closed questions, one open) ran as one group: one prefix for both modes.
+    group = [g for p, g in zip(prompts, one_pass, strict=True) if p.images[0] is images[0] and len(p.references) == 3]
+    assert {g.meta["closed_answer"] for g in group} == {"first_token", "generate"}
+    assert len({g.meta["shared_prefix_tokens"] for g in group}) == 1 and group[0].meta["shared_prefix_tokens"] > 100
 
 
 def test_a_batch_whose_image_would_fall_outside_the_prefix_runs_unshared(

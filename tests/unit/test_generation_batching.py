@@ -96,3 +96,14 @@ def test_prompts_put_the_image_and_references_first_and_the_question_last(questi
     assert last_reference < len(lines) - 2  # the task instruction and the question follow the references
     other = _prompt("Is the heart enlarged?", 1, reports).messages[0]["content"][1]["text"].splitlines()
     assert lines[:-2] == other[:-2] and lines[-1] != other[-1]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("closed_answer", "maybe"), ("sort_window", 0), ("batch_size", 0), ("max_new_tokens", 0)]
+)
+def test_generator_options_are_checked_before_anything_loads(option: str, value: object) -> None:
+    from mmedrag.errors import ConfigError
+    from mmedrag.generation.hf import HFGenerator
+
+    with pytest.raises(ConfigError, match=option):
+        HFGenerator("/no/such/model", **{option: value})
