@@ -99,7 +99,7 @@ def test_two_questions_about_one_image_share_all_but_the_question(
 
 
 def _run(model: Path, prompts: list[Prompt], **options: Any) -> list[Generation]:
-    return HFGenerator(model, max_new_tokens=5, batch_size=6, **options).generate(prompts)
+    return HFGenerator(model, **{"max_new_tokens": 5, "batch_size": 6, **options}).generate(prompts)
 
 
 def _assert_same(shared: list[Generation], plain: list[Generation], tolerance: float = TOLERANCE) -> None:
@@ -221,3 +221,29 @@ def test_a_batch_whose_image_would_fall_outside_the_prefix_runs_unshared(
 
     _assert_same(shared, plain)
     assert all(g.meta["shared_prefix_tokens"] == 0 for g in shared)
+
+
+def test_sharing_under_a_lora_adapter_matches_the_unshared_path(
+    models: dict[str, Path], images: tuple[Image.Image, Image.Image], tmp_path: Path
+) -> None:
+    """Groups are formed per adapter, and the prefix is prefilled with that adapter active."""
+    import dataclasses
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    torch.manual_seed(5)
+    adapter = tmp_path / "lora"
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForImageTextToText.from_pretrained(models["qwen2_5_vl"]), config).save_pretrained(adapter)
+    base = [_prompt(q, images[0], REPORTS[:2]) for q in QUESTIONS]
+    prompts = base + [dataclasses.replace(p, adapter=str(adapter)) for p in base]
+
+    shared = _run(models["qwen2_5_vl"], prompts, share_prefix=True, batch_size=8)
+    plain = _run(models["qwen2_5_vl"], prompts, share_prefix=False, batch_size=8)
+
+    _assert_same(shared, plain)
+    assert all(g.meta["shared_prefix_tokens"] > 50 for g in shared)
+    assert [g.meta["adapter"] for g in shared] == [None] * 4 + [str(adapter)] * 4
+    assert shared[0].yes_probability != pytest.approx(shared[4].yes_probability, abs=TOLERANCE)  # the adapter acts
