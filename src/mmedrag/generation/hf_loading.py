@@ -33,6 +33,7 @@ def reason(exc: BaseException) -> str:
 
 
 def resolve_device(torch: Any, device: str) -> Any:
+    """The torch device for ``device`` (``"auto"``: CUDA when available, else CPU); ConfigError if unusable."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -45,6 +46,7 @@ def resolve_device(torch: Any, device: str) -> Any:
 
 
 def resolve_dtype(torch: Any, dtype: str, device: Any) -> Any:
+    """The torch dtype for ``dtype`` (``"auto"``: bfloat16 on CUDA, float32 elsewhere); ConfigError if unknown."""
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if dtype not in _DTYPES:
