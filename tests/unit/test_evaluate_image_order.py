@@ -62,3 +62,15 @@ def test_evaluate_batches_by_image_and_keeps_the_input_order(tmp_path: Path) -> 
     ]
     rows = (tmp_path / "out" / "per_question.jsonl").read_text().splitlines()
     assert [row.split('"id": "')[1].split('"')[0] for row in rows] == [q.id for q in questions]
+
+
+def test_pipeline_calls_hold_at_least_two_generator_batches(tmp_path: Path) -> None:
+    questions = _questions(tmp_path, [1, 1, 2, 2, 3, 3, 4, 4, 5])
+    generator = RecordsBatches()
+    generator.batch_size = 3  # type: ignore[attr-defined]
+    settings = EvalSettings(references="none", batch_size=2, bootstrap=10, report_metrics=())
+
+    results = evaluate(RAGPipeline(generator=generator), questions, tmp_path / "out", settings)
+
+    assert [len(batch) for batch in generator.batches] == [6, 3]
+    assert results["settings"]["batch_size"] == 6  # the size actually used is the one recorded

@@ -134,6 +134,13 @@ def answer_all(
     return runs
 
 
+def chunk_size(requested: int, generator: object) -> int:
+    """Questions per pipeline call: at least two of the generator's own batches (``batch_size`` of the local model,
+    ``concurrency`` of a server), so that its batches run full and a group about one image is rarely cut."""
+    own = getattr(generator, "batch_size", None) or getattr(generator, "concurrency", None) or 0
+    return max(requested, 2 * int(own))
+
+
 def image_order(questions: Sequence[Question]) -> list[int]:
     """Question indices with questions about the same image adjacent (images in order of first appearance, questions
     in input order within an image); questions without an image keep their own place."""
@@ -257,6 +264,7 @@ def evaluate(
             raise ConfigError("reliance diagnostics re-run the pipeline; they cannot use a fixed answer file")
         runs, name, cache_stats = {"main": rows_from_answers(questions, answers, judge)}, f"answers:{answers}", {}
     elif pipeline is not None:
+        settings = replace(settings, batch_size=chunk_size(settings.batch_size, pipeline.generator))
         cached = CachedGenerator(pipeline.generator, cache or out / "answers.sqlite")
         runs = answer_all(replace(pipeline, generator=cached), questions, settings, judge, progress)
         name, cache_stats = pipeline.generator.name, {"hits": cached.hits, "misses": cached.misses}
