@@ -243,7 +243,8 @@ class HFGenerator:
             # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
             self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
         cache = prefix_cache.expand(prefixes, layout)
-        return {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"], "cache": cache}, layout
+        arguments = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        return {**arguments, prefix_cache.cache_keyword(self.model): cache}, layout
 
     def _generate_batch(self, prompts: list[Prompt], texts: list[str], groups: list[list[int]]) -> list[Generation]:
         inputs = self._encode(texts, prompts)
@@ -326,7 +327,7 @@ class HFGenerator:
             if not rows or self.max_new_tokens == 1:
                 return tokens, first
             select = torch.tensor(rows, device=output.sequences.device)
-            cache = output.cache
+            cache = prefix_cache.returned_cache(output)
             cache.batch_select_indices(select)
             if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
                 self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]
@@ -334,7 +335,7 @@ class HFGenerator:
             rest = {
                 "input_ids": output.sequences[select],
                 "attention_mask": torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1),
-                "cache": cache,
+                prefix_cache.cache_keyword(self.model): cache,
             }
             more = self._generate(rest, self.max_new_tokens - 1, False, self.do_sample)
             for row, continued in zip(rows, more.sequences[:, width:].tolist(), strict=True):

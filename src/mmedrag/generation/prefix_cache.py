@@ -119,8 +119,8 @@ def prefill(model: Any, inputs: dict[str, Any], length: int, rope_holder: Any | 
         rope_holder.rope_deltas = None  # a stale offset from an earlier batch must not leak into this prefill
     cache = DynamicCache()  # full layers everywhere: sliding layers would drop the prefix the rows still need
     with torch.inference_mode():
-        output = model(**sliced, cache=cache, use_cache=True, logits_to_keep=1)
-    filled: Any = getattr(output, "cache", None) or getattr(output, "past_key_values", None) or cache
+        output = model(**sliced, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
+    filled: Any = returned_cache(output) or cache
     layers = [(layer.keys, layer.values) for layer in filled.layers]
     delta = getattr(rope_holder, "rope_deltas", None) if rope_holder is not None else None
     if delta is None:
@@ -154,6 +154,21 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
             expanded.append(torch.where(valid, gathered, torch.zeros((), dtype=gathered.dtype, device=gathered.device)))
         data.append((expanded[0], expanded[1]))
     return DynamicCache(ddp_cache_data=data)
+
+
+def cache_keyword(model: Any) -> str:
+    """The name under which ``model`` takes a KV cache: ``cache`` from transformers 5.24 on, ``past_key_values``
+    before (the old name still works until 5.40, with a deprecation warning)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PeftModel forwards **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def returned_cache(output: Any) -> Any:
+    """The KV cache of a model or ``generate`` output, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
 
 
 def rope_holder(model: Any) -> Any | None:
