@@ -105,3 +105,12 @@ def test_a_current_that_is_a_link_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IndexFolderError, match="CURRENT: is a symbolic link"):
         KnowledgeIndex.create(path, fingerprint_of(HashEncoder(16)), "exact").save()
     assert (tmp_path / "pointer").read_text().strip() == "v-000001"
+
+
+def test_files_of_a_version_that_link_out_of_it_are_refused(tmp_path: Path, outside: Path) -> None:
+    path = index_with(tmp_path / "idx", "mine")
+    text = path / "v-000001" / "text"
+    shutil.rmtree(text)
+    os.symlink(outside / "v-000001" / "text", text)
+    with pytest.raises(IndexFolderError, match="resolves outside the version folder"):
+        KnowledgeIndex.load(path)

@@ -253,6 +253,9 @@ def test_a_malformed_record_row_is_one_error_naming_the_record() -> None:
     with pytest.raises(IndexFolderError, match="record 'a' is malformed"):
         list(store.iter_records())
     assert store.problems() and "record 'a'" in store.problems()[0]
+    store._db.execute('UPDATE records SET data = \'{"id": "a", "metadata": [1]}\'')
+    with pytest.raises(IndexFolderError, match="record 'a' is malformed .*'metadata' must be an object"):
+        store.get(["a"])
 
 
 def test_duplicate_ids_in_one_add_are_refused_naming_them() -> None:

@@ -122,6 +122,9 @@ class KnowledgeIndex:
             if problems:
                 more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
                 raise IndexFolderError(f"{problems[0]}{more}; restore the index folder or rebuild it")
+        for part in (_RECORDS, *SPACES):  # indexes saved without checksums get this much confinement too
+            if (version / part).is_symlink():
+                raise IndexFolderError(f"{version / part}: is a symbolic link; a version's files must be inside it")
         encoder = Fingerprint.from_dict(meta["encoder"])
         try:
             spec = parse_store_spec(meta["store"])

@@ -132,6 +132,9 @@ def file_problems(version: Path, files: dict[str, dict[str, Any]], full: bool) -
     problems = []
     for name, entry in sorted(files.items()):
         path = version / name
+        if not path.resolve().is_relative_to(version.resolve()):
+            problems.append(f"{path}: resolves outside the version folder (a symbolic link)")
+            continue
         if path.is_symlink() or not path.is_file():
             problems.append(f"{path}: missing (index.json lists it)")
             continue

@@ -45,6 +45,8 @@ def _record_from_row(identifier: str, data: str, source: str) -> Record:
         raw = json.loads(data)
         if not isinstance(raw, dict) or raw.get("id") != identifier or not isinstance(raw.get("text", ""), str):
             raise ValueError("not the JSON object of this record")
+        if not isinstance(raw.get("metadata", {}), dict) or not isinstance(raw.get("image_paths", []), list):
+            raise ValueError("'metadata' must be an object and 'image_paths' a list")
         raw["image_paths"] = tuple(raw.get("image_paths", ()))
         return Record(**raw)
     except (ValueError, TypeError) as exc:
