@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from benchlib import machine, write_section
+from mmedrag.apps.demo import DemoSettings, default_work_dir, run_demo
 from mmedrag.config import PipelineConfig
-from mmedrag.demo import DemoSettings, default_work_dir, run_demo
 from mmedrag.evaluation.questions import load_questions
 from mmedrag.evaluation.runner import EvalSettings, evaluate
 from mmedrag.factory import build_pipeline

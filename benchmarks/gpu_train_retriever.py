@@ -190,8 +190,8 @@ def trainer_check(model_dir: Path, work: Path, batch: int, device: str) -> dict[
     from PIL import Image
 
     from mmedrag.encoders import create_encoder
-    from mmedrag.training.pairs import Pair
     from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever_pairs import Pair
 
     rng = np.random.default_rng(0)
     texts = synthetic_texts(6 * batch, 7)

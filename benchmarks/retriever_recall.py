@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from mmedrag.io.readers import read_source
-    from mmedrag.training.pairs import pairs_from_records
     from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever_pairs import pairs_from_records
 
     if args.threads:
         torch.set_num_threads(args.threads)

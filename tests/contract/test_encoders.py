@@ -162,8 +162,8 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
     """One epoch of the offline tower trainer (image tower against the frozen MiniLM) on the eight pairs."""
     import warnings
 
-    from mmedrag.training.pairs import Pair
     from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever_pairs import Pair
 
     images, texts = pairs
     (out_dir.parent / "images").mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,8 @@ import pytest
 
 from conftest import make_image
 from fakes import EchoGenerator
-from mmedrag.generation.base import Generator
+from mmedrag.generation.base import Generator, create_generator
 from mmedrag.generation.extractive import ExtractiveGenerator
-from mmedrag.generation.factory import create_generator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.types import Context, Generation, Hit, Query, Record
 

@@ -20,9 +20,9 @@ from mmedrag.errors import ConfigError
 from mmedrag.io.images import load_image
 from mmedrag.training import checkpoints
 from mmedrag.training.loop import TrainingLoop
-from mmedrag.training.pairs import Pair
 from mmedrag.training.recall import Gallery, held_out_recall
 from mmedrag.training.retriever import RetrieverGotWorseError, train_retriever
+from mmedrag.training.retriever_pairs import Pair
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:only .* training pairs:UserWarning")]
 

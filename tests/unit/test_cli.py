@@ -121,7 +121,7 @@ def test_ask_text_output_lists_the_cited_cases(
         (["search", "--index", "{tmp}/nowhere", "--text", "x"], "no index found"),
         (["index", "{tmp}/empty.jsonl", "--index", "{tmp}/e", "--encoder", "hash:8"], "no records to index"),
         (["index", "--index", "{tmp}/e"], "give a SOURCE"),
-        (["index", "{tmp}/corpus.jsonl", "--index", "{tmp}/e", "--encoder", "bogus"], "bad encoder spec"),
+        (["index", "{tmp}/corpus.jsonl", "--index", "{tmp}/e", "--encoder", "bogus"], "unknown encoder 'bogus'"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(

@@ -17,7 +17,7 @@ from mmedrag.evaluation.report_metrics import report_metrics
 from mmedrag.evaluation.runner import EvalSettings, evaluate
 from mmedrag.generation.base import approx_token_count
 from mmedrag.generation.extractive import ExtractiveGenerator
-from mmedrag.pipeline import RAGPipeline
+from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.types import Generation, Prompt, Question
 
 
@@ -190,11 +190,8 @@ def test_retrieval_metrics_when_questions_name_their_relevant_records(tiny_manif
 
     encoder = HashEncoder(32)
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", encoder, store="exact")
-    pipeline = RAGPipeline(
-        generator=ExtractiveGenerator(),
-        retriever=Retriever(KnowledgeIndex.load(tmp_path / "idx"), encoder),
-        retrieval_mode="text",
-    )
+    retriever = Retriever(KnowledgeIndex.load(tmp_path / "idx"), encoder)
+    pipeline = RAGPipeline(ExtractiveGenerator(), Bundle(retriever=retriever, retrieval_mode="text"))
     questions = [
         Question(
             id="q1",

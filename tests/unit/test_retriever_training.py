@@ -13,9 +13,9 @@ import torch
 from mmedrag.errors import ConfigError
 from mmedrag.training.checkpoints import check_resumable
 from mmedrag.training.contrastive import PairImages, collate, contrastive_loss, warmup_cosine
-from mmedrag.training.pairs import Pair, pairs_from_records
 from mmedrag.training.recall import Gallery, chance_recall, held_out_recall, mean_recall
 from mmedrag.training.retriever import train_retriever
+from mmedrag.training.retriever_pairs import Pair, pairs_from_records
 from mmedrag.training.towers import parse_base
 from mmedrag.types import Record
 

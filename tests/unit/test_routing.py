@@ -28,7 +28,7 @@ from mmedrag.routing import (
     route,
     route_batch,
 )
-from mmedrag.routing.calibration import expected_calibration_error, fit_temperature, nll, softmax
+from mmedrag.routing.temperature import expected_calibration_error, fit_temperature, nll, softmax
 from mmedrag.types import Record
 
 COLOURS = {"radiology": (128, 128, 128), "ophthalmology": (205, 90, 30), "pathology": (150, 60, 200)}
@@ -90,11 +90,11 @@ def write_manifest(folder: Path, per_class: int, with_domain: bool = True) -> Pa
 
 @pytest.fixture(scope="module")
 def cnn_router(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     images, labels = colour_set(24)
     out = tmp_path_factory.mktemp("router") / "cnn"
-    report = fit_router(images, labels, out, min_per_class=0, **TINY_CNN)
+    report = fit_router(images, labels, out, RouterSettings(min_per_class=0, **TINY_CNN))
     return report, out
 
 
@@ -205,21 +205,23 @@ def test_trained_cnn_router_is_accurate_on_held_out_colours_and_reloads_identica
 
 
 def test_training_is_deterministic_given_the_seed(tmp_path: Path) -> None:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     images, labels = colour_set(6)
     options = {**TINY_CNN, "epochs": 2, "min_per_class": 0}
-    fit_router(images, labels, tmp_path / "a", seed=3, **options)
-    fit_router(images, labels, tmp_path / "b", seed=3, **options)
+    fit_router(images, labels, tmp_path / "a", RouterSettings(seed=3, **options))
+    fit_router(images, labels, tmp_path / "b", RouterSettings(seed=3, **options))
     assert (tmp_path / "a" / "router.safetensors").read_bytes() == (tmp_path / "b" / "router.safetensors").read_bytes()
 
 
 def test_head_router_on_encoder_embeddings_rebuilds_its_encoder_from_the_spec(tmp_path: Path) -> None:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     images = [make_image(seed).point(lambda v, s=seed: v // 3 + 170 * (s % 2)) for seed in range(60)]
     labels = ["radiology" if seed % 2 == 0 else "dermatology" for seed in range(60)]
-    report = fit_router(images, labels, tmp_path / "head", encoder="hash:32", negatives=0, min_per_class=0, threads=1)
+    report = fit_router(
+        images, labels, tmp_path / "head", RouterSettings(negatives=0, min_per_class=0, threads=1), encoder="hash:32"
+    )
     assert report.architecture == "linear" and report.classes == ["radiology", "dermatology"]
     assert report.accuracy is not None and report.accuracy >= 0.9
     assert json.loads((tmp_path / "head" / "router.json").read_text())["encoder"] == {
@@ -232,13 +234,12 @@ def test_head_router_on_encoder_embeddings_rebuilds_its_encoder_from_the_spec(tm
 
 
 def test_out_of_scope_class_from_synthetic_negatives(tmp_path: Path) -> None:
-    from mmedrag.routing.negatives import synthetic_negatives
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
+    from mmedrag.training.router_negatives import synthetic_negatives
 
     images, labels = colour_set(20)
-    report = fit_router(
-        images, labels, tmp_path / "oos", image_size=32, widths=(8, 16), negatives=42, epochs=6, threads=1
-    )
+    settings = RouterSettings(image_size=32, widths=(8, 16), negatives=42, epochs=6, threads=1)
+    report = fit_router(images, labels, tmp_path / "oos", settings)
     assert report.classes[-1] == OUT_OF_SCOPE
     charts = synthetic_negatives(7, seed=99)
     decisions = route_batch([None] * 7, charts, load_router(tmp_path / "oos"), "radiology")
@@ -246,7 +247,7 @@ def test_out_of_scope_class_from_synthetic_negatives(tmp_path: Path) -> None:
 
 
 def test_records_without_domain_are_a_data_error_naming_count_and_ids(tmp_path: Path) -> None:
-    from mmedrag.routing.trained import train_router
+    from mmedrag.training.router import train_router
 
     records = [Record(id="a", image_paths=("x.png",), domain="radiology"), Record(id="b", image_paths=("y.png",))]
     with pytest.raises(DataError, match=r"needs records with a domain label: 1 of 2 .*\(b\)"):
@@ -254,23 +255,25 @@ def test_records_without_domain_are_a_data_error_naming_count_and_ids(tmp_path: 
 
 
 def test_too_few_images_per_class_warns_naming_class_and_count(tmp_path: Path) -> None:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     images, labels = colour_set(4)
     with pytest.warns(UserWarning) as caught:
-        report = fit_router(images, labels, tmp_path / "small", **{**TINY_CNN, "epochs": 1})
+        report = fit_router(images, labels, tmp_path / "small", RouterSettings(**{**TINY_CNN, "epochs": 1}))
     assert any(str(w.message).startswith("class 'pathology' has only 4 training image(s)") for w in caught)
     assert any("pathology" in message for message in report.warnings)
 
 
 def test_weights_of_another_architecture_are_a_config_error(cnn_router: Any, tmp_path: Path) -> None:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     _, out = cnn_router
     images, labels = colour_set(6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        fit_router(images, labels, tmp_path / "wide", **{**TINY_CNN, "widths": (8, 16, 32), "epochs": 1})
+        fit_router(
+            images, labels, tmp_path / "wide", RouterSettings(**{**TINY_CNN, "widths": (8, 16, 32), "epochs": 1})
+        )
     mixed = tmp_path / "mixed"
     shutil.copytree(out, mixed)
     shutil.copy(tmp_path / "wide" / "router.safetensors", mixed / "router.safetensors")
@@ -282,7 +285,7 @@ def test_weights_of_another_architecture_are_a_config_error(cnn_router: Any, tmp
 
 
 def test_train_router_reads_images_and_skips_unreadable_ones(tmp_path: Path) -> None:
-    from mmedrag.routing.trained import train_router
+    from mmedrag.training.router import RouterSettings, train_router
 
     images, labels = colour_set(8)
     records = []
@@ -292,7 +295,9 @@ def test_train_router_reads_images_and_skips_unreadable_ones(tmp_path: Path) -> 
     records.append(Record(id="gone", image_paths=(str(tmp_path / "missing.png"),), domain="radiology"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        report = train_router(records, tmp_path / "r", epochs=1, image_size=16, widths=(8, 16), negatives=0)
+        report = train_router(
+            records, tmp_path / "r", RouterSettings(epochs=1, image_size=16, widths=(8, 16), negatives=0)
+        )
     assert len(report.skipped) == 1 and report.skipped[0].startswith("gone:")
 
 

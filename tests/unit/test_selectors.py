@@ -26,7 +26,7 @@ def hits(*scores: float) -> list[Hit]:
         (GapCutoff(0.2), (-0.1, -0.2), 0, "end of positive scores"),
         (GapCutoff(0.2, k_min=3), (0.9, 0.3), 2, "k_min"),  # shorter than k_min: all there is
         (GapCutoff(0.2, k_min=2), (0.9, 0.1, 0.05), 2, "k_min"),
-        (GapCutoff(0.2, k_max=5), (0.7,) * 12, 5, "k_max"),
+        (GapCutoff(0.2, k=5), (0.7,) * 12, 5, "k_max"),
         (GapCutoff(0.2), (), 0, "end of positive scores"),
     ],
 )
@@ -34,7 +34,7 @@ def test_gap_rule(selector: GapCutoff, scores: tuple[float, ...], kept: int, rea
     context = selector.select(Query(text="q"), hits(*scores))
     assert context.k == kept and context.trace["reason"] == reason
     assert context.trace["scores"] == list(scores)
-    positive = [s for s in scores[: selector.k_max] if s > 0]
+    positive = [s for s in scores[: selector.k] if s > 0]
     expected = [round(math.log(a / b), 6) for a, b in zip(positive, positive[1:], strict=False)]
     assert context.trace["log_ratios"] == expected
 
@@ -59,7 +59,7 @@ def test_ratio_to_top1_respects_k() -> None:
 
 @pytest.mark.parametrize(
     "build",
-    [lambda: GapCutoff(-1.0), lambda: GapCutoff(0.1, k_min=3, k_max=2), lambda: RatioToTop1(0.5), lambda: TopK(-2)],
+    [lambda: GapCutoff(-1.0), lambda: GapCutoff(0.1, k_min=3, k=2), lambda: RatioToTop1(0.5), lambda: TopK(-2)],
 )
 def test_invalid_settings_are_refused(build) -> None:
     with pytest.raises(ConfigError):

@@ -54,7 +54,7 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.calibration.run import render_table, run_calibration
+        from mmedrag.evaluation.calibration import render_table, run_calibration
         from mmedrag.factory import build_pipeline
 
         pipeline = build_pipeline(config_from_args(args))

@@ -1,4 +1,4 @@
-"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.demo`)."""
+"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.apps.demo`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ examples:
   mmedrag demo --json > demo.json"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.demo import default_work_dir
+        from mmedrag.apps.demo import default_work_dir
 
         parser.add_argument(
             "--data", help="folder with medpix2/ and vqa_rad/ (default: $MMEDRAG_DATA or ../shared/data)"
@@ -39,7 +39,7 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.demo import DemoSettings, default_data_dir, run_demo
+        from mmedrag.apps.demo import DemoSettings, default_data_dir, run_demo
 
         settings = DemoSettings(
             data_dir=Path(args.data) if args.data else default_data_dir(),

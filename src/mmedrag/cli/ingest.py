@@ -21,9 +21,9 @@ examples:
   mmedrag ingest table.csv --format csv --option image_column=path --option text_column=report --out m.jsonl"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.io.readers import READERS
+        from mmedrag.backends import READERS
 
-        formats = ", ".join(f"{name} ({spec.description})" for name, spec in READERS.items())
+        formats = ", ".join(f"{name} ({about})" for name, about in READERS.describe().items())
         parser.add_argument("source", help="dataset file or folder")
         parser.add_argument("--out", required=True, help="manifest to write (JSONL)")
         parser.add_argument("--format", default="auto", help=f"reader: auto, {formats}")
@@ -47,7 +47,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.errors import ConfigError
-        from mmedrag.io.ingest import ingest
+        from mmedrag.ingest import ingest
 
         options = {}
         for item in args.option:

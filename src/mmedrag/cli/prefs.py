@@ -43,7 +43,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.factory import build_pipeline
-        from mmedrag.training.preferences import MiningSettings, mine_preferences
+        from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 
         pipeline = build_pipeline(config_from_args(args))
         questions = questions_from_args(args)

@@ -66,8 +66,8 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.io.readers import read_source
-        from mmedrag.training.pairs import pairs_from_records
         from mmedrag.training.retriever import train_retriever
+        from mmedrag.training.retriever_pairs import pairs_from_records
 
         options = {"image_root": args.image_root} if args.image_root else {}
         dataset = read_source(args.source, args.format, **options)

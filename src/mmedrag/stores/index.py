@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mmedrag.encoders.base import Fingerprint
+from mmedrag.backends import STORES
 from mmedrag.errors import ConfigError, EncoderMismatchError, IndexFolderError
 from mmedrag.io.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from mmedrag.stores import integrity, versions
-from mmedrag.stores.base import VectorStore
-from mmedrag.stores.factory import create_store, load_store, parse_store_spec
+from mmedrag.stores.base import VectorStore, create_store, load_store
 from mmedrag.stores.records import RecordStore
+from mmedrag.types import Fingerprint
 
 FORMAT_VERSION = 1
 SPACES = ("text", "image")
@@ -84,7 +84,7 @@ class KnowledgeIndex:
     @classmethod
     def create(cls, path: str | Path, encoder: Fingerprint, store: str | dict[str, Any]) -> KnowledgeIndex:
         """An empty, writable index for ``encoder`` (nothing is written until :meth:`save`)."""
-        spec = parse_store_spec(store)
+        spec = STORES.parse(store)
         spaces = {name: create_store(spec, encoder.dim) for name in SPACES}
         return cls(Path(path), encoder, spec, RecordStore.in_memory(), spaces, info={"created_at": _now()})
 
@@ -127,7 +127,7 @@ class KnowledgeIndex:
                 raise IndexFolderError(f"{version / part}: is a symbolic link; a version's files must be inside it")
         encoder = Fingerprint.from_dict(meta["encoder"])
         try:
-            spec = parse_store_spec(meta["store"])
+            spec = STORES.parse(meta["store"])
         except ConfigError as exc:
             raise IndexFolderError(f"{version / _META}: {exc}; rebuild the index") from exc
         records = RecordStore.in_memory(version / _RECORDS) if writable else RecordStore.open(version / _RECORDS)

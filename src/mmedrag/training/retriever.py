@@ -27,8 +27,8 @@ from mmedrag._optional import require
 from mmedrag.errors import ConfigError, DataError, ImageError, MmedragError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.io.images import load_image
-from mmedrag.training.pairs import Pair
 from mmedrag.training.recall import Gallery, Recall, chance_recall, mean_recall, round_recall
+from mmedrag.training.retriever_pairs import Pair
 
 FEW_PAIRS = 200  # below this, contrastive training mostly memorises; warn (RULE used 1-7k pairs per retriever)
 TRAINING_INFO = "mmedrag_training.json"
@@ -163,7 +163,7 @@ def train_retriever(
     """Fine-tune ``base`` contrastively on ``pairs_train`` and save it into ``out_dir``.
 
     Args:
-        pairs_train, pairs_heldout: from :func:`~mmedrag.training.pairs.pairs_from_records`; no case in both.
+        pairs_train, pairs_heldout: from :func:`~mmedrag.training.retriever_pairs.pairs_from_records`; no case in both.
         base: ``tower``/``minilm`` (the offline default: new SmallCNN image tower + frozen MiniLM), ``tower:DIR``,
             ``open_clip:NAME|DIR|hf-hub:ORG/REPO`` or ``hf_clip:DIR`` (or their dict forms).
         train_image, train_text: which towers learn (the temperature always does).

@@ -61,8 +61,8 @@ def _fingerprint(records: list[Record], settings: DemoSettings) -> str:
 
 def _tower(settings: DemoSettings, records: list[Record], log: Callable[[str], None]) -> dict[str, Any]:
     """Train (or reuse) the image tower with the retriever trainer; return its folder and held-out recall."""
-    from mmedrag.training.pairs import pairs_from_records
     from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever_pairs import pairs_from_records
 
     folder = settings.work_dir / "tower"
     stamp = folder / "demo.json"
@@ -178,9 +178,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         (f"retrieval question->report top-{settings.k}", True, "text"),
     ):
         config = PipelineConfig.model_validate({"selector": {"k": settings.k}, "retrieval": {"mode": mode}})
-        pipeline = build_pipeline(config, retriever=retriever)
-        if not use_retrieval:
-            pipeline.retriever = None
+        pipeline = build_pipeline(config, retriever=retriever if use_retrieval else None)
         clock = time.perf_counter()
         answers = pipeline.answer_batch(queries, progress=settings.progress)
         rows.append(_score(name, questions, answers, time.perf_counter() - clock))

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import make_image
 from mmedrag.errors import DataError
-from mmedrag.training.preference_data import (
+from mmedrag.training.preference_reader import (
     PreferenceSet,
     read_preferences,
     split_heldout,

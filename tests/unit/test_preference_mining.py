@@ -12,7 +12,7 @@ from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import DataError
 from mmedrag.evaluation.questions import write_questions_jsonl
 from mmedrag.pipeline import RAGPipeline
-from mmedrag.training.preferences import MiningSettings, balance, mine_preferences
+from mmedrag.training.preference_mining import MiningSettings, balance, mine_preferences
 from mmedrag.types import Question
 
 

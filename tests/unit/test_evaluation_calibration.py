@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mmedrag.calibration.run import run_calibration
 from mmedrag.cli import main
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import ConfigError
+from mmedrag.evaluation.calibration import run_calibration
 from mmedrag.evaluation.questions import write_questions_jsonl
 from mmedrag.generation.base import approx_token_count
 from mmedrag.indexing import build_index
 from mmedrag.io.manifest import read_manifest
-from mmedrag.pipeline import RAGPipeline
+from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import CalibratedK
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
@@ -45,7 +45,7 @@ def setup(tiny_manifest: Path, hash_encoder: HashEncoder) -> tuple[RAGPipeline, 
         Question(id=f"q{i}", question=f"Is there finding {i}?", answer="yes", image_path=None, task="closed")
         for i in range(60)
     ]
-    return RAGPipeline(generator=NeedsTwoReferences(), retriever=retriever), questions
+    return RAGPipeline(NeedsTwoReferences(), Bundle(retriever=retriever)), questions
 
 
 def test_calibration_certifies_the_k_values_that_work_and_caches_answers(setup, tmp_path: Path) -> None:
@@ -72,14 +72,14 @@ def test_calibration_certifies_the_k_values_that_work_and_caches_answers(setup, 
 def test_calibrated_selector_uses_k_star_or_abstains(setup, tmp_path: Path) -> None:
     pipeline, questions = setup
     run_calibration(pipeline, questions, [1, 2], alpha=0.2, delta=0.1, out_dir=tmp_path / "ok")
-    pipeline.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"))
+    pipeline.default.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"))
     answer = pipeline.answer(Query(text="Is there a finding?"))
     assert answer.context.k == 2 and answer.trace["selector"]["k_star"] == 2
     run_calibration(pipeline, questions, [0, 1], alpha=0.2, delta=0.1, out_dir=tmp_path / "none")
-    pipeline.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"))
+    pipeline.default.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"))
     abstained = pipeline.answer(Query(text="Is there a finding?"))
     assert abstained.text == "unknown" and "no k certified" in abstained.trace["abstained"]
-    pipeline.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"), on_uncertified="no_retrieval")
+    pipeline.default.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"), on_uncertified="no_retrieval")
     assert pipeline.answer(Query(text="Is there a finding?")).context.k == 0
 
 

@@ -25,7 +25,8 @@ from mmedrag.types import Question
 
 def _with_fetch_k(pipeline: RAGPipeline, fetch_k: int) -> RAGPipeline:
     bundles = {name: replace(bundle, fetch_k=max(bundle.fetch_k, fetch_k)) for name, bundle in pipeline.bundles.items()}
-    return replace(pipeline, fetch_k=max(pipeline.fetch_k, fetch_k), bundles=bundles)
+    default = replace(pipeline.default, fetch_k=max(pipeline.default.fetch_k, fetch_k))
+    return replace(pipeline, default=default, bundles=bundles)
 
 
 def error_counts(
@@ -76,7 +77,7 @@ def run_calibration(
     cached = CachedGenerator(pipeline.generator, out / "answers.sqlite")
     pipeline = replace(_with_fetch_k(pipeline, max(candidates)), generator=cached)
     selectors: dict[str, ContextSelector] = {f"k={k}": TopK(k) for k in candidates}
-    selectors.update({f"gamma={g}": GapCutoff(g, k_min=1, k_max=max(candidates)) for g in gammas})
+    selectors.update({f"gamma={g}": GapCutoff(g, k_min=1, k=max(candidates)) for g in gammas})
     errors = error_counts(pipeline, questions, selectors, judge, progress=progress)
     n = len(questions)
     result = calibrate({k: errors[f"k={k}"] / n for k in candidates}, n, alpha, delta, method, order)

@@ -159,7 +159,7 @@ def mine_preferences(
         DataError: a question without an image (pairs need one), or questions drawn from the knowledge base itself.
     """
     settings, judge = settings or MiningSettings(), judge or Judge()
-    if pipeline.retriever is None and not pipeline.bundles:
+    if pipeline.default.retriever is None and not pipeline.bundles:
         raise ConfigError("mining needs a retriever (an index): three of the four runs use references")
     missing = [q.id for q in questions if not q.image_path]
     if missing:
