@@ -103,8 +103,19 @@ def test_a_current_that_is_a_link_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IndexFolderError, match="CURRENT: is a symbolic link"):
         KnowledgeIndex.load(path)
     with pytest.raises(IndexFolderError, match="CURRENT: is a symbolic link"):
-        KnowledgeIndex.create(path, fingerprint_of(HashEncoder(16)), "exact").save()
-    assert (tmp_path / "pointer").read_text().strip() == "v-000001"
+        build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore")  # an update
+    KnowledgeIndex.create(path, fingerprint_of(HashEncoder(16)), "exact").save()  # a rebuild replaces the link
+    assert not (path / "CURRENT").is_symlink() and (tmp_path / "pointer").read_text().strip() == "v-000001"
+    assert KnowledgeIndex.load(path).records.count() == 0
+
+
+def test_a_rebuild_repairs_an_escaping_current_without_removing_anything(tmp_path: Path, outside: Path) -> None:
+    path = index_with(tmp_path / "idx", "mine")
+    before = snapshot(outside)
+    (path / "CURRENT").write_text("../other/v-000001\n")
+    build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore", rebuild=True)
+    assert KnowledgeIndex.load(path).records.ids() == ["new"]
+    assert (path / "v-000001").is_dir() and snapshot(outside) == before  # the old version stays for restoring
 
 
 def test_files_of_a_version_that_link_out_of_it_are_refused(tmp_path: Path, outside: Path) -> None:

@@ -202,23 +202,33 @@ class KnowledgeIndex:
         """
         self.path.mkdir(parents=True, exist_ok=True)
         with versions.writer_lock(self.path):
-            live = versions.live_name(self.path)
+            try:
+                live = versions.live_name(self.path)
+            except IndexFolderError:
+                if self.base is not None:  # an update must build on the live version, which cannot be found
+                    raise
+                return self._commit()  # a rebuild over a broken CURRENT: replace the pointer, remove no folder
             if self.base is not None and live != self.base:
                 raise IndexFolderError(
                     f"{self.path}: changed since this copy was loaded ({self.base} -> {live}); load it again under "
                     "the writer lock (KnowledgeIndex.open_for_write) and redo the change"
                 )
             versions.remove_unfinished(self.path, live)
-            version = self.path / versions.version_name(versions.next_number(self.path))
-            try:
-                version.mkdir()
-                self._write(version)
-                atomic_write_text(self.path / versions.CURRENT, version.name + "\n")
-            except BaseException:
-                versions.remove_version(self.path, version)
-                raise
-            self.base = version.name
+            version = self._commit()
             versions.prune_superseded(self.path, version.name, live, grace=self.grace_seconds)
+        return version
+
+    def _commit(self) -> Path:
+        """Write a complete new version folder, then point CURRENT at it (replacing the file, never following it)."""
+        version = self.path / versions.version_name(versions.next_number(self.path))
+        try:
+            version.mkdir()
+            self._write(version)
+            atomic_write_text(self.path / versions.CURRENT, version.name + "\n")
+        except BaseException:
+            versions.remove_version(self.path, version)
+            raise
+        self.base = version.name
         return version
 
     def _write(self, version: Path) -> None:

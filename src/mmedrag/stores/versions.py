@@ -52,7 +52,9 @@ def live_name(root: Path) -> str | None:
     """The version ``CURRENT`` names (validated), or None when there is no ``CURRENT`` file."""
     pointer = root / CURRENT
     if pointer.is_symlink():
-        raise IndexFolderError(f"{pointer}: is a symbolic link; an index's CURRENT must be a plain file")
+        raise IndexFolderError(
+            f"{pointer}: is a symbolic link; an index's CURRENT must be a plain file: restore it or rebuild the index"
+        )
     if not pointer.exists():
         return None
     try:
@@ -62,7 +64,8 @@ def live_name(root: Path) -> str | None:
     if not is_version_name(name):
         shown = name if len(name) <= 80 else name[:77] + "..."
         raise IndexFolderError(
-            f"{pointer}: names {shown!r}, not a version folder of this index (v-NNNNNN); restore it or rebuild"
+            f"{pointer}: names {shown!r}, not a version folder of this index (v-NNNNNN); "
+            "restore it or rebuild the index"
         )
     return name
 
