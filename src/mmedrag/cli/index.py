@@ -143,7 +143,14 @@ def _verify(folder: str | None, as_json: bool) -> int:
     if as_json:
         emit_json(report)
     elif report["ok"]:
-        counts = ", ".join(f"{n} {name}" for name, n in (report.get("counts") or {}).items())
+        found = report.get("counts") or {}
+        labels = {
+            "records": "records",
+            "text": "text vectors",
+            "image": "image vectors",
+            "fingerprints": "image hashes",
+        }
+        counts = ", ".join(f"{found[name]} {label}" for name, label in labels.items() if name in found)
         checked = f"{report['files']} files, {report['bytes']:,} bytes checked"
         log(f"{folder}: {report['version']} intact ({checked}; {counts})")
     else:
