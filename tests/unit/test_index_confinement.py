@@ -125,3 +125,11 @@ def test_files_of_a_version_that_link_out_of_it_are_refused(tmp_path: Path, outs
     os.symlink(outside / "v-000001" / "text", text)
     with pytest.raises(IndexFolderError, match="resolves outside the version folder"):
         KnowledgeIndex.load(path)
+
+
+def test_an_index_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(IndexFolderError, match="cannot create the index folder|is not a folder"):
+        index_with(tmp_path / "file", "a")
+    with pytest.raises(IndexFolderError, match="cannot create the index folder"):
+        index_with(tmp_path / "file" / "below", "a")

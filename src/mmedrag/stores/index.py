@@ -200,7 +200,6 @@ class KnowledgeIndex:
         Takes the writer lock unless this thread holds it already (:meth:`open_for_write`). A copy loaded outside
         the lock is refused if another writer saved since it was loaded, so no one's records are silently lost.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
         with versions.writer_lock(self.path):
             try:
                 live = versions.live_name(self.path)

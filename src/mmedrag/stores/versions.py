@@ -152,6 +152,16 @@ def remove_version(root: Path, folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def make_root(root: Path) -> None:
+    """Create the index folder (and parents); a file in the way or no permission is a one-line error."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexFolderError(f"{root}: cannot create the index folder ({exc.strerror or exc})") from exc
+    if not root.is_dir():
+        raise IndexFolderError(f"{root}: is not a folder; choose another --index path")
+
+
 def holds_lock(root: Path) -> bool:
     """True when this thread holds the writer lock of ``root``."""
     return getattr(_held, "roots", {}).get(_key(root), 0) > 0
@@ -176,11 +186,14 @@ def writer_lock(root: Path, wait: bool = True, on_wait: Callable[[str], None] | 
         finally:
             roots[key] -= 1
         return
-    root.mkdir(parents=True, exist_ok=True)
+    make_root(root)
     try:
         fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise IndexFolderError(f"{root / LOCK}: cannot open the writer lock ({exc.strerror}); remove it") from exc
+        raise IndexFolderError(
+            f"{root / LOCK}: cannot open the writer lock ({exc.strerror}); check the folder's permissions "
+            "(a symbolic link there is refused: remove it)"
+        ) from exc
     try:
         _acquire(fd, root, wait, on_wait)
         roots[key] = 1
