@@ -185,6 +185,8 @@ def rewrite_meta(index_dir: Path, change: object) -> None:
         ([1, 2], "not a JSON object"),
         (lambda m: {k: v for k, v in m.items() if k != "encoder"}, "'encoder' must be an object"),
         (lambda m: {**m, "encoder": {**m["encoder"], "dim": "32"}}, "'encoder.dim' must be a positive integer"),
+        (lambda m: {**m, "encoder": {**m["encoder"], "spec": "hash:16"}}, "'encoder.spec' must be an object"),
+        (lambda m: {**m, "encoder": {**m["encoder"], "text_probe": ["x"]}}, "'encoder.text_probe' must be a list"),
         (lambda m: {**m, "store": "exact"}, "'store' must be an object"),
         (lambda m: {**m, "counts": {"records": -1}}, "'counts' must map"),
         (lambda m: {**m, "files": {"../../etc/passwd": m["files"]["text/ids.json"]}}, "not a plain path"),
@@ -283,3 +285,41 @@ def test_an_index_saved_without_checksums_still_loads_and_verify_says_so(built: 
     assert KnowledgeIndex.load(built).records.count() == 6
     report = KnowledgeIndex.verify(built)
     assert report["ok"] and "no checksums recorded" in report["warnings"][0]
+
+
+@pytest.mark.parametrize("store", ["exact", "faiss:Flat"])
+def test_random_damage_anywhere_is_an_index_error_or_harmless_never_a_traceback(
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    """Large-index mode (no full checksums on load): flip or cut random bytes of every file, then load and search."""
+    if store.startswith("faiss"):
+        pytest.importorskip("faiss")
+    build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store=store)
+    large_index_checks(monkeypatch)
+    version = live(tmp_path / "idx")
+    pristine = {p: p.read_bytes() for p in version.rglob("*") if p.is_file()}
+    query = hash_encoder.encode_texts(["pleural effusion"])
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "served": 0}
+    for trial in range(120):
+        for path, content in pristine.items():
+            path.write_bytes(content)
+        path = list(pristine)[trial % len(pristine)]
+        data = bytearray(pristine[path])
+        if trial % 5 == 4:
+            data = data[: int(rng.integers(0, len(data)))]
+        else:
+            for at in rng.integers(0, len(data), size=int(rng.integers(1, 4))):
+                data[at] ^= int(rng.integers(1, 256))
+        path.write_bytes(bytes(data))
+        try:
+            index = KnowledgeIndex.load(tmp_path / "idx")
+            for space in ("text", "image"):
+                hits = index.spaces[space].search(query, k=6)[0]
+                assert all(-1.001 <= score <= 1.001 for _, score in hits)
+            index.records.get(index.records.ids())
+            outcomes["served"] += 1
+        except IndexFolderError as exc:
+            assert "\n" not in str(exc)
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0

@@ -126,7 +126,7 @@ class ExactStore:
         """Read a saved store; unreadable or inconsistent files are an :class:`IndexFolderError` naming the file."""
         try:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+        except Exception as exc:  # a damaged header can fail in the parser too (SyntaxError, TokenError, ...)
             raise IndexFolderError(f"{folder / 'vectors.npy'}: unreadable ({_reason(exc)}); rebuild the index") from exc
         ids = _read_ids(folder / "ids.json")
         if vectors.dtype != np.float32 or vectors.shape != (len(ids), dim):

@@ -146,14 +146,23 @@ class FaissStore:
         k = min(k, available)
         if k <= 0:
             return [[] for _ in range(len(queries))]
-        params = self._params(allow)
-        scores, numbers = self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
-        results = [
-            [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
-            for row_s, row_n in zip(scores, numbers, strict=True)
-        ]
-        if any(len(row) < k for row in results) and available <= self.EXACT_FALLBACK_LIMIT:
-            results = self._exact_over(queries, k, allow)
+        try:
+            params = self._params(allow)
+            scores, numbers = (
+                self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
+            )
+            results = [
+                [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
+                for row_s, row_n in zip(scores, numbers, strict=True)
+            ]
+            if any(len(row) < k for row in results) and available <= self.EXACT_FALLBACK_LIMIT:
+                results = self._exact_over(queries, k, allow)
+        except RuntimeError as exc:  # e.g. "key not found": the index file and ids.json disagree
+            reason = str(exc).strip().splitlines()[0][-200:] if str(exc).strip() else type(exc).__name__
+            raise IndexFolderError(
+                f"{self.source or 'FAISS store'}: search failed ({reason}); the index files may be damaged: "
+                "run `mmedrag index --verify` and rebuild"
+            ) from exc
         for row in results:
             check_scores(self.source, row, self.max_score)
         return results
@@ -205,7 +214,7 @@ class FaissStore:
         store = cls(dim, factory=factory, search_params=search_params)
         try:
             index = store._faiss.read_index(str(folder / "index.faiss"))
-        except (OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # whatever a damaged file makes the FAISS reader raise, it is unreadable
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise IndexFolderError(f"{folder / 'index.faiss'}: unreadable ({reason}); rebuild the index") from exc
         ids, tombstones, following = _read_state(folder / "ids.json")
@@ -219,6 +228,10 @@ class FaissStore:
         store._str_of = {number: identifier for identifier, number in ids.items()}
         store._tombstones = tombstones
         store._next = following
+        if isinstance(index, store._faiss.IndexIDMap2):  # its id map must hold exactly the numbers ids.json names
+            mapped = store._faiss.vector_to_array(index.id_map)
+            if len(mapped) != index.ntotal or set(mapped.tolist()) != set(ids.values()) | tombstones:
+                raise IndexFolderError(f"{folder / 'index.faiss'}: its id map does not match ids.json; rebuild it")
         if store._index.ntotal - len(tombstones) != len(ids):
             raise IndexFolderError(
                 f"{folder}: FAISS holds {store._index.ntotal} vectors ({len(tombstones)} deleted) but ids.json "

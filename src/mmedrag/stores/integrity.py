@@ -105,6 +105,8 @@ def _encoder_problem(encoder: Any) -> str | None:
         return "'encoder' must be an object with string 'kind' and 'name'"
     if not _positive_int(encoder.get("dim")):
         return "'encoder.dim' must be a positive integer"
+    if not isinstance(encoder.get("spec") or {}, dict):
+        return "'encoder.spec' must be an object"
     for probe in ("text_probe", "image_probe"):
         value = encoder.get(probe)
         if value is not None and not (isinstance(value, list) and all(_number(x) for x in value)):

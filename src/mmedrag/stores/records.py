@@ -74,7 +74,7 @@ class RecordStore:
             try:
                 with contextlib.closing(sqlite3.connect(_read_only_uri(source), uri=True)) as disk:
                     disk.backup(connection)
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
                 raise IndexFolderError(f"{source}: record database unreadable ({exc}); rebuild the index") from exc
         connection.executescript(_SCHEMA)
         return cls(connection)
@@ -87,7 +87,7 @@ class RecordStore:
         try:
             connection = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
             connection.execute("SELECT count(*) FROM records").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
             raise IndexFolderError(f"{path}: record database unreadable ({exc}); rebuild the index") from exc
         return cls(connection, source=str(path))
 
@@ -95,7 +95,7 @@ class RecordStore:
         """Run a read query; SQLite errors (a damaged page found mid-file) become one-line errors naming the file."""
         try:
             return self._db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
             raise IndexFolderError(f"{self._source}: record database damaged ({exc}); rebuild the index") from exc
 
     def problems(self) -> list[str]:
