@@ -70,13 +70,13 @@ class RecordStore:
     def in_memory(cls, source: Path | None = None) -> RecordStore:
         """A writable in-memory store, optionally a copy of the database file ``source``."""
         connection = sqlite3.connect(":memory:", check_same_thread=False)
-        if source is not None:
-            try:
+        try:
+            if source is not None:
                 with contextlib.closing(sqlite3.connect(_read_only_uri(source), uri=True)) as disk:
                     disk.backup(connection)
-            except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
-                raise IndexFolderError(f"{source}: record database unreadable ({exc}); rebuild the index") from exc
-        connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
+            raise IndexFolderError(f"{source}: record database unreadable ({exc}); rebuild the index") from exc
         return cls(connection)
 
     @classmethod
