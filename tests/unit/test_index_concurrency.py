@@ -133,15 +133,24 @@ def test_a_copy_loaded_outside_the_lock_is_not_saved_over_a_newer_version(tmp_pa
     assert len(KnowledgeIndex.load(path).records.ids()) == 2 * PER_WRITER
 
 
-def test_superseded_versions_stay_for_the_grace_period_then_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_superseded_versions_stay_for_the_grace_period_then_go(tmp_path: Path) -> None:
     path = tmp_path / "idx"
-    for writer in "abc":
+
+    def live_since_long_ago(*names: str) -> None:
+        past = time.time() - KnowledgeIndex.grace_seconds - 1
+        for name in names:
+            os.utime(path / name / "index.json", (past, past))
+
+    def build(writer: str) -> list[str]:
         build_index(records_of(writer), path, HashEncoder(16), store="exact", images="ignore")
-    assert sorted(p.name for p in path.glob("v-*")) == ["v-000001", "v-000002", "v-000003"]  # within the grace
-    past = time.time() - KnowledgeIndex.grace_seconds - 1
-    os.utime(path / "v-000003" / "index.json", (past, past))  # v-000003 has been live longer than the grace
-    build_index(records_of("d"), path, HashEncoder(16), images="ignore")
-    assert sorted(p.name for p in path.glob("v-*")) == ["v-000003", "v-000004"]  # the previous one always stays
+        return sorted(p.name for p in path.glob("v-*"))
+
+    assert [build(w) for w in "abc"][-1] == ["v-000001", "v-000002", "v-000003"]  # all within the grace period
+    live_since_long_ago("v-000002")  # v-000001 was replaced long ago: no reader can still be opening it
+    (path / "v-000000").mkdir()  # a killed writer's folder below the live one: never named by CURRENT
+    assert build("d") == ["v-000002", "v-000003", "v-000004"]
+    live_since_long_ago("v-000003", "v-000004")
+    assert build("e") == ["v-000004", "v-000005"]  # the previous version always stays
 
 
 def test_a_reader_whose_version_is_removed_while_it_opens_it_opens_the_new_one(

@@ -5,9 +5,10 @@ removed: ``CURRENT`` naming anything else (``../other/v-000001``, an absolute pa
 one-line :class:`~mmedrag.errors.IndexFolderError`, never a path that is followed.
 
 Superseded versions are not removed at once: a reader that read ``CURRENT`` just before a writer replaced it may
-still be opening the old files. The version live just before the current one is always kept, and older ones are
-removed only after that previous version has been live for :data:`GRACE_SECONDS`, so a reader has that long to open
-the files it found (once opened, POSIX keeps removed files readable).
+still be opening the old files. The version live just before the current one is always kept, and an older one is
+removed only once the version that replaced it has been live for :data:`GRACE_SECONDS`, so a reader has that long to
+open the files it found (once opened, POSIX keeps removed files readable). Frequent writes therefore keep about
+``GRACE_SECONDS / interval + 2`` versions on disk, never an unbounded number.
 """
 
 from __future__ import annotations
@@ -124,23 +125,26 @@ def remove_unfinished(root: Path, live: str | None) -> list[str]:
 
 
 def prune_superseded(root: Path, live: str, previous: str | None, grace: float = GRACE_SECONDS) -> list[str]:
-    """Remove versions older than ``previous`` once ``previous`` has been live for ``grace`` seconds.
+    """Remove versions older than ``live`` that no reader can still be opening; ``previous`` is always kept.
 
-    A reader can only be opening a version that ``CURRENT`` named when it read it; every version older than
-    ``previous`` stopped being named no later than ``previous`` became live, so after ``grace`` seconds no reader
-    that started in time can still be opening one.
+    A reader can only be opening a version that ``CURRENT`` named when it read it. A version stopped being named
+    when the next finished version (one with ``index.json``, written just before ``CURRENT`` was flipped to it)
+    became live, so it is removed once that successor has been live for ``grace`` seconds. Folders without
+    ``index.json`` below the live version were never named (a killed writer's) and go at once. Must be called under
+    the writer lock.
     """
-    keep = {live} | ({previous} if previous else set())
-    if previous is not None:
-        marker = root / previous / META
-        since = marker.stat().st_mtime if marker.is_file() else 0.0
-        if time.time() - since < grace:
-            return []
-    removed = []
-    for number, folder in version_folders(root):
-        if folder.name not in keep and number < version_number(live):
-            remove_version(root, folder)
-            removed.append(folder.name)
+    folders = version_folders(root)
+    finished = {number: folder for number, folder in folders if (folder / META).is_file()}
+    now, removed = time.time(), []
+    for number, folder in folders:
+        if number >= version_number(live) or folder.name == previous:
+            continue
+        if number in finished:
+            successor = min((n for n in finished if n > number), default=None)
+            if successor is None or now - (finished[successor] / META).stat().st_mtime < grace:
+                continue
+        remove_version(root, folder)
+        removed.append(folder.name)
     return removed
 
 
