@@ -143,3 +143,7 @@ def test_env_reports_versions_and_extras(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run(capsys, "env", "--json")
     data = json.loads(out)
     assert code == 0 and data["packages"]["numpy"] != "-" and isinstance(data["extras"]["faiss"], bool)
+    from mmedrag.backends import ROLES
+
+    assert set(data["registries"]) == set(ROLES) and "faiss" in data["registries"]["store"]
+    assert all(data["registries"][role] == registry.names() for role, registry in ROLES.items())

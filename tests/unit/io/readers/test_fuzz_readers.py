@@ -6,7 +6,6 @@ example slower than the hypothesis deadline.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 from pathlib import Path
@@ -15,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_image
-from mmedrag.errors import DataError, ImageError, MmedragError
+from mmedrag.errors import DataError, ImageError, MissingExtraError, MmedragError
 from mmedrag.io.images import load_image
 from mmedrag.io.manifest import ManifestError, iter_manifest, record_from_dict
 from mmedrag.io.readers import read_source
@@ -41,12 +40,20 @@ PNG = _png_bytes()
 
 @FUZZ
 @given(data=st.binary(max_size=2048), suffix=st.sampled_from([".png", ".jpg", ".dcm", ".bin", ""]))
-def test_random_bytes_as_an_image_give_an_image_error(tmp_path: Path, data: bytes, suffix: str) -> None:
+def test_random_bytes_as_an_image_decode_to_rgb_or_give_an_image_error(
+    tmp_path: Path, data: bytes, suffix: str
+) -> None:
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)
-    # ImportError: DICOM decoding without the dicom extra installed.
-    with contextlib.suppress(ImageError, ImportError):
-        load_image(path)
+    try:
+        image = load_image(path)
+    except ImageError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc)  # one line naming the file
+        return
+    except MissingExtraError as exc:  # DICOM decoding without the dicom extra installed
+        assert "mmedrag[dicom]" in str(exc)
+        return
+    assert image.mode == "RGB" and image.width * image.height > 0
 
 
 @FUZZ
@@ -97,19 +104,30 @@ def test_mutated_manifest_objects_either_validate_or_name_the_field(mutations: d
 
 @FUZZ
 @given(payload=json_values)
-def test_random_json_in_a_reference_format_file_is_a_data_error(tmp_path: Path, payload: object) -> None:
+def test_random_json_in_a_reference_format_file_is_read_or_a_one_line_data_error(
+    tmp_path: Path, payload: object
+) -> None:
     path = tmp_path / "retriever_train.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
-    with contextlib.suppress(DataError):
-        read_source(path, "mmed_rag")
+    _read_or_one_line_error(path, "mmed_rag", DataError)
 
 
 @FUZZ
 @given(payload=json_values)
-def test_random_json_in_a_medpix_folder_is_a_data_error(tmp_path: Path, payload: object) -> None:
+def test_random_json_in_a_medpix_folder_is_read_or_a_one_line_error(tmp_path: Path, payload: object) -> None:
     folder = tmp_path / "medpix"
     folder.mkdir(exist_ok=True)
     (folder / "Descriptions.json").write_text(json.dumps(payload), encoding="utf-8")
     (folder / "Case_topic.json").write_text(json.dumps([payload]), encoding="utf-8")
-    with contextlib.suppress(MmedragError):
-        read_source(folder, "medpix2")
+    _read_or_one_line_error(folder, "medpix2", MmedragError)
+
+
+def _read_or_one_line_error(source: Path, fmt: str, error: type[Exception]) -> None:
+    """Reading either fails with one line of the expected error type, or yields well-formed items."""
+    try:
+        dataset = read_source(source, fmt)
+    except error as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert all(record.id and (record.text or record.image_paths) for record in dataset.records)
+    assert all(question.id and question.question for question in dataset.questions)
