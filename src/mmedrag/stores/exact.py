@@ -95,11 +95,11 @@ class ExactStore:
                 tops = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             else:
                 tops = np.broadcast_to(np.arange(candidates.size), scores.shape)
-            for row, unordered in zip(scores, tops, strict=True):
+            for offset, (row, unordered) in enumerate(zip(scores, tops, strict=True)):
                 # Order the top-k by score, then by insertion order, so equal scores come out the same way every time.
                 top = unordered[np.lexsort((candidates[unordered], -row[unordered]))]
                 results.append([(self._ids[candidates[j]], float(row[j])) for j in top])
-                check_scores(self.source, results[-1], self.max_score)
+                check_scores(self.source, results[-1], self.max_score, queries[start + offset])
         return results
 
     def count(self) -> int:

@@ -163,8 +163,8 @@ class FaissStore:
                 f"{self.source or 'FAISS store'}: search failed ({reason}); the index files may be damaged: "
                 "run `mmedrag index --verify` and rebuild"
             ) from exc
-        for row in results:
-            check_scores(self.source, row, self.max_score)
+        for row, query in zip(results, queries, strict=True):
+            check_scores(self.source, row, self.max_score, query)
         return results
 
     def _exact_over(self, queries: np.ndarray, k: int, allow: Collection[str] | None) -> SearchResult:

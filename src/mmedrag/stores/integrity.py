@@ -183,13 +183,20 @@ def vector_problem(vectors: np.ndarray | None, expect_unit: bool) -> str | None:
     return None
 
 
-def check_scores(source: Path | None, hits: list[tuple[str, float]], max_score: float | None) -> None:
-    """Refuse to serve a non-finite score, or a cosine above ``max_score`` (possible only from damaged vectors)."""
+def check_scores(
+    source: Path | None, hits: list[tuple[str, float]], max_score: float | None, query: np.ndarray
+) -> None:
+    """Refuse to serve a non-finite score, or one larger than unit vectors allow (possible only from damage).
+
+    ``max_score`` is the bound for a unit query (None: no bound); it scales with the query's norm, since callers
+    may search with vectors that are not unit length.
+    """
+    bound = None if max_score is None else max_score * float(np.linalg.norm(query)) + 1e-6
     for identifier, score in hits:
-        if not np.isfinite(score) or (max_score is not None and abs(score) > max_score):
+        if not np.isfinite(score) or (bound is not None and abs(score) > bound):
             raise IndexFolderError(
-                f"{source or 'vector store'}: impossible score {score:.4g} for {identifier!r} (cosines of unit "
-                "vectors lie in [-1, 1]); the vector files are damaged: run `mmedrag index --verify` and rebuild"
+                f"{source or 'vector store'}: impossible score {score:.4g} for {identifier!r} (inner products of "
+                "unit vectors lie in [-1, 1]); the vector files are damaged: run `mmedrag index --verify` and rebuild"
             )
 
 

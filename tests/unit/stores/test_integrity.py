@@ -99,6 +99,8 @@ def test_the_score_guard_refuses_impossible_cosines_from_the_exact_store() -> No
     store.max_score = 1.001
     with pytest.raises(IndexFolderError, match="impossible score 1650"):
         store.search(np.array([[0.0, 1.0]], dtype=np.float32), k=1)
+    store._buffer[1] = [0.0, 1.0]
+    assert store.search(np.array([[0.0, 3.0]], dtype=np.float32), k=1)[0][0] == ("b", 3.0)  # a longer query is fine
 
 
 @pytest.mark.parametrize("large", [False, True])
