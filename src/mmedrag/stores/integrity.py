@@ -5,6 +5,11 @@ its own content. On load the sizes, the counts, the id files' checksums and chea
 unit length of the vectors an L2-normalising encoder produced) are checked, and every checksum when the version is
 small (:data:`LOAD_CHECKSUM_BYTES`); ``mmedrag index --verify`` and every writer check all checksums. Every problem
 is one line naming the file.
+
+A vector store takes part in the vector checks by offering ``sample_vectors(limit)`` (stored rows, for the finite
+and unit-length checks) and, when its scores are exact inner products, ``lossless = True`` plus writable ``source``
+and ``max_score`` attributes (its search then refuses scores that unit vectors cannot give). Stores without them
+(a remote service, say) get the checksums and counts only.
 """
 
 from __future__ import annotations
