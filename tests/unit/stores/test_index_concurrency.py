@@ -70,6 +70,8 @@ def test_concurrent_writer_pairs_lose_nothing_and_concurrent_readers_never_fail(
     stop.set()
     for reader in readers:
         reader.join(timeout=60)
+        if reader.is_alive():  # never leave a process behind, whatever happened
+            reader.terminate()
     errors = []
     while not failures.empty():
         errors.append(failures.get())
