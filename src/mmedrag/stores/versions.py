@@ -168,7 +168,7 @@ def make_root(root: Path) -> None:
 
 def holds_lock(root: Path) -> bool:
     """True when this thread holds the writer lock of ``root``."""
-    return getattr(_held, "roots", {}).get(_key(root), 0) > 0
+    return _held_roots().get(_key(root), 0) > 0
 
 
 @contextlib.contextmanager
@@ -180,9 +180,7 @@ def writer_lock(root: Path, wait: bool = True, on_wait: Callable[[str], None] | 
         on_wait: called with a one-line message when another writer holds the lock and this one waits.
     """
     key = _key(root)
-    roots: dict[str, int] | None = getattr(_held, "roots", None)
-    if roots is None:
-        roots = _held.roots = {}
+    roots = _held_roots()
     if roots.get(key, 0) > 0:
         roots[key] += 1
         try:
@@ -222,6 +220,14 @@ def _acquire(fd: int, root: Path, wait: bool, on_wait: Callable[[str], None] | N
     message = f"{root}: another process is writing this index; waiting for it to finish"
     (on_wait or _log.warning)(message)
     fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _held_roots() -> dict[str, int]:
+    # Keyed by process too: a child forked while its parent held a lock must take the lock itself, not inherit it.
+    if getattr(_held, "pid", None) != os.getpid():
+        _held.pid, _held.roots = os.getpid(), {}
+    roots: dict[str, int] = _held.roots
+    return roots
 
 
 def _key(root: Path) -> str:
