@@ -132,7 +132,9 @@ def ingest(
     """Read ``source`` with a registered reader and write its records to the manifest ``out``.
 
     Args:
-        redact: replace PHI-looking spans in report text (see :mod:`mmedrag.quality.phi`).
+        redact: replace PHI-looking spans in report text and in every metadata string (Open-i findings, impression,
+            indication, comparison, captions, any manifest field), before sections are parsed from the text, so the
+            manifest, the index and search results never hold them (see :mod:`mmedrag.quality.phi`).
         hygiene: add parsed sections and prior-study sentences to each record's metadata.
         drop_priors: also remove the prior-study sentences from the text.
 
@@ -169,7 +171,7 @@ def ingest(
                     report.errors.append(problem)
                     continue
                 kept = redactor(record) if redactor is not None else record
-                report.redacted += kept.text != record.text
+                report.redacted += kept is not record  # text or any metadata string changed
                 if hygiene or drop_priors:
                     kept = annotate_report(kept, drop_priors)
                     report.prior_sentences += len(kept.metadata.get("prior_sentences", ()))

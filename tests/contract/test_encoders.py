@@ -164,7 +164,7 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
     """One epoch of the offline tower trainer (image tower against the frozen MiniLM) on the eight pairs."""
     import warnings
 
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
     from mmedrag.training.retriever_pairs import Pair
 
     images, texts = pairs
@@ -178,14 +178,10 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
         train_retriever(
             all_pairs[:6],
             all_pairs[6:],
-            base="tower",
-            out_dir=out_dir,
-            epochs=1,
-            batch_size=4,
-            image_size=32,
-            seed=seed,
-            resume=False,
-            allow_worse=True,
+            out_dir,
+            RetrieverSettings(
+                base="tower", epochs=1, batch_size=4, image_size=32, seed=seed, resume=False, allow_worse=True
+            ),
         )
     return out_dir
 

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mmedrag"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_optional", "registry", "backends", "types", "domains", "progress", "config"}),
     frozenset({"io"}),
-    frozenset({"quality", "calibration", "encoders", "stores"}),
+    frozenset({"quality", "calibration", "encoders", "stores", "datasets"}),
     frozenset({"retrieval", "routing", "generation"}),
     frozenset({"pipeline", "indexing", "ingest", "factory"}),
     frozenset({"evaluation"}),

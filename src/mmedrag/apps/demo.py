@@ -43,8 +43,10 @@ class DemoSettings:
 
 
 def default_data_dir() -> Path:
-    """``MMEDRAG_DATA`` if set, else ``../shared/data`` from the current directory."""
-    return Path(os.environ.get("MMEDRAG_DATA", "../shared/data")).expanduser()
+    """``MMEDRAG_DATA`` if set, else ``~/.cache/mmedrag/data`` (where ``mmedrag data fetch`` puts datasets)."""
+    from mmedrag.datasets import data_root
+
+    return data_root()
 
 
 def default_work_dir() -> Path:
@@ -61,7 +63,7 @@ def _fingerprint(records: list[Record], settings: DemoSettings) -> str:
 
 def _tower(settings: DemoSettings, records: list[Record], log: Callable[[str], None]) -> dict[str, Any]:
     """Train (or reuse) the image tower with the retriever trainer; return its folder and held-out recall."""
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
     from mmedrag.training.retriever_pairs import pairs_from_records
 
     folder = settings.work_dir / "tower"
@@ -78,19 +80,16 @@ def _tower(settings: DemoSettings, records: list[Record], log: Callable[[str], N
         f"training an image tower on {len(train)} MedPix images for {settings.epochs} epochs "
         f"({len(held)} images of held-out cases kept for recall@k)"
     )
-    report = train_retriever(
-        train,
-        held,
+    tower = RetrieverSettings(
         base="tower",
-        out_dir=folder,
         epochs=settings.epochs,
         seed=settings.seed,
         image_size=settings.image_size,
         resume=False,
         allow_worse=True,
         progress=settings.progress,
-        log=log,
     )
+    report = train_retriever(train, held, folder, tower, log=log)
     recall = report.after["pair"]["image_to_text"]
     info = {
         "key": key,

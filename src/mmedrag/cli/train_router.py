@@ -56,7 +56,7 @@ Without --encoder a small CNN is trained on pixels (offline; a few minutes on tw
 with --encoder (e.g. biomedclip) a linear or MLP head is trained on its frozen image embeddings.
 
 examples:
-  mmedrag train-router ../shared/data/medpix2 skin.jsonl eyes.jsonl --out routers/cnn
+  mmedrag train-router ~/.cache/mmedrag/data/medpix2 skin.jsonl eyes.jsonl --out routers/cnn
   mmedrag train-router corpus.jsonl --out routers/biomedclip --encoder biomedclip --head linear --json"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

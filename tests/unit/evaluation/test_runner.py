@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_image
+from conftest import make_image, needs
+from mmedrag._optional import available
 from mmedrag.cli import main
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.evaluation.compare import compare
@@ -76,7 +77,8 @@ def test_gold_references_with_the_extractive_answerer_are_scored_exactly(tmp_pat
     assert closed["n"] == 8 and closed["accuracy"] == 1.0 and closed["f1"] == 1.0 and closed["abstention_rate"] == 0
     assert closed["auroc"] is None and "P(yes)" in closed["auroc_note"]
     files = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"results.json", "results.md", "per_question.jsonl", "summary.png", "answers.sqlite"} <= files
+    assert {"results.json", "results.md", "per_question.jsonl", "answers.sqlite"} <= files
+    assert ("summary.png" in files) == available("matplotlib") == (results["plot"] == "summary.png")
     silent = evaluate(
         RAGPipeline(generator=ExtractiveGenerator()),
         questions,
@@ -128,6 +130,7 @@ def test_compare_reports_a_paired_difference_and_refuses_other_questions(tmp_pat
         compare(tmp_path / "a", tmp_path / "c")
 
 
+@needs("pycocoevalcap", "eval")
 def test_report_metrics_name_their_implementation_and_skip_meteor_without_java(monkeypatch) -> None:
     import shutil
 

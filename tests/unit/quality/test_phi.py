@@ -1,14 +1,25 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmedrag.quality.phi import PLACEHOLDER, PhiSummary, redact, redact_record, scan_phi, summarize_phi
+from mmedrag.quality.phi import (
+    PLACEHOLDER,
+    PhiSummary,
+    iter_strings,
+    redact,
+    redact_record,
+    scan_phi,
+    summarize_phi,
+)
+from mmedrag.quality.phi_patterns import DIGIT_FREE, RULES
 from mmedrag.types import Record
+from phi_cases import CLEAN_CASES, PHI_CASES, parse
 
 
 @pytest.mark.parametrize(
@@ -129,3 +140,129 @@ def test_iu_xray_reports_leave_few_hits_and_they_are_real(shared_data: Path) -> 
     assert set(summary.matches) <= {"date", "time"} and sum(summary.matches.values()) <= 15
     found = {(e["record_id"], e["text"]) for examples in summary.examples.values() for e in examples}
     assert {("CXR1448", "02/010/XXXX"), ("CXR2642", "142 pm"), ("CXR642", "12:30p")} <= found
+
+
+# --- the labelled set (tests/phi_cases.py): every Safe Harbor class that can occur in report text ----------------
+
+
+@pytest.mark.parametrize("marked", PHI_CASES)
+def test_every_labelled_identifier_is_redacted_with_its_kind(marked: str) -> None:
+    text, gold = parse(marked)
+    found = scan_phi(text)
+    for kind, start, end in gold:
+        covering = [m for m in found if m.span[0] <= start and end <= m.span[1]]
+        assert [m.kind for m in covering] == [kind], (text[start:end], [(m.kind, m.text) for m in found])
+    assert not [m for m in found if not any(m.span[0] < e and s < m.span[1] for _, s, e in gold)]
+    redacted = redact(text)
+    assert all(text[start:end] not in redacted for _, start, end in gold)
+
+
+@pytest.mark.parametrize("text", CLEAN_CASES)
+def test_clean_radiology_text_is_left_alone(text: str) -> None:
+    assert scan_phi(text) == []
+    assert redact(text) == text
+
+
+def test_redaction_is_stable_on_its_own_output() -> None:
+    for marked in PHI_CASES:
+        once = redact(parse(marked)[0])
+        assert scan_phi(once) == [], once
+
+
+def test_redact_record_cleans_every_metadata_string_and_keeps_structural_ids() -> None:
+    record = Record(
+        id="openi:CXR9",
+        text="FINDINGS: Clear lungs.",
+        patient_id="p9",
+        metadata={
+            "findings": "Clear lungs. Discussed with Dr. SMITH on March 3, 2014.",
+            "indication": "97 y.o. male, call 555-123-4567",
+            "image_captions": {"CXR9_IM-1": "PA chest [REDACTED] 11/7/ [REDACTED]"},
+            "notes": [{"who": "Patient name: DOE, JOHN"}, 3, None],
+            "PatientID": "12345678",
+            "mesh_major": ["normal"],
+        },
+    )
+    redacted = redact_record(record)
+    assert redacted.text == record.text  # the text was clean; the copy of the report in metadata was not
+    meta = redacted.metadata
+    assert meta["findings"] == "Clear lungs. Discussed with Dr. [REDACTED] on [REDACTED]."
+    assert meta["indication"] == "[REDACTED] male, call [REDACTED]"
+    assert meta["image_captions"] == {"CXR9_IM-1": "PA chest [REDACTED] [REDACTED]"}
+    assert meta["notes"] == [{"who": "Patient name: [REDACTED]"}, 3, None]
+    assert meta["PatientID"] == "12345678" and meta["mesh_major"] == ["normal"] and meta["phi_redacted"] == 6
+    assert record.metadata["findings"].endswith("March 3, 2014.")  # the input record is not changed
+    assert all(not scan_phi(value) for _, value in iter_strings(meta))
+
+
+def test_summary_screens_metadata_and_names_the_field() -> None:
+    summary = PhiSummary()
+    summary.add("a", "Clear lungs.", {"impression": "Call Dr. Jones.", "nested": {"list": ["MRN: 1234567"]}})
+    summary.add("b", "Clear lungs.", {"impression": "Normal."})
+    data = summary.to_dict()
+    assert summary.found and data["records_with_phi"] == 1 and data["records_scanned"] == 2
+    assert data["fields"] == {"impression": 1, "nested.list[0]": 1} and data["matches"] == {"name": 1, "id": 1}
+    assert data["examples"]["id"][0] == {"record_id": "a", "field": "nested.list[0]", "text": "1234567",
+                                         "snippet": "MRN: 1234567"}  # fmt: skip
+    assert not PhiSummary().found
+
+
+@pytest.mark.data
+def test_iu_xray_sentences_are_rarely_flagged_and_every_flag_is_a_date_or_time_fragment(shared_data: Path) -> None:
+    sentences = flagged = 0
+    with (shared_data / "iu_xray_reports" / "reports.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            report = json.loads(line)
+            for key in ("indication", "comparison", "findings", "impression"):
+                for sentence in re.split(r"(?<=[.!?])\s+", report[key] or ""):
+                    if sentence.strip():
+                        sentences += 1
+                        found = scan_phi(sentence)
+                        flagged += bool(found)
+                        assert {m.kind for m in found} <= {"date", "time"}, (report["uid"], sentence)
+    assert sentences > 30_000 and flagged / sentences <= 0.002
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CXR1063_IM-0044-84654001",  # Open-i image ids in metadata are not record or phone numbers
+        "CXR2625_IM-1112-0001-0001",
+        "http://creativecommons.org/licenses/by-nc-nd/4.0/",  # the licence URL every Open-i record carries
+        "https://www.kjronline.org/DOIx.php?id=10.3348/kjr.2020.0132",  # a URL holding a DOI cites literature
+        "Cysts are present on non-contrast MR. Cysts do not enhance.",  # "MR." ends a sentence here
+        "Typical findings of an Arnold Chiari II malformation.",
+    ],
+)
+def test_metadata_values_of_the_shared_datasets_are_not_flagged(text: str) -> None:
+    assert scan_phi(text) == []
+
+
+def test_deeply_nested_metadata_is_screened_and_redacted_without_recursion_errors() -> None:
+    deep: object = "Call Dr. Jones at 555-123-4567."
+    for _ in range(3000):
+        deep = {"next": [deep]}
+    record = Record(id="deep", text="Clear.", metadata={"tree": deep})
+    summary = PhiSummary()
+    assert [m.kind for m in summary.add("deep", record.text, record.metadata)] == ["name", "phone"]
+    assert next(iter(summary.fields)).endswith(".next[0]")
+    redacted = redact_record(record)
+    assert "Jones" not in repr(redacted.metadata) and redacted.metadata["phi_redacted"] == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PHI_CASES), st.text(alphabet="abcXY.,:;/@#-() \nMrDSt", max_size=40))
+def test_rules_skipped_on_digit_free_text_cannot_match_it(marked: str, noise: str) -> None:
+    # scan_phi runs only DIGIT_FREE rules on text without a digit; no other rule may ever match such text.
+    text = "".join(c for c in parse(marked)[0] + noise if not c.isdigit())
+    assert [p.pattern for _, p in RULES if p not in DIGIT_FREE and p.search(text)] == []
+
+
+def test_overlapping_candidates_are_merged_so_nothing_flagged_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmedrag.quality import phi
+
+    text = "Anna Lee Oak Street ok 3/4/19."
+    # A short name that starts first and a longer address that overlaps it: the redaction must cover both.
+    monkeypatch.setattr(phi, "_candidates", lambda _: [(0, 8, "name"), (5, 19, "address"), (23, 29, "date")])
+    assert [(m.kind, m.span) for m in scan_phi(text)] == [("name", (0, 19)), ("date", (23, 29))]
+    assert redact(text) == "[REDACTED] ok [REDACTED]."

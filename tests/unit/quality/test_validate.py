@@ -115,7 +115,7 @@ def test_cli_exits_1_on_leakage_and_unreadable_files(dirty: Path, capsys: pytest
     data = json.loads(out)
     assert code == 1 and data["ok"] is False
     assert {p["record_id"] for p in data["leakage"]} == {"copy", "big", "test-patient"}
-    assert data["phi"]["records_scanned"] == 10
+    assert data["phi"]["records_scanned"] == 11  # the image-only record too: its metadata is screened
     code, out = run_cli([str(dirty)], capsys)
     assert code == 1 and "FAILED" in out and "missing images: 1" in out
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_image
+from conftest import make_image, needs
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.routing import (
@@ -185,6 +185,7 @@ def test_fit_temperature_respects_bounds_on_a_perfectly_separated_set() -> None:
 # --- the trained router --------------------------------------------------------------------------------------------
 
 
+@needs("torch", "torch")
 def test_trained_cnn_router_is_accurate_on_held_out_colours_and_reloads_identically(cnn_router: Any) -> None:
     from mmedrag.routing.trained import TrainedRouter
 
@@ -204,6 +205,7 @@ def test_trained_cnn_router_is_accurate_on_held_out_colours_and_reloads_identica
     assert saved["kind"] == "trained" and saved["encoder"] is None and saved["architecture"]["type"] == "cnn"
 
 
+@needs("torch", "torch")
 def test_training_is_deterministic_given_the_seed(tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, fit_router
 
@@ -214,6 +216,7 @@ def test_training_is_deterministic_given_the_seed(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "router.safetensors").read_bytes() == (tmp_path / "b" / "router.safetensors").read_bytes()
 
 
+@needs("torch", "torch")
 def test_head_router_on_encoder_embeddings_rebuilds_its_encoder_from_the_spec(tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, fit_router
 
@@ -233,6 +236,7 @@ def test_head_router_on_encoder_embeddings_rebuilds_its_encoder_from_the_spec(tm
     assert router.predict_proba(images[:4]).shape == (4, len(report.classes))
 
 
+@needs("torch", "torch")
 def test_out_of_scope_class_from_synthetic_negatives(tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, fit_router
     from mmedrag.training.router_negatives import synthetic_negatives
@@ -254,6 +258,7 @@ def test_records_without_domain_are_a_data_error_naming_count_and_ids(tmp_path: 
         train_router(records, tmp_path / "r")
 
 
+@needs("torch", "torch")
 def test_too_few_images_per_class_warns_naming_class_and_count(tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, fit_router
 
@@ -264,6 +269,7 @@ def test_too_few_images_per_class_warns_naming_class_and_count(tmp_path: Path) -
     assert any("pathology" in message for message in report.warnings)
 
 
+@needs("torch", "torch")
 def test_weights_of_another_architecture_are_a_config_error(cnn_router: Any, tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, fit_router
 
@@ -284,6 +290,7 @@ def test_weights_of_another_architecture_are_a_config_error(cnn_router: Any, tmp
         load_router(tmp_path / "tower")
 
 
+@needs("torch", "torch")
 def test_train_router_reads_images_and_skips_unreadable_ones(tmp_path: Path) -> None:
     from mmedrag.training.router import RouterSettings, train_router
 
@@ -349,6 +356,7 @@ def _run(command: Any, argv: list[str]) -> int:
     return int(command.run(parser.parse_args(argv)))
 
 
+@needs("torch", "torch")
 def test_train_router_and_route_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
 

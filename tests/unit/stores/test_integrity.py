@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import needs
 from mmedrag.cli import main
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import ConfigError, IndexFolderError
@@ -74,10 +75,10 @@ def test_flipped_bytes_in_a_vector_file_are_refused_on_load(
     assert "\n" not in str(caught.value)
 
 
+@needs("faiss", "faiss")
 def test_damaged_faiss_vectors_outside_the_load_sample_are_refused_at_query_time(
     tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("faiss")
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store="faiss:Flat")
     large_index_checks(monkeypatch)
     monkeypatch.setattr(integrity, "SAMPLE_ROWS", 1)  # the load-time sample sees only the first vector
@@ -235,8 +236,8 @@ def test_malformed_exact_id_files_are_named(tmp_path: Path, content: str, words:
         ('{"ids": [["a", 0], ["b", 1]], "tombstones": [], "next": 1}', "past 'next'"),
     ],
 )
+@needs("faiss", "faiss")
 def test_malformed_faiss_id_files_are_named(tmp_path: Path, state: str, words: str) -> None:
-    pytest.importorskip("faiss")
     from mmedrag.stores.faiss_store import FaissStore
 
     store = FaissStore(dim=2)
@@ -289,13 +290,11 @@ def test_an_index_saved_without_checksums_still_loads_and_verify_says_so(built: 
     assert report["ok"] and "no checksums recorded" in report["warnings"][0]
 
 
-@pytest.mark.parametrize("store", ["exact", "faiss:Flat"])
+@pytest.mark.parametrize("store", ["exact", pytest.param("faiss:Flat", marks=needs("faiss", "faiss"))])
 def test_random_damage_anywhere_is_an_index_error_or_harmless_never_a_traceback(
     tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
     """Large-index mode (no full checksums on load): flip or cut random bytes of every file, then load and search."""
-    if store.startswith("faiss"):
-        pytest.importorskip("faiss")
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store=store)
     large_index_checks(monkeypatch)
     version = live(tmp_path / "idx")

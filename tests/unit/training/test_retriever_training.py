@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="retriever training needs torch: pip install 'mmedrag[torch]'")
 
 from mmedrag.errors import ConfigError
 from mmedrag.training.checkpoints import check_resumable
 from mmedrag.training.contrastive import PairImages, collate, contrastive_loss, warmup_cosine
 from mmedrag.training.recall import Gallery, chance_recall, held_out_recall, mean_recall
-from mmedrag.training.retriever import train_retriever
+from mmedrag.training.retriever import RetrieverSettings, train_retriever
 from mmedrag.training.retriever_pairs import Pair, pairs_from_records
 from mmedrag.training.towers import parse_base
 from mmedrag.types import Record
@@ -153,11 +154,11 @@ def test_checkpoint_of_another_base_or_settings_is_refused_naming_both(tmp_path:
 def test_too_few_pairs_warns_and_bad_inputs_fail_before_any_model_loads(tmp_path: Path) -> None:
     pairs = [Pair(f"/img/{i}.png", f"text {i}", str(i)) for i in range(12)]
     with pytest.warns(UserWarning, match="only 10 training pairs"), pytest.raises(ConfigError, match="'hash'"):
-        train_retriever(pairs[:10], pairs[10:], base="hash:8", out_dir=tmp_path)
+        train_retriever(pairs[:10], pairs[10:], tmp_path, RetrieverSettings(base="hash:8"))
     with pytest.raises(ConfigError, match="at least 2 held-out pairs"):
-        train_retriever(pairs[:10], pairs[10:11], out_dir=tmp_path)
+        train_retriever(pairs[:10], pairs[10:11], tmp_path, RetrieverSettings())
     with pytest.raises(ConfigError, match="nothing to train"), pytest.warns(UserWarning):
-        train_retriever(pairs[:10], pairs[10:], out_dir=tmp_path, train_image=False)
+        train_retriever(pairs[:10], pairs[10:], tmp_path, RetrieverSettings(train_image=False))
 
 
 def test_unreadable_images_are_skipped_not_fatal(tmp_path: Path) -> None:
