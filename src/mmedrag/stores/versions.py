@@ -59,7 +59,8 @@ def live_name(root: Path) -> str | None:
     if not pointer.exists():
         return None
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        with pointer.open("rb") as handle:  # a version name is short: never read a huge file whole
+            name = handle.read(256).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexFolderError(f"{pointer}: unreadable ({exc}); restore it or rebuild the index") from exc
     if not is_version_name(name):

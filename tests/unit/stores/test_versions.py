@@ -133,3 +133,12 @@ def test_an_index_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
         index_with(tmp_path / "file", "a")
     with pytest.raises(IndexFolderError, match="cannot create the index folder"):
         index_with(tmp_path / "file" / "below", "a")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b"v-000001" * 100_000, b"", b"v-000001\x00"])
+def test_an_unreadable_or_oversized_current_is_one_line(tmp_path: Path, content: bytes) -> None:
+    path = index_with(tmp_path / "idx", "mine")
+    (path / "CURRENT").write_bytes(content)
+    with pytest.raises(IndexFolderError, match="CURRENT: ") as caught:
+        KnowledgeIndex.load(path)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
