@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import needs
 from mmedrag.cli import main
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import IndexFolderError
@@ -50,16 +51,27 @@ def read_until(path: str, stop: Any, reads: Any, failures: Any) -> None:
             failures.put(f"{type(exc).__name__}: {exc}")
 
 
-def test_concurrent_writer_pairs_lose_nothing_and_concurrent_readers_never_fail(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
+@pytest.mark.parametrize(
+    ("store", "start_method", "pairs"),
+    [
+        # The exact store with plain fork: cheap processes, so the full 20 pairs. FAISS (where the probe saw "FAISS
+        # files unreadable" on a healthy index) from a fork server, never a fork of this process, whose OpenMP threads
+        # a fork would copy in an unusable state; fewer pairs, as every start imports the package again.
+        ("exact", "fork", PAIRS),
+        pytest.param("faiss:Flat", "forkserver", 3, marks=needs("faiss", "faiss")),
+    ],
+)
+def test_concurrent_writer_pairs_lose_nothing_and_concurrent_readers_never_fail(
+    tmp_path: Path, store: str, start_method: str, pairs: int
+) -> None:
+    context = multiprocessing.get_context(start_method)
     path = str(tmp_path / "idx")
-    # The default store (FAISS when installed: the probe saw "FAISS files unreadable" on a healthy index).
-    build_index(records_of("seed"), path, HashEncoder(16), images="ignore")
+    build_index(records_of("seed"), path, HashEncoder(16), store=store, images="ignore")
     stop, reads, failures = context.Event(), context.Value("i", 0), context.Queue()
     readers = [context.Process(target=read_until, args=(path, stop, reads, failures)) for _ in range(2)]
     for reader in readers:
         reader.start()
-    for pair in range(PAIRS):
+    for pair in range(pairs):
         start = context.Barrier(2)
         writers = [context.Process(target=write, args=(path, f"p{pair}w{n}", start)) for n in range(2)]
         for writer in writers:
@@ -77,9 +89,8 @@ def test_concurrent_writer_pairs_lose_nothing_and_concurrent_readers_never_fail(
         errors.append(failures.get())
     assert errors == [] and reads.value > 0
     index = KnowledgeIndex.load(path)
-    expected = sorted(
-        r.id for w in ["seed"] + [f"p{p}w{n}" for p in range(PAIRS) for n in range(2)] for r in records_of(w)
-    )
+    writers_ids = ["seed"] + [f"p{p}w{n}" for p in range(pairs) for n in range(2)]
+    expected = sorted(r.id for w in writers_ids for r in records_of(w))
     assert sorted(index.records.ids()) == expected  # every record, exactly once
     assert sorted(index.spaces["text"].ids()) == expected
     assert KnowledgeIndex.verify(path)["ok"]
