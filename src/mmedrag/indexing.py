@@ -3,9 +3,8 @@
 One bad record (missing or corrupt image, nothing to embed) is skipped with a one-line error and counted; the rest
 are indexed, and the previous version of the index stays live until the new one is completely written.
 
-Duplicate ids: within one run the first record with an id is indexed and every later record with the same id is
-skipped with an error naming the id and both positions (ids must be unique in a source). Across runs, indexing an id
-the index already holds replaces that record (how an index is updated).
+Duplicate ids follow ``DUPLICATE_ID_POLICY`` (io/manifest.py): within one run the first record with an id is indexed
+and every later one is an error naming the id; across runs, indexing an id the index holds replaces that record.
 
 Writers serialise: the index's writer lock is held from loading the live version to saving the new one, so two
 concurrent runs never lose each other's records; the second waits (or fails at once with ``wait=False``).
@@ -23,7 +22,8 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
-from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
+from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
@@ -53,20 +53,37 @@ class IndexReport:
         return dict(vars(self))
 
 
-def _load_views(record: Record, policy: ImagePolicy, report: IndexReport) -> list[Image.Image] | None:
-    """The record's images, or None when the record must be skipped (its error is already reported)."""
+def _load_views(
+    record: Record, policy: ImagePolicy, report: IndexReport, max_side: int = DECODE_SIDE
+) -> list[Image.Image] | None:
+    """The record's images, downscaled as they decode (never a batch of full-size scans), or None when the record
+    must be skipped (its error is already reported)."""
     if policy == "ignore":
         return []
     images: list[Image.Image] = []
     for path in record.image_paths:
         try:
-            images.append(load_image(path))
+            images.append(load_image(path, max_side=max_side))
         except ImageError as exc:
             if policy == "require":
                 report.errors.append(f"record {record.id}: {exc}")
                 return None
             report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
     return images
+
+
+def _first_of_each_id(records: Sequence[Record], report: IndexReport) -> list[Record]:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is indexed, each later one is an error."""
+    first: dict[str, int] = {}
+    kept: list[Record] = []
+    for number, record in enumerate(records, start=1):
+        if record.id in first:
+            message = duplicate_id_message(record.id, f"as record {first[record.id]} of the batch")
+            report.errors.append(f"record {number} of the batch: {message}")
+            continue
+        first[record.id] = number
+        kept.append(record)
+    return kept
 
 
 def build_index(
@@ -115,22 +132,6 @@ def build_index(
     return report
 
 
-def _first_of_each_id(records: Sequence[Record], report: IndexReport) -> list[Record]:
-    """The documented duplicate policy: keep the first record with each id, skip and name every later one."""
-    first: dict[str, int] = {}
-    kept = []
-    for position, record in enumerate(records, start=1):
-        if record.id in first:
-            report.errors.append(
-                f"record {record.id}: duplicate id (record #{position} repeats record #{first[record.id]}); "
-                "skipped, the first is kept"
-            )
-            continue
-        first[record.id] = position
-        kept.append(record)
-    return kept
-
-
 def _fill(
     index: KnowledgeIndex,
     encoder: Encoder,
@@ -141,12 +142,13 @@ def _fill(
     report: IndexReport,
 ) -> None:
     embed_images = "image" in encoder.modalities
+    side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:
         kept: list[Record] = []
         loaded: list[list[Image.Image]] = []
         for record in batch:
-            views = _load_views(record, images, report)
+            views = _load_views(record, images, report, side)
             if views is None:
                 continue
             if not record.text.strip() and not (views and embed_images):

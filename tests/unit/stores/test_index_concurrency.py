@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -193,24 +192,3 @@ def test_a_search_keeps_working_after_its_version_is_removed(tmp_path: Path) -> 
     shutil.rmtree(path / "v-000001")  # as a writer does once the grace period is over
     hits = index.spaces["text"].search(np.asarray(HashEncoder(16).encode_texts(["report 1"])), k=2)[0]
     assert len(index.records.get([i for i, _ in hits])) == 2
-
-
-def test_duplicate_ids_in_one_run_keep_the_first_and_name_the_rest(tmp_path: Path) -> None:
-    records = [Record(id="a", text="first"), Record(id="b", text="other"), Record(id="a", text="second")]
-    report = build_index(records, tmp_path / "idx", HashEncoder(16), store="exact", images="ignore")
-    assert (report.added, report.replaced, report.skipped, report.total) == (2, 0, 1, 2)
-    assert report.errors == ["record a: duplicate id (record #3 repeats record #1); skipped, the first is kept"]
-    assert KnowledgeIndex.load(tmp_path / "idx").records.get(["a"])["a"].text == "first"
-
-
-def test_index_cli_names_duplicate_ids_and_counts_records_not_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lines = [{"id": "a", "text": "one"}, {"id": "b", "text": "two"}, {"id": "a", "text": "three"}]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    code = main(
-        ["index", str(manifest), "--index", str(tmp_path / "idx"), "--encoder", "hash:16", "--images", "ignore"]
-    )
-    err = capsys.readouterr().err
-    assert code == 0 and "2 added, 0 replaced, 1 skipped; 2 records" in err and "record a: duplicate id" in err
