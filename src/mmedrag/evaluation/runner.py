@@ -15,11 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from mmedrag._optional import available
 from mmedrag.errors import ConfigError
-from mmedrag.evaluation.closed import auroc, closed_metrics, parse_yes_no
+from mmedrag.evaluation.closed import auroc, parse_yes_no
+from mmedrag.evaluation.closed_table import closed_summary, markdown_table
 from mmedrag.evaluation.judges import Judge, rouge_l_f1
 from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_recall
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
@@ -168,14 +167,12 @@ def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Ju
 def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
     golds = [parse_yes_no(r["gold"]) for r in rows]
     labels = [r["label"] for r in rows]
-    result: dict[str, Any] = dict(closed_metrics(labels, golds))
+    result = closed_summary(labels, golds, samples=settings.bootstrap, seed=settings.seed)
     probabilities = [r["yes_probability"] for r in rows]
     scored = [(p, g) for p, g in zip(probabilities, golds, strict=True) if p is not None and g is not None]
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
-    correct = np.array([r["correct"] for r in rows if parse_yes_no(r["gold"]) is not None], dtype=float)
-    result["accuracy_ci"] = bootstrap_ci(correct, samples=settings.bootstrap, seed=settings.seed)[1:]
     return result
 
 
@@ -277,6 +274,9 @@ def evaluate(
 def render_markdown(results: dict[str, Any]) -> str:
     summary = results["summary"]
     lines = [f"# Evaluation ({results['generator']}, n={summary['n']}, {results['seconds']} s)", ""]
+    if "closed" in summary["tasks"]:
+        lines += ["## closed: accuracy beside its baselines (95% bootstrap intervals)", ""]
+        lines += [markdown_table([(results["generator"], summary["tasks"]["closed"])]), ""]
     for task, metrics in summary["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]

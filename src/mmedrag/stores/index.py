@@ -185,9 +185,10 @@ class KnowledgeIndex:
                 index = cls.create(root, encoder, store)
             yield index
 
-    def check_encoder(self, fingerprint: Fingerprint) -> None:
-        """Refuse queries from an encoder other than the one that built this index."""
-        reason = self.encoder.mismatch(fingerprint)
+    def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None:
+        """Refuse queries from an encoder other than the one that built this index (``partial``: see
+        :meth:`Fingerprint.mismatch`)."""
+        reason = self.encoder.mismatch(fingerprint, partial=partial)
         if reason:
             raise EncoderMismatchError(
                 f"index {self.path} was built with encoder {self.encoder.name} but the query encoder is "
