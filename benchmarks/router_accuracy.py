@@ -1,4 +1,4 @@
-"""Domain-router accuracy on ../shared/data with whole sources held out: train on some datasets, test on others.
+"""Domain-router accuracy on the development data ($MMEDRAG_DATA), whole sources held out: train on some, test on rest.
 
 Two folds, so that every labelled source is tested once (covid_chestxray is trained on in fold A, tested in B):
 
@@ -9,7 +9,9 @@ Two folds, so that every labelled source is tested once (covid_chestxray is trai
   MedPix2 + COVID, IDRiD + skimage fundus, HAM10000, PathMNIST exemplars.
 
 Both folds add synthetic charts/tables/screenshots as the out_of_scope class (training.router_negatives); the real
-chart is never trained on. Endoscopy and "other" have no single-domain images in ../shared/data and are not measured.
+chart is never trained on. Endoscopy and "other" have no single-domain images in that folder and are not measured.
+It needs the project's development data set (index.jsonl and its derived files); `mmedrag data fetch` provides the
+public datasets it draws on, not the index.
 Run:  .venv/bin/python benchmarks/router_accuracy.py [--out BENCHMARKS.md] [--epochs 15] [--cap 300]
 """
 
@@ -84,7 +86,7 @@ def _source_of(line: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def load_samples(data: Path) -> dict[str, list[Sample]]:
-    """Every usable image of ../shared/data grouped by source (MedMNIST arrays: test split, or train for training)."""
+    """Every usable image of the data folder grouped by source (MedMNIST arrays: test split, or train for training)."""
     groups: dict[str, list[Sample]] = defaultdict(list)
     for raw in (data / "index.jsonl").read_text(encoding="utf-8").splitlines():
         line = json.loads(raw)

@@ -2,12 +2,18 @@
 
 One bad record (missing or corrupt image, nothing to embed) is skipped with a one-line error and counted; the rest
 are indexed, and the previous version of the index stays live until the new one is completely written.
+
+Duplicate ids follow ``DUPLICATE_ID_POLICY`` (io/manifest.py): within one run the first record with an id is indexed
+and every later one is an error naming the id; across runs, indexing an id the index holds replaces that record.
+
+Writers serialise: the index's writer lock is held from loading the live version to saving the new one, so two
+concurrent runs never lose each other's records; the second waits (or fails at once with ``wait=False``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +22,8 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
-from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
+from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
@@ -46,20 +53,37 @@ class IndexReport:
         return dict(vars(self))
 
 
-def _load_views(record: Record, policy: ImagePolicy, report: IndexReport) -> list[Image.Image] | None:
-    """The record's images, or None when the record must be skipped (its error is already reported)."""
+def _load_views(
+    record: Record, policy: ImagePolicy, report: IndexReport, max_side: int = DECODE_SIDE
+) -> list[Image.Image] | None:
+    """The record's images, downscaled as they decode (never a batch of full-size scans), or None when the record
+    must be skipped (its error is already reported)."""
     if policy == "ignore":
         return []
     images: list[Image.Image] = []
     for path in record.image_paths:
         try:
-            images.append(load_image(path))
+            images.append(load_image(path, max_side=max_side))
         except ImageError as exc:
             if policy == "require":
                 report.errors.append(f"record {record.id}: {exc}")
                 return None
             report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
     return images
+
+
+def _first_of_each_id(records: Sequence[Record], report: IndexReport) -> list[Record]:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is indexed, each later one is an error."""
+    first: dict[str, int] = {}
+    kept: list[Record] = []
+    for number, record in enumerate(records, start=1):
+        if record.id in first:
+            message = duplicate_id_message(record.id, f"as record {first[record.id]} of the batch")
+            report.errors.append(f"record {number} of the batch: {message}")
+            continue
+        first[record.id] = number
+        kept.append(record)
+    return kept
 
 
 def build_index(
@@ -71,6 +95,8 @@ def build_index(
     images: ImagePolicy = "require",
     rebuild: bool = False,
     progress: bool = False,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IndexReport:
     """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
 
@@ -79,10 +105,12 @@ def build_index(
         images: ``require`` skips a record whose image cannot be read; ``optional`` indexes it without that image;
             ``ignore`` reads no images (text-only knowledge bases).
         rebuild: start from an empty index even if one exists (the old one stays live until the save).
+        wait: when another process is writing the index, wait for it (telling ``on_wait``); False fails at once.
 
     Raises:
         DataError: no record could be indexed (empty corpus, or every record bad).
         EncoderMismatchError: updating an index that another encoder built.
+        IndexFolderError: the live version is damaged, or another writer holds the lock and ``wait`` is False.
     """
     from mmedrag.stores.locate import is_milvus, is_milvus_store
 
@@ -90,26 +118,46 @@ def build_index(
         from mmedrag.indexing_milvus import build_milvus_index
 
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
+        unique = _first_of_each_id(records, milvus)
         load = lambda record: _load_views(record, images, milvus)  # noqa: E731
-        return build_milvus_index(records, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
+        return build_milvus_index(unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
     started = time.perf_counter()
     path = Path(index_dir)
-    fingerprint = fingerprint_of(encoder)
-    if KnowledgeIndex.exists(path) and not rebuild:
-        index = KnowledgeIndex.load(path, writable=True)
-        index.check_encoder(fingerprint)
-    else:
-        index = KnowledgeIndex.create(path, fingerprint, store or default_store_spec())
-    report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
     if not records:
         raise DataError(f"no records to index into {path}; check the source and its format")
+    fingerprint = fingerprint_of(encoder)
+    spec = store or default_store_spec()
+    with KnowledgeIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
+        if index.base is not None:
+            index.check_encoder(fingerprint)
+        report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
+        _fill(index, encoder, _first_of_each_id(records, report), batch_size, images, progress, report)
+        report.skipped = len(report.errors)
+        if report.added + report.replaced == 0:
+            raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+        index.save()
+        report.total = index.records.count()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _fill(
+    index: KnowledgeIndex,
+    encoder: Encoder,
+    records: Sequence[Record],
+    batch_size: int,
+    images: ImagePolicy,
+    progress: bool,
+    report: IndexReport,
+) -> None:
     embed_images = "image" in encoder.modalities
+    side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:
         kept: list[Record] = []
         loaded: list[list[Image.Image]] = []
         for record in batch:
-            views = _load_views(record, images, report)
+            views = _load_views(record, images, report, side)
             if views is None:
                 continue
             if not record.text.strip() and not (views and embed_images):
@@ -119,13 +167,6 @@ def build_index(
             loaded.append(views)
         if kept:
             _add_batch(index, encoder, kept, loaded, embed_images, report)
-    report.skipped = len(report.errors)
-    if report.added + report.replaced == 0:
-        raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
-    index.save()
-    report.total = index.records.count()
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
 
 
 def _add_batch(
@@ -172,16 +213,18 @@ def copy_index(
     )
 
 
-def delete_records(index_dir: str | Path, ids: Sequence[str]) -> int:
-    """Remove records by id from a saved index and save it; returns how many existed."""
+def delete_records(
+    index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> int:
+    """Remove records by id from a saved index and save it, under the writer lock; returns how many existed."""
     from mmedrag.stores.locate import is_milvus
 
     if is_milvus(index_dir):
         from mmedrag.indexing_milvus import delete_from_milvus
 
         return delete_from_milvus(index_dir, ids)
-    index = KnowledgeIndex.load(index_dir, writable=True)
-    removed = index.delete(list(ids))
-    if removed:
-        index.save()
+    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+        removed = index.delete(list(ids))
+        if removed:
+            index.save()
     return removed

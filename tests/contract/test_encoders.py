@@ -164,7 +164,7 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
     """One epoch of the offline tower trainer (image tower against the frozen MiniLM) on the eight pairs."""
     import warnings
 
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
     from mmedrag.training.retriever_pairs import Pair
 
     images, texts = pairs
@@ -178,14 +178,10 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
         train_retriever(
             all_pairs[:6],
             all_pairs[6:],
-            base="tower",
-            out_dir=out_dir,
-            epochs=1,
-            batch_size=4,
-            image_size=32,
-            seed=seed,
-            resume=False,
-            allow_worse=True,
+            out_dir,
+            RetrieverSettings(
+                base="tower", epochs=1, batch_size=4, image_size=32, seed=seed, resume=False, allow_worse=True
+            ),
         )
     return out_dir
 
@@ -447,6 +443,17 @@ def test_tower_loaded_from_its_folder_embeds_texts_like_the_encoder_it_was_train
     assert isinstance(tower, TowerEncoder) and tower.text_encoder is not minilm
     assert tower.dim == minilm.dim
     np.testing.assert_allclose(tower.encode_texts(TEXTS), minilm.encode_texts(TEXTS), atol=1e-5, rtol=0)
+
+
+@integration
+def test_tower_loads_its_text_encoder_only_when_texts_are_encoded(tower_dir: Path, minilm: Encoder) -> None:
+    from mmedrag.encoders.base import probe_image
+
+    tower = create_encoder({"kind": "tower", "path": str(tower_dir)})
+    tower.encode_images([probe_image()])
+    assert tower._text is None  # type: ignore[attr-defined]  # an image query pays nothing for MiniLM
+    assert tower.name == create_encoder({"kind": "tower", "path": str(tower_dir)}, text_encoder=minilm).name
+    assert tower.encode_texts(TEXTS).shape == (len(TEXTS), tower.dim) and tower._text is not None  # type: ignore[attr-defined]
 
 
 @integration

@@ -107,8 +107,8 @@ def test_encoder_fingerprint_lives_with_the_collection(store: Callable[[str], st
     build_index([Record(id="a", text="hello")], tmp_path / "idx", HashEncoder(dim=16), store=store("fp"))
     index = load_index(tmp_path / "idx")
     assert index.encoder == fingerprint_of(HashEncoder(dim=16))
-    with pytest.raises(EncoderMismatchError, match="rebuild the index"):
-        Retriever(index, HashEncoder(dim=16, seed=1))
+    with pytest.raises(EncoderMismatchError, match="rebuild the index"):  # checked at the first query
+        Retriever(index, HashEncoder(dim=16, seed=1)).search(Query(text="hello"), k=1)
     with pytest.raises(EncoderMismatchError):
         build_index([Record(id="b", text="x")], tmp_path / "idx", HashEncoder(dim=16, seed=1))
 

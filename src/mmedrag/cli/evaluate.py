@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -11,16 +12,17 @@ from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments,
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "answer a question set and write metrics, tables, plots and the resolved config"
-    description = """Closed questions: accuracy, precision/recall/F1 ("yes" positive), AUROC from P(yes) when the
-generator exposes it, abstentions. Open: exact match, token recall. Reports: BLEU-1..4 (corpus), ROUGE-L, CIDEr,
+    description = """Closed questions: accuracy, balanced accuracy, precision/recall/F1 ("yes" positive) with
+bootstrap intervals beside the majority-answer baseline, AUROC from P(yes) when the generator exposes it,
+abstentions. Open: exact match, token recall. Reports: BLEU-1..4 (corpus), ROUGE-L, CIDEr,
 METEOR (pycocoevalcap; METEOR needs Java), clinical metrics when their models load. Bootstrap confidence
 intervals; --reliance adds runs without retrieval and with a noise image (over-reliance, retrieval-helps,
 copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).
 
 examples:
-  mmedrag evaluate --questions ../shared/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
+  mmedrag evaluate --questions ~/.cache/mmedrag/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
       --no-images --out runs/iu_gold
-  mmedrag evaluate --questions ../shared/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
+  mmedrag evaluate --questions ~/.cache/mmedrag/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
       --out runs/vqarad
   mmedrag compare runs/vqarad_noret runs/vqarad"""
 
@@ -44,11 +46,13 @@ examples:
             default="bleu,rouge_l,cider,meteor",
             help="report metrics: bleu, rouge_l, cider, meteor, chexbert, radgraph",
         )
-        parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+        parser.add_argument(
+            "--bootstrap", type=argtype.nonnegative_int, default=1000, help="bootstrap resamples (default 1000)"
+        )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--cache", help="answer cache file (default OUT/answers.sqlite)")
+        parser.add_argument("--cache", type=argtype.output_file, help="answer cache file (default OUT/answers.sqlite)")
         parser.add_argument("--answers", help="score this JSONL of {id, answer} instead of running a pipeline")
-        parser.add_argument("--out", required=True, help="output folder")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -103,7 +107,9 @@ example:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("a", help="baseline evaluation folder")
         parser.add_argument("b", help="evaluation folder to compare against it")
-        parser.add_argument("--samples", type=int, default=10_000, help="randomization samples (default 10000)")
+        parser.add_argument(
+            "--samples", type=argtype.positive_int, default=10_000, help="randomization samples (default 10000)"
+        )
         parser.add_argument("--seed", type=int, default=0)
         add_json_flag(parser)
 

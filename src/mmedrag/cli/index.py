@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+
+if TYPE_CHECKING:
+    from mmedrag.io.readers import Dataset
+
+
+def _read(args: argparse.Namespace) -> Dataset:
+    """The source's records; when none could be read, the first reason (e.g. paths outside the data root)."""
+    from mmedrag.errors import DataError
+    from mmedrag.io.readers import read_source
+
+    dataset = read_source(args.source, args.format, **argtype.reader_options(args))
+    if not dataset.records and dataset.errors:
+        count, first = len(dataset.errors), dataset.errors[0]
+        raise DataError(f"nothing readable in {args.source} ({count} errors); first: {first}")
+    return dataset
 
 
 class IndexCommand(Command):
@@ -16,16 +32,23 @@ or numpy, the encoder's fingerprint). Re-running adds and replaces records; the 
 new one is completely written. Bad records are skipped, counted and listed.
 
 examples:
-  mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
   mmedrag index corpus.jsonl --index idx/cxr --encoder biomedclip --store faiss:HNSW32
-  mmedrag index ../shared/data/mmed_rag_iuxray/retriever_train.json --index idx/iu --encoder minilm --images ignore
+  mmedrag index "$(mmedrag data path mmed_rag_iuxray)/retriever_train.json" --index idx/iu --encoder minilm \\
+    --images ignore
   mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133
+  mmedrag index --verify idx/cxr
   mmedrag index corpus.jsonl --index idx/cxr --store milvus:./milvus-data          # Milvus Lite, embedded
-  mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding"""
+  mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding
+
+One writer at a time: a second `index` run on the same folder waits for the first (or fails at once with
+--no-wait); searches keep working throughout. Ids must be unique in a source: the first record with an id is
+indexed, later ones are skipped and listed. --verify checks every file's checksum, the record database and the
+vector files of the live version and exits 1 if anything is damaged."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", nargs="?", help="a JSONL manifest, a dataset file or a dataset folder")
-        parser.add_argument("--index", required=True, help="index folder to create or update")
+        parser.add_argument("--index", help="index folder to create or update (required unless --verify DIR)")
         parser.add_argument("--format", default="auto", help="reader: auto, manifest, medpix2, vqa_rad, mmed_rag")
         parser.add_argument(
             "--encoder",
@@ -46,38 +69,54 @@ examples:
             "ignore: read no images (text-only corpora)",
         )
         parser.add_argument("--image-root", help="folder that the dataset's image paths are relative to")
+        argtype.add_data_root(parser)
         parser.add_argument("--split", help="index only records of this split (e.g. train)")
+        parser.add_argument(
+            "--redact", action="store_true", help="replace identifiers in report text and metadata (as ingest --redact)"
+        )
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
-        parser.add_argument("--batch-size", type=int, default=32)
-        parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
+        parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
         parser.add_argument("--from-index", metavar="DIR", help="copy this index folder into --store milvus:... as is")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
+        parser.add_argument(
+            "--verify",
+            nargs="?",
+            const="",
+            metavar="DIR",
+            help="check the index (DIR, else --index) for damage instead of indexing; exit 1 if any is found",
+        )
+        parser.add_argument(
+            "--no-wait",
+            dest="wait",
+            action="store_false",
+            help="fail at once if another process is writing the index (default: wait for it)",
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.errors import ConfigError
-        from mmedrag.indexing import build_index, delete_records
-        from mmedrag.io.readers import read_source
+        from mmedrag.indexing import build_index, copy_index
         from mmedrag.stores.locate import index_exists, load_index
 
+        if args.verify is not None:
+            return _verify(args.verify or args.index, args.json)
+        if not args.index:
+            raise ConfigError("give --index DIR (the index folder to create or update)")
         if args.delete:
-            removed = delete_records(args.index, args.delete)
-            if args.json:
-                emit_json({"removed": removed})
-            else:
-                log(f"removed {removed} record(s) from {args.index}")
-            return 0
+            return _delete(args)
         if args.from_index:
-            from mmedrag.indexing import copy_index
-
             report = copy_index(args.from_index, args.index, args.store, args.rebuild, progress=show_progress(args))
-            return self._summary(args, report, [], {})
+            return _summary(args, report, [], {})
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
-        options = {"image_root": args.image_root} if args.image_root else {}
-        dataset = read_source(args.source, args.format, **options)
+        dataset = _read(args)
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
+        if args.redact:  # a raw source indexed without `ingest --redact` would carry identifiers into the index
+            from mmedrag.quality.phi import redact_record
+
+            records = [redact_record(r) for r in records]
         if args.encoder:
             spec = args.encoder
         elif index_exists(args.index) and not args.rebuild:
@@ -94,21 +133,64 @@ examples:
             images=args.images,
             rebuild=args.rebuild,
             progress=show_progress(args),
+            wait=args.wait,
+            on_wait=log,
         )
-        return self._summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
+        return _summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
 
-    def _summary(self, args: argparse.Namespace, report: Any, read_errors: list[str], source: dict[str, Any]) -> int:
-        if args.json:
-            emit_json({**report.to_dict(), "read_errors": read_errors, "source": source})
-            return 0
-        log(
-            f"{report.index}: {report.added} added, {report.replaced} replaced, {report.skipped} skipped; "
-            f"{report.total} records in the index ({report.seconds:.1f} s, encoder {report.encoder})"
-        )
-        for message in (read_errors + report.errors)[:10]:
-            log(f"  skipped: {message}")
-        if len(read_errors) + len(report.errors) > 10:
-            log(f"  ... {len(read_errors) + len(report.errors) - 10} more (use --json for all)")
-        for message in report.warnings[:5]:
-            log(f"  warning: {message}")
+
+def _summary(args: argparse.Namespace, report: Any, read_errors: list[str], source: dict[str, Any]) -> int:
+    if args.json:
+        emit_json({**report.to_dict(), "read_errors": read_errors, "source": source})
         return 0
+    log(
+        f"{report.index}: {report.added} added, {report.replaced} replaced, {report.skipped} skipped; "
+        f"{report.total} records in the index ({report.seconds:.1f} s, encoder {report.encoder})"
+    )
+    for message in (read_errors + report.errors)[:10]:
+        log(f"  skipped: {message}")
+    if len(read_errors) + len(report.errors) > 10:
+        log(f"  ... {len(read_errors) + len(report.errors) - 10} more (use --json for all)")
+    for message in report.warnings[:5]:
+        log(f"  warning: {message}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from mmedrag.indexing import delete_records
+
+    removed = delete_records(args.index, args.delete, wait=args.wait, on_wait=log)
+    if args.json:
+        emit_json({"removed": removed})
+    else:
+        log(f"removed {removed} record(s) from {args.index}")
+    return 0
+
+
+def _verify(folder: str | None, as_json: bool) -> int:
+    from mmedrag.errors import ConfigError
+    from mmedrag.stores.index import KnowledgeIndex
+
+    if not folder:
+        raise ConfigError("give the index folder to check: --verify DIR")
+    report = KnowledgeIndex.verify(folder)
+    if as_json:
+        emit_json(report)
+    elif report["ok"]:
+        found = report.get("counts") or {}
+        labels = {
+            "records": "records",
+            "text": "text vectors",
+            "image": "image vectors",
+            "fingerprints": "image hashes",
+        }
+        counts = ", ".join(f"{found[name]} {label}" for name, label in labels.items() if name in found)
+        checked = f"{report['files']} files, {report['bytes']:,} bytes checked"
+        log(f"{folder}: {report['version']} intact ({checked}; {counts})")
+    else:
+        log(f"{folder}: {report['version']} is damaged; restore the folder from a backup or rebuild the index")
+    for problem in [] if as_json else report["problems"]:
+        log(f"  damaged: {problem}")
+    for warning in [] if as_json else report["warnings"]:
+        log(f"  warning: {warning}")
+    return 0 if report["ok"] else 1

@@ -1,8 +1,9 @@
 """Search a knowledge index: image->report, text->report and image->image, top-k with scores.
 
 Filters restrict candidates by domain, modality, split and source. The leakage guard never returns a record of the
-query's patient or study, nor one holding the query image itself (pixel-identical) or, optionally, a near duplicate
-(difference-hash distance): the reference code had no such control (method.md §11 item 14).
+query's patient or study, nor one holding the query image itself (pixel-identical) or a near copy of it (a re-encode,
+resize or small crop; :mod:`mmedrag.retrieval.near_duplicates`, on by default): the reference code had no such
+control (method.md §11 item 14).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import dhash, hamming, pixel_sha256, query_image
+from mmedrag.io.images import dhash, pixel_sha256, query_image
+from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Hit, Query
@@ -43,8 +45,10 @@ class Retriever:
     """An index plus the encoder that built it.
 
     Args:
-        near_duplicate_bits: also exclude knowledge-base images within this difference-hash Hamming distance of the
-            query image (e.g. 6 catches re-compressed or resized copies); None excludes pixel-identical ones only.
+        near_duplicate_guard: also exclude records holding a near copy of the query image (candidates by dHash
+            and image-space neighbours, confirmed by thumbnail correlation, as ``mmedrag validate``); with False only
+            pixel-identical copies are excluded.
+        near_duplicate_bits: the dHash distance that makes a candidate (None: the guard's default, 10).
 
     Example:
         >>> retriever = Retriever(KnowledgeIndex.load("idx"), encoder)  # doctest: +SKIP
@@ -55,10 +59,19 @@ class Retriever:
     encoder: Encoder
     leakage_guard: bool = True
     near_duplicate_bits: int | None = None
-    _dhashes: list[tuple[str, int]] | None = field(default=None, init=False, repr=False)
+    near_duplicate_guard: bool = True
+    _near: NearDuplicateGuard | None = field(default=None, init=False, repr=False)
+    _checked: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.index.check_encoder(fingerprint_of(self.encoder))
+        # The probes are embedded when a query first uses a modality, so an image query never loads the text side
+        # of an image-text encoder (the tower's MiniLM: seconds of start-up), and a text query never the image side.
+        self.index.check_encoder(fingerprint_of(self.encoder, frozenset()), partial=True)
+
+    def _check(self, modality: str) -> None:
+        if modality not in self._checked:
+            self.index.check_encoder(fingerprint_of(self.encoder, frozenset({modality})), partial=True)
+            self._checked.add(modality)
 
     def search(self, query: Query, k: int = 5, mode: Mode = "auto", filters: Filters | None = None) -> list[Hit]:
         return self.search_batch([query], k=k, mode=mode, filters=filters)[0]
@@ -79,7 +92,8 @@ class Retriever:
         allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
         results = []
         for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
-            excluded = self._excluded(query, image) if self.leakage_guard else set()
+            image_vector = vector if chosen != "text" else None
+            excluded = self._excluded(query, image, image_vector) if self.leakage_guard else set()
             scored = self._top_records(vector, chosen, k, allowed, excluded)
             found = self.index.records.get([record_id for record_id, _ in scored])
             results.append(
@@ -102,16 +116,22 @@ class Retriever:
         k: int,
         filters: Filters | None,
     ) -> list[list[Hit]]:
-        """Filters and the leakage guard go with the query to an index that evaluates them (Milvus)."""
+        """Filters and the leakage guard go with the query to an index that evaluates them (Milvus).
+
+        Near duplicates there are the records whose stored dHash is within 7 bits of the query image's (re-encodes
+        and resizes land within 6); crops, which the folder guard confirms by thumbnails, are not caught.
+        """
         from mmedrag.stores.milvus import Exclusion
 
+        bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
+        near = min(bits, 7) if self.near_duplicate_guard else None
         guards = [
             Exclusion(
                 query.patient_id,
                 query.study_id,
                 (pixel_sha256(image),) if image is not None else (),
-                dhash(image) if image is not None and self.near_duplicate_bits is not None else None,
-                self.near_duplicate_bits,
+                dhash(image) if image is not None and near is not None else None,
+                near,
             )
             if self.leakage_guard
             else None
@@ -153,19 +173,21 @@ class Retriever:
         image_rows = [i for i, m in enumerate(modes) if m != "text"]
         text_rows = [i for i, m in enumerate(modes) if m == "text"]
         if image_rows:
+            self._check("image")
             vectors[image_rows] = self.encoder.encode_images([images[i] for i in image_rows])  # type: ignore[misc]
         if text_rows:
+            self._check("text")
             vectors[text_rows] = self.encoder.encode_texts([queries[i].text for i in text_rows])
         return vectors
 
-    def _excluded(self, query: Query, image: Image.Image | None) -> set[str]:
+    def _excluded(self, query: Query, image: Image.Image | None, image_vector: np.ndarray | None) -> set[str]:
         hashes = [pixel_sha256(image)] if image is not None else []
         excluded = self._folder.records.related_ids(query.patient_id, query.study_id, hashes)
-        if image is not None and self.near_duplicate_bits is not None:
-            if self._dhashes is None:
-                self._dhashes = self._folder.records.dhashes()
-            probe = dhash(image)
-            excluded |= {rid for rid, value in self._dhashes if hamming(probe, value) <= self.near_duplicate_bits}
+        if image is not None and self.near_duplicate_guard:
+            bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
+            if self._near is None or self._near.bits != bits:
+                self._near = NearDuplicateGuard(bits=bits)
+            excluded |= self._near.excluded(self._folder, image, image_vector)
         return excluded
 
     def _top_records(

@@ -32,7 +32,7 @@ class PushdownIndex(Protocol):
     encoder: Fingerprint
     store_spec: dict[str, Any]
 
-    def check_encoder(self, fingerprint: Fingerprint) -> None: ...
+    def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None: ...
 
     def search_records(
         self,

@@ -167,9 +167,10 @@ class MilvusIndex:
         self.client.delete(self.name, ids=[META_PK])
         self.client.insert(self.name, [row])
 
-    def check_encoder(self, fingerprint: Fingerprint) -> None:
-        """Refuse queries (and updates) from an encoder other than the one that built this index."""
-        reason = self.encoder.mismatch(fingerprint)
+    def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None:
+        """Refuse queries (and updates) from an encoder other than the one that built this index (``partial``: the
+        fingerprint holds the probes of the modalities a query uses only, see :meth:`Fingerprint.mismatch`)."""
+        reason = self.encoder.mismatch(fingerprint, partial=partial)
         if reason:
             raise EncoderMismatchError(
                 f"index {self.path} was built with encoder {self.encoder.name} but the query encoder is "
