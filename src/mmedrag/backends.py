@@ -40,10 +40,16 @@ def _float_argument(name: str) -> Any:
 
 ENCODERS: Registry[Any] = Registry("encoder")
 ENCODERS.add("hash", "mmedrag.encoders.hashing:HashEncoder", int_argument("dim"), "deterministic hashing (tests)")
-ENCODERS.add("open_clip", "mmedrag.encoders.open_clip:OpenClipEncoder", "model", "open_clip name, folder or hf-hub:")
-ENCODERS.add("hf_clip", "mmedrag.encoders.hf_clip:HFClipEncoder", "model", "transformers CLIP / SigLIP")
-ENCODERS.add("sentence", "mmedrag.encoders.sentence:SentenceEncoder", "model", "sentence-transformers text encoder")
-ENCODERS.add("tower", "mmedrag.encoders.tower:TowerEncoder", "path", "trained image tower + frozen text encoder")
+ENCODERS.add(
+    "open_clip", "mmedrag.encoders.open_clip:OpenClipEncoder", "model", "open_clip name, folder or hf-hub:", "openclip"
+)
+ENCODERS.add("hf_clip", "mmedrag.encoders.hf_clip:HFClipEncoder", "model", "transformers CLIP / SigLIP", "hf")
+ENCODERS.add(
+    "sentence", "mmedrag.encoders.sentence:SentenceEncoder", "model", "sentence-transformers text encoder", "text"
+)
+ENCODERS.add(
+    "tower", "mmedrag.encoders.tower:TowerEncoder", "path", "trained image tower + frozen text encoder", "torch"
+)
 ENCODERS.alias(
     "biomedclip", {"kind": "open_clip", "model": "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"}
 )
@@ -51,12 +57,22 @@ ENCODERS.alias("minilm", {"kind": "sentence", "model": "minilm"})
 
 STORES: Registry[Any] = Registry("store")
 STORES.add("exact", "mmedrag.stores.exact:ExactStore", None, "numpy brute force; the reference and test oracle")
-STORES.add("faiss", "mmedrag.stores.faiss_store:FaissStore", _faiss_argument, "FAISS index_factory string")
+STORES.add("faiss", "mmedrag.stores.faiss_store:FaissStore", _faiss_argument, "FAISS index_factory string", "faiss")
+
+# Where an index lives: a folder (records in SQLite, vectors in a STORES kind) or a database that holds both and
+# filters server-side. `load_index` picks the kind from the location (a `milvus:` spec or a folder's pointer file).
+INDEXES: Registry[Any] = Registry("index")
+INDEXES.add("folder", "mmedrag.stores.index:KnowledgeIndex.load", "path", "an index folder: SQLite records + a store")
+INDEXES.add(
+    "milvus", "mmedrag.stores.milvus_build:open_any", "location", "Milvus Lite, standalone or cluster", "milvus"
+)
 
 GENERATORS: Registry[Any] = Registry("generator")
 GENERATORS.add("extractive", "mmedrag.generation.extractive:ExtractiveGenerator", None, "report-reading answerer, CPU")
-GENERATORS.add("hf", "mmedrag.generation.hf:HFGenerator", "model", "transformers VLM (Gemma3, Qwen2.5-VL, LLaVA)")
-GENERATORS.add("openai", "mmedrag.generation.openai_compat:OpenAICompatGenerator", _openai_argument, "vLLM & co.")
+GENERATORS.add("hf", "mmedrag.generation.hf:HFGenerator", "model", "transformers VLM (Gemma3, Qwen2.5-VL, LLaVA)", "hf")
+GENERATORS.add(
+    "openai", "mmedrag.generation.openai_compat:OpenAICompatGenerator", _openai_argument, "vLLM & co.", "openai"
+)
 
 SELECTORS: Registry[Any] = Registry("selector")
 SELECTORS.add("top_k", "mmedrag.retrieval.context:TopK", int_argument("k"), "the k best hits")
@@ -70,9 +86,11 @@ ROUTERS.add("trained", "mmedrag.routing.trained:TrainedRouter.load", "path", "a 
 ROUTERS.add("zero_shot", "mmedrag.routing.zero_shot:create_zero_shot", "encoder", "text prompts per domain")
 
 TOWERS: Registry[Any] = Registry("training tower")
-TOWERS.add("tower", "mmedrag.training.towers:OfflineTowers", "path", "the offline image tower (MiniLM text side)")
-TOWERS.add("open_clip", "mmedrag.training.towers:OpenClipTowers", "model", "open_clip / BiomedCLIP")
-TOWERS.add("hf_clip", "mmedrag.training.towers:HFClipTowers", "model", "transformers CLIP / SigLIP")
+TOWERS.add(
+    "tower", "mmedrag.training.towers:OfflineTowers", "path", "the offline image tower (MiniLM text side)", "text"
+)
+TOWERS.add("open_clip", "mmedrag.training.towers:OpenClipTowers", "model", "open_clip / BiomedCLIP", "openclip")
+TOWERS.add("hf_clip", "mmedrag.training.towers:HFClipTowers", "model", "transformers CLIP / SigLIP", "hf")
 
 READERS: Registry[Any] = Registry("reader")
 # Most specific first: format detection takes the first match, and the CSV and folder rules are the broadest.
@@ -96,6 +114,7 @@ ROLES: dict[str, Registry[Any]] = {
     "reader": READERS,
     "encoder": ENCODERS,
     "store": STORES,
+    "index": INDEXES,
     "generator": GENERATORS,
     "selector": SELECTORS,
     "router": ROUTERS,

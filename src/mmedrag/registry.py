@@ -34,12 +34,25 @@ class Entry:
     target: str | Callable[..., Any]
     argument: str | ArgumentParser | None = None
     help: str = ""
+    extra: str | None = None
 
     def load(self) -> Any:
-        """The registered object (usually a factory), imported on first use when registered by path."""
-        if isinstance(self.target, str):
+        """The registered object (usually a factory), imported on first use when registered by path.
+
+        Raises:
+            MissingExtraError: the backend's module needs a library of ``extra`` that is not installed.
+        """
+        if not isinstance(self.target, str):
+            return self.target
+        try:
             return _import_path(self.target)
-        return self.target
+        except ConfigError as exc:
+            if self.extra and isinstance(exc.__cause__, ModuleNotFoundError):
+                raise MissingExtraError(
+                    f"{self.name!r} needs {exc.__cause__.name!r}, which is not installed; install it with: "
+                    f"pip install 'mmedrag[{self.extra}]'"
+                ) from exc
+            raise
 
     def parse_argument(self, argument: str) -> dict[str, Any]:
         if self.argument is None:
@@ -70,11 +83,13 @@ class Registry(Generic[T]):
         target: str | Callable[..., T] | Any,
         argument: str | ArgumentParser | None = None,
         help: str = "",
+        extra: str | None = None,
     ) -> None:
-        """Register ``target`` (a callable or a ``module:attr`` path) under ``name``."""
+        """Register ``target`` (a callable or a ``module:attr`` path) under ``name``; ``extra`` is the pip extra
+        that provides its libraries (named in the error when they are missing)."""
         if name in self._entries or name in self._aliases:
             raise ConfigError(f"{self.role} kind {name!r} is registered twice")
-        self._entries[name] = Entry(name, target, argument, help)
+        self._entries[name] = Entry(name, target, argument, help, extra)
 
     def register(
         self, name: str, argument: str | ArgumentParser | None = None, help: str = ""

@@ -93,7 +93,7 @@ def test_listing_kinds_imports_no_backend() -> None:
 
 
 def test_every_role_has_its_registry_and_known_kinds() -> None:
-    assert set(ROLES) == {"reader", "encoder", "store", "generator", "selector", "router", "tower"}
+    assert set(ROLES) == {"reader", "encoder", "store", "index", "generator", "selector", "router", "tower"}
     assert {"exact", "faiss"} <= set(STORES.names()) and {"extractive", "hf", "openai"} <= set(GENERATORS.names())
     assert ENCODERS.parse("biomedclip")["model"].startswith("hf-hub:microsoft/BiomedCLIP")
     assert SELECTORS.create("gap:0.2").max_k == 10

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from mmedrag.encoders.base import Fingerprint
+from mmedrag.backends import INDEXES
 from mmedrag.stores.index import KnowledgeIndex
 from mmedrag.stores.milvus_spec import MILVUS_POINTER, is_milvus_store
-from mmedrag.types import Record
+from mmedrag.types import Fingerprint, Record
 
 __all__ = ["MILVUS_POINTER", "PushdownIndex", "index_exists", "is_milvus", "is_milvus_store", "load_index"]
 
@@ -71,8 +71,6 @@ def index_exists(location: str | Path) -> bool:
 
 def load_index(location: str | Path) -> KnowledgeIndex | PushdownIndex:
     """The index at ``location``: a folder, a folder pointing to Milvus, or ``milvus:URI|collection=NAME``."""
-    if is_milvus(location):
-        from mmedrag.stores.milvus_build import open_any
-
-        return open_any(location)
-    return KnowledgeIndex.load(location)
+    kind = "milvus" if is_milvus(location) else "folder"
+    index: KnowledgeIndex | PushdownIndex = INDEXES.get(kind)(location)
+    return index
