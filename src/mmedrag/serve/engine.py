@@ -1,0 +1,158 @@
+"""The loaded pipeline as a versioned snapshot: request variants (k, without retrieval), case look-ups, reload.
+
+A reload re-opens every index at its newest saved version (``CURRENT``), keeping the already loaded encoders,
+router and generator, and swaps the snapshot in one assignment. Requests hold the snapshot they started with, so a
+request in flight finishes on its version; the old index stays open until its last request lets go of it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from PIL import Image
+
+from mmedrag.errors import MmedragError
+from mmedrag.io.images import load_image
+from mmedrag.pipeline import RAGPipeline
+from mmedrag.retrieval.retriever import Retriever
+from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.types import Record
+
+_THUMBNAILS = 512
+
+
+def without_retrieval(pipeline: RAGPipeline) -> RAGPipeline:
+    """The same pipeline with every retriever removed: what the generator answers with no references."""
+    bundles = {name: replace(bundle, retriever=None) for name, bundle in pipeline.bundles.items()}
+    return replace(pipeline, retriever=None, bundles=bundles)
+
+
+def with_k(pipeline: RAGPipeline, k: int) -> RAGPipeline:
+    """The pipeline with its selectors capped at ``k`` references (and fetching at least ``k`` hits)."""
+
+    def capped(selector: Any) -> Any:
+        names = {f.name for f in fields(selector)} if hasattr(selector, "__dataclass_fields__") else set()
+        if "k_max" in names:
+            return replace(selector, k_max=k, k_min=min(getattr(selector, "k_min", 0), k))
+        return replace(selector, k=k) if "k" in names else selector
+
+    bundles = {
+        name: replace(bundle, selector=capped(bundle.selector), fetch_k=max(bundle.fetch_k, k))
+        for name, bundle in pipeline.bundles.items()
+    }
+    return replace(pipeline, selector=capped(pipeline.selector), fetch_k=max(pipeline.fetch_k, k), bundles=bundles)
+
+
+def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
+    """Every distinct retriever of the pipeline (the default bundle first)."""
+    found: dict[int, Retriever] = {}
+    for retriever in [pipeline.retriever, *(b.retriever for b in pipeline.bundles.values())]:
+        if retriever is not None:
+            found.setdefault(id(retriever), retriever)
+    return list(found.values())
+
+
+def index_versions(pipeline: RAGPipeline) -> list[str]:
+    """``folder@version`` of each index, read from its ``CURRENT`` pointer."""
+    labels = []
+    for retriever in retrievers(pipeline):
+        pointer = retriever.index.path / "CURRENT"
+        version = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else "?"
+        labels.append(f"{retriever.index.path.name}@{version}")
+    return labels
+
+
+def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
+    """A new pipeline whose retrievers read each index's newest saved version; everything else is shared."""
+    fresh: dict[int, Retriever] = {}
+
+    def reopen(retriever: Retriever | None) -> Retriever | None:
+        if retriever is None:
+            return None
+        if id(retriever) not in fresh:
+            fresh[id(retriever)] = Retriever(
+                KnowledgeIndex.load(retriever.index.path),
+                retriever.encoder,
+                leakage_guard=retriever.leakage_guard,
+                near_duplicate_bits=retriever.near_duplicate_bits,
+            )
+        return fresh[id(retriever)]
+
+    bundles = {name: replace(b, retriever=reopen(b.retriever)) for name, b in pipeline.bundles.items()}
+    return replace(pipeline, retriever=reopen(pipeline.retriever), bundles=bundles)
+
+
+@dataclass
+class Snapshot:
+    """One loaded version of the pipeline and the variants requests ask for."""
+
+    pipeline: RAGPipeline
+    generation: int = 1
+    loaded_at: float = field(default_factory=time.time)
+    versions: list[str] = field(default_factory=list)
+    _variants: dict[tuple[int | None, bool], RAGPipeline] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def variant(self, k: int | None = None, retrieval: bool = True) -> RAGPipeline:
+        """The pipeline for a request's options; one object per option set, so batches can group by identity."""
+        if k is None and retrieval:
+            return self.pipeline
+        with self._lock:
+            key = (k, retrieval)
+            if key not in self._variants:
+                pipeline = self.pipeline if k is None else with_k(self.pipeline, k)
+                self._variants[key] = pipeline if retrieval else without_retrieval(pipeline)
+            return self._variants[key]
+
+    def record(self, record_id: str) -> Record | None:
+        """The case with this id from the records store of any index; None when no index holds it."""
+        for retriever in retrievers(self.pipeline):
+            found = retriever.index.records.get([record_id])
+            if record_id in found:
+                return found[record_id]
+        return None
+
+    def records(self, ids: list[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        for retriever in retrievers(self.pipeline):
+            missing = [i for i in ids if i not in out]
+            if missing:
+                out.update(retriever.index.records.get(missing))
+        return out
+
+
+class Thumbnails:
+    """Small PNGs of knowledge-base images, rendered as the ingester renders them (DICOM windowing included)."""
+
+    def __init__(self, size: int = 192) -> None:
+        self.size = size
+        self._cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def png(self, snapshot: Snapshot, record: Record) -> bytes | None:
+        """The record's first view as a PNG at most ``size`` pixels wide or high; None when it has no readable image."""
+        key = (snapshot.generation, record.id)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        if not record.image_paths:
+            return None
+        try:
+            image = load_image(record.image_paths[0])
+        except MmedragError:
+            return None
+        image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        data = buffer.getvalue()
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > _THUMBNAILS:
+                self._cache.popitem(last=False)
+        return data
