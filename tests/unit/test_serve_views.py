@@ -56,7 +56,7 @@ def test_selector_reasons_say_where_and_why_the_list_was_cut() -> None:
     assert selector_reason(dict(gap.trace)).startswith("cut after 2 of 4 cases at the first similarity drop")
     top = TopK(k=3).select(Query(text="q"), hits)
     assert selector_reason(dict(top.trace)) == "top-k rule: the 3 best of 4 retrieved cases (k = 3)"
-    assert "no retrieval" in selector_reason({})
+    assert "nothing was retrieved" in selector_reason({})
 
 
 def test_split_on_finds_the_sentence_or_leaves_the_text_whole() -> None:

@@ -27,8 +27,8 @@ def status_of(answer: Answer) -> str:
 
 def selector_reason(trace: dict[str, Any]) -> str:
     """One sentence on where the context selector cut the ranked list and why."""
-    if not trace:
-        return "no retrieval: the generator saw no references"
+    if not trace or not trace.get("scores"):
+        return "no references: nothing was retrieved for this query"
     rule, cut, seen = trace.get("rule", "?"), trace.get("cut", 0), len(trace.get("scores", []))
     reasons = {
         "top_k": f"top-k rule: the {cut} best of {seen} retrieved cases (k = {trace.get('k')})",
@@ -128,7 +128,8 @@ def ask_payload(answer: Answer, baseline: Answer | None = None) -> dict[str, Any
     payload["summary"] = summary(answer)
     payload["evidence"] = evidence(answer)
     if baseline is not None:
-        payload["without_retrieval"] = {**baseline.to_dict(), "summary": summary(baseline)}
+        facts = {**summary(baseline), "selector": "retrieval off: the generator saw no references"}
+        payload["without_retrieval"] = {**baseline.to_dict(), "summary": facts}
     return payload
 
 
