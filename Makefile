@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export MMEDRAG_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo serve test test-fast lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by
 
 demo: $(STAMP)  ## the main job: offline end-to-end demo on MedPix 2.0 + VQA-RAD
 	$(BIN)/mmedrag demo --data "$(MMEDRAG_DATA)"
+
+serve: $(STAMP)  ## the web page and API on the demo's knowledge base, http://127.0.0.1:8000 (built on first use)
+	$(BIN)/mmedrag serve --demo --data "$(MMEDRAG_DATA)"
 
 test: $(STAMP)  ## every test CI runs: unit, contract and integration (tiny real models, real data)
 	$(BIN)/python -m pytest -q

@@ -221,7 +221,7 @@ def _add_api_routes(app: Any, service: Service, caller: Callable[[Any], Caller])
         """Answer a question about an image (multipart upload or JSON with base64): the ``ask --json`` object."""
         caller(request)
         body, data = await read_ask(request, settings.max_body_bytes)
-        image = service.decode(data) if data is not None else None
+        image = await service.decode(data) if data is not None else None
         query = Query(text=body.question, image=image, domain=body.domain)
         answer, baseline, _ = await service.ask(query, body.k, body.without_retrieval)
         _audit(request, body.question, answer.domain, [c["id"] for c in answer.citations], service)
@@ -234,7 +234,7 @@ def _add_api_routes(app: Any, service: Service, caller: Callable[[Any], Caller])
         body = SearchRequest.model_validate(await read_json(request))
         if not body.image and not body.text:
             raise ApiError(422, "give an image, a text or both")
-        image = service.decode(decode_base64(body.image, settings.max_body_bytes)) if body.image else None
+        image = await service.decode(decode_base64(body.image, settings.max_body_bytes)) if body.image else None
         hits, route = await service.search(Query(text=body.text, image=image, domain=body.domain), body.k)
         _audit(request, body.text, route.get("domain"), [h.record.id for h in hits], service)
         cases = [{**case_payload(h.record), "score": round(h.score, 6), "rank": h.rank} for h in hits]

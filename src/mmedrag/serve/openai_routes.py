@@ -110,7 +110,7 @@ def add_openai_routes(app: Any, service: Service, caller: Callable[[Any], Any]) 
             question = check_question(question)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
-        image = service.decode(decode_base64(url, service.settings.max_body_bytes)) if url else None
+        image = await service.decode(decode_base64(url, service.settings.max_body_bytes)) if url else None
         answer, _, _ = await service.ask(Query(text=question, image=image))
         from mmedrag.serve.observability import question_hash
 

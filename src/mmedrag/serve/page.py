@@ -62,7 +62,7 @@ def add_page_routes(app: Any, service: Service) -> None:
             who = service.guard(None, request.client.host if request.client else "-", str(form.get("api_key", "")))
             request.state.key_id = who.key_id
             body, data = await ask_from_form(form, frozenset({"api_key"}))
-            image = service.decode(data) if data is not None else None
+            image = await service.decode(data) if data is not None else None
             query = Query(text=body.question, image=image, domain=body.domain)
             answer, baseline, snapshot = await service.ask(query, body.k, body.without_retrieval)
         except ApiError as exc:

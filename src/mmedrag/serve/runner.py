@@ -77,6 +77,23 @@ def pipeline_loader(options: ServeOptions) -> Any:
     return load
 
 
+def check_options(options: ServeOptions) -> None:
+    """Fail in a second, before binding, on a bad config or a missing index (loading the models takes longer).
+
+    Raises:
+        ConfigError: the config is invalid. IndexFolderError: ``index`` is not an index folder.
+    """
+    from mmedrag.config import load_config
+    from mmedrag.errors import IndexFolderError
+    from mmedrag.stores.index import KnowledgeIndex
+
+    config = load_config(options.config, options.overrides, options.values)
+    folders = [config.index, *(bundle.index for bundle in config.domains.values())]
+    for folder in folders:
+        if folder is not None and not KnowledgeIndex.exists(folder):
+            raise IndexFolderError(f"{folder}: no index found; build it with `mmedrag index` or fix --index")
+
+
 def app_from_environment() -> Any:
     """The app for one uvicorn worker process (``--workers N``)."""
     from mmedrag.serve.app import create_app
@@ -92,6 +109,7 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
     from mmedrag.serve.observability import json_log_config
 
     settings = build_settings(options)  # fail before binding: bad keys, a non-loopback host without keys
+    check_options(options)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": port,

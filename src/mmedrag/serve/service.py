@@ -119,8 +119,10 @@ class Service:
         self.limiter.check(key_id if self.keys.enabled else f"address:{address}")
         return Caller(key_id, admin, address)
 
-    def decode(self, data: bytes) -> Image.Image:
-        return decode_image(data, self.settings.max_pixels, self.settings.keep_uploads)
+    async def decode(self, data: bytes) -> Image.Image:
+        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free."""
+        settings = self.settings
+        return await asyncio.to_thread(decode_image, data, settings.max_pixels, settings.keep_uploads)
 
     async def ask(
         self, query: Query, k: int | None = None, baseline: bool = False
