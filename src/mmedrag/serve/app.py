@@ -27,6 +27,7 @@ from mmedrag._optional import require
 from mmedrag.errors import MmedragError
 from mmedrag.serve.errors import ApiError, error_body, one_line
 from mmedrag.serve.middleware import ServiceMiddleware
+from mmedrag.serve.observability import audit_entry
 from mmedrag.serve.parsing import ASK_FORM, first_error, read_ask, read_json
 from mmedrag.serve.schemas import AskRequest, SearchRequest
 from mmedrag.serve.service import Caller, PipelineSource, Service
@@ -99,15 +100,6 @@ def _record(service: Service, case_id: str) -> Any:
     if record is None:
         raise ApiError(404, f"no case with id {one_line(case_id, 80)!r}")
     return record
-
-
-def _audit(request: Any, question: str, domain: str | None, citations: list[str], service: Service) -> None:
-    from mmedrag.serve.observability import question_hash
-
-    entry: dict[str, Any] = {"question_sha256": question_hash(question), "domain": domain, "citations": citations}
-    if service.audit.include_questions:
-        entry["question"] = question
-    request.state.audit = entry
 
 
 def _address(request: Any) -> str:
@@ -224,7 +216,7 @@ def _add_api_routes(app: Any, service: Service, caller: Callable[[Any], Caller])
         image = await service.decode(data) if data is not None else None
         query = Query(text=body.question, image=image, domain=body.domain)
         answer, baseline, _ = await service.ask(query, body.k, body.without_retrieval)
-        _audit(request, body.question, answer.domain, [c["id"] for c in answer.citations], service)
+        request.state.audit = audit_entry(service, body.question, answer.domain, answer.citations)
         return ask_payload(answer, baseline)
 
     @app.post("/v1/search", tags=["api"], openapi_extra=_body_doc(SearchRequest))
@@ -236,7 +228,8 @@ def _add_api_routes(app: Any, service: Service, caller: Callable[[Any], Caller])
             raise ApiError(422, "give an image, a text or both")
         image = await service.decode(decode_base64(body.image, settings.max_body_bytes)) if body.image else None
         hits, route = await service.search(Query(text=body.text, image=image, domain=body.domain), body.k)
-        _audit(request, body.text, route.get("domain"), [h.record.id for h in hits], service)
+        cited = [{"id": h.record.id} for h in hits]
+        request.state.audit = audit_entry(service, body.text, route.get("domain"), cited)
         cases = [{**case_payload(h.record), "score": round(h.score, 6), "rank": h.rank} for h in hits]
         return {"route": route, "cases": cases}
 

@@ -92,7 +92,7 @@ class ServiceMiddleware:
             "key_id": state.get("key_id"),
         }
         log.info("request", extra={"fields": fields})
-        if route.startswith("/v1") or route == "/":
+        if route.startswith("/v1") or (route == "/" and scope["method"] == "POST"):
             audit = state.get("audit") or {}
             self.service.audit.write({**fields, **audit})
 

@@ -100,6 +100,18 @@ def question_hash(question: str) -> str:
     return hashlib.sha256(question.encode("utf-8")).hexdigest()
 
 
+def audit_entry(service: Any, question: str, domain: str | None, citations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audit fields of one question: its SHA-256 (the text only with ``--audit-questions``), domain, cited ids."""
+    entry: dict[str, Any] = {
+        "question_sha256": question_hash(question),
+        "domain": domain,
+        "citations": [c["id"] for c in citations],
+    }
+    if service.audit.include_questions:
+        entry["question"] = question
+    return entry
+
+
 class AuditLog:
     """Appends one JSON line per API request; lines are written whole under a lock and flushed at once."""
 

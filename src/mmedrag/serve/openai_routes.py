@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Request
 
 from mmedrag.serve.errors import ApiError
+from mmedrag.serve.observability import audit_entry
 from mmedrag.serve.parsing import first_error, read_json
 from mmedrag.serve.schemas import ChatRequest, check_question
 from mmedrag.serve.service import Service
@@ -112,13 +113,7 @@ def add_openai_routes(app: Any, service: Service, caller: Callable[[Any], Any]) 
             raise ApiError(422, str(exc)) from None
         image = await service.decode(decode_base64(url, service.settings.max_body_bytes)) if url else None
         answer, _, _ = await service.ask(Query(text=question, image=image))
-        from mmedrag.serve.observability import question_hash
-
-        request.state.audit = {
-            "question_sha256": question_hash(question),
-            "domain": answer.domain,
-            "citations": [c["id"] for c in answer.citations],
-        }
+        request.state.audit = audit_entry(service, question, answer.domain, answer.citations)
         identifier = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
             return StreamingResponse(stream(answer, body.model, identifier), media_type="text/event-stream")

@@ -19,6 +19,7 @@ from PIL import Image
 from mmedrag.domains import DOMAINS
 from mmedrag.serve.engine import Snapshot
 from mmedrag.serve.errors import ApiError
+from mmedrag.serve.observability import audit_entry
 from mmedrag.serve.parsing import ask_from_form
 from mmedrag.serve.schemas import MAX_K
 from mmedrag.serve.service import Service
@@ -65,6 +66,7 @@ def add_page_routes(app: Any, service: Service) -> None:
             image = await service.decode(data) if data is not None else None
             query = Query(text=body.question, image=image, domain=body.domain)
             answer, baseline, snapshot = await service.ask(query, body.k, body.without_retrieval)
+            request.state.audit = audit_entry(service, body.question, answer.domain, answer.citations)
         except ApiError as exc:
             return render(request, exc.status, error=exc.message, form=form_values)
         view = await asyncio.to_thread(_view, service, snapshot, answer, baseline, image)
