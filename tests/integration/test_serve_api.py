@@ -269,3 +269,24 @@ def test_the_openai_client_gets_answers_and_citations_also_streamed(client) -> N
     with pytest.raises(openai.BadRequestError, match="data: URL"):
         remote = [{"type": "image_url", "image_url": {"url": "http://example.org/x.png"}}, content[0]]
         api.chat.completions.create(model="mmedrag", messages=[{"role": "user", "content": remote}])
+
+
+def test_the_openapi_page_and_its_viewer_are_served_locally(client) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in ("/v1/ask", "/v1/search", "/v1/cases/{case_id}", "/v1/chat/completions", "/v1/admin/reload"):
+        assert path in spec["paths"]
+    assert "multipart/form-data" in spec["paths"]["/v1/ask"]["post"]["requestBody"]["content"]
+    docs = client.get("/docs").text
+    assert "cdn." not in docs and "/static-offline-docs/swagger-ui-bundle.js" in docs
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_cors_is_off_unless_origins_are_configured(client, index) -> None:
+    preflight = {"Origin": "https://viewer.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/v1/ask", headers=preflight).headers
+    settings = ServeSettings(cors_origins=("https://viewer.example",))
+    with TestClient(create_app(_pipeline(index), settings)) as cors:
+        allowed = cors.options("/v1/ask", headers=preflight)
+        assert allowed.headers["access-control-allow-origin"] == "https://viewer.example"
+        other = cors.options("/v1/ask", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

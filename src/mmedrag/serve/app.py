@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from mmedrag._optional import require
+from mmedrag._optional import available, require
 from mmedrag.errors import MmedragError
 from mmedrag.serve.errors import ApiError, error_body, one_line
 from mmedrag.serve.middleware import ServiceMiddleware
@@ -65,7 +65,9 @@ def create_app(pipeline: PipelineSource, settings: ServeSettings | None = None) 
         yield
         await service.stop()  # uvicorn has stopped accepting and waited for open requests: drain the queue
 
-    app = fastapi.FastAPI(
+    # The OpenAPI page's viewer is served from the package (fastapi-offline), not from a CDN, when installed.
+    factory = require("fastapi_offline", "serve").FastAPIOffline if available("fastapi_offline") else fastapi.FastAPI
+    app = factory(
         title="mmedrag",
         version=_version(),
         summary="Multimodal retrieval-augmented answers about medical images, with the cases they rest on.",
