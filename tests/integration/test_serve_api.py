@@ -290,3 +290,20 @@ def test_cors_is_off_unless_origins_are_configured(client, index) -> None:
         assert allowed.headers["access-control-allow-origin"] == "https://viewer.example"
         other = cors.options("/v1/ask", headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_routed_domains_show_their_confidence_and_out_of_scope_is_shown_as_such(index, threshold) -> None:
+    config = load_config(
+        values={"index": str(index), "router.path": "zero_shot:hash:32", "router.threshold": threshold}
+    )
+    with TestClient(create_app(build_pipeline(config), ServeSettings())) as routed:
+        files = {"image": ("x.png", png_bytes(61))}
+        body = routed.post("/v1/ask", files=files, data={"question": "Is there an effusion?"}).json()
+        page = routed.post("/", files=files, data={"question": "Is there an effusion?"}).text
+    if threshold == 1.0:  # no probability reaches 1: the router refuses every image
+        assert body["summary"]["status"] == "out_of_scope" and body["citations"] == []
+        assert body["domain"] == "out_of_scope" and "Out of scope" in page
+    else:
+        assert body["summary"]["domain_source"] == "router" and 0 < body["summary"]["domain_confidence"] <= 1
+        assert "confidence" in page

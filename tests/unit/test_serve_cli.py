@@ -32,3 +32,23 @@ def test_a_short_key_in_a_key_file_is_refused(tmp_path, capsys) -> None:
 def test_a_bad_config_value_is_refused(capsys) -> None:
     assert main(["serve", "--set", "selector.k=-1", "--port", "1"]) == 2
     assert "selector.k" in capsys.readouterr().err
+
+
+def test_the_demo_knowledge_base_is_built_on_first_use_only(tmp_path, monkeypatch) -> None:
+    from mmedrag.serve import demo_source
+
+    built: list[object] = []
+
+    def fake_run_demo(settings, log):  # stands in for the two-minute tower training + indexing
+        built.append(settings)
+        (settings.work_dir / "index").mkdir(parents=True)
+        (settings.work_dir / "index" / "CURRENT").write_text("v-000001\n")
+        (settings.work_dir / "tower").mkdir()
+        (settings.work_dir / "tower" / "demo.json").write_text("{}")
+        return {}
+
+    monkeypatch.setattr(demo_source, "run_demo", fake_run_demo)
+    first = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
+    second = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
+    assert len(built) == 1 and first == second
+    assert first["index"] == str(tmp_path / "work" / "index") and first["selector.k"] == 3
