@@ -130,6 +130,8 @@ def test_cases_and_thumbnails_png_and_dicom(client) -> None:
         "/v1/cases/%2Fetc%2Fpasswd/thumbnail",
         "/v1/cases/r1%00.png/thumbnail",
         "/v1/cases/" + "a" * 600,
+        "/static/..%2F..%2Fserve%2Fapp.py",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
     ],
 )
 def test_traversal_attempts_are_404(client, path: str) -> None:
