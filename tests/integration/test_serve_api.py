@@ -309,3 +309,14 @@ def test_routed_domains_show_their_confidence_and_out_of_scope_is_shown_as_such(
     else:
         assert body["summary"]["domain_source"] == "router" and 0 < body["summary"]["domain_confidence"] <= 1
         assert "confidence" in page
+
+
+def test_with_keys_the_page_asks_for_one(index) -> None:
+    settings = ServeSettings(api_keys={"user": USER}, rate_limit_per_minute=0)
+    with TestClient(create_app(_pipeline(index), settings)) as keyed_page:
+        assert 'id="api_key"' in keyed_page.get("/").text
+        form = {"question": "Is there an effusion?"}
+        refused = keyed_page.post("/", files={"image": ("x.png", png_bytes(62))}, data=form)
+        assert refused.status_code == 401 and "API key is required" in refused.text
+        answered = keyed_page.post("/", files={"image": ("x.png", png_bytes(62))}, data={**form, "api_key": USER})
+        assert answered.status_code == 200 and "evidence-card" in answered.text
