@@ -1,8 +1,8 @@
 """``mmedrag serve`` under load: requests/s and p50/p95 latency at 1, 8, 32 and 100 concurrent clients.
 
 (a) the offline default: the demo's knowledge base (trained image tower + MedPix index) with the extractive answerer;
-(b) a tiny random-weight Gemma3 VLM (MedGemma's architecture, built from config) with batching on (16 per call)
-    and off (1 per call): the ratio is what batching buys a VLM;
+(b) a tiny random-weight Gemma3 VLM (MedGemma's architecture, built from config) with batching on (16 per call,
+    50 ms window) and off (1 per call): the ratio is what batching buys a VLM;
 plus the time from starting ``mmedrag serve`` to ``/readyz`` answering 200.
 
 Clients are closed loops on loopback (each sends its next request when the previous answer arrives), run with
@@ -137,7 +137,7 @@ def main() -> None:
         model = build_tiny_vlm("gemma3", work / "tiny-gemma3")
         generator = f"generator={{kind: hf, model: {model}, batch_size: 16, max_new_tokens: 8}}"
         for name, size in (("batching on", "16"), ("batching off", "1")):
-            vlm = [*demo, "--set", generator, "--max-batch-size", size, "--max-wait-ms", "10"]
+            vlm = [*demo, "--set", generator, "--max-batch-size", size, "--max-wait-ms", "50"]
             results[name] = run_server(vlm, bodies, args.seconds, LEVELS, work / f"{size}.log")
             print(table(f"tiny VLM, {name}", results[name]), file=sys.stderr)
     body = [
