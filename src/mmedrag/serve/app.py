@@ -217,9 +217,16 @@ def _add_api_routes(app: Any, service: Service, caller: Callable[[Any], Caller])
         body, data = await read_ask(request, settings.max_body_bytes)
         image = await service.decode(data) if data is not None else None
         query = Query(text=body.question, image=image, domain=body.domain)
-        answer, baseline, _ = await service.ask(query, body.k, body.without_retrieval)
-        request.state.audit = audit_entry(service, body.question, answer.domain, answer.citations)
-        return ask_payload(answer, baseline)
+        answer, baseline, snapshot = await service.ask(query, body.k, body.without_retrieval)
+        request.state.audit = {
+            **audit_entry(service, body.question, answer.domain, answer.citations),
+            "generation": snapshot.generation,
+        }
+        # Which loaded version answered: a request in flight during a reload finishes on the one it started with.
+        return {
+            **ask_payload(answer, baseline),
+            "served_by": {"generation": snapshot.generation, "indexes": snapshot.versions},
+        }
 
     @app.post("/v1/search", tags=["api"], openapi_extra=_body_doc(SearchRequest))
     async def search(request: Request) -> dict[str, Any]:

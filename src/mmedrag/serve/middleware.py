@@ -67,12 +67,15 @@ class ServiceMiddleware:
                     raise _TooLarge
             return dict(message)
 
+        self.service.metrics.in_flight.inc()
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         except _TooLarge:
             if not status_holder["started"]:
                 await _reply(send, 413, f"the request body is larger than the limit of {limit} bytes")
             status_holder["status"] = 413
+        finally:
+            self.service.metrics.in_flight.dec()
         self._record(scope, state, int(status_holder["status"]), started)
 
     def _record(self, scope: dict[str, Any], state: dict[str, Any], status: int, started: float) -> None:

@@ -46,6 +46,9 @@ class Metrics:
         )
         self.errors = prometheus.Counter("mmedrag_errors_total", "error responses", ["type"], registry=self.registry)
         self.queue_depth = prometheus.Gauge("mmedrag_queue_depth", "queries waiting", registry=self.registry)
+        self.in_flight = prometheus.Gauge(
+            "mmedrag_requests_in_flight", "HTTP requests being served", registry=self.registry
+        )
         self.answers = prometheus.Counter(
             "mmedrag_answers_total", "answers by status", ["status"], registry=self.registry
         )
