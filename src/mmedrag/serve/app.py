@@ -3,7 +3,7 @@
 Routes (all JSON errors are ``{"error": {"code", "type", "message"}}`` with one-line messages):
 
 * ``GET /healthz`` alive; ``GET /readyz`` pipeline loaded and index open (503 before);
-* ``POST /v1/ask`` multipart or JSON -> the ``mmedrag ask --json`` object plus ``summary`` and ``evidence``;
+* ``POST /v1/ask`` multipart or JSON -> the ``mmedrag ask --json`` object plus ``summary``, ``evidence``, ``served_by``;
 * ``POST /v1/search`` image and/or text -> cited cases, no generation;
 * ``GET /v1/cases/{id}`` and ``/v1/cases/{id}/thumbnail``: ids are looked up in the records store, never used as
   paths; unknown ids (traversal attempts included) are 404;
