@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY := 1
+# Our development machines keep the data beside the checkout; elsewhere the demo fetches it (mmedrag data fetch).
+ifneq ($(wildcard ../shared/data),)
 export MMEDRAG_DATA ?= $(abspath ../shared/data)
+endif
 
-.PHONY: help install demo serve test test-fast lint format bench clean
+.PHONY: help install demo serve test test-fast test-core lint format bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,22 +19,27 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by constraints.txt)
 
-demo: $(STAMP)  ## the main job: offline end-to-end demo on MedPix 2.0 + VQA-RAD
-	$(BIN)/mmedrag demo --data "$(MMEDRAG_DATA)"
+demo: $(STAMP)  ## the main job: end-to-end demo on MedPix 2.0 + VQA-RAD (fetches them first when missing)
+	$(BIN)/mmedrag demo $(DEMO_ARGS)
 
 serve: $(STAMP)  ## the web page and API on the demo's knowledge base, http://127.0.0.1:8000 (built on first use)
-	$(BIN)/mmedrag serve --demo --data "$(MMEDRAG_DATA)"
+	$(BIN)/mmedrag serve --demo
 
 test: $(STAMP)  ## every test CI runs: unit, contract and integration (tiny real models, real data)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)  ## unit and contract tests only (seconds)
 	$(BIN)/python -m pytest -q -m "not integration"
+
+test-core:  ## unit tests on a core install (no extras): what needs torch, faiss, scipy... skips naming its extra
+	$(PYTHON) -m venv .venv-core
+	.venv-core/bin/python -m pip install --quiet -c constraints.txt -e . pytest hypothesis httpx
+	.venv-core/bin/python -m pytest -q -m "not integration"
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff format --check src tests benchmarks
@@ -42,8 +50,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+docs: $(STAMP)  ## build the documentation site into site/ (--strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: $(STAMP)  ## vector-store benchmark; results go to BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_stores.py --out BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) .venv-core build dist site src/*.egg-info

@@ -1,4 +1,4 @@
-"""Ingestion speed: images per second for PNG, JPEG and DICOM through `mmedrag.io.ingest.ingest` (read, decode,
+"""Ingestion speed: images per second for PNG, JPEG and DICOM through `mmedrag.ingest.ingest` (read, decode,
 check, write the manifest), with 1, 2 and 4 decoding threads, and peak memory at two corpus sizes to show that
 ingestion streams (memory must not grow with the number of images).
 
@@ -60,7 +60,7 @@ def timed_ingest(folder: Path, workers: int) -> dict:
     """Ingest in a fresh process so peak RSS belongs to this run alone."""
     code = (
         "import json, resource, sys, time\n"
-        "from mmedrag.io.ingest import ingest\n"
+        "from mmedrag.ingest import ingest\n"
         "start = time.perf_counter()\n"
         f"report = ingest({str(folder)!r}, {str(folder / 'm.jsonl')!r}, 'folder', workers={workers})\n"
         "print(json.dumps({'seconds': time.perf_counter() - start, 'written': report.written,"

@@ -5,7 +5,8 @@
 2. VQA-RAD test closed questions with the offline default pipeline (the demo's trained image tower + MiniLM, MedPix
    2.0 knowledge base), with and without retrieval, plus the reliance diagnostics.
 
-Run:  .venv/bin/python benchmarks/eval_results.py --data ../shared/data --out BENCHMARKS.md   (about 3 minutes)
+Needs: mmedrag data fetch mmed_rag_iuxray iu_xray_reports medpix2 vqa_rad (or MMEDRAG_DATA pointing at them).
+Run:  .venv/bin/python benchmarks/eval_results.py --out BENCHMARKS.md   (about 3 minutes)
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import tempfile
 from pathlib import Path
 
 from benchlib import machine, write_section
+from mmedrag.apps.demo import DemoSettings, default_work_dir, run_demo
 from mmedrag.config import PipelineConfig
-from mmedrag.demo import DemoSettings, default_work_dir, run_demo
+from mmedrag.datasets import data_root
 from mmedrag.evaluation.questions import load_questions
 from mmedrag.evaluation.runner import EvalSettings, evaluate
 from mmedrag.factory import build_pipeline
@@ -34,7 +36,7 @@ def _closed_row(name: str, summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data", help="the shared data folder")
+    parser.add_argument("--data", default=str(data_root()), help="data folder (default: %(default)s)")
     parser.add_argument("--work-dir", default=str(default_work_dir()), help="demo cache (tower and index)")
     parser.add_argument("--out", help="BENCHMARKS.md to update (default: print only)")
     args = parser.parse_args(argv)

@@ -190,8 +190,8 @@ def trainer_check(model_dir: Path, work: Path, batch: int, device: str) -> dict[
     from PIL import Image
 
     from mmedrag.encoders import create_encoder
-    from mmedrag.training.pairs import Pair
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
+    from mmedrag.training.retriever_pairs import Pair
 
     rng = np.random.default_rng(0)
     texts = synthetic_texts(6 * batch, 7)
@@ -202,9 +202,20 @@ def trainer_check(model_dir: Path, work: Path, batch: int, device: str) -> dict[
         pairs.append(Pair(str(path), text, str(number)))
     started = time.perf_counter()
     report = train_retriever(
-        pairs[: 4 * batch], pairs[4 * batch :], base=f"open_clip:{model_dir}", out_dir=work / "out", train_text=True,
-        epochs=2, batch_size=batch, lr=5e-4, allow_worse=True, device=device, log=log,
-    )  # fmt: skip
+        pairs[: 4 * batch],
+        pairs[4 * batch :],
+        work / "out",
+        RetrieverSettings(
+            base=f"open_clip:{model_dir}",
+            train_text=True,
+            epochs=2,
+            batch_size=batch,
+            lr=5e-4,
+            allow_worse=True,
+            device=device,
+        ),
+        log=log,
+    )
     encoder = create_encoder(report.encoder, device=device)
     vectors = encoder.encode_texts(texts[:4])
     checkpoint = work / "out" / "checkpoints" / "epoch-2" / "state.pt"

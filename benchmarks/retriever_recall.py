@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import write_section
+from mmedrag.datasets import data_root
 
 LABELS = {
     "pair": "own text",
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from mmedrag.io.readers import read_source
-    from mmedrag.training.pairs import pairs_from_records
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
+    from mmedrag.training.retriever_pairs import pairs_from_records
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -56,14 +57,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report = train_retriever(
             train,
             held,
-            base="tower",
-            out_dir=args.work or Path(scratch) / "tower",
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            image_size=args.image_size,
-            seed=args.seed,
-            resume=False,
-            allow_worse=True,  # record what happened, better or worse
+            args.work or Path(scratch) / "tower",
+            RetrieverSettings(
+                base="tower",
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                seed=args.seed,
+                resume=False,
+                allow_worse=True,
+            ),
             log=log,
         )
     result = report.to_dict()
@@ -118,7 +121,7 @@ def table(result: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MMEDRAG_DATA", "../shared/data"), help="holds medpix2/")
+    p.add_argument("--data", default=str(data_root()), help="holds medpix2/ (default: %(default)s)")
     p.add_argument("--heldout", type=float, default=0.2, help="share of cases held out")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)

@@ -1,4 +1,4 @@
-"""Domain-router accuracy on ../shared/data with whole sources held out: train on some datasets, test on others.
+"""Domain-router accuracy on the development data ($MMEDRAG_DATA), whole sources held out: train on some, test on rest.
 
 Two folds, so that every labelled source is tested once (covid_chestxray is trained on in fold A, tested in B):
 
@@ -8,8 +8,10 @@ Two folds, so that every labelled source is tested once (covid_chestxray is trai
 * B: the reverse where there is data: train VQA-RAD + BreastMNIST, RetinaMNIST, DermaMNIST, IHC + H&E patch; test
   MedPix2 + COVID, IDRiD + skimage fundus, HAM10000, PathMNIST exemplars.
 
-Both folds add synthetic charts/tables/screenshots as the out_of_scope class (routing.negatives); the real chart is
-never trained on. Endoscopy and "other" have no single-domain images in ../shared/data and are not measured.
+Both folds add synthetic charts/tables/screenshots as the out_of_scope class (training.router_negatives); the real
+chart is never trained on. Endoscopy and "other" have no single-domain images in that folder and are not measured.
+It needs the project's development data set (index.jsonl and its derived files); `mmedrag data fetch` provides the
+public datasets it draws on, not the index.
 Run:  .venv/bin/python benchmarks/router_accuracy.py [--out BENCHMARKS.md] [--epochs 15] [--cap 300]
 """
 
@@ -34,8 +36,9 @@ from PIL import Image
 from benchlib import write_section
 from mmedrag.io.images import load_image
 from mmedrag.routing import OUT_OF_SCOPE, decide
-from mmedrag.routing.calibration import expected_calibration_error
-from mmedrag.routing.trained import TrainedRouter, fit_router
+from mmedrag.routing.temperature import expected_calibration_error
+from mmedrag.routing.trained import TrainedRouter
+from mmedrag.training.router import RouterSettings, fit_router
 
 DATA = Path(os.environ.get("MMEDRAG_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 Sample = tuple[Image.Image, str, str]  # image, label (domain or out_of_scope), source
@@ -83,7 +86,7 @@ def _source_of(line: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def load_samples(data: Path) -> dict[str, list[Sample]]:
-    """Every usable image of ../shared/data grouped by source (MedMNIST arrays: test split, or train for training)."""
+    """Every usable image of the data folder grouped by source (MedMNIST arrays: test split, or train for training)."""
     groups: dict[str, list[Sample]] = defaultdict(list)
     for raw in (data / "index.jsonl").read_text(encoding="utf-8").splitlines():
         line = json.loads(raw)
@@ -110,11 +113,11 @@ def run_fold(name: str, groups: dict[str, list[Sample]], args: argparse.Namespac
         train += rng.sample(pool, min(len(pool), args.cap))
     test = [sample for source in FOLDS[name]["test"] for sample in groups[source]]
     log(f"fold {name}: training on {len(train)} images from {', '.join(FOLDS[name]['train'])}")
-    report = fit_router(
-        [s[0] for s in train], [s[1] for s in train], out / name, sources=[s[2] for s in train],
+    settings = RouterSettings(
         epochs=args.epochs, seed=args.seed, image_size=args.image_size, negatives=args.negatives,
         threshold=args.threshold, threads=args.threads,
     )  # fmt: skip
+    report = fit_router([s[0] for s in train], [s[1] for s in train], out / name, settings, [s[2] for s in train])
     router = TrainedRouter.load(out / name)
     probabilities = router.predict_proba([s[0] for s in test])
     labels = [s[1] for s in test]

@@ -12,7 +12,7 @@ from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.generation.base import approx_token_count
 from mmedrag.indexing import build_index
 from mmedrag.io.manifest import read_manifest
-from mmedrag.pipeline import RAGPipeline
+from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
 from mmedrag.types import Generation, Prompt, Question
@@ -85,4 +85,4 @@ def mining_setup(tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path)
                 split="mining",
             )
         )
-    return RAGPipeline(generator=ScriptedVLM(), retriever=retriever), questions
+    return RAGPipeline(ScriptedVLM(), Bundle(retriever=retriever)), questions

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mmedrag.backends import SELECTORS
 from mmedrag.errors import ConfigError
 
 
@@ -31,10 +32,11 @@ class RetrievalConfig(_Strict):
 
 
 class SelectorConfig(_Strict):
-    """How many references: ``top_k``, ``min_score``, ``gap`` (MMed-RAG), ``ratio_to_top1`` (reference code) or
-    ``calibrated`` (RULE; ``calibration`` names the file `mmedrag calibrate` wrote)."""
+    """How many references: a kind of :data:`mmedrag.backends.SELECTORS` (``top_k``, ``min_score``, ``gap``
+    (MMed-RAG), ``ratio_to_top1`` (reference code), ``calibrated`` (RULE; ``calibration`` names the file `mmedrag
+    calibrate` wrote)) and its parameters. Each kind takes the fields its constructor names; ``k`` caps them all."""
 
-    kind: Literal["top_k", "min_score", "gap", "ratio_to_top1", "calibrated"] = "top_k"
+    kind: str = "top_k"
     k: int = Field(3, ge=0, description="k for top_k; the cap for min_score, gap (k_max) and ratio_to_top1")
     min_score: float | None = None
     gamma: float = Field(0.1, ge=0, description="gap rule: cut where log(S_i / S_i+1) exceeds gamma")
@@ -42,6 +44,21 @@ class SelectorConfig(_Strict):
     ratio: float = Field(1.5, ge=1, description="ratio_to_top1: keep j while S_1 / S_j < ratio")
     calibration: str | None = None
     on_uncertified: Literal["abstain", "no_retrieval"] = "abstain"
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if kind not in SELECTORS.names():
+            raise ValueError(f"unknown selector {kind!r}; use one of {', '.join(SELECTORS.names())}")
+        return kind
+
+    @model_validator(mode="after")
+    def _complete(self) -> SelectorConfig:
+        if self.kind == "calibrated" and not self.calibration:
+            raise ValueError(
+                "selector kind 'calibrated' needs selector.calibration: the file `mmedrag calibrate` wrote"
+            )
+        return self
 
 
 class PromptConfig(_Strict):

@@ -10,6 +10,10 @@ from mmedrag.errors import ConfigError
 
 DOMAINS: tuple[str, ...] = ("radiology", "ophthalmology", "pathology", "dermatology", "endoscopy", "other")
 
+OUT_OF_SCOPE = "out_of_scope"
+"""The reserved class for inputs that are not medical images (charts, screenshots, photos). Never a domain; it is
+the domain an answer reports when the router abstained."""
+
 ROLES: dict[str, str] = {
     "radiology": "radiologist",
     "ophthalmology": "ophthalmologist",

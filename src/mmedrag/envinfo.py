@@ -40,7 +40,9 @@ def _devices() -> dict[str, Any]:
 
 
 def environment_report() -> dict[str, dict[str, Any]]:
+    """Versions, extras, devices, hub settings and every registered kind of every role."""
     from mmedrag import __version__
+    from mmedrag.backends import registered_kinds
 
     packages = sorted({name for names in EXTRAS.values() for name in names} | {"numpy", "pillow", "pydantic"})
     return {
@@ -54,4 +56,5 @@ def environment_report() -> dict[str, dict[str, Any]]:
         "packages": {name: _version(name) or "-" for name in packages},
         "devices": _devices(),
         "hub": {key: os.environ.get(key, "-") for key in ("HF_HUB_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE")},
+        "registries": registered_kinds(),
     }

@@ -18,7 +18,7 @@ from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.images import dhash, load_image, pixel_sha256
 from mmedrag.progress import batches, track
-from mmedrag.stores.factory import default_store_spec
+from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
 from mmedrag.types import Record
 

@@ -3,7 +3,7 @@
 Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
 the default; a query the router finds out of scope is not answered. Each domain may have its own bundle (index,
 selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
-pipeline's top-level settings. No graph engine, no callbacks: each stage is a plain object with one method.
+pipeline's default bundle. No graph engine, no callbacks: each stage is a plain object with one method.
 """
 
 from __future__ import annotations
@@ -13,24 +13,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mmedrag.domains import OUT_OF_SCOPE
 from mmedrag.generation.base import Generator
-from mmedrag.generation.extractive import UNKNOWN
 from mmedrag.generation.prompts import PromptBuilder, infer_task
-from mmedrag.io.images import load_image
+from mmedrag.io.images import query_image
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
 from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
-from mmedrag.types import Answer, Context, Hit, Prompt, Query
-
-OUT_OF_SCOPE_DOMAIN = "out_of_scope"
+from mmedrag.types import UNKNOWN, Answer, Context, Generation, Hit, Prompt, Query
 
 
 @dataclass
 class Bundle:
-    """What answers one domain: its retriever (index + encoder), selector, prompt settings and generator adapter."""
+    """What answers one domain: its retriever (index + encoder), selector, prompt settings and generator adapter.
 
-    name: str
+    Retrieval fetches ``max(fetch_k, selector.max_k)`` hits, so the selector always sees as many as it may keep.
+    """
+
+    name: str = "default"
     retriever: Retriever | None = None
     selector: ContextSelector = field(default_factory=TopK)
     prompts: PromptBuilder = field(default_factory=PromptBuilder)
@@ -38,6 +39,10 @@ class Bundle:
     retrieval_mode: Mode = "auto"
     filters: Filters | None = None
     adapter: str | None = None
+
+    @property
+    def retrieve_k(self) -> int:
+        return max(self.fetch_k, self.selector.max_k or 0)
 
 
 @dataclass
@@ -54,30 +59,21 @@ class Planned:
 class RAGPipeline:
     """Answers queries with a generator, grounded in the cases its domain's retriever finds.
 
-    The top-level fields form the default bundle, used for every domain without an entry in ``bundles``.
+    ``default`` answers every domain without an entry in ``bundles``.
 
     Example:
-        >>> pipeline = RAGPipeline(generator=ExtractiveGenerator(), retriever=retriever)  # doctest: +SKIP
+        >>> pipeline = RAGPipeline(ExtractiveGenerator(), Bundle(retriever=retriever))  # doctest: +SKIP
         >>> pipeline.answer(Query(text="Is there a pleural effusion?", image=image)).text  # doctest: +SKIP
     """
 
     generator: Generator
-    retriever: Retriever | None = None
-    selector: ContextSelector = field(default_factory=TopK)
-    prompts: PromptBuilder = field(default_factory=PromptBuilder)
-    fetch_k: int = 10
-    retrieval_mode: Mode = "auto"
-    filters: Filters | None = None
-    default_domain: str | None = "radiology"
-    router: DomainRouter | None = None
+    default: Bundle = field(default_factory=Bundle)
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
+    router: DomainRouter | None = None
+    default_domain: str | None = "radiology"
 
     def bundle_for(self, domain: str) -> Bundle:
-        if domain in self.bundles:
-            return self.bundles[domain]
-        return Bundle(
-            "default", self.retriever, self.selector, self.prompts, self.fetch_k, self.retrieval_mode, self.filters
-        )
+        return self.bundles.get(domain, self.default)
 
     def answer(self, query: Query) -> Answer:
         return self.answer_batch([query])[0]
@@ -93,9 +89,9 @@ class RAGPipeline:
         return answers
 
     def plan(self, queries: Sequence[Query], clock: _Clock | None = None) -> list[Planned]:
-        """Load images, route each query, and retrieve ``fetch_k`` hits with its domain's bundle."""
+        """Load images, route each query, and retrieve its domain's bundle's ``retrieve_k`` hits."""
         clock = clock or _Clock(len(queries))
-        loaded = [_with_image(query) for query in queries]
+        loaded = [replace(query, image=query_image(query)) for query in queries]
         decisions = route_batch([q.domain for q in loaded], [q.image for q in loaded], self.router, self.default_domain)
         clock.lap("route")
         planned = [
@@ -110,7 +106,7 @@ class RAGPipeline:
             bundle = group[0].bundle
             assert bundle is not None and bundle.retriever is not None
             found = bundle.retriever.search_batch(
-                [p.query for p in group], k=bundle.fetch_k, mode=bundle.retrieval_mode, filters=bundle.filters
+                [p.query for p in group], k=bundle.retrieve_k, mode=bundle.retrieval_mode, filters=bundle.filters
             )
             for item, hits in zip(group, found, strict=True):
                 item.hits = hits
@@ -141,42 +137,38 @@ class RAGPipeline:
         generated = dict(zip(prompts, self.generator.generate(list(prompts.values())), strict=True))
         clock.lap("generate")
         timings = clock.per_query()
-        answers = []
-        for p in planned:
-            if p.bundle is None:
-                answers.append(_abstention(p, timings, contexts.get(id(p))))
-                continue
-            prompt, generation, context = prompts[id(p)], generated[id(p)], contexts[id(p)]
-            trace: dict[str, Any] = {
-                "query_id": p.query.id,
-                "route": p.route.to_dict(),
-                "domain_source": p.route.source,
-                "bundle": p.bundle.name,
-                "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
-                "selector": dict(context.trace),
-                "prompt": {**prompt.trace, "messages": list(prompt.messages)},
-                "generator": self.generator.name,
-                "generation": dict(generation.meta),
-            }
-            answers.append(
-                Answer(
-                    text=generation.text,
-                    domain=p.route.domain or OUT_OF_SCOPE_DOMAIN,
-                    task=prompt.task,
-                    context=_cited(context, prompt.references),
-                    prompt_tokens=generation.prompt_tokens,
-                    timings_ms=timings,
-                    trace=trace,
-                    yes_probability=generation.yes_probability,
-                )
-            )
-        return answers
+        return [
+            _abstention(p, timings, contexts.get(id(p)))
+            if p.bundle is None
+            else self._answer(p, contexts[id(p)], prompts[id(p)], generated[id(p)], timings)
+            for p in planned
+        ]
 
-
-def _with_image(query: Query) -> Query:
-    if query.image is None and query.image_path:
-        return replace(query, image=load_image(query.image_path))
-    return query
+    def _answer(
+        self, p: Planned, context: Context, prompt: Prompt, generation: Generation, timings: dict[str, float]
+    ) -> Answer:
+        assert p.bundle is not None
+        trace: dict[str, Any] = {
+            "query_id": p.query.id,
+            "route": p.route.to_dict(),
+            "domain_source": p.route.source,
+            "bundle": p.bundle.name,
+            "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
+            "selector": dict(context.trace),
+            "prompt": {**prompt.trace, "messages": list(prompt.messages)},
+            "generator": self.generator.name,
+            "generation": dict(generation.meta),
+        }
+        return Answer(
+            text=generation.text,
+            domain=p.route.domain or OUT_OF_SCOPE,
+            task=prompt.task,
+            context=_cited(context, prompt.references),
+            prompt_tokens=generation.prompt_tokens,
+            timings_ms=timings,
+            trace=trace,
+            yes_probability=generation.yes_probability,
+        )
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
@@ -194,7 +186,7 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         trace["selector"] = dict(context.trace)
     return Answer(
         text=UNKNOWN,
-        domain=planned.route.domain or OUT_OF_SCOPE_DOMAIN,
+        domain=planned.route.domain or OUT_OF_SCOPE,
         task=task,
         context=Context(),
         timings_ms=timings,

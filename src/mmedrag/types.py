@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from PIL import Image
 
 Task = Literal["closed", "open", "report"]
@@ -144,6 +145,10 @@ class Generation:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+UNKNOWN = "unknown"
+"""The answer text of an abstention: the generator found no support, or the pipeline declined to answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The pipeline's answer with the cases it relied on and a trace of every stage."""
@@ -205,3 +210,56 @@ class Question:
             study_id=self.study_id,
             id=self.id,
         )
+
+
+# Probe embeddings of one encoder agree to float rounding; a retrained or different encoder falls far below.
+_MATCH_COSINE = 0.999
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What an index records about its encoder; compare with :meth:`mismatch`."""
+
+    kind: str
+    name: str
+    dim: int
+    text_probe: tuple[float, ...] | None = None
+    image_probe: tuple[float, ...] | None = None
+    spec: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "dim": self.dim,
+            "text_probe": list(self.text_probe) if self.text_probe else None,
+            "image_probe": list(self.image_probe) if self.image_probe else None,
+            "spec": self.spec,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            dim=int(data["dim"]),
+            text_probe=tuple(data["text_probe"]) if data.get("text_probe") else None,
+            image_probe=tuple(data["image_probe"]) if data.get("image_probe") else None,
+            spec=dict(data.get("spec") or {}),
+        )
+
+    def mismatch(self, other: Fingerprint) -> str | None:
+        """Why ``other`` is not the same encoder as this one, or None when it is."""
+        if self.dim != other.dim:
+            return f"dimension {other.dim} != {self.dim}"
+        for label, mine, theirs in (
+            ("text", self.text_probe, other.text_probe),
+            ("image", self.image_probe, other.image_probe),
+        ):
+            if (mine is None) != (theirs is None):
+                return f"{label} support differs"
+            if mine is not None and theirs is not None:
+                cosine = float(np.dot(np.asarray(mine), np.asarray(theirs)))
+                if cosine < _MATCH_COSINE:
+                    return f"{label} embeddings differ (probe cosine {cosine:.4f})"
+        return None

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED_DATA, make_image
-from mmedrag.encoders import Encoder, create_encoder, fingerprint_of
+from mmedrag.encoders import ENCODERS, Encoder, create_encoder, fingerprint_of
 from mmedrag.errors import ConfigError, MissingExtraError
 
 BATCH = 2  # every batched encoder is built with this batch size, so 3 inputs cross a batch boundary
@@ -49,7 +49,9 @@ _HAS_DATA = (SHARED_DATA / "medpix2" / "records_subset.jsonl").is_file()
 
 Pairs = tuple[list[Image.Image], list[str]]
 integration = pytest.mark.integration
-KINDS = ["hash", "open_clip", "open_clip_biomedclip_arch", "hf_clip", "hf_siglip", "sentence", "tower"]
+# Every registered kind, plus architecture variants of some kinds (case name -> registered kind).
+VARIANTS = {"open_clip_biomedclip_arch": "open_clip", "hf_siglip": "hf_clip"}
+KINDS = [*ENCODERS.names(), *VARIANTS]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -162,8 +164,8 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
     """One epoch of the offline tower trainer (image tower against the frozen MiniLM) on the eight pairs."""
     import warnings
 
-    from mmedrag.training.pairs import Pair
-    from mmedrag.training.retriever import train_retriever
+    from mmedrag.training.retriever import RetrieverSettings, train_retriever
+    from mmedrag.training.retriever_pairs import Pair
 
     images, texts = pairs
     (out_dir.parent / "images").mkdir(parents=True, exist_ok=True)
@@ -176,14 +178,10 @@ def _train_tower(pairs: Pairs, text_encoder: Encoder, out_dir: Path, seed: int) 
         train_retriever(
             all_pairs[:6],
             all_pairs[6:],
-            base="tower",
-            out_dir=out_dir,
-            epochs=1,
-            batch_size=4,
-            image_size=32,
-            seed=seed,
-            resume=False,
-            allow_worse=True,
+            out_dir,
+            RetrieverSettings(
+                base="tower", epochs=1, batch_size=4, image_size=32, seed=seed, resume=False, allow_worse=True
+            ),
         )
     return out_dir
 
@@ -574,3 +572,8 @@ def test_sentence_encoder_without_sentence_transformers_names_its_extra(monkeypa
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(MissingExtraError, match=re.escape("mmedrag[text]")):
         SentenceEncoder("minilm")
+
+
+def test_every_registered_encoder_kind_has_a_contract_case() -> None:
+    missing = set(ENCODERS.names()) - set(_BUILDERS)
+    assert not missing, f"register a builder for {sorted(missing)} in _BUILDERS so the contract runs on it"

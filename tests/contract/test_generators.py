@@ -9,9 +9,9 @@ import pytest
 
 from conftest import make_image
 from fakes import EchoGenerator
-from mmedrag.generation.base import Generator
+from mmedrag.backends import GENERATORS
+from mmedrag.generation.base import Generator, create_generator
 from mmedrag.generation.extractive import ExtractiveGenerator
-from mmedrag.generation.factory import create_generator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.types import Context, Generation, Hit, Query, Record
 
@@ -50,6 +50,11 @@ BACKENDS: dict[str, Callable[[Path], Iterator[Generator]]] = {
     "hf": _hf,
     "openai": _openai,
 }
+
+
+def test_every_registered_generator_kind_has_a_contract_case() -> None:
+    missing = set(GENERATORS.names()) - set(BACKENDS)
+    assert not missing, f"add {sorted(missing)} to BACKENDS so the contract runs on it"
 
 
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mmedrag.apps.demo import DemoSettings, run_demo
 from mmedrag.cli import main
-from mmedrag.demo import DemoSettings, run_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.data]
 

@@ -14,7 +14,7 @@ from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.generation.hf import HFGenerator
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.training.dpo import DPOSettings, train_dpo
-from mmedrag.training.preferences import MiningSettings, mine_preferences
+from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 from mmedrag.types import Query
 from tiny_vlms import build_tiny_vlm
 
@@ -38,11 +38,11 @@ def test_mined_pairs_train_an_adapter_that_the_pipeline_uses_for_its_domain(setu
     assert Path(trained.adapter_dir, "adapter_config.json").is_file() and trained.steps > 0
     assert trained.initial_adapter_sha != trained.final_adapter_sha
     # The adapter answers for radiology only; other domains get the base model.
-    mined_index = pipeline.retriever
+    mined_index = pipeline.default.retriever
     assert mined_index is not None
     tuned = RAGPipeline(
         generator=HFGenerator(base, max_new_tokens=2),
-        retriever=mined_index,
+        default=Bundle(retriever=mined_index),
         bundles={"radiology": Bundle("radiology", retriever=mined_index, adapter=str(tmp_path / "adapter"))},
     )
     image = questions[0].image_path

@@ -34,7 +34,7 @@ def _pick(lines: list[dict], dataset: str, count: int, rng: random.Random) -> li
 
 
 def test_pixel_router_generalises_to_held_out_sources(shared_data: Path, tmp_path: Path) -> None:
-    from mmedrag.routing.trained import fit_router
+    from mmedrag.training.router import RouterSettings, fit_router
 
     rng = random.Random(0)
     lines = _lines(shared_data)
@@ -53,12 +53,8 @@ def test_pixel_router_generalises_to_held_out_sources(shared_data: Path, tmp_pat
             images,
             labels,
             tmp_path / "router",
+            RouterSettings(image_size=48, epochs=8, negatives=56, seed=0, threads=1),
             sources=sources,
-            image_size=48,
-            epochs=8,
-            negatives=56,
-            seed=0,
-            threads=1,
         )
     assert report.classes == ["radiology", "ophthalmology", "pathology", "dermatology", OUT_OF_SCOPE]
     router = load_router(tmp_path / "router")

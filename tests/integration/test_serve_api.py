@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-pytest.importorskip("fastapi")
+pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
 
 from fastapi.testclient import TestClient
 from PIL import Image

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("selenium")
+pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
+pytest.importorskip("selenium", reason="needs selenium: pip install 'mmedrag[dev]'")
 
 from selenium import webdriver
 

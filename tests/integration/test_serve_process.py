@@ -15,8 +15,8 @@ from collections import Counter
 import httpx
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
+pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
+pytest.importorskip("uvicorn", reason="needs uvicorn: pip install 'mmedrag[serve]'")
 
 from PIL import Image
 

@@ -14,15 +14,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytest.importorskip("torch", reason="retriever training needs torch: pip install 'mmedrag[torch]'")
+
 from mmedrag.encoders import create_encoder
 from mmedrag.encoders.base import fingerprint_of
 from mmedrag.errors import ConfigError
 from mmedrag.io.images import load_image
 from mmedrag.training import checkpoints
 from mmedrag.training.loop import TrainingLoop
-from mmedrag.training.pairs import Pair
 from mmedrag.training.recall import Gallery, held_out_recall
-from mmedrag.training.retriever import RetrieverGotWorseError, train_retriever
+from mmedrag.training.retriever import RetrieverGotWorseError, RetrieverSettings, train_retriever
+from mmedrag.training.retriever_pairs import Pair
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:only .* training pairs:UserWarning")]
 
@@ -170,7 +172,7 @@ def test_offline_tower_learns_and_loads_through_create_encoder(
     train, held = colour_pairs
     with pytest.warns(UserWarning, match="32 training pairs"):
         report = train_retriever(
-            train, held, base="tower", out_dir=tmp_path / "t", epochs=6, batch_size=16, image_size=32, seed=1
+            train, held, tmp_path / "t", RetrieverSettings(base="tower", epochs=6, batch_size=16, image_size=32, seed=1)
         )
     assert report.after_mean > report.before_mean + 0.1
     assert report.after["pair"]["image_to_text"]["R@1"] > 2 * report.chance["pair"]["image_to_text"]["R@1"]
@@ -179,7 +181,10 @@ def test_offline_tower_learns_and_loads_through_create_encoder(
     assert measured["image_to_text"] == pytest.approx(report.after["pair"]["image_to_text"], abs=1e-3)
     # A saved tower is also a base: training continues from its weights.
     more = train_retriever(
-        train, held, base=f"tower:{tmp_path / 't'}", out_dir=tmp_path / "t2", epochs=1, batch_size=16, allow_worse=True
+        train,
+        held,
+        tmp_path / "t2",
+        RetrieverSettings(base=f"tower:{tmp_path / 't'}", epochs=1, batch_size=16, allow_worse=True),
     )
     assert more.before == report.after
 
@@ -197,8 +202,8 @@ def test_open_clip_same_seed_same_weights_and_resume_continues_exactly(
         "seed": 3,
         "allow_worse": True,
     }
-    first = train_retriever(train, held, out_dir=tmp_path / "a", **kwargs)
-    second = train_retriever(train, held, out_dir=tmp_path / "b", **kwargs)
+    first = train_retriever(train, held, tmp_path / "a", RetrieverSettings(**kwargs))
+    second = train_retriever(train, held, tmp_path / "b", RetrieverSettings(**kwargs))
     weights_a, weights_b = (_weights(tmp_path / d, "open_clip_model.safetensors") for d in "ab")
     assert all(np.array_equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert first.losses == second.losses
@@ -213,9 +218,9 @@ def test_open_clip_same_seed_same_weights_and_resume_continues_exactly(
 
     monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        train_retriever(train, held, out_dir=tmp_path / "c", **kwargs)
+        train_retriever(train, held, tmp_path / "c", RetrieverSettings(**kwargs))
     monkeypatch.undo()
-    resumed = train_retriever(train, held, out_dir=tmp_path / "c", **kwargs)
+    resumed = train_retriever(train, held, tmp_path / "c", RetrieverSettings(**kwargs))
     assert resumed.resumed_from_epoch == 1 and resumed.epochs_run == 2
     assert resumed.losses == first.losses and resumed.before == first.before
     weights_c = _weights(tmp_path / "c", "open_clip_model.safetensors")
@@ -228,9 +233,11 @@ def test_open_clip_improves_and_its_fingerprint_differs_from_the_base(
 ) -> None:
     train, held = colour_pairs
     report = train_retriever(
-        train, held, base=f"open_clip:{tiny_open_clip}", out_dir=tmp_path, train_text=True, epochs=8, batch_size=8,
-        lr=3e-3,
-    )  # fmt: skip
+        train,
+        held,
+        tmp_path,
+        RetrieverSettings(base=f"open_clip:{tiny_open_clip}", train_text=True, epochs=8, batch_size=8, lr=3e-3),
+    )
     assert report.after_mean > report.before_mean
     base, trained = create_encoder(f"open_clip:{tiny_open_clip}"), create_encoder(report.encoder)
     assert fingerprint_of(base).mismatch(fingerprint_of(trained)) is not None
@@ -243,9 +250,13 @@ def test_biomedclip_shaped_model_saves_a_folder_that_loads_offline(
 ) -> None:
     train, held = colour_pairs
     report = train_retriever(
-        train, held, base=f"open_clip:{tiny_bert_open_clip}", out_dir=tmp_path / "out", train_text=True, epochs=2,
-        batch_size=16, lr=1e-3, allow_worse=True,
-    )  # fmt: skip
+        train,
+        held,
+        tmp_path / "out",
+        RetrieverSettings(
+            base=f"open_clip:{tiny_bert_open_clip}", train_text=True, epochs=2, batch_size=16, lr=1e-3, allow_worse=True
+        ),
+    )
     saved = json.loads((tmp_path / "out" / "open_clip_config.json").read_text())
     assert saved["model_cfg"]["text_cfg"]["hf_model_name"] == str(tmp_path / "out")  # not the base's folder
     measured = _recall_through_encoder(report.encoder, held)
@@ -257,9 +268,19 @@ def test_hf_clip_with_a_frozen_image_tower(
 ) -> None:
     train, held = colour_pairs
     report = train_retriever(
-        train, held, base=f"hf_clip:{tiny_hf_clip}", out_dir=tmp_path, train_image=False, train_text=True, epochs=2,
-        batch_size=16, lr=1e-3, allow_worse=True,
-    )  # fmt: skip
+        train,
+        held,
+        tmp_path,
+        RetrieverSettings(
+            base=f"hf_clip:{tiny_hf_clip}",
+            train_image=False,
+            train_text=True,
+            epochs=2,
+            batch_size=16,
+            lr=1e-3,
+            allow_worse=True,
+        ),
+    )
     base, trained = _weights(tiny_hf_clip, "model.safetensors"), _weights(tmp_path, "model.safetensors")
     vision = [k for k in base if k.startswith("vision_model.")]
     assert vision and all(np.array_equal(base[k], trained[k]) for k in vision)
@@ -283,12 +304,14 @@ def test_worse_recall_stops_without_saving_and_allow_worse_keeps_it(
         return {p: {d: {k: 0.0 for k in ks} for d, ks in dirs.items()} for p, dirs in recall.items()}
 
     monkeypatch.setattr(TrainingLoop, "evaluate", worse_after)
-    kwargs: dict[str, Any] = {"base": "tower", "out_dir": tmp_path, "epochs": 1, "batch_size": 16, "image_size": 32}
+    kwargs: dict[str, Any] = {"base": "tower", "epochs": 1, "batch_size": 16, "image_size": 32}
     with pytest.raises(RetrieverGotWorseError, match=r"worse: .* 0\.\d+ before, 0\.0000 after") as caught:
-        train_retriever(train, held, **kwargs)
+        train_retriever(train, held, tmp_path, RetrieverSettings(**kwargs))
     assert caught.value.report.after_mean == 0.0 and caught.value.report.before_mean > 0
     assert not (tmp_path / "mmedrag_tower.json").exists() and (tmp_path / "checkpoints" / "epoch-1").is_dir()
-    report = train_retriever(train, held, allow_worse=True, **kwargs)  # resumes at the end: nothing to retrain
+    report = train_retriever(
+        train, held, tmp_path, RetrieverSettings(allow_worse=True, **kwargs)
+    )  # resumes at the end: nothing to retrain
     assert report.resumed_from_epoch == 1 and report.epochs_run == 0
     assert (tmp_path / "mmedrag_tower.json").is_file()
 
@@ -298,12 +321,14 @@ def test_checkpoint_or_base_of_another_architecture_is_refused(
 ) -> None:
     train, held = colour_pairs
     small = {"epochs": 1, "batch_size": 16, "allow_worse": True}
-    train_retriever(train, held, base=f"open_clip:{tiny_open_clip}", out_dir=tmp_path / "a", **small)
+    train_retriever(train, held, tmp_path / "a", RetrieverSettings(base=f"open_clip:{tiny_open_clip}", **small))
     with pytest.raises(ConfigError, match=r"checkpoint of open_clip tiny .* this run trains open_clip model"):
-        train_retriever(train, held, base=f"open_clip:{tiny_bert_open_clip}", out_dir=tmp_path / "a", **small)
+        train_retriever(
+            train, held, tmp_path / "a", RetrieverSettings(base=f"open_clip:{tiny_bert_open_clip}", **small)
+        )
     with pytest.raises(ConfigError, match=r"other settings \(epochs 1 -> 2\)"):
         train_retriever(
-            train, held, base=f"open_clip:{tiny_open_clip}", out_dir=tmp_path / "a", **{**small, "epochs": 2}
+            train, held, tmp_path / "a", RetrieverSettings(base=f"open_clip:{tiny_open_clip}", **{**small, "epochs": 2})
         )
     # A base folder whose weights belong to another architecture.
     mixed = tmp_path / "mixed"
@@ -313,7 +338,7 @@ def test_checkpoint_or_base_of_another_architecture_is_refused(
         (tiny_bert_open_clip / "open_clip_model.safetensors").read_bytes()
     )
     with pytest.raises(ConfigError, match="cannot load open_clip base"):
-        train_retriever(train, held, base=f"open_clip:{mixed}", out_dir=tmp_path / "b", **small)
+        train_retriever(train, held, tmp_path / "b", RetrieverSettings(base=f"open_clip:{mixed}", **small))
 
 
 def test_cli_prints_the_recall_table_and_the_encoder_spec(

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import DataError, EncoderMismatchError
 from mmedrag.indexing import build_index, delete_records
@@ -81,6 +82,7 @@ def test_updating_with_another_encoder_is_refused_unless_rebuilding(tiny_manifes
     assert report.total == 6
 
 
+@needs("faiss", "faiss")
 def test_delete_records_removes_records_and_their_vectors(
     tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
 ) -> None:

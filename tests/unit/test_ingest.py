@@ -7,7 +7,7 @@ import pytest
 
 from mmedrag.cli import main
 from mmedrag.errors import DataError
-from mmedrag.io.ingest import ingest
+from mmedrag.ingest import ingest
 from mmedrag.io.manifest import read_manifest
 
 

@@ -11,7 +11,7 @@ from mmedrag.errors import ConfigError, ImageError
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.indexing import build_index
 from mmedrag.io.manifest import read_manifest
-from mmedrag.pipeline import RAGPipeline
+from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import MinScore, TopK
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
@@ -26,7 +26,7 @@ def retriever(tiny_manifest: Path, hash_encoder: HashEncoder) -> Retriever:
 
 def test_answer_cites_the_selected_cases_and_traces_every_stage(retriever: Retriever) -> None:
     generator = EchoGenerator()
-    pipeline = RAGPipeline(generator=generator, retriever=retriever, selector=TopK(2), fetch_k=5)
+    pipeline = RAGPipeline(generator, Bundle(retriever=retriever, selector=TopK(2), fetch_k=5))
     answer = pipeline.answer(Query(text="Is there a pleural effusion?", image=make_image(9)))
     shown = [r.record_id for r in generator.calls[0][0].references]
     assert answer.text == "closed|Is there a pleural effusion?|" + ",".join(shown)
@@ -45,7 +45,7 @@ def test_without_a_retriever_the_generator_sees_no_references() -> None:
 
 
 def test_the_query_domain_wins_and_unknown_domains_fail(retriever: Retriever) -> None:
-    pipeline = RAGPipeline(generator=EchoGenerator(), retriever=retriever)
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever))
     answer = pipeline.answer(Query(text="Is the disc cupped?", domain="Ophthalmology"))
     assert (answer.domain, answer.trace["domain_source"]) == ("ophthalmology", "query")
     with pytest.raises(ConfigError, match="unknown domain 'cardiology'"):
@@ -53,12 +53,8 @@ def test_the_query_domain_wins_and_unknown_domains_fail(retriever: Retriever) ->
 
 
 def test_references_cut_by_the_token_budget_are_not_cited(retriever: Retriever) -> None:
-    pipeline = RAGPipeline(
-        generator=EchoGenerator(),
-        retriever=retriever,
-        selector=TopK(3),
-        prompts=PromptBuilder(max_reference_tokens=12, min_reference_tokens=8),
-    )
+    prompts = PromptBuilder(max_reference_tokens=12, min_reference_tokens=8)
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever, selector=TopK(3), prompts=prompts))
     answer = pipeline.answer(Query(text="effusion"))
     statuses = [entry["status"] for entry in answer.trace["prompt"]["references"]]
     assert statuses.count("dropped") >= 1
@@ -66,7 +62,7 @@ def test_references_cut_by_the_token_budget_are_not_cited(retriever: Retriever) 
 
 
 def test_batched_answers_equal_single_answers(retriever: Retriever) -> None:
-    pipeline = RAGPipeline(generator=EchoGenerator(), retriever=retriever)
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever))
     queries = [
         Query(text="cardiomegaly?"),
         Query(text="Is there glaucoma?", image=make_image(3)),
@@ -79,7 +75,7 @@ def test_batched_answers_equal_single_answers(retriever: Retriever) -> None:
 def test_an_unreadable_query_image_names_the_file(retriever: Retriever, tmp_path: Path) -> None:
     (tmp_path / "q.png").write_bytes(b"garbage")
     with pytest.raises(ImageError, match=r"q\.png: not a readable image"):
-        RAGPipeline(generator=EchoGenerator(), retriever=retriever).answer(Query(image_path=str(tmp_path / "q.png")))
+        RAGPipeline(EchoGenerator(), Bundle(retriever=retriever)).answer(Query(image_path=str(tmp_path / "q.png")))
 
 
 @pytest.mark.parametrize(
@@ -187,3 +183,9 @@ def test_config_builds_bundles_per_domain(tiny_manifest: Path, hash_encoder, tmp
     assert rad.context.k == 2 and rad.trace["bundle"] == "default"
     with pytest.raises(ConfigError, match="unknown domain 'cardiology'"):
         build_pipeline(load_config(None, [], {"domains.cardiology.selector.k": 1}))
+
+
+def test_retrieval_fetches_as_many_hits_as_the_selector_may_keep(retriever: Retriever) -> None:
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever, selector=TopK(4), fetch_k=2))
+    answer = pipeline.answer(Query(text="Is there a pleural effusion?", image=make_image(9)))
+    assert len(answer.trace["retrieved"]) == 4 and answer.context.k == 4

@@ -9,6 +9,7 @@ import sys
 from mmedrag.cli.ask import AskCommand
 from mmedrag.cli.base import Command
 from mmedrag.cli.calibrate import CalibrateCommand
+from mmedrag.cli.data import DataCommand
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.evaluate import CompareCommand, EvaluateCommand
@@ -40,6 +41,7 @@ COMMANDS: tuple[Command, ...] = (
     DemoCommand(),
     ServeCommand(),
     EnvCommand(),
+    DataCommand(),
 )
 
 

@@ -27,7 +27,7 @@ risk <= alpha. Writes calibration.json (use it with --set selector.kind=calibrat
 --set selector.calibration=DIR/calibration.json), calibration.md and calibration.png to --out.
 
 examples:
-  mmedrag calibrate --config pipeline.yaml --questions ../shared/data/vqa_rad --split train --task closed \\
+  mmedrag calibrate --config pipeline.yaml --questions ~/.cache/mmedrag/data/vqa_rad --split train --task closed \\
       --alpha 0.3 --delta 0.1 --candidates 0,1,2,3,5 --out runs/calibration
   mmedrag calibrate --index idx/medpix --questions val.jsonl --alpha 0.2 --tune-gamma 0.05,0.1,0.2,0.4 --out cal"""
 
@@ -54,7 +54,7 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.calibration.run import render_table, run_calibration
+        from mmedrag.evaluation.calibration import render_table, run_calibration
         from mmedrag.factory import build_pipeline
 
         pipeline = build_pipeline(config_from_args(args))

@@ -1,4 +1,4 @@
-"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.demo`)."""
+"""``mmedrag demo``: the README's main command (see :mod:`mmedrag.apps.demo`)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,22 @@ text encoder (about a minute on 2 CPU cores), and answer VQA-RAD's held-out clos
 retrieval. Prints held-out recall@k, a table (accuracy, abstentions, seconds) and one worked example with its cited
 cases. The tower and the index are cached in --work-dir, so a second run takes seconds.
 
+The data (MedPix 2.0 and VQA-RAD) is read from --data, else $MMEDRAG_DATA, else ~/.cache/mmedrag/data; what is
+missing there is fetched first with `mmedrag data fetch` (about 103 MB; MedPix's terms are unclear, so the demo asks,
+or needs --accept-licence when not run from a terminal).
+
 examples:
-  mmedrag demo --data ../shared/data
-  mmedrag demo --json > demo.json"""
+  mmedrag demo --accept-licence
+  MMEDRAG_DATA=/data/mmedrag mmedrag demo --json > demo.json"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.demo import default_work_dir
+        from mmedrag.apps.demo import default_work_dir
 
         parser.add_argument(
-            "--data", help="folder with medpix2/ and vqa_rad/ (default: $MMEDRAG_DATA or ../shared/data)"
+            "--data", help="folder with medpix2/ and vqa_rad/ (default: $MMEDRAG_DATA, else ~/.cache/mmedrag/data)"
+        )
+        parser.add_argument(
+            "--accept-licence", action="store_true", help="accept the datasets' licences if they must be fetched"
         )
         parser.add_argument(
             "--work-dir",
@@ -39,10 +46,20 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.demo import DemoSettings, default_data_dir, run_demo
+        from mmedrag.apps.demo import DemoSettings, run_demo
+        from mmedrag.cli.data import confirm_licence
+        from mmedrag.datasets import ensure_datasets
 
+        data_dir = ensure_datasets(  # fetches what is missing, saying what and how big first
+            ("medpix2", "vqa_rad"),
+            args.data,
+            accept_licence=args.accept_licence,
+            confirm=confirm_licence,
+            log=log,
+            progress=show_progress(args),
+        )
         settings = DemoSettings(
-            data_dir=Path(args.data) if args.data else default_data_dir(),
+            data_dir=data_dir,
             work_dir=Path(args.work_dir),
             k=args.k,
             epochs=args.epochs,

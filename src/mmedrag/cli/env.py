@@ -24,5 +24,5 @@ class EnvCommand(Command):
         for section, values in report.items():
             print(f"{section}:")
             for key, value in values.items():
-                print(f"  {key}: {value}")
+                print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")
         return 0

@@ -18,9 +18,9 @@ intervals; --reliance adds runs without retrieval and with a noise image (over-r
 copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).
 
 examples:
-  mmedrag evaluate --questions ../shared/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
+  mmedrag evaluate --questions ~/.cache/mmedrag/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
       --no-images --out runs/iu_gold
-  mmedrag evaluate --questions ../shared/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
+  mmedrag evaluate --questions ~/.cache/mmedrag/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
       --out runs/vqarad
   mmedrag compare runs/vqarad_noret runs/vqarad"""
 

@@ -15,9 +15,10 @@ or numpy, the encoder's fingerprint). Re-running adds and replaces records; the 
 new one is completely written. Bad records are skipped, counted and listed.
 
 examples:
-  mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:~/.cache/mmedrag/demo/tower
   mmedrag index corpus.jsonl --index idx/cxr --encoder biomedclip --store faiss:HNSW32
-  mmedrag index ../shared/data/mmed_rag_iuxray/retriever_train.json --index idx/iu --encoder minilm --images ignore
+  mmedrag index "$(mmedrag data path mmed_rag_iuxray)/retriever_train.json" --index idx/iu --encoder minilm \\
+    --images ignore
   mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,9 @@ examples:
         )
         parser.add_argument("--image-root", help="folder that the dataset's image paths are relative to")
         parser.add_argument("--split", help="index only records of this split (e.g. train)")
+        parser.add_argument(
+            "--redact", action="store_true", help="replace identifiers in report text and metadata (as ingest --redact)"
+        )
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
         parser.add_argument("--batch-size", type=int, default=32)
         parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -68,6 +72,10 @@ examples:
         options = {"image_root": args.image_root} if args.image_root else {}
         dataset = read_source(args.source, args.format, **options)
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
+        if args.redact:  # a raw source indexed without `ingest --redact` would carry identifiers into the index
+            from mmedrag.quality.phi import redact_record
+
+            records = [redact_record(r) for r in records]
         if args.encoder:
             spec = args.encoder
         elif KnowledgeIndex.exists(args.index) and not args.rebuild:

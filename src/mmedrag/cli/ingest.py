@@ -12,18 +12,20 @@ class IngestCommand(Command):
     help = "convert a dataset (DICOM, Open-i, CSV, folders, public datasets) into a JSONL manifest"
     description = """Read SOURCE with a reader (--format, or detected), check that every image decodes, and write
 one record per line to --out (atomically). Bad items are skipped and listed; the rest is written. --redact
-replaces what looks like identifiers in report text (dates, phone numbers, e-mail, MRNs, names after Dr./Mr./Ms.).
+replaces what looks like an identifier (HIPAA Safe Harbor classes: names, dates, ages over 89, addresses, phone and
+fax numbers, e-mail, URLs, IP addresses, SSNs, record and account numbers) in the report text and in every string of
+the record's metadata, so that neither the manifest nor the index built from it holds them.
 
 examples:
-  mmedrag ingest ../shared/data/medpix2 --out manifests/medpix2.jsonl
+  mmedrag ingest ~/.cache/mmedrag/data/medpix2 --out manifests/medpix2.jsonl
   mmedrag ingest /pacs/export --format dicom --group-by series --out manifests/ct.jsonl
-  mmedrag ingest ../shared/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
+  mmedrag ingest ~/.cache/mmedrag/data/iu_xray_reports/NLMCXR_reports.tgz --format openi --out iu.jsonl --redact
   mmedrag ingest table.csv --format csv --option image_column=path --option text_column=report --out m.jsonl"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from mmedrag.io.readers import READERS
+        from mmedrag.backends import READERS
 
-        formats = ", ".join(f"{name} ({spec.description})" for name, spec in READERS.items())
+        formats = ", ".join(f"{name} ({about})" for name, about in READERS.describe().items())
         parser.add_argument("source", help="dataset file or folder")
         parser.add_argument("--out", required=True, help="manifest to write (JSONL)")
         parser.add_argument("--format", default="auto", help=f"reader: auto, {formats}")
@@ -35,7 +37,9 @@ examples:
             help="reader option, e.g. image_root=DIR, extract_to=DIR, group_by=series (repeatable)",
         )
         parser.add_argument("--no-image-check", action="store_true", help="do not decode images (faster)")
-        parser.add_argument("--redact", action="store_true", help="replace identifiers found in report text")
+        parser.add_argument(
+            "--redact", action="store_true", help="replace identifiers found in report text and metadata"
+        )
         parser.add_argument(
             "--drop-priors",
             action="store_true",
@@ -47,7 +51,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.errors import ConfigError
-        from mmedrag.io.ingest import ingest
+        from mmedrag.ingest import ingest
 
         options = {}
         for item in args.option:

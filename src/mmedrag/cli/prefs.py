@@ -17,7 +17,7 @@ OUT/prefs.jsonl (plus OUT/noise/*.png and OUT/summary.json). Use a split disjoin
 
 examples:
   mmedrag prefs --questions val_questions.jsonl --index idx/iu_train --generator hf:/models/llava-med --out prefs/iu
-  mmedrag prefs --questions ../shared/data/vqa_rad --split train --task closed --config pipeline.yaml \\
+  mmedrag prefs --questions ~/.cache/mmedrag/data/vqa_rad --split train --task closed --config pipeline.yaml \\
       --chosen ground_truth --ratio 0.5 --stage1 --out prefs/vqarad"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.factory import build_pipeline
-        from mmedrag.training.preferences import MiningSettings, mine_preferences
+        from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 
         pipeline = build_pipeline(config_from_args(args))
         questions = questions_from_args(args)

@@ -88,7 +88,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.training.dpo import DPOSettings, train_dpo
-        from mmedrag.training.preference_data import read_preferences, split_heldout
+        from mmedrag.training.preference_reader import read_preferences, split_heldout
 
         settings = DPOSettings(
             beta=args.beta,

@@ -37,9 +37,9 @@ bases:
   hf_clip:DIR                a transformers CLIP/SigLIP folder saved with save_pretrained
 
 examples:
-  mmedrag train-retriever ../shared/data/medpix2 --out retrievers/medpix-tower --epochs 20
+  mmedrag train-retriever ~/.cache/mmedrag/data/medpix2 --out retrievers/medpix-tower --epochs 20
   mmedrag train-retriever corpus.jsonl --base open_clip:~/models/biomedclip --train-text --out retrievers/bmc
-  mmedrag index ../shared/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower"""
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", help="a JSONL manifest, a dataset file or a dataset folder")
@@ -66,8 +66,8 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.io.readers import read_source
-        from mmedrag.training.pairs import pairs_from_records
-        from mmedrag.training.retriever import train_retriever
+        from mmedrag.training.retriever import RetrieverSettings, train_retriever
+        from mmedrag.training.retriever_pairs import pairs_from_records
 
         options = {"image_root": args.image_root} if args.image_root else {}
         dataset = read_source(args.source, args.format, **options)
@@ -75,11 +75,8 @@ examples:
         train, heldout = pairs_from_records(records, args.heldout, args.seed, args.group_by)
         if not args.json:
             log(f"{len(train)} training pairs, {len(heldout)} held-out pairs from {len(records)} records")
-        report = train_retriever(
-            train,
-            heldout,
+        settings = RetrieverSettings(
             base=args.base,
-            out_dir=args.out,
             train_image=not args.freeze_image,
             train_text=args.train_text,
             epochs=args.epochs,
@@ -93,8 +90,8 @@ examples:
             device=args.device,
             image_size=args.image_size,
             progress=show_progress(args),
-            log=None if args.json else log,
         )
+        report = train_retriever(train, heldout, args.out, settings, log=None if args.json else log)
         data = report.to_dict()
         if args.json:
             emit_json({**data, "read_errors": [str(e) for e in dataset.errors]})

@@ -12,7 +12,7 @@ from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progre
 def read_labelled_records(sources: list[str], fmt: str = "auto") -> tuple[list[Any], list[str]]:
     """Records (and question images) from each source; DataError naming the source whose items lack a domain."""
     from mmedrag.io.readers import read_source
-    from mmedrag.routing.trained import check_labelled
+    from mmedrag.training.router import check_labelled
     from mmedrag.types import Record
 
     records: list[Record] = []
@@ -56,7 +56,7 @@ Without --encoder a small CNN is trained on pixels (offline; a few minutes on tw
 with --encoder (e.g. biomedclip) a linear or MLP head is trained on its frozen image embeddings.
 
 examples:
-  mmedrag train-router ../shared/data/medpix2 skin.jsonl eyes.jsonl --out routers/cnn
+  mmedrag train-router ~/.cache/mmedrag/data/medpix2 skin.jsonl eyes.jsonl --out routers/cnn
   mmedrag train-router corpus.jsonl --out routers/biomedclip --encoder biomedclip --head linear --json"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -83,22 +83,20 @@ examples:
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.routing.trained import train_router
+        from mmedrag.training.router import RouterSettings, train_router
 
         records, read_errors = read_labelled_records(args.sources, args.format)
-        report = train_router(
-            records,
-            args.out,
-            encoder_spec=args.encoder,
+        settings = RouterSettings(
             head=args.head,
             epochs=args.epochs,
             seed=args.seed,
             holdout_fraction=args.holdout,
             threshold=args.threshold,
-            progress=show_progress(args),
             negatives=args.negatives,
             threads=args.threads,
+            progress=show_progress(args),
         )
+        report = train_router(records, args.out, settings, encoder_spec=args.encoder)
         if args.json:
             emit_json({**report.to_dict(), "read_errors": read_errors})
             return 0

@@ -1,4 +1,5 @@
-"""``mmedrag validate``: check manifests or dataset folders before indexing; exit 1 on leakage or unreadable input."""
+"""``mmedrag validate``: check manifests or dataset folders before indexing; exit 1 on leakage, unreadable input or
+(with ``--phi``) identifiers left in the text or metadata."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ class ValidateCommand(Command):
 before indexing. Finds missing and unreadable images, empty and very short reports, exact duplicate images (pixel
 SHA-256) and near duplicates (dHash candidates confirmed by thumbnail correlation) within and across splits and
 sources, and leakage: the same patient, study or image in a knowledge-base split and a test split. With --phi the
-report text is also screened for identifiers (dates, times, phone numbers, e-mail, record numbers, names).
+report text and every metadata string are also screened for identifiers (HIPAA Safe Harbor classes: names, dates,
+ages over 89, addresses, phone and fax numbers, e-mail, URLs, IP addresses, SSNs, record and account numbers).
 
-Exit status: 0 when clean, 1 on leakage or unreadable input (missing or corrupt images, bad manifest lines),
-2 on a usage error. Records without a split count as split "none" (add it to --kb-splits to treat them as KB).
+Exit status: 0 when clean, 1 on leakage, unreadable input (missing or corrupt images, bad manifest lines) or, with
+--phi, any identifier found (fix with `mmedrag ingest --redact`), 2 on a usage error. Records without a split
+count as split "none" (add it to --kb-splits to treat them as KB).
 
 examples:
   mmedrag validate corpus.jsonl
-  mmedrag validate ../shared/data/medpix2 ../shared/data/vqa_rad --kb-splits train,none --json
+  mmedrag validate ~/.cache/mmedrag/data/medpix2 ~/.cache/mmedrag/data/vqa_rad --kb-splits train,none --json
   mmedrag validate train.jsonl test.jsonl --phi --near-duplicate-bits 4"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -42,7 +45,9 @@ examples:
             help="thumbnail correlation that confirms a candidate (0.95; 0 keeps every dHash candidate)",
         )
         parser.add_argument("--min-report-words", type=int, default=5, help="shorter reports are listed (5)")
-        parser.add_argument("--phi", action="store_true", help="also screen report text for identifiers")
+        parser.add_argument(
+            "--phi", action="store_true", help="also screen report text and metadata for identifiers (exit 1 if any)"
+        )
         parser.add_argument("--workers", type=int, default=4, help="image-decoding threads (4)")
         parser.add_argument("--limit", type=int, default=5, help="entries listed per problem in the text output")
         add_json_flag(parser)

@@ -7,16 +7,15 @@ their probe embeddings agree (cosine > 0.999): a renamed folder still matches, a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
 from mmedrag.errors import ConfigError
+from mmedrag.types import Fingerprint
 
 PROBE_TEXT = "Frontal chest radiograph: no focal consolidation, pleural effusion or pneumothorax."
-_MATCH_COSINE = 0.999
 
 
 @runtime_checkable
@@ -36,55 +35,6 @@ class Encoder(Protocol):
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def spec(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What an index records about its encoder; compare with :meth:`mismatch`."""
-
-    kind: str
-    name: str
-    dim: int
-    text_probe: tuple[float, ...] | None = None
-    image_probe: tuple[float, ...] | None = None
-    spec: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "dim": self.dim,
-            "text_probe": list(self.text_probe) if self.text_probe else None,
-            "image_probe": list(self.image_probe) if self.image_probe else None,
-            "spec": self.spec,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        return cls(
-            kind=data["kind"],
-            name=data["name"],
-            dim=int(data["dim"]),
-            text_probe=tuple(data["text_probe"]) if data.get("text_probe") else None,
-            image_probe=tuple(data["image_probe"]) if data.get("image_probe") else None,
-            spec=dict(data.get("spec") or {}),
-        )
-
-    def mismatch(self, other: Fingerprint) -> str | None:
-        """Why ``other`` is not the same encoder as this one, or None when it is."""
-        if self.dim != other.dim:
-            return f"dimension {other.dim} != {self.dim}"
-        for label, mine, theirs in (
-            ("text", self.text_probe, other.text_probe),
-            ("image", self.image_probe, other.image_probe),
-        ):
-            if (mine is None) != (theirs is None):
-                return f"{label} support differs"
-            if mine is not None and theirs is not None:
-                cosine = float(np.dot(np.asarray(mine), np.asarray(theirs)))
-                if cosine < _MATCH_COSINE:
-                    return f"{label} embeddings differ (probe cosine {cosine:.4f})"
-        return None
 
 
 def probe_image() -> Image.Image:

@@ -44,14 +44,16 @@ class TowerEncoder:
         self.path = Path(path).expanduser()
         config_file = self.path / TOWER_CONFIG
         if not config_file.is_file():
-            raise ConfigError(f"{self.path}: not a trained tower (no {TOWER_CONFIG}); train one with `mmedrag demo`")
+            raise ConfigError(
+                f"{self.path}: not a trained tower (no {TOWER_CONFIG}); train one with `mmedrag train-retriever`"
+            )
         try:
             self.config = json.loads(config_file.read_text(encoding="utf-8"))
             cnn_config = CNNConfig.from_dict(self.config["image_tower"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{config_file}: malformed tower config ({exc}); retrain the tower") from exc
         if text_encoder is None:
-            from mmedrag.encoders.factory import create_encoder
+            from mmedrag.encoders import create_encoder
 
             text_encoder = create_encoder(self.config["text_encoder"])
         if text_encoder.dim != cnn_config.dim:

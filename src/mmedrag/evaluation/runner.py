@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mmedrag._optional import available
 from mmedrag.errors import ConfigError
 from mmedrag.evaluation.closed import auroc, closed_metrics, parse_yes_no
 from mmedrag.evaluation.judges import Judge, rouge_l_f1
@@ -255,6 +256,8 @@ def evaluate(
         "generator": name,
         "cache": cache_stats,
         "seconds": round(time.perf_counter() - started, 2),
+        # Plots are optional (the eval extra): a core install still gets every number.
+        "plot": "summary.png" if available("matplotlib") else "not drawn: pip install 'mmedrag[eval]'",
     }
     atomic_write_json(out / "results.json", results)
     with atomic_open(out / "per_question.jsonl") as handle:
@@ -264,9 +267,10 @@ def evaluate(
     atomic_write_text(out / "results.md", render_markdown(results))
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
-    from mmedrag.evaluation.plots import plot_summary
+    if available("matplotlib"):
+        from mmedrag.evaluation.plots import plot_summary
 
-    plot_summary(summary, out / "summary.png")
+        plot_summary(summary, out / "summary.png")
     return results
 
 

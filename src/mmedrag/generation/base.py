@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from mmedrag.backends import GENERATORS
+from mmedrag.registry import Spec
 from mmedrag.types import Generation, Prompt
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -28,3 +30,14 @@ class Generator(Protocol):
 def approx_token_count(text: str) -> int:
     """Words and punctuation marks: close to (slightly under) a BPE count for English report text."""
     return len(_TOKEN.findall(text))
+
+
+def create_generator(spec: Spec, **overrides: Any) -> Generator:
+    """Build the generator ``spec`` names (:data:`mmedrag.backends.GENERATORS`); ``overrides`` win over the spec.
+
+    Example:
+        >>> create_generator("extractive").name
+        'extractive'
+    """
+    generator: Generator = GENERATORS.create(spec, **overrides)
+    return generator

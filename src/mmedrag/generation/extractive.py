@@ -17,9 +17,7 @@ from typing import Any
 
 from mmedrag.generation.base import approx_token_count
 from mmedrag.generation.negation import Mention, find_mention, sentences, stem, words
-from mmedrag.types import Generation, Prompt, Reference
-
-UNKNOWN = "unknown"
+from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
 # Words that frame a question rather than name a finding.
 _FRAME = frozenset(

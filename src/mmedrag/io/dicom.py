@@ -15,7 +15,7 @@ from PIL import Image
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, ImageError, MmedragError
-from mmedrag.io.images import MAX_PIXELS
+from mmedrag.io.limits import MAX_PIXELS
 
 if TYPE_CHECKING:
     from pydicom import Dataset

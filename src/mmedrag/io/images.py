@@ -13,10 +13,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mmedrag.errors import ImageError
-
-# Decoded-pixel ceiling (150 MP, 450 MB as RGB): larger files are refused before decoding rather than exhausting
-# memory. Pillow itself refuses above ~179 MP (its decompression-bomb error), which is caught below.
-MAX_PIXELS = 150_000_000
+from mmedrag.io.limits import MAX_PIXELS
+from mmedrag.types import Query
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 _DICOM_MAGIC_OFFSET = 128  # PS3.10 §7.1: a 128-byte preamble, then "DICM"
@@ -100,3 +98,10 @@ def dhash(image: Image.Image, size: int = 8) -> int:
 
 def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
+
+
+def query_image(query: Query) -> Image.Image | None:
+    """The image a query is about: the one it carries, else its ``image_path`` decoded by :func:`load_image`."""
+    if query.image is not None:
+        return query.image
+    return load_image(query.image_path) if query.image_path else None

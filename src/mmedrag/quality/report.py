@@ -63,7 +63,8 @@ class DuplicateGroup:
 
 @dataclass
 class ValidationReport:
-    """What :func:`validate` found. ``ok`` is False on leakage and on anything that could not be read."""
+    """What :func:`validate` found. ``ok`` is False on leakage, on anything that could not be read, and on PHI when
+    the text was screened for it."""
 
     settings: dict[str, Any]
     records: int = 0
@@ -90,7 +91,8 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.leakage or self.missing or self.unreadable or self.read_errors)
+        phi_found = self.phi is not None and self.phi.found
+        return not (self.leakage or self.missing or self.unreadable or self.read_errors or phi_found)
 
     def to_dict(self) -> dict[str, Any]:
         problems = ("short_reports", "empty", "missing", "unreadable", "read_errors", "duplicate_ids", "leakage")
@@ -142,6 +144,6 @@ class ValidationReport:
             found = ", ".join(f"{k} {v}" for k, v in self.phi.matches.most_common()) or "none"
             lines.append(f"PHI: {self.phi.records_with_phi} of {self.phi.records_scanned} records; {found}")
             for kind, examples in self.phi.examples.items():
-                lines += [f"  {kind}: {e['record_id']}: {e['snippet']}" for e in examples[:limit]]
-        lines.append("OK" if self.ok else "FAILED: leakage or unreadable input (see above)")
+                lines += [f"  {kind}: {e['record_id']} {e['field']}: {e['snippet']}" for e in examples[:limit]]
+        lines.append("OK" if self.ok else "FAILED: leakage, unreadable input or PHI (see above)")
         return "\n".join(lines)

@@ -123,6 +123,8 @@ class _Validator:
         if record.id in self.ids:
             report.duplicate_ids.append(Problem(f"duplicate record id {record.id!r}", record.id, None, manifest, line))
         self.ids.add(record.id)
+        if report.phi is not None:  # the text and every metadata string: a report copied into metadata is PHI too
+            report.phi.add(record.id, record.text, record.metadata)
         self._check_text(record, manifest, line)
         here = Occurrence(record.id, "", split, record.source, manifest, line)
         for kind, value in (("patient", record.patient_id), ("study", record.study_id)):
@@ -158,8 +160,6 @@ class _Validator:
                 report.short_reports.append(Problem(message, record.id, None, manifest, line))
         if any(mark.refers_to_prior for mark in mark_prior_references(text)):
             report.prior_reference_records += 1
-        if report.phi is not None:
-            report.phi.add(record.id, text)
 
     def flush(self, pool: ThreadPoolExecutor) -> None:
         """Decode the images seen since the last flush, in parallel (PIL releases the GIL while decoding)."""
@@ -281,7 +281,8 @@ def validate(
             (:func:`~mmedrag.quality.duplicates.similarity`); 0 keeps every dHash candidate.
         workers: image-decoding threads.
         progress: show a progress bar on stderr.
-        phi: also screen report text for identifiers (:class:`~mmedrag.quality.phi.PhiSummary`).
+        phi: also screen report text and every metadata string for identifiers
+            (:class:`~mmedrag.quality.phi.PhiSummary`); any found makes the report not ``ok``.
         max_examples: short reports listed (all are counted).
         max_near_candidates: candidate pairs verified at most; above it the bit threshold is lowered, with a warning.
         chunk_size: images decoded per batch; bounds the memory held by images in flight.

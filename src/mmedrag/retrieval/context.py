@@ -21,6 +21,15 @@ from mmedrag.types import Context, Hit, Query
 
 @runtime_checkable
 class ContextSelector(Protocol):
+    """Chooses which of the retrieved hits become references.
+
+    ``max_k`` is the most hits it can keep (None: no limit of its own); the pipeline retrieves at least that many,
+    so a selector is never silently capped by retrieval.
+    """
+
+    @property
+    def max_k(self) -> int | None: ...
+
     def select(self, query: Query, hits: Sequence[Hit]) -> Context: ...
 
 
@@ -47,6 +56,10 @@ class TopK:
         if self.k < 0:
             raise ConfigError(f"top-k needs k >= 0, got {self.k}")
 
+    @property
+    def max_k(self) -> int:
+        return self.k
+
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
         return _context(hits, min(self.k, len(hits)), "top_k", k=self.k)
 
@@ -55,8 +68,12 @@ class TopK:
 class MinScore:
     """Hits scoring at least ``min_score``, at most ``k`` of them."""
 
-    min_score: float
+    min_score: float = 0.0
     k: int = 10
+
+    @property
+    def max_k(self) -> int:
+        return self.k
 
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
         keep = 0
@@ -70,23 +87,27 @@ class GapCutoff:
     """MMed-RAG's gap rule: cut after the first sharp similarity drop (log ratio of neighbours above ``gamma``).
 
     Only positively scored hits are eligible; a drop to a non-positive score counts as an infinite gap. The cut is
-    then clamped to [``k_min``, ``k_max``] (``k_min`` cannot add hits that do not exist or score <= 0). Ties have a
+    then clamped to [``k_min``, ``k``] (``k_min`` cannot add hits that do not exist or score <= 0). Ties have a
     log ratio of 0 and never cut.
     """
 
     gamma: float = 0.1
     k_min: int = 1
-    k_max: int = 10
+    k: int = 10
 
     def __post_init__(self) -> None:
-        if self.gamma < 0 or not 0 <= self.k_min <= self.k_max:
-            raise ConfigError(f"gap rule needs gamma >= 0 and 0 <= k_min <= k_max, got {self}")
+        if self.gamma < 0 or not 0 <= self.k_min <= self.k:
+            raise ConfigError(f"gap rule needs gamma >= 0 and 0 <= k_min <= k, got {self}")
+
+    @property
+    def max_k(self) -> int:
+        return self.k
 
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
-        eligible = min(_positive_prefix(hits), self.k_max)
+        eligible = min(_positive_prefix(hits), self.k)
         ratios = [math.log(hits[i].score / hits[i + 1].score) for i in range(eligible - 1)]
         cut = next((i + 1 for i, ratio in enumerate(ratios) if ratio > self.gamma), eligible)
-        reason = "gap" if cut < eligible else ("k_max" if eligible == self.k_max else "end of positive scores")
+        reason = "gap" if cut < eligible else ("k_max" if eligible == self.k else "end of positive scores")
         keep = max(cut, min(self.k_min, eligible))
         if keep > cut:
             reason = "k_min"
@@ -96,7 +117,7 @@ class GapCutoff:
             "gap",
             gamma=self.gamma,
             k_min=self.k_min,
-            k_max=self.k_max,
+            k_max=self.k,
             log_ratios=[round(r, 6) for r in ratios],
             reason=reason,
         )
@@ -104,21 +125,25 @@ class GapCutoff:
 
 @dataclass(frozen=True)
 class RatioToTop1:
-    """The reference code's rule: keep hit j while S_1 / S_j < ``threshold`` (at most ``k``), for parity runs."""
+    """The reference code's rule: keep hit j while S_1 / S_j < ``ratio`` (at most ``k``), for parity runs."""
 
-    threshold: float = 1.5
+    ratio: float = 1.5
     k: int = 10
 
     def __post_init__(self) -> None:
-        if self.threshold < 1:
-            raise ConfigError(f"ratio-to-top-1 needs a threshold >= 1, got {self.threshold}")
+        if self.ratio < 1:
+            raise ConfigError(f"ratio-to-top-1 needs a ratio >= 1, got {self.ratio}")
+
+    @property
+    def max_k(self) -> int:
+        return self.k
 
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
         eligible = min(_positive_prefix(hits), self.k)
         keep = 0
-        while keep < eligible and hits[0].score / hits[keep].score < self.threshold:
+        while keep < eligible and hits[0].score / hits[keep].score < self.ratio:
             keep += 1
-        return _context(hits, keep, "ratio_to_top1", threshold=self.threshold, k=self.k)
+        return _context(hits, keep, "ratio_to_top1", threshold=self.ratio, k=self.k)
 
 
 @dataclass(frozen=True)
@@ -129,7 +154,7 @@ class CalibratedK:
     makes the pipeline answer "unknown" (the default), ``"no_retrieval"`` answers without references.
     """
 
-    path: str
+    calibration: str
     on_uncertified: str = "abstain"
 
     def __post_init__(self) -> None:
@@ -137,11 +162,15 @@ class CalibratedK:
 
         if self.on_uncertified not in {"abstain", "no_retrieval"}:
             raise ConfigError(f"on_uncertified must be abstain or no_retrieval, got {self.on_uncertified!r}")
-        object.__setattr__(self, "result", CalibrationResult.load(self.path))
+        object.__setattr__(self, "result", CalibrationResult.load(self.calibration))
+
+    @property
+    def max_k(self) -> int | None:
+        return self.result.k_star  # type: ignore[attr-defined]
 
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
         result = self.result  # type: ignore[attr-defined]
-        facts = {"calibration": self.path, "alpha": result.alpha, "delta": result.delta, "k_star": result.k_star}
+        facts = {"calibration": self.calibration, "alpha": result.alpha, "delta": result.delta, "k_star": result.k_star}
         if result.k_star is None:
             abstain = self.on_uncertified == "abstain"
             return _context(hits, 0, "calibrated", abstain=abstain, reason="no k certified", **facts)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256
+from mmedrag.io.images import dhash, hamming, pixel_sha256, query_image
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 from mmedrag.types import Hit, Query
 
@@ -70,7 +70,7 @@ class Retriever:
             raise ConfigError(f"unknown retrieval mode {mode!r}; use one of {MODES}")
         if k <= 0 or not queries:
             return [[] for _ in queries]
-        images = [self._image_of(query) for query in queries]
+        images = [query_image(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
         allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
@@ -83,11 +83,6 @@ class Retriever:
                 [Hit(found[rid], score, rank) for rank, (rid, score) in enumerate(scored, start=1) if rid in found]
             )
         return results
-
-    def _image_of(self, query: Query) -> Image.Image | None:
-        if query.image is not None:
-            return query.image
-        return load_image(query.image_path) if query.image_path else None
 
     def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
         can_image = "image" in self.encoder.modalities

@@ -16,7 +16,7 @@ from mmedrag.routing.base import (
     route,
     route_batch,
 )
-from mmedrag.routing.calibration import expected_calibration_error, fit_temperature
+from mmedrag.routing.temperature import expected_calibration_error, fit_temperature
 from mmedrag.routing.zero_shot import DEFAULT_PROMPTS, ZeroShotRouter
 
 __all__ = [

@@ -15,11 +15,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from mmedrag.domains import DOMAINS, check_domain
+from mmedrag.backends import ROUTERS
+from mmedrag.domains import DOMAINS, OUT_OF_SCOPE, check_domain
 from mmedrag.errors import ConfigError
-
-OUT_OF_SCOPE = "out_of_scope"
-"""The reserved class for inputs that are not medical images (charts, screenshots, photos). Never a domain."""
 
 ROUTER_CLASSES: tuple[str, ...] = (*DOMAINS, OUT_OF_SCOPE)
 ROUTER_FILE = "router.json"
@@ -176,28 +174,19 @@ def read_router_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_router(path_or_spec: str | Path | dict[str, Any], **overrides: Any) -> DomainRouter:
-    """Build a router from a folder (``router.json`` inside), a spec dict, or ``zero_shot:ENCODER_SPEC``.
+    """Build a router from a folder (``router.json`` inside) or a spec of :data:`mmedrag.backends.ROUTERS`.
 
     Args:
-        path_or_spec: a router folder; ``{"kind": "zero_shot", "encoder": ..., ...}`` or ``{"kind": "trained",
-            "path": ...}``; or a string ``zero_shot:biomedclip`` (the encoder's text tower against default prompts).
+        path_or_spec: a router folder; ``zero_shot:biomedclip`` (the encoder's text tower against default prompts),
+            ``trained:DIR``, or the dict forms ``{"kind": "zero_shot", "encoder": ...}``, ``{"kind": "trained",
+            "path": ...}``.
         overrides: keyword arguments for the router (e.g. ``threshold``, ``device``) that win over the saved ones.
     """
-    if isinstance(path_or_spec, str) and path_or_spec.startswith("zero_shot:"):
-        spec: dict[str, Any] = {"kind": "zero_shot", "encoder": path_or_spec.partition(":")[2]}
-    elif isinstance(path_or_spec, dict):
-        spec = dict(path_or_spec)
+    spec: str | dict[str, Any]
+    if isinstance(path_or_spec, Path) or (isinstance(path_or_spec, str) and Path(path_or_spec).expanduser().is_dir()):
+        saved = read_router_file(path_or_spec)
+        spec = {"kind": saved["kind"], "path": str(path_or_spec)} if saved["kind"] == "trained" else saved
     else:
-        spec = {**read_router_file(path_or_spec), "path": str(path_or_spec)}
-    kind = spec.get("kind")
-    if kind == "zero_shot":
-        from mmedrag.routing.zero_shot import ZeroShotRouter
-
-        return ZeroShotRouter.from_spec(spec, **overrides)
-    if kind == "trained":
-        from mmedrag.routing.trained import TrainedRouter
-
-        if "path" not in spec:
-            raise ConfigError("a trained router spec needs its folder: {'kind': 'trained', 'path': DIR}")
-        return TrainedRouter.load(spec["path"], **overrides)
-    raise ConfigError(f"unknown router kind {kind!r}; use zero_shot or trained")
+        spec = path_or_spec
+    router: DomainRouter = ROUTERS.create(spec, **overrides)
+    return router

@@ -17,7 +17,7 @@ from mmedrag.encoders.base import Encoder, l2_normalize
 from mmedrag.errors import ConfigError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.routing.base import OUT_OF_SCOPE, ROUTER_FILE, check_router_classes, check_threshold
-from mmedrag.routing.calibration import fit_temperature, softmax
+from mmedrag.routing.temperature import fit_temperature, softmax
 
 # Several phrasings per class and per modality (domains.MODALITIES): prompt ensembles are more robust than one
 # prompt (Radford et al. 2021, §3.1.4). The out_of_scope class gives charts, screenshots and photos somewhere to go
@@ -173,7 +173,7 @@ class ZeroShotRouter:
     def from_spec(cls, spec: dict[str, Any], encoder: Encoder | None = None, **overrides: Any) -> ZeroShotRouter:
         """Rebuild from :meth:`spec` output; ``encoder`` skips rebuilding it, ``overrides`` win over saved values."""
         if encoder is None:
-            from mmedrag.encoders.factory import create_encoder
+            from mmedrag.encoders import create_encoder
 
             if "encoder" not in spec:
                 raise ConfigError("a zero-shot router spec needs an 'encoder' (e.g. biomedclip)")
@@ -186,3 +186,8 @@ class ZeroShotRouter:
             params["prompts"] = {name: params["prompts"][name] for name in spec["classes"]}
         params.update(overrides)
         return cls(encoder, **params)
+
+
+def create_zero_shot(encoder: str | dict[str, Any], device: str | None = None, **params: Any) -> ZeroShotRouter:
+    """The ``zero_shot`` router kind: ``zero_shot:biomedclip`` is the BiomedCLIP text tower against default prompts."""
+    return ZeroShotRouter.from_spec({"encoder": encoder, **params}, device=device)

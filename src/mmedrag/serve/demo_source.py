@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mmedrag.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
+from mmedrag.apps.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
 
 
 def demo_values(

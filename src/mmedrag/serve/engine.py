@@ -11,14 +11,15 @@ import io
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from PIL import Image
 
 from mmedrag.errors import MmedragError
 from mmedrag.io.images import load_image
-from mmedrag.pipeline import RAGPipeline
+from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
 from mmedrag.types import Record
@@ -26,34 +27,39 @@ from mmedrag.types import Record
 _THUMBNAILS = 512
 
 
+def map_bundles(pipeline: RAGPipeline, change: Callable[[Bundle], Bundle]) -> RAGPipeline:
+    """A copy of ``pipeline`` with ``change`` applied to its default bundle and to every domain's bundle."""
+    bundles = {name: change(bundle) for name, bundle in pipeline.bundles.items()}
+    return replace(pipeline, default=change(pipeline.default), bundles=bundles)
+
+
 def without_retrieval(pipeline: RAGPipeline) -> RAGPipeline:
     """The same pipeline with every retriever removed: what the generator answers with no references."""
-    bundles = {name: replace(bundle, retriever=None) for name, bundle in pipeline.bundles.items()}
-    return replace(pipeline, retriever=None, bundles=bundles)
+    return map_bundles(pipeline, lambda bundle: replace(bundle, retriever=None))
 
 
 def with_k(pipeline: RAGPipeline, k: int) -> RAGPipeline:
-    """The pipeline with its selectors capped at ``k`` references (and fetching at least ``k`` hits)."""
+    """The pipeline with its selectors capped at ``k`` references (retrieval follows the selector's ``max_k``)."""
 
-    def capped(selector: Any) -> Any:
-        names = {f.name for f in fields(selector)} if hasattr(selector, "__dataclass_fields__") else set()
-        if "k_max" in names:
-            return replace(selector, k_max=k, k_min=min(getattr(selector, "k_min", 0), k))
-        return replace(selector, k=k) if "k" in names else selector
+    def capped(bundle: Bundle) -> Bundle:
+        selector: Any = bundle.selector
+        names = {f.name for f in fields(selector)} if is_dataclass(selector) else set()
+        changes: dict[str, int] = {name: k for name in ("k", "k_max") if name in names}
+        if "k_min" in names:
+            changes["k_min"] = min(selector.k_min, k)
+        if changes:
+            selector = replace(selector, **changes)
+        return replace(bundle, selector=selector)
 
-    bundles = {
-        name: replace(bundle, selector=capped(bundle.selector), fetch_k=max(bundle.fetch_k, k))
-        for name, bundle in pipeline.bundles.items()
-    }
-    return replace(pipeline, selector=capped(pipeline.selector), fetch_k=max(pipeline.fetch_k, k), bundles=bundles)
+    return map_bundles(pipeline, capped)
 
 
 def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
-    """Every distinct retriever of the pipeline (the default bundle first)."""
+    """Every distinct retriever of the pipeline (the default bundle's first)."""
     found: dict[int, Retriever] = {}
-    for retriever in [pipeline.retriever, *(b.retriever for b in pipeline.bundles.values())]:
-        if retriever is not None:
-            found.setdefault(id(retriever), retriever)
+    for bundle in [pipeline.default, *pipeline.bundles.values()]:
+        if bundle.retriever is not None:
+            found.setdefault(id(bundle.retriever), bundle.retriever)
     return list(found.values())
 
 
@@ -71,20 +77,16 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
     """A new pipeline whose retrievers read each index's newest saved version; everything else is shared."""
     fresh: dict[int, Retriever] = {}
 
-    def reopen(retriever: Retriever | None) -> Retriever | None:
-        if retriever is None:
-            return None
-        if id(retriever) not in fresh:
-            fresh[id(retriever)] = Retriever(
-                KnowledgeIndex.load(retriever.index.path),
-                retriever.encoder,
-                leakage_guard=retriever.leakage_guard,
-                near_duplicate_bits=retriever.near_duplicate_bits,
-            )
-        return fresh[id(retriever)]
+    def reopen(bundle: Bundle) -> Bundle:
+        old = bundle.retriever
+        if old is None:
+            return bundle
+        if id(old) not in fresh:
+            index = KnowledgeIndex.load(old.index.path)
+            fresh[id(old)] = Retriever(index, old.encoder, old.leakage_guard, old.near_duplicate_bits)
+        return replace(bundle, retriever=fresh[id(old)])
 
-    bundles = {name: replace(b, retriever=reopen(b.retriever)) for name, b in pipeline.bundles.items()}
-    return replace(pipeline, retriever=reopen(pipeline.retriever), bundles=bundles)
+    return map_bundles(pipeline, reopen)
 
 
 @dataclass

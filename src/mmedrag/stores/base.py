@@ -6,13 +6,15 @@ swapped for FAISS, Milvus or anything else that does nearest-neighbour search wi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from mmedrag.backends import STORES
 from mmedrag.errors import ConfigError
+from mmedrag.registry import Spec
 
 SearchResult = list[list[tuple[str, float]]]
 
@@ -59,3 +61,33 @@ def check_vectors(vectors: np.ndarray, dim: int, rows: int | None = None) -> np.
     if not np.isfinite(array).all():
         raise ConfigError("vectors contain NaN or infinity; the encoder produced invalid output")
     return array
+
+
+def create_store(spec: Spec, dim: int) -> VectorStore:
+    """An empty store of the kind ``spec`` names (:data:`mmedrag.backends.STORES`), for ``dim``-d vectors.
+
+    Example:
+        >>> create_store("exact", 4).count()
+        0
+    """
+    store: VectorStore = STORES.create(_without_dim(spec), dim)
+    return store
+
+
+def load_store(spec: Spec, folder: Path, dim: int) -> VectorStore:
+    """The store saved in ``folder`` by a store of the kind ``spec`` names."""
+    params = STORES.parse(_without_dim(spec))
+    store: VectorStore = STORES.get(params.pop("kind")).load(folder, dim, **params)
+    return store
+
+
+def default_store_spec() -> str:
+    """FAISS exact inner product when faiss is installed, else the numpy store (same results, slower at scale)."""
+    from mmedrag._optional import available
+
+    return "faiss:Flat" if available("faiss") else "exact"
+
+
+def _without_dim(spec: Spec) -> Spec:
+    """Saved specs carry ``dim``; the dimension always comes from the encoder instead."""
+    return {key: value for key, value in spec.items() if key != "dim"} if isinstance(spec, Mapping) else spec

@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmedrag.encoders.base import Fingerprint
+from mmedrag.backends import STORES
 from mmedrag.errors import EncoderMismatchError, IndexFolderError
 from mmedrag.io.atomic import atomic_write_json, atomic_write_text, fsync_dir
-from mmedrag.stores.base import VectorStore
-from mmedrag.stores.factory import create_store, load_store, parse_store_spec
+from mmedrag.stores.base import VectorStore, create_store, load_store
 from mmedrag.stores.records import RecordStore
+from mmedrag.types import Fingerprint
 
 FORMAT_VERSION = 1
 SPACES = ("text", "image")
@@ -75,7 +75,7 @@ class KnowledgeIndex:
     @classmethod
     def create(cls, path: str | Path, encoder: Fingerprint, store: str | dict[str, Any]) -> KnowledgeIndex:
         """An empty, writable index for ``encoder`` (nothing is written until :meth:`save`)."""
-        spec = parse_store_spec(store)
+        spec = STORES.parse(store)
         spaces = {name: create_store(spec, encoder.dim) for name in SPACES}
         return cls(Path(path), encoder, spec, RecordStore.in_memory(), spaces, info={"created_at": _now()})
 

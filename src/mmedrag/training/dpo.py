@@ -22,7 +22,7 @@ from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.training.adapters import adapter_sha, check_adapter, load_adapter
 from mmedrag.training.dpo_trl import trl_classes
-from mmedrag.training.preference_data import PreferencePair, PreferenceSet, read_preferences, to_dataset
+from mmedrag.training.preference_reader import PreferencePair, PreferenceSet, read_preferences, to_dataset
 
 ADAPTER_INFO = "mmedrag_dpo.json"
 # Attention + MLP projections of the language model; the vision tower and projector stay frozen (method.md §5.4).
@@ -248,7 +248,7 @@ def train_dpo(
     """Train (or continue) a LoRA adapter on ``base_model`` with DPO and save it to ``out_dir``, all or nothing.
 
     Args:
-        prefs: preference JSONL (see :mod:`mmedrag.training.preference_data`), a read set, or pairs.
+        prefs: preference JSONL (see :mod:`mmedrag.training.preference_reader`), a read set, or pairs.
         base_model: folder (or cached hub id) of a transformers image-text-to-text model.
         out_dir: adapter folder to write; an existing one is replaced only once training has succeeded.
         settings: hyperparameters (defaults: :class:`DPOSettings`).
@@ -259,7 +259,7 @@ def train_dpo(
         The report, also saved as ``mmedrag_dpo.json`` beside ``adapter_config.json`` and the weights.
 
     Raises:
-        DataError: a bad preference file (see :func:`~mmedrag.training.preference_data.read_preferences`).
+        DataError: a bad preference file (see :func:`~mmedrag.training.preference_reader.read_preferences`).
         ConfigError: a bad setting, an unloadable base model, or an adapter trained on another base model.
     """
     settings = settings or DPOSettings()

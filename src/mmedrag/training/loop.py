@@ -21,8 +21,8 @@ from mmedrag.training.contrastive import (
     contrastive_loss,
     warmup_cosine,
 )
-from mmedrag.training.pairs import Pair
 from mmedrag.training.recall import Gallery, Recall, held_out_recall
+from mmedrag.training.retriever_pairs import Pair
 from mmedrag.training.towers import DualTowers
 
 _EVAL_BATCH = 32

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmedrag.training.pairs import Pair
+from mmedrag.training.retriever_pairs import Pair
 
 KS: tuple[int, ...] = (1, 5, 10)
 PROTOCOLS: tuple[str, ...] = ("pair", "case", "case_mean")

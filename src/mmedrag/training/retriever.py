@@ -27,8 +27,8 @@ from mmedrag._optional import require
 from mmedrag.errors import ConfigError, DataError, ImageError, MmedragError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.io.images import load_image
-from mmedrag.training.pairs import Pair
 from mmedrag.training.recall import Gallery, Recall, chance_recall, mean_recall, round_recall
+from mmedrag.training.retriever_pairs import Pair
 
 FEW_PAIRS = 200  # below this, contrastive training mostly memorises; warn (RULE used 1-7k pairs per retriever)
 TRAINING_INFO = "mmedrag_training.json"
@@ -139,45 +139,59 @@ def format_recall(recall: Recall, protocol: str = "pair") -> str:
     return " | ".join(parts)
 
 
-def train_retriever(
-    pairs_train: Sequence[Pair],
-    pairs_heldout: Sequence[Pair],
-    *,
-    base: str | dict[str, Any] = "tower",
-    out_dir: str | Path,
-    train_image: bool = True,
-    train_text: bool = False,
-    epochs: int = 10,
-    batch_size: int = 64,
-    lr: float | None = None,
-    weight_decay: float = 0.05,
-    warmup_steps: int | None = None,
-    seed: int = 0,
-    resume: bool = True,
-    allow_worse: bool = False,
-    device: str = "auto",
-    image_size: int = 128,
-    progress: bool = False,
-    log: Callable[[str], None] | None = None,
-) -> RetrieverTrainingReport:
-    """Fine-tune ``base`` contrastively on ``pairs_train`` and save it into ``out_dir``.
+@dataclass(frozen=True)
+class RetrieverSettings:
+    """How to train a retriever (``mmedrag train-retriever`` flags map one to one).
 
-    Args:
-        pairs_train, pairs_heldout: from :func:`~mmedrag.training.pairs.pairs_from_records`; no case in both.
+    Attributes:
         base: ``tower``/``minilm`` (the offline default: new SmallCNN image tower + frozen MiniLM), ``tower:DIR``,
             ``open_clip:NAME|DIR|hf-hub:ORG/REPO`` or ``hf_clip:DIR`` (or their dict forms).
         train_image, train_text: which towers learn (the temperature always does).
-        lr: peak learning rate; default per base (2e-3 new tower, 5e-4 random-init open_clip, 1e-5 pretrained).
-        warmup_steps: linear warm-up length; default 10% of the steps, never more than half.
+        lr: peak learning rate; None takes the base's default (2e-3 new tower, 5e-4 random-init open_clip, 1e-5
+            pretrained).
+        warmup_steps: linear warm-up length; None is 10% of the steps, never more than half.
         resume: continue from the newest checkpoint in ``out_dir/checkpoints`` (False deletes them).
         allow_worse: save the model even when held-out recall fell.
         image_size: input size of a new tower (other bases have their own).
+    """
+
+    base: str | dict[str, Any] = "tower"
+    train_image: bool = True
+    train_text: bool = False
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float | None = None
+    weight_decay: float = 0.05
+    warmup_steps: int | None = None
+    seed: int = 0
+    resume: bool = True
+    allow_worse: bool = False
+    device: str = "auto"
+    image_size: int = 128
+    progress: bool = False
+
+
+def train_retriever(
+    pairs_train: Sequence[Pair],
+    pairs_heldout: Sequence[Pair],
+    out_dir: str | Path,
+    settings: RetrieverSettings | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RetrieverTrainingReport:
+    """Fine-tune ``settings.base`` contrastively on ``pairs_train`` and save it into ``out_dir``.
+
+    Args:
+        pairs_train: from :func:`~mmedrag.training.retriever_pairs.pairs_from_records`.
+        pairs_heldout: the held-out pairs recall is measured on; no case is in both.
+        out_dir: where the model, its checkpoints and the training facts go.
+        settings: the run's settings (defaults: the offline tower, 10 epochs).
         log: called with one line per stage (recall before, each epoch, recall after).
 
     Raises:
         RetrieverGotWorseError: held-out mean recall fell and ``allow_worse`` is False (nothing saved but checkpoints).
         ConfigError: a bad base, a checkpoint of another architecture or settings, or too few pairs.
     """
+    s = settings or RetrieverSettings()
     torch = require("torch", "torch")
     from mmedrag.encoders.torch_utils import resolve_device
     from mmedrag.training import checkpoints
@@ -186,55 +200,43 @@ def train_retriever(
 
     started = time.perf_counter()
     say = log or (lambda _message: None)
-    _check_sizes(pairs_train, pairs_heldout, epochs, batch_size)
-    if not (train_image or train_text):
+    _check_sizes(pairs_train, pairs_heldout, s.epochs, s.batch_size)
+    if not (s.train_image or s.train_text):
         raise ConfigError("both towers are frozen: nothing to train; drop --freeze-image or add --train-text")
-    base_spec = parse_base(base)
-    device = resolve_device(device)
+    base_spec = parse_base(s.base)
+    device = resolve_device(s.device)
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     with _deterministic(torch, enabled=device == "cpu"):
-        torch.manual_seed(seed)
-        random.seed(seed)
-        towers = build_towers(base_spec, image_size=image_size)
-        if train_text and not towers.text_trainable:
+        torch.manual_seed(s.seed)
+        random.seed(s.seed)
+        towers = build_towers(base_spec, image_size=s.image_size)
+        if s.train_text and not towers.text_trainable:
             raise ConfigError(
                 "the offline tower keeps its sentence encoder frozen (its text vectors are the shared space); "
                 "to train a text tower use an open_clip or hf_clip base"
             )
         towers.to(device)
-        settings, total_steps = _settings(
-            towers,
-            pairs_train,
-            pairs_heldout,
-            train_image,
-            train_text,
-            epochs,
-            batch_size,
-            lr,
-            weight_decay,
-            warmup_steps,
-            seed,
-        )
-        meta = {"base": base_spec, "architecture": towers.description, "signature": towers.signature(), **settings}
+        effective, total_steps = _effective_settings(towers, pairs_train, pairs_heldout, s)
+        meta = {"base": base_spec, "architecture": towers.description, "signature": towers.signature(), **effective}
         heldout, skipped = _readable(pairs_heldout)
         if len(heldout) < 2:
             raise DataError(f"fewer than 2 readable held-out images ({len(skipped)} unreadable, e.g. {skipped[:1]})")
         gallery = Gallery.from_pairs(heldout)
-        loop = TrainingLoop(towers, pairs_train, settings, device, total_steps, progress)
-        before, losses, resumed_from = _start(loop, out, meta, gallery, resume, say)
+        loop = TrainingLoop(towers, pairs_train, effective, device, total_steps, s.progress)
+        before, losses, resumed_from = _start(loop, out, meta, gallery, s.resume, say)
         say(f"before: {format_recall(before)}")
-        for epoch in range(len(losses) + 1, epochs + 1):
+        for epoch in range(len(losses) + 1, s.epochs + 1):
             clock = time.perf_counter()
             losses.append(loop.train_epoch(epoch))
             checkpoints.save_checkpoint(out, epoch, {**meta, "before": before, "losses": losses}, loop.state())
-            say(f"epoch {epoch}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - clock:.1f} s)")
+            say(f"epoch {epoch}/{s.epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - clock:.1f} s)")
         after = loop.evaluate(gallery)
         say(f"after:  {format_recall(after)}")
-    report = _report(towers, out, base_spec, settings, pairs_train, gallery, before, after, losses, resumed_from)
+    report = _report(towers, out, base_spec, effective, pairs_train, gallery, before, after, losses, resumed_from)
     report.device, report.skipped_images = device, skipped + sorted(loop.dataset.failed.values())
     report.seconds = round(time.perf_counter() - started, 2)
-    if not report.improved and not allow_worse:
+    if not report.improved and not s.allow_worse:
         raise RetrieverGotWorseError(
             f"training made held-out recall worse: mean R@1/5/10 (both directions) {report.before_mean:.4f} before, "
             f"{report.after_mean:.4f} after; nothing saved in {out} but checkpoints; lower the LR, add pairs, or "
@@ -267,41 +269,32 @@ def _start(
     return saved["before"], list(saved["losses"]), int(saved["epoch"])
 
 
-def _settings(
-    towers: Any,
-    train: Sequence[Pair],
-    heldout: Sequence[Pair],
-    train_image: bool,
-    train_text: bool,
-    epochs: int,
-    batch_size: int,
-    lr: float | None,
-    weight_decay: float,
-    warmup_steps: int | None,
-    seed: int,
+def _effective_settings(
+    towers: Any, train: Sequence[Pair], heldout: Sequence[Pair], s: RetrieverSettings
 ) -> tuple[dict[str, Any], int]:
     """The run's effective settings (what a checkpoint must match to be resumed) and its number of steps."""
-    batch = min(batch_size, len(train))
-    total_steps = epochs * (len(train) // batch)
-    if warmup_steps is not None and warmup_steps > total_steps // 2:
+    batch = min(s.batch_size, len(train))
+    total_steps = s.epochs * (len(train) // batch)
+    if s.warmup_steps is not None and s.warmup_steps > total_steps // 2:
         warnings.warn(
-            f"warm-up of {warmup_steps} steps is longer than half the run ({total_steps} steps); using "
+            f"warm-up of {s.warmup_steps} steps is longer than half the run ({total_steps} steps); using "
             f"{total_steps // 2} so the LR reaches its peak (method.md §2.3)",
             UserWarning,
             stacklevel=3,
         )
-    settings = {
-        "train_image": train_image,
-        "train_text": train_text,
-        "epochs": epochs,
+    warmup = min(s.warmup_steps, total_steps // 2) if s.warmup_steps is not None else total_steps // 10
+    effective = {
+        "train_image": s.train_image,
+        "train_text": s.train_text,
+        "epochs": s.epochs,
         "batch_size": batch,
-        "lr": lr if lr is not None else towers.default_lr,
-        "weight_decay": weight_decay,
-        "warmup_steps": min(warmup_steps, total_steps // 2) if warmup_steps is not None else total_steps // 10,
-        "seed": seed,
+        "lr": s.lr if s.lr is not None else towers.default_lr,
+        "weight_decay": s.weight_decay,
+        "warmup_steps": warmup,
+        "seed": s.seed,
         "data": _data_digest(train, heldout),
     }
-    return settings, total_steps
+    return effective, total_steps
 
 
 def _report(

@@ -17,12 +17,12 @@ from PIL import Image
 from torch import nn
 
 from mmedrag._optional import require
+from mmedrag.backends import ENCODERS, TOWERS
 from mmedrag.errors import ConfigError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.training.contrastive import random_crop
 
 OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS = "open_clip_config.json", "open_clip_model.safetensors"
-_TRAINABLE_KINDS = ("open_clip", "hf_clip", "tower")
 
 
 def _short(exc: BaseException) -> str:
@@ -237,7 +237,7 @@ class _TowerModel(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # CLIP's initial temperature
 
 
-class TowerTowers(DualTowers):
+class OfflineTowers(DualTowers):
     """The offline default: a :class:`~mmedrag.encoders.cnn.SmallCNN` image tower (new, or an existing tower folder
     to continue) aligned to a frozen sentence encoder, MiniLM unless told otherwise."""
 
@@ -249,8 +249,8 @@ class TowerTowers(DualTowers):
         self, path: str | None = None, text_encoder: str | dict[str, Any] = "minilm", image_size: int = 128
     ) -> None:
         safetensors = require("safetensors.torch", "torch")
+        from mmedrag.encoders import create_encoder
         from mmedrag.encoders.cnn import CNNConfig, SmallCNN
-        from mmedrag.encoders.factory import create_encoder
         from mmedrag.encoders.tower import TOWER_WEIGHTS, TowerEncoder
 
         state = None
@@ -307,15 +307,13 @@ class TowerTowers(DualTowers):
 def parse_base(base: str | dict[str, Any]) -> dict[str, Any]:
     """Normalise a base spec: ``tower``/``minilm`` (new offline tower), ``sentence:X`` (new tower on text encoder
     X), ``tower:DIR``, ``open_clip:NAME|DIR|hf-hub:ORG/REPO``, ``hf_clip:DIR``, or the dict forms of those."""
-    from mmedrag.encoders.factory import parse_encoder_spec
-
     if base in ("tower", "minilm"):
         return {"kind": "tower", "text_encoder": "minilm"}
-    parsed = parse_encoder_spec(base)
+    parsed = ENCODERS.parse(base)
     kind = parsed["kind"]
     if kind == "sentence":
         return {"kind": "tower", "text_encoder": {"kind": "sentence", "model": parsed.get("model", "minilm")}}
-    if kind not in _TRAINABLE_KINDS:
+    if kind not in TOWERS.names():
         raise ConfigError(f"cannot train a {kind!r} encoder; use a base of kind tower, minilm, open_clip or hf_clip")
     allowed = {"open_clip": ("model", "pretrained"), "hf_clip": ("model",), "tower": ("path", "text_encoder")}[kind]
     result = {"kind": kind, **{key: parsed[key] for key in allowed if parsed.get(key) is not None}}
@@ -328,9 +326,6 @@ def parse_base(base: str | dict[str, Any]) -> dict[str, Any]:
 
 def build_towers(base: dict[str, Any], image_size: int = 128) -> DualTowers:
     """The trainable dual encoder for a spec from :func:`parse_base`."""
-    params = {k: v for k, v in base.items() if k != "kind"}
-    if base["kind"] == "open_clip":
-        return OpenClipTowers(**params)
-    if base["kind"] == "hf_clip":
-        return HFClipTowers(**params)
-    return TowerTowers(image_size=image_size, **params)
+    options = {"image_size": image_size} if base["kind"] == "tower" else {}
+    towers: DualTowers = TOWERS.create(base, **options)
+    return towers

@@ -1,8 +1,8 @@
 """Dataset readers: each maps one public or user format into :class:`~mmedrag.types.Record` and
 :class:`~mmedrag.types.Question` items. :func:`iter_source` streams them; :func:`read_source` collects them.
 
-To add a format, write a module with a generator ``read_x(source: Path, **options)`` and a ``SPEC``, and list it
-in ``_SPECS`` below (detection tries them in that order).
+To add a format, write a module with a generator ``read_x(source: Path, **options)`` and a ``SPEC``, and register
+it in :data:`mmedrag.backends.READERS` (detection tries readers in registration order).
 """
 
 from __future__ import annotations
@@ -11,39 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mmedrag.backends import READERS
 from mmedrag.errors import DataError
-from mmedrag.io.readers import (
-    covid,
-    dicom_reader,
-    folder,
-    ham10000,
-    hf_datasets,
-    manifest_reader,
-    medmnist,
-    medpix,
-    mmed_rag,
-    openi,
-    tabular,
-    vqa_rad,
-)
 from mmedrag.io.readers.base import Dataset, Item, ReaderSpec, SkippedItem
 
-# Most specific first: detection takes the first match, and the CSV and folder rules are the broadest.
-_SPECS: tuple[ReaderSpec, ...] = (
-    openi.SPEC,
-    covid.SPEC,
-    ham10000.SPEC,
-    medmnist.SPEC,
-    hf_datasets.SPEC,
-    medpix.SPEC,
-    vqa_rad.SPEC,
-    mmed_rag.SPEC,
-    manifest_reader.SPEC,
-    dicom_reader.SPEC,
-    tabular.SPEC,
-    folder.SPEC,
-)
-READERS: dict[str, ReaderSpec] = {spec.name: spec for spec in _SPECS}
+
+def reader(name: str) -> ReaderSpec:
+    """The reader registered as ``name`` in :data:`mmedrag.backends.READERS`."""
+    if name not in READERS.names():
+        raise DataError(f"unknown format {name!r}; use one of: auto, {', '.join(READERS.names())}")
+    spec: ReaderSpec = READERS.get(name)
+    return spec
 
 
 def detect_format(source: str | Path) -> str:
@@ -51,19 +29,16 @@ def detect_format(source: str | Path) -> str:
     path = Path(source)
     if not path.exists():
         raise DataError(f"{path}: source not found; pass a manifest file or a dataset folder")
-    for spec in _SPECS:
-        if spec.detect(path):
-            return spec.name
-    raise DataError(f"{path}: cannot tell its format; pass --format with one of: {', '.join(READERS)}")
+    for name in READERS.names():  # registration order is detection order
+        if reader(name).detect(path):
+            return name
+    raise DataError(f"{path}: cannot tell its format; pass --format with one of: {', '.join(READERS.names())}")
 
 
 def iter_source(source: str | Path, fmt: str = "auto", **options: Any) -> Iterator[Item]:
     """Stream the items of ``source`` read with the reader named ``fmt`` (``auto`` detects it)."""
     path = Path(source).expanduser().resolve()
-    name = detect_format(path) if fmt == "auto" else fmt
-    if name not in READERS:
-        raise DataError(f"unknown format {name!r}; use one of: auto, {', '.join(READERS)}")
-    return READERS[name].read(path, **options)
+    return reader(detect_format(path) if fmt == "auto" else fmt).read(path, **options)
 
 
 def read_source(source: str | Path, fmt: str = "auto", **options: Any) -> Dataset:
@@ -71,4 +46,4 @@ def read_source(source: str | Path, fmt: str = "auto", **options: Any) -> Datase
     return Dataset.collect(f"{fmt}:{source}", iter_source(source, fmt, **options))
 
 
-__all__ = ["READERS", "Dataset", "Item", "ReaderSpec", "SkippedItem", "detect_format", "iter_source", "read_source"]
+__all__ = ["Dataset", "Item", "ReaderSpec", "SkippedItem", "detect_format", "iter_source", "read_source", "reader"]

@@ -2,7 +2,7 @@
 
 Questions only (VQA-RAD has no reports). A CLOSED question whose answer is yes/no becomes task ``closed``; every
 other question (including CLOSED "PA or AP?" choices) is ``open``. The MedPix "synpic" image id is kept in metadata:
-19 of these images also appear in MedPix 2.0 (shared/data/vqa_rad/PROVENANCE.md).
+19 of these images also appear in MedPix 2.0 (the same MedPix source image, cropped or sized differently).
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ SPLIT_FILES = {"train": "trainset.json", "test": "testset.json"}
 def read_vqa_rad(
     source: Path, splits: tuple[str, ...] = ("train", "test"), image_dir: str = "images"
 ) -> Iterator[Item]:
+    """VQA-RAD questions (one per QA pair, closed or open) with their images; the test split is queries only.
+
+    Example:
+        >>> dataset = read_source("data/vqa_rad", "vqa_rad")  # doctest: +SKIP
+    """
     for split in splits:
         if split not in SPLIT_FILES:
             raise DataError(f"unknown VQA-RAD split {split!r}; use train or test")
