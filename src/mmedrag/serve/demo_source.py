@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.apps.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
+from mmedrag.errors import DataError
 
 
 def demo_values(
@@ -26,6 +27,12 @@ def demo_values(
     index = work / "index"
     settings = DemoSettings(data_dir=data_dir or default_data_dir(), work_dir=work, limit=1)
     if not KnowledgeIndex.exists(index) or not (work / "tower" / "demo.json").is_file():
+        missing = [name for name in ("medpix2", "vqa_rad") if not (settings.data_dir / name).is_dir()]
+        if missing:
+            raise DataError(
+                f"{settings.data_dir}: {' and '.join(missing)} not found; run `mmedrag demo` (or `make demo`) once: "
+                f"it fetches the datasets and builds the knowledge base this command serves"
+            )
         log(f"building the demo knowledge base in {work} (first use: about two minutes)")
         run_demo(settings, log=log)
     return {

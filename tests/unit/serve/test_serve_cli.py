@@ -48,7 +48,17 @@ def test_the_demo_knowledge_base_is_built_on_first_use_only(tmp_path, monkeypatc
         return {}
 
     monkeypatch.setattr(demo_source, "run_demo", fake_run_demo)
+    for name in ("medpix2", "vqa_rad"):
+        (tmp_path / "data" / name).mkdir(parents=True)
     first = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
     second = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
     assert len(built) == 1 and first == second
     assert first["index"] == str(tmp_path / "work" / "index") and first["selector.k"] == 3
+
+
+def test_without_the_datasets_the_demo_says_how_to_get_them(tmp_path) -> None:
+    from mmedrag.errors import DataError
+    from mmedrag.serve import demo_source
+
+    with pytest.raises(DataError, match="run `mmedrag demo`"):
+        demo_source.demo_values(tmp_path / "no-data", tmp_path / "work")
