@@ -17,14 +17,17 @@ from mmedrag.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN threshold passes every comparison
 
 
 class RetrievalConfig(_Strict):
     mode: Literal["auto", "image", "text", "image2image"] = "auto"
     fetch_k: int = Field(10, ge=1, description="hits retrieved before context selection")
     leakage_guard: bool = True
-    near_duplicate_bits: int | None = Field(None, ge=0, le=64, description="dHash distance counted as a duplicate")
+    near_duplicate_guard: bool = Field(True, description="exclude near copies of the query image (re-encodes, crops)")
+    near_duplicate_bits: int | None = Field(
+        None, ge=0, le=64, description="dHash distance that makes a near-copy candidate (null: 10)"
+    )
     domain: str | None = None
     modality: str | None = None
     split: str | None = None
@@ -122,15 +125,21 @@ def load_config(
         file = Path(path)
         try:
             tree = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{file}: cannot read the config ({exc})") from exc
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            reason = str(exc).replace("\n", " ")
+            raise ConfigError(f"{file}: cannot read the config ({reason}); it must be a UTF-8 YAML file") from exc
         if not isinstance(tree, dict):
             raise ConfigError(f"{file}: a config file must be a YAML mapping")
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected key.path=value")
-        _set_path(tree, key.strip(), yaml.safe_load(raw))
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            reason = str(exc).replace("\n", " ")
+            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar ({reason}); quote it") from exc
+        _set_path(tree, key.strip(), value)
     for key, value in (values or {}).items():
         _set_path(tree, key, value)
     try:

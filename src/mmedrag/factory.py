@@ -33,6 +33,7 @@ def build_retriever(
         create_encoder(encoder if encoder is not None else knowledge.encoder.spec),
         leakage_guard=retrieval.leakage_guard,
         near_duplicate_bits=retrieval.near_duplicate_bits,
+        near_duplicate_guard=retrieval.near_duplicate_guard,
     )
 
 

@@ -16,7 +16,8 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
-from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
+from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
@@ -46,20 +47,37 @@ class IndexReport:
         return dict(vars(self))
 
 
-def _load_views(record: Record, policy: ImagePolicy, report: IndexReport) -> list[Image.Image] | None:
-    """The record's images, or None when the record must be skipped (its error is already reported)."""
+def _load_views(
+    record: Record, policy: ImagePolicy, report: IndexReport, max_side: int = DECODE_SIDE
+) -> list[Image.Image] | None:
+    """The record's images, downscaled as they decode (never a batch of full-size scans), or None when the record
+    must be skipped (its error is already reported)."""
     if policy == "ignore":
         return []
     images: list[Image.Image] = []
     for path in record.image_paths:
         try:
-            images.append(load_image(path))
+            images.append(load_image(path, max_side=max_side))
         except ImageError as exc:
             if policy == "require":
                 report.errors.append(f"record {record.id}: {exc}")
                 return None
             report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
     return images
+
+
+def _first_of_each_id(records: Sequence[Record], report: IndexReport) -> list[Record]:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is indexed, each later one is an error."""
+    first: dict[str, int] = {}
+    kept: list[Record] = []
+    for number, record in enumerate(records, start=1):
+        if record.id in first:
+            message = duplicate_id_message(record.id, f"as record {first[record.id]} of the batch")
+            report.errors.append(f"record {number} of the batch: {message}")
+            continue
+        first[record.id] = number
+        kept.append(record)
+    return kept
 
 
 def build_index(
@@ -95,13 +113,15 @@ def build_index(
     report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
     if not records:
         raise DataError(f"no records to index into {path}; check the source and its format")
+    records = _first_of_each_id(records, report)
     embed_images = "image" in encoder.modalities
+    side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:
         kept: list[Record] = []
         loaded: list[list[Image.Image]] = []
         for record in batch:
-            views = _load_views(record, images, report)
+            views = _load_views(record, images, report, side)
             if views is None:
                 continue
             if not record.text.strip() and not (views and embed_images):

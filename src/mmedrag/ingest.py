@@ -18,8 +18,8 @@ from typing import Any
 
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.atomic import atomic_open
-from mmedrag.io.images import load_image
-from mmedrag.io.manifest import MAX_TEXT_CHARS
+from mmedrag.io.images import DECODE_SIDE, load_image
+from mmedrag.io.manifest import MAX_TEXT_CHARS, duplicate_id_message
 from mmedrag.io.readers import SkippedItem, iter_source
 from mmedrag.progress import track
 from mmedrag.types import Question, Record
@@ -82,7 +82,7 @@ def _check(record: Record) -> str | None:
         return f"record {record.id}: text of {len(record.text):,} characters exceeds {MAX_TEXT_CHARS:,}; fix the export"
     for path in record.image_paths:
         try:
-            load_image(path)
+            load_image(path, max_side=DECODE_SIDE)  # decoded to check it; downscaled so workers stay small
         except ImageError as exc:
             return f"record {record.id}: {exc}"
     return None
@@ -104,6 +104,23 @@ def annotate_report(record: Record, drop_priors: bool = False) -> Record:
     metadata = {**record.metadata, "sections": sections, "prior_sentences": priors}
     text = drop_prior_references(record.text) if drop_priors and priors else record.text
     return replace(record, text=text, metadata=metadata)
+
+
+class _FirstIdWins:
+    """DUPLICATE_ID_POLICY (io/manifest.py): the first record with an id is kept; each later one is an error."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors, self.count = errors, 0
+        self.first: dict[str, int] = {}
+
+    def __call__(self, record: Record) -> bool:
+        self.count += 1
+        if record.id not in self.first:
+            self.first[record.id] = self.count
+            return True
+        message = duplicate_id_message(record.id, f"as record {self.first[record.id]} of the source")
+        self.errors.append(f"record {self.count} of the source: {message}")
+        return False
 
 
 def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -150,10 +167,13 @@ def ingest(
 
         redactor = redact_record
 
+    unique = _FirstIdWins(report.errors)
+
     def records() -> Iterator[Record]:
         for item in iter_source(source, fmt, **options):
             if isinstance(item, Record):
-                yield item
+                if unique(item):
+                    yield item
             elif isinstance(item, Question):
                 questions.append(item)
             elif isinstance(item, SkippedItem):
@@ -161,7 +181,7 @@ def ingest(
             else:
                 report.errors.append(str(item))
         report.questions = len(questions)
-        yield from _records_from_questions(questions)
+        yield from filter(unique, _records_from_questions(questions))
 
     with atomic_open(out) as handle, ThreadPoolExecutor(max_workers=workers) as pool:
         for chunk in track(_chunks(records(), _CHUNK), "ingesting (chunks of 64)", enabled=progress):

@@ -21,7 +21,7 @@ def things() -> Registry[Thing]:
     registry: Registry[Thing] = Registry("thing")
     registry.add("plain", Thing)
     registry.add("sized", Thing, int_argument("size"), help="a thing of a size")
-    registry.add("labelled", "test_registry:Thing", "label")
+    registry.add("labelled", Thing, "label")
     registry.alias("big", {"kind": "sized", "size": 99})
     return registry
 

@@ -13,6 +13,7 @@ from mmedrag.cli.data import DataCommand
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
 from mmedrag.cli.evaluate import CompareCommand, EvaluateCommand
+from mmedrag.cli.guard import run_guarded, split_debug, undecodable_argument
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.prefs import PrefsCommand
@@ -22,7 +23,6 @@ from mmedrag.cli.train_dpo import TrainDPOCommand
 from mmedrag.cli.train_retriever import TrainRetrieverCommand
 from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
 from mmedrag.cli.validate import ValidateCommand
-from mmedrag.errors import MmedragError
 
 COMMANDS: tuple[Command, ...] = (
     IngestCommand(),
@@ -72,19 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     # mmedrag draws its own progress bars; the library's per-model "Loading weights" bars are noise in logs.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    argv, debug = split_debug(sys.argv[1:] if argv is None else argv)
+    bad = undecodable_argument(argv)
+    if bad is not None:
+        print(f"mmedrag: error: argument {bad!r} is not UTF-8 text; re-type it or fix the locale", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.command.run(args))
-    except MmedragError as exc:
-        print(f"mmedrag {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"mmedrag {args.verb}: interrupted", file=sys.stderr)
-        return 130
+    return run_guarded(args.verb, argv, lambda: args.command.run(args), debug=debug)
 
 
 __all__ = ["COMMANDS", "main"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
 from mmedrag.cli.query_args import add_query_arguments, query_from_args
 
@@ -33,7 +34,7 @@ examples:
         )
         parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
         parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
-        parser.add_argument("-k", type=int, help="number of references given to the generator")
+        parser.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
         add_query_arguments(parser)
         add_json_flag(parser)
 
@@ -51,6 +52,7 @@ examples:
             "retrieval.modality": args.filter_modality,
             "retrieval.split": args.filter_split,
             "retrieval.leakage_guard": False if args.no_leakage_guard else None,
+            "retrieval.near_duplicate_guard": False if args.no_near_duplicate_guard else None,
         }
         values = {key: value for key, value in flags.items() if value is not None}
         pipeline = build_pipeline(load_config(args.config, args.set, values))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -34,8 +35,12 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_question_arguments(parser, "calibration questions")
         add_pipeline_arguments(parser)
-        parser.add_argument("--alpha", type=float, required=True, help="risk level to certify (e.g. 0.2)")
-        parser.add_argument("--delta", type=float, default=0.1, help="allowed probability of failure (default 0.1)")
+        parser.add_argument(
+            "--alpha", type=argtype.open_fraction, required=True, help="risk level to certify (e.g. 0.2)"
+        )
+        parser.add_argument(
+            "--delta", type=argtype.open_fraction, default=0.1, help="allowed probability of failure (default 0.1)"
+        )
         parser.add_argument(
             "--candidates", type=_ints, default=[0, 1, 2, 3, 5, 8], help="k values (default 0,1,2,3,5,8)"
         )
@@ -50,7 +55,7 @@ examples:
             metavar="G1,G2,...",
             help="also report the gap rule's accuracy for these gamma values (and the best one)",
         )
-        parser.add_argument("--out", required=True, help="output folder")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:

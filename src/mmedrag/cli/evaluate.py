@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -44,11 +45,13 @@ examples:
             default="bleu,rouge_l,cider,meteor",
             help="report metrics: bleu, rouge_l, cider, meteor, chexbert, radgraph",
         )
-        parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+        parser.add_argument(
+            "--bootstrap", type=argtype.nonnegative_int, default=1000, help="bootstrap resamples (default 1000)"
+        )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--cache", help="answer cache file (default OUT/answers.sqlite)")
+        parser.add_argument("--cache", type=argtype.output_file, help="answer cache file (default OUT/answers.sqlite)")
         parser.add_argument("--answers", help="score this JSONL of {id, answer} instead of running a pipeline")
-        parser.add_argument("--out", required=True, help="output folder")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -103,7 +106,9 @@ example:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("a", help="baseline evaluation folder")
         parser.add_argument("b", help="evaluation folder to compare against it")
-        parser.add_argument("--samples", type=int, default=10_000, help="randomization samples (default 10000)")
+        parser.add_argument(
+            "--samples", type=argtype.positive_int, default=10_000, help="randomization samples (default 10000)"
+        )
         parser.add_argument("--seed", type=int, default=0)
         add_json_flag(parser)
 

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+
+if TYPE_CHECKING:
+    from mmedrag.io.readers import Dataset
+
+
+def _read(args: argparse.Namespace) -> Dataset:
+    """The source's records; when none could be read, the first reason (e.g. paths outside the data root)."""
+    from mmedrag.errors import DataError
+    from mmedrag.io.readers import read_source
+
+    dataset = read_source(args.source, args.format, **argtype.reader_options(args))
+    if not dataset.records and dataset.errors:
+        count, first = len(dataset.errors), dataset.errors[0]
+        raise DataError(f"nothing readable in {args.source} ({count} errors); first: {first}")
+    return dataset
 
 
 class IndexCommand(Command):
@@ -43,13 +60,14 @@ examples:
             "ignore: read no images (text-only corpora)",
         )
         parser.add_argument("--image-root", help="folder that the dataset's image paths are relative to")
+        argtype.add_data_root(parser)
         parser.add_argument("--split", help="index only records of this split (e.g. train)")
         parser.add_argument(
             "--redact", action="store_true", help="replace identifiers in report text and metadata (as ingest --redact)"
         )
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
-        parser.add_argument("--batch-size", type=int, default=32)
-        parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
+        parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
         add_json_flag(parser)
 
@@ -57,7 +75,6 @@ examples:
         from mmedrag.encoders import create_encoder
         from mmedrag.errors import ConfigError
         from mmedrag.indexing import build_index, delete_records
-        from mmedrag.io.readers import read_source
         from mmedrag.stores.index import KnowledgeIndex
 
         if args.delete:
@@ -69,8 +86,7 @@ examples:
             return 0
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
-        options = {"image_root": args.image_root} if args.image_root else {}
-        dataset = read_source(args.source, args.format, **options)
+        dataset = _read(args)
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         if args.redact:  # a raw source indexed without `ingest --redact` would carry identifiers into the index
             from mmedrag.quality.phi import redact_record

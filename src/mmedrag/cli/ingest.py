@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+
+
+def _data_root_hint(source: str, out: str, options: dict[str, str]) -> str | None:
+    """A note when the manifest's images lie outside its folder: reading it back then needs ``--data-root``."""
+    from pathlib import Path
+
+    given = options.get("data_root") or options.get("extract_to") or options.get("image_root")
+    root = Path(given or source).expanduser().resolve()
+    root = root if root.is_dir() or given else root.parent
+    folder = Path(out).expanduser().resolve().parent
+    if folder == root or folder in root.parents:
+        return None
+    return f"  note: the images are under {root}; pass --data-root {root} to index, validate or train on {out}"
 
 
 class IngestCommand(Command):
@@ -27,7 +41,7 @@ examples:
 
         formats = ", ".join(f"{name} ({about})" for name, about in READERS.describe().items())
         parser.add_argument("source", help="dataset file or folder")
-        parser.add_argument("--out", required=True, help="manifest to write (JSONL)")
+        parser.add_argument("--out", required=True, type=argtype.output_file, help="manifest to write (JSONL)")
         parser.add_argument("--format", default="auto", help=f"reader: auto, {formats}")
         parser.add_argument(
             "--option",
@@ -36,6 +50,7 @@ examples:
             metavar="KEY=VALUE",
             help="reader option, e.g. image_root=DIR, extract_to=DIR, group_by=series (repeatable)",
         )
+        argtype.add_data_root(parser)
         parser.add_argument("--no-image-check", action="store_true", help="do not decode images (faster)")
         parser.add_argument(
             "--redact", action="store_true", help="replace identifiers found in report text and metadata"
@@ -46,7 +61,9 @@ examples:
             help="remove sentences that refer to prior studies from report text (they are always "
             "listed in metadata.prior_sentences, with the parsed sections)",
         )
-        parser.add_argument("--workers", type=int, default=4, help="image decoding threads (default 4)")
+        parser.add_argument(
+            "--workers", type=argtype.positive_int, default=4, help="image decoding threads (default 4)"
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -59,6 +76,7 @@ examples:
             if not sep:
                 raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
             options[key.strip()] = value
+        options |= argtype.reader_options(args)
         report = ingest(
             args.source,
             args.out,
@@ -82,6 +100,9 @@ examples:
             log(f"  {key}: " + ", ".join(f"{value} {n}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])))
         for message in report.errors[:10]:
             log(f"  error: {message}")
+        hint = _data_root_hint(args.source, args.out, options)
+        if hint:
+            log(hint)
         if len(report.errors) > 10:
             log(f"  ... {len(report.errors) - 10} more (use --json for all)")
         return 0

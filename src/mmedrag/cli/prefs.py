@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
 
@@ -23,7 +24,9 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_question_arguments(parser, "mining questions (a split disjoint from the knowledge base)")
         add_pipeline_arguments(parser)
-        parser.add_argument("-k", type=int, default=1, help="references per RAG prompt (default 1, as the reference)")
+        parser.add_argument(
+            "-k", type=argtype.top_k, default=1, help="references per RAG prompt (default 1, as the reference)"
+        )
         parser.add_argument(
             "--chosen",
             choices=("model", "ground_truth"),
@@ -32,13 +35,13 @@ examples:
         )
         parser.add_argument(
             "--ratio",
-            type=float,
+            type=argtype.finite_float,
             default=0.5,
             help="cross-modality pairs per helps+hurts pair (default 0.5; negative keeps all)",
         )
         parser.add_argument("--stage1", action="store_true", help="also mine the stage-1 (clean vs noise) pairs")
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder (replaced atomically)")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -29,15 +29,20 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow results from the query's patient/study and copies of the query image",
     )
+    filters.add_argument(
+        "--no-near-duplicate-guard",
+        action="store_true",
+        help="exclude only pixel-identical copies of the query image, not re-encodes, resizes or crops of it",
+    )
 
 
 def query_from_args(args: argparse.Namespace, text: str) -> Query:
     from mmedrag.domains import check_domain, normalize_modality
-    from mmedrag.io.images import load_image
+    from mmedrag.io.images import DECODE_SIDE, load_image
 
     return Query(
         text=text,
-        image=load_image(args.image) if args.image else None,
+        image=load_image(args.image, max_side=DECODE_SIDE) if args.image else None,
         image_path=args.image,
         domain=check_domain(args.domain) if args.domain else None,
         modality=normalize_modality(args.modality),

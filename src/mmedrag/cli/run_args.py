@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+import mmedrag.cli.argtypes as argtype
+
 if TYPE_CHECKING:
     from mmedrag.config import PipelineConfig
     from mmedrag.types import Question
@@ -16,7 +18,7 @@ def add_question_arguments(parser: argparse.ArgumentParser, purpose: str) -> Non
     group.add_argument("--format", default="auto", help="reader for --questions (default: detect)")
     group.add_argument("--split", help="only questions of this split")
     group.add_argument("--task", choices=("closed", "open", "report"), help="only questions of this task")
-    group.add_argument("--limit", type=int, help="only the first N questions")
+    group.add_argument("--limit", type=argtype.positive_int, help="only the first N questions")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +27,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     group.add_argument("--index", help="index folder (overrides the config)")
     group.add_argument("--generator", help="generator spec (overrides the config)")
+    group.add_argument(
+        "--no-near-duplicate-guard",
+        action="store_true",
+        help="let retrieval return near copies (re-encodes, resizes, crops) of a question's image; only "
+        "pixel-identical copies are then excluded (same as --set retrieval.near_duplicate_guard=false)",
+    )
 
 
 def questions_from_args(args: argparse.Namespace) -> list[Question]:
@@ -36,5 +44,9 @@ def questions_from_args(args: argparse.Namespace) -> list[Question]:
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     from mmedrag.config import load_config
 
-    values = {key: value for key, value in (("index", args.index), ("generator", args.generator)) if value}
+    values: dict[str, object] = {
+        key: value for key, value in (("index", args.index), ("generator", args.generator)) if value
+    }
+    if getattr(args, "no_near_duplicate_guard", False):
+        values["retrieval.near_duplicate_guard"] = False
     return load_config(args.config, args.set, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
 from mmedrag.cli.query_args import add_query_arguments, query_from_args
 
@@ -21,7 +22,7 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--index", required=True, help="index folder built by `mmedrag index`")
         parser.add_argument("--text", default="", help="query text")
-        parser.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+        parser.add_argument("-k", type=argtype.top_k, default=5, help="number of results (default 5)")
         parser.add_argument("--encoder", help="override the index's encoder spec (must have the same fingerprint)")
         add_query_arguments(parser)
         add_json_flag(parser)
@@ -33,7 +34,12 @@ examples:
 
         index = KnowledgeIndex.load(args.index)
         encoder = create_encoder(args.encoder or index.encoder.spec)
-        retriever = Retriever(index, encoder, leakage_guard=not args.no_leakage_guard)
+        retriever = Retriever(
+            index,
+            encoder,
+            leakage_guard=not args.no_leakage_guard,
+            near_duplicate_guard=not args.no_near_duplicate_guard,
+        )
         filters = Filters(domain=args.filter_domain, modality=args.filter_modality, split=args.filter_split)
         hits = retriever.search(query_from_args(args, args.text), k=args.k, mode=args.mode or "auto", filters=filters)
         if args.json:

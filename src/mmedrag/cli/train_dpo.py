@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 DEFAULT_HELDOUT_FRACTION = 0.1
@@ -54,24 +55,28 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("prefs", help="preference JSONL written by `mmedrag prefs`")
         parser.add_argument("--base", required=True, help="base model folder (or cached hub id)")
-        parser.add_argument("--out", required=True, help="adapter folder to write")
+        parser.add_argument("--out", required=True, type=argtype.output_dir, help="adapter folder to write")
         held = parser.add_mutually_exclusive_group()
         held.add_argument("--heldout", help="a second preference JSONL scored before and after, never trained on")
         held.add_argument(
             "--heldout-fraction",
-            type=float,
+            type=argtype.float_range(0.0, 1.0, high_open=True),
             help=f"hold out this share of the questions (default {DEFAULT_HELDOUT_FRACTION}; 0: none)",
         )
-        parser.add_argument("--beta", type=float, default=0.1, help="DPO temperature (default 0.1, as the reference)")
+        parser.add_argument(
+            "--beta", type=argtype.positive_float, default=0.1, help="DPO temperature (default 0.1, as the reference)"
+        )
         parser.add_argument("--loss", default="sigmoid", help="TRL loss type: sigmoid (DPO), hinge, ipo, ...")
-        parser.add_argument("--lr", type=float, default=5e-6, help="learning rate (default 5e-6)")
-        parser.add_argument("--epochs", type=float, default=1.0)
-        parser.add_argument("--batch-size", type=int, default=1, help="pairs per device and step")
-        parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
-        parser.add_argument("--max-length", type=int, default=1024, help="tokens per sequence, prompt included")
-        parser.add_argument("--lora-r", type=int, default=16)
-        parser.add_argument("--lora-alpha", type=int, default=32)
-        parser.add_argument("--lora-dropout", type=float, default=0.05)
+        parser.add_argument("--lr", type=argtype.positive_float, default=5e-6, help="learning rate (default 5e-6)")
+        parser.add_argument("--epochs", type=argtype.positive_float, default=1.0)
+        parser.add_argument("--batch-size", type=argtype.positive_int, default=1, help="pairs per device and step")
+        parser.add_argument("--grad-accum", type=argtype.positive_int, default=1, help="gradient accumulation steps")
+        parser.add_argument(
+            "--max-length", type=argtype.positive_int, default=1024, help="tokens per sequence, prompt included"
+        )
+        parser.add_argument("--lora-r", type=argtype.positive_int, default=16)
+        parser.add_argument("--lora-alpha", type=argtype.positive_int, default=32)
+        parser.add_argument("--lora-dropout", type=argtype.float_range(0.0, 1.0, high_open=True), default=0.05)
         parser.add_argument(
             "--lora-targets",
             default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
@@ -45,23 +46,35 @@ examples:
         parser.add_argument("source", help="a JSONL manifest, a dataset file or a dataset folder")
         parser.add_argument("--format", default="auto", help="reader: auto, manifest, medpix2, vqa_rad, mmed_rag")
         parser.add_argument("--image-root", help="folder that the dataset's image paths are relative to")
+        argtype.add_data_root(parser)
         parser.add_argument("--split", help="use only records of this split (e.g. train)")
         parser.add_argument("--base", default="tower", help="model to start from (see bases above)")
-        parser.add_argument("--out", required=True, help="folder for the trained model and its checkpoints")
+        parser.add_argument(
+            "--out", required=True, type=argtype.output_dir, help="folder for the trained model and its checkpoints"
+        )
         parser.add_argument("--train-text", action="store_true", help="also train the text tower")
         parser.add_argument("--freeze-image", action="store_true", help="keep the image tower frozen")
-        parser.add_argument("--epochs", type=int, default=10)
-        parser.add_argument("--batch-size", type=int, default=64)
-        parser.add_argument("--lr", type=float, help="peak learning rate (default: per base, e.g. 2e-3 for a tower)")
-        parser.add_argument("--weight-decay", type=float, default=0.05)
-        parser.add_argument("--warmup-steps", type=int, help="default: 10%% of the steps")
-        parser.add_argument("--image-size", type=int, default=128, help="input size of a new tower")
+        parser.add_argument("--epochs", type=argtype.positive_int, default=10)
+        parser.add_argument("--batch-size", type=argtype.positive_int, default=64)
+        parser.add_argument(
+            "--lr", type=argtype.positive_float, help="peak learning rate (default: per base, e.g. 2e-3 for a tower)"
+        )
+        parser.add_argument("--weight-decay", type=argtype.nonnegative_float, default=0.05)
+        parser.add_argument("--warmup-steps", type=argtype.nonnegative_int, help="default: 10%% of the steps")
+        parser.add_argument(
+            "--image-size", type=argtype.int_range(16, 4096), default=128, help="input size of a new tower"
+        )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--heldout", type=float, default=0.15, help="share of cases held out for recall")
+        parser.add_argument(
+            "--heldout",
+            type=argtype.float_range(0.0, 1.0, high_open=True),
+            default=0.15,
+            help="share of cases held out for recall",
+        )
         parser.add_argument("--group-by", default="patient_id", help="record field that names a case")
         parser.add_argument("--allow-worse", action="store_true", help="save the model even if recall fell")
         parser.add_argument("--no-resume", action="store_true", help="start over, deleting old checkpoints")
-        parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -69,8 +82,7 @@ examples:
         from mmedrag.training.retriever import RetrieverSettings, train_retriever
         from mmedrag.training.retriever_pairs import pairs_from_records
 
-        options = {"image_root": args.image_root} if args.image_root else {}
-        dataset = read_source(args.source, args.format, **options)
+        dataset = read_source(args.source, args.format, **argtype.reader_options(args))
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         train, heldout = pairs_from_records(records, args.heldout, args.seed, args.group_by)
         if not args.json:

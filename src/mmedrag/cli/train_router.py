@@ -6,12 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
-def read_labelled_records(sources: list[str], fmt: str = "auto") -> tuple[list[Any], list[str]]:
-    """Records (and question images) from each source; DataError naming the source whose items lack a domain."""
-    from mmedrag.io.readers import read_source
+def read_labelled_records(
+    sources: list[str], fmt: str = "auto", data_root: str | None = None
+) -> tuple[list[Any], list[str]]:
+    """Records (and question images) from each source; DataError naming the source whose items lack a domain.
+
+    ``data_root`` confines the image paths of JSONL manifests (the other readers resolve their own).
+    """
+    from mmedrag.io.readers import detect_format, read_source
     from mmedrag.training.router import check_labelled
     from mmedrag.types import Record
 
@@ -19,7 +25,8 @@ def read_labelled_records(sources: list[str], fmt: str = "auto") -> tuple[list[A
     errors: list[str] = []
     seen: set[str] = set()
     for source in sources:
-        dataset = read_source(source, fmt)
+        manifest = (fmt if fmt != "auto" else detect_format(source)) == "manifest"
+        dataset = read_source(source, fmt, **({"data_root": data_root} if data_root and manifest else {}))
         items = list(dataset.records)
         # QA datasets (VQA-RAD) carry images on questions: each distinct image becomes one labelled example.
         for question in dataset.questions:
@@ -62,30 +69,43 @@ examples:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("sources", nargs="+", metavar="MANIFEST", help="JSONL manifests or dataset folders")
         parser.add_argument(
-            "--out", required=True, metavar="DIR", help="router folder to write (router.json, router.safetensors)"
+            "--out",
+            required=True,
+            type=argtype.output_dir,
+            metavar="DIR",
+            help="router folder to write (router.json, router.safetensors)",
         )
         parser.add_argument("--format", default="auto", help="reader for every source: auto, manifest, medpix2, ...")
+        argtype.add_data_root(parser)
         parser.add_argument("--encoder", help="encoder spec for a head on frozen embeddings (default: pixel CNN)")
         parser.add_argument("--head", choices=("linear", "mlp"), default="linear", help="head type with --encoder")
-        parser.add_argument("--epochs", type=int, help="default: 15 for the CNN, 300 full-batch steps for a head")
+        parser.add_argument(
+            "--epochs", type=argtype.positive_int, help="default: 15 for the CNN, 300 full-batch steps for a head"
+        )
         parser.add_argument(
             "--threshold",
-            type=float,
+            type=argtype.probability,
             default=0.5,
             help="least calibrated top-class probability to route with; below it the query is out of scope",
         )
-        parser.add_argument("--negatives", type=int, default=210, help="synthetic out-of-scope images (0: none)")
-        parser.add_argument("--holdout", type=float, default=0.2, help="held-out fraction for calibration")
+        parser.add_argument(
+            "--negatives", type=argtype.nonnegative_int, default=210, help="synthetic out-of-scope images (0: none)"
+        )
+        parser.add_argument(
+            "--holdout", type=argtype.open_fraction, default=0.2, help="held-out fraction for calibration"
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--threads", type=int, help="torch threads while training (1 is fastest on a busy 2-core box)"
+            "--threads",
+            type=argtype.positive_int,
+            help="torch threads while training (1 is fastest on a busy 2-core box)",
         )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.training.router import RouterSettings, train_router
 
-        records, read_errors = read_labelled_records(args.sources, args.format)
+        records, read_errors = read_labelled_records(args.sources, args.format, args.data_root)
         settings = RouterSettings(
             head=args.head,
             epochs=args.epochs,
@@ -132,7 +152,7 @@ examples:
         parser.add_argument("--image", help="the query image")
         parser.add_argument("--domain", help="an explicit domain (wins over the router)")
         parser.add_argument("--default", help="the domain to use when there is no router or no image")
-        parser.add_argument("--threshold", type=float, help="override the router's abstention threshold")
+        parser.add_argument("--threshold", type=argtype.probability, help="override the router's abstention threshold")
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, show_progress
 
 
@@ -36,20 +37,28 @@ examples:
         parser.add_argument("--kb-splits", default="train", help="comma-separated knowledge-base splits (train)")
         parser.add_argument("--test-splits", default="val,test", help="comma-separated test splits (val,test)")
         parser.add_argument(
-            "--near-duplicate-bits", type=int, default=6, help="dHash distance (of 64 bits) for candidates (6)"
+            "--near-duplicate-bits",
+            type=argtype.int_range(0, 64),
+            default=6,
+            help="dHash distance (of 64 bits) for candidates (6)",
         )
         parser.add_argument(
             "--near-duplicate-similarity",
-            type=float,
+            type=argtype.float_range(0.0, 1.0),
             default=0.95,
             help="thumbnail correlation that confirms a candidate (0.95; 0 keeps every dHash candidate)",
         )
-        parser.add_argument("--min-report-words", type=int, default=5, help="shorter reports are listed (5)")
+        parser.add_argument(
+            "--min-report-words", type=argtype.nonnegative_int, default=5, help="shorter reports are listed (5)"
+        )
+        argtype.add_data_root(parser)
         parser.add_argument(
             "--phi", action="store_true", help="also screen report text and metadata for identifiers (exit 1 if any)"
         )
-        parser.add_argument("--workers", type=int, default=4, help="image-decoding threads (4)")
-        parser.add_argument("--limit", type=int, default=5, help="entries listed per problem in the text output")
+        parser.add_argument("--workers", type=argtype.positive_int, default=4, help="image-decoding threads (4)")
+        parser.add_argument(
+            "--limit", type=argtype.nonnegative_int, default=5, help="entries listed per problem in the text output"
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -65,6 +74,7 @@ examples:
             workers=args.workers,
             progress=show_progress(args),
             phi=args.phi,
+            data_root=args.data_root,
         )
         if args.json:
             emit_json(report.to_dict())

@@ -18,19 +18,21 @@ _QUESTION_FIELDS = set(Question.__dataclass_fields__)
 def read_questions_jsonl(path: Path) -> list[Question]:
     """A JSONL file of questions; each bad line is an error naming the file and line."""
     questions = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict):
+                    raise DataError(f"expected a JSON object, got {type(data).__name__}")
                 unknown = set(data) - _QUESTION_FIELDS
                 if unknown:
                     raise DataError(f"unknown field(s) {sorted(unknown)}")
                 if data.get("task") not in TASKS:
                     raise DataError(f"task must be one of {TASKS}")
                 questions.append(Question(**data))
-            except (json.JSONDecodeError, TypeError, DataError) as exc:
+            except (UnicodeDecodeError, RecursionError, json.JSONDecodeError, TypeError, DataError) as exc:
                 raise DataError(f"{path}:{number}: not a question ({exc})") from exc
     return questions
 

@@ -21,6 +21,9 @@ from mmedrag.types import RECORD_FIELDS, Record
 
 _OPTIONAL_STR_FIELDS = ("domain", "modality", "patient_id", "study_id", "split", "source")
 MAX_TEXT_CHARS = 200_000  # ~100 pages: anything longer is a broken export, not a report
+# Deepest metadata nesting accepted. Real exports nest a few levels (DICOM sequences in PS3.18 JSON reach about 10);
+# hundreds of levels is an attack or a bug, and would exhaust the recursion of every JSON and SQLite step after it.
+MAX_METADATA_DEPTH = 64
 
 
 class ManifestError(DataError):
@@ -30,6 +33,18 @@ class ManifestError(DataError):
         self.path, self.line, self.field = str(path), line, field
         where = f"{path}:{line}" + (f": field {field!r}" if field else "")
         super().__init__(f"{where}: {message}")
+
+
+DUPLICATE_ID_POLICY = (
+    "Record ids are unique within a source: the first record with an id is kept, and every later one is reported "
+    "as an error naming the id and both lines (ingest and index go on without it; validate exits 1)."
+)
+
+
+def duplicate_id_message(record_id: str, first: int | str) -> str:
+    """The one error text for a repeated id: ``first`` is a line number or a description of the first place."""
+    where = f"on line {first}" if isinstance(first, int) else str(first)
+    return f"duplicate id {record_id!r} (first {where}); the first is kept"
 
 
 def record_id_for(text: str, image_paths: Iterable[str]) -> str:
@@ -59,6 +74,8 @@ def _text_and_images(data: Mapping[str, Any], path: str, line: int) -> tuple[str
         image_paths = [image_paths]
     if not isinstance(image_paths, list) or not all(isinstance(p, str) and p for p in image_paths):
         raise ManifestError(path, line, "image_paths", "must be a list of non-empty path strings")
+    if any("\0" in p for p in image_paths):
+        raise ManifestError(path, line, "image_paths", "a path holds a NUL byte; no file can have that name")
     if not text.strip() and not image_paths:
         raise ManifestError(path, line, "text", "a record needs a text, an image, or both; this one has neither")
     return text, image_paths
@@ -79,6 +96,19 @@ def _optional_strings(data: Mapping[str, Any], path: str, line: int) -> dict[str
     return values
 
 
+def metadata_depth_exceeds(value: Any, limit: int = MAX_METADATA_DEPTH) -> bool:
+    """Whether ``value`` nests dicts and lists deeper than ``limit`` levels (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list | tuple):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, Mapping) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _check_confined(image_paths: list[str], data_root: Path, path: str, line: int) -> None:
     """Refuse image paths that resolve outside the data root (``../../etc/passwd``, absolute paths, symlinks out)."""
     base = data_root.resolve()
@@ -89,8 +119,8 @@ def _check_confined(image_paths: list[str], data_root: Path, path: str, line: in
                 path,
                 line,
                 "image_paths",
-                f"{image_path!r} escapes the data root {base}; "
-                "keep images under the root or pass a different --data-root",
+                f"{image_path!r} escapes the data root {base}; pass --data-root with the folder that holds the "
+                "images (paths outside it, ../ and symlinks out of it are refused)",
             )
 
 
@@ -113,6 +143,8 @@ def record_from_dict(
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ManifestError(path, line, "metadata", f"must be an object, got {type(metadata).__name__}")
+    if metadata_depth_exceeds(metadata, MAX_METADATA_DEPTH):
+        raise ManifestError(path, line, "metadata", f"nested deeper than {MAX_METADATA_DEPTH} levels; flatten it")
     record_id = data.get("id")
     if record_id is None or record_id == "":
         record_id = record_id_for(text, image_paths)  # from the paths as written, so a moved corpus keeps its ids
@@ -173,6 +205,9 @@ def iter_manifest_lines(
                     data = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ManifestError(path, number, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
+                except RecursionError as exc:
+                    message = f"JSON nested too deeply to read (over {MAX_METADATA_DEPTH} levels is refused)"
+                    raise ManifestError(path, number, None, message) from exc
                 yield (
                     number,
                     record_from_dict(data, root=base, where=(str(path), number), confine=base if confine else None),
@@ -194,7 +229,7 @@ def read_manifest(
     unique: list[Record] = []
     for number, record in iter_manifest_lines(path, root=root, errors=errors, confine=confine):
         if record.id in seen:
-            error = ManifestError(path, number, "id", f"duplicate id {record.id!r} (first on line {seen[record.id]})")
+            error = ManifestError(path, number, "id", duplicate_id_message(record.id, seen[record.id]))
             if errors is None:
                 raise error
             errors.append(error)

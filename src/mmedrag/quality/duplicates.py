@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from mmedrag.errors import MmedragError
-from mmedrag.io.images import dhash, load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, dhash, load_image, pixel_sha256
 
 SHA_BYTES = 32
 _BLOCK_ELEMENTS = 1 << 22  # compare blocks of about 4M hash pairs (32 MB of uint64) at a time
@@ -32,7 +32,7 @@ def fingerprint(path: str) -> tuple[str, bytes | str]:
     if not os.path.isfile(path):
         return "missing", f"{path}: image file not found; check the path or the folder it is resolved against"
     try:
-        image = load_image(path)
+        image = load_image(path, max_side=DECODE_SIDE)  # the same pixels the index fingerprints
     except MmedragError as exc:  # ImageError, or MissingExtraError for a DICOM without pydicom
         return "unreadable", str(exc)
     return "ok", bytes.fromhex(pixel_sha256(image)) + dhash(image).to_bytes(8, "big")
@@ -93,9 +93,14 @@ class Thumbnail:
 def thumbnail(path: str) -> Thumbnail | None:
     """The thumbnail of one image, or None when it cannot be read (it was reported when it was fingerprinted)."""
     try:
-        image = load_image(path)
+        image = load_image(path, max_side=DECODE_SIDE)
     except MmedragError:
         return None
+    return thumbnail_of(image)
+
+
+def thumbnail_of(image: Image.Image) -> Thumbnail:
+    """The verification thumbnail of a decoded image."""
     gray = image.convert("L")
     size = gray.size
     gray.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)

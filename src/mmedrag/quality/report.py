@@ -92,7 +92,8 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         phi_found = self.phi is not None and self.phi.found
-        return not (self.leakage or self.missing or self.unreadable or self.read_errors or phi_found)
+        problems = self.leakage or self.missing or self.unreadable or self.read_errors or self.duplicate_ids
+        return not (problems or phi_found)
 
     def to_dict(self) -> dict[str, Any]:
         problems = ("short_reports", "empty", "missing", "unreadable", "read_errors", "duplicate_ids", "leakage")
@@ -145,5 +146,5 @@ class ValidationReport:
             lines.append(f"PHI: {self.phi.records_with_phi} of {self.phi.records_scanned} records; {found}")
             for kind, examples in self.phi.examples.items():
                 lines += [f"  {kind}: {e['record_id']} {e['field']}: {e['snippet']}" for e in examples[:limit]]
-        lines.append("OK" if self.ok else "FAILED: leakage, unreadable input or PHI (see above)")
+        lines.append("OK" if self.ok else "FAILED: leakage, duplicate ids, unreadable input or PHI (see above)")
         return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmedrag.errors import DataError
+from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.quality.duplicates import (
     SHA_BYTES,
     Thumbnail,
@@ -71,15 +72,18 @@ def records_from_questions(questions: Iterable[Question]) -> list[Record]:
     return records
 
 
-def _iter_source(source: str | Path, errors: list[Problem]) -> Iterator[tuple[Record, str | None, int | None]]:
-    """Records of a manifest (with line numbers) or of any dataset a reader knows (VQA sets become image records)."""
+def _iter_source(
+    source: str | Path, errors: list[Problem], data_root: str | Path | None = None
+) -> Iterator[tuple[Record, str | None, int | None]]:
+    """Records of a manifest (with line numbers; image paths confined to ``data_root``, default the manifest's
+    folder) or of any dataset a reader knows (VQA sets become image records)."""
     from mmedrag.io.manifest import ManifestError, iter_manifest_lines
     from mmedrag.io.readers import SkippedItem, detect_format, iter_source
 
     path = Path(source)
     if detect_format(path) == "manifest":
         bad: list[ManifestError] = []
-        for line, record in iter_manifest_lines(path, errors=bad):
+        for line, record in iter_manifest_lines(path, root=data_root, errors=bad, confine=True):
             errors.extend(Problem(e.args[0], manifest=e.path, line=e.line) for e in bad)
             bad.clear()
             yield record, str(path), line
@@ -109,20 +113,23 @@ class _Validator:
         self.failures: dict[int, tuple[str, str]] = {}
         self.occurrences: list[list[Occurrence]] = []
         self.pending: list[str] = []
-        self.ids: set[str] = set()
-        self.keys: dict[tuple[str, str], list[Occurrence | None]] = {}  # (patient|study, id) -> [first KB, first test]
+        self.ids: dict[str, str] = {}  # record id -> where it was first seen
+        # (patient|study, value) -> (first KB occurrence, every test occurrence)
+        self.keys: dict[tuple[str, str], tuple[list[Occurrence], list[Occurrence]]] = {}
         report.counts = {name: Counter() for name in ("split", "source", "domain", "modality")}
 
     def add(self, record: Record, manifest: str | None, line: int | None) -> None:
         report = self.report
+        if record.id in self.ids:  # DUPLICATE_ID_POLICY (io/manifest.py): the first wins, later ones are errors
+            message = duplicate_id_message(record.id, self.ids[record.id])
+            report.duplicate_ids.append(Problem(message, record.id, None, manifest, line))
+            return
+        self.ids[record.id] = f"on {manifest}:{line}" if manifest else f"as record {report.records + 1}"
         report.records += 1
         split = record.split or UNSET
         for name, value in (("split", split), ("source", record.source), ("domain", record.domain)):
             report.counts[name][value or UNSET] += 1
         report.counts["modality"][record.modality or UNSET] += 1
-        if record.id in self.ids:
-            report.duplicate_ids.append(Problem(f"duplicate record id {record.id!r}", record.id, None, manifest, line))
-        self.ids.add(record.id)
         if report.phi is not None:  # the text and every metadata string: a report copied into metadata is PHI too
             report.phi.add(record.id, record.text, record.metadata)
         self._check_text(record, manifest, line)
@@ -130,8 +137,11 @@ class _Validator:
         for kind, value in (("patient", record.patient_id), ("study", record.study_id)):
             role = 0 if split in self.kb else 1 if split in self.test else None
             if value and role is not None:
-                slots = self.keys.setdefault((kind, value), [None, None])
-                slots[role] = slots[role] or here
+                kb, tests = self.keys.setdefault((kind, value), ([], []))
+                if role == 1:
+                    tests.append(here)
+                elif not kb:
+                    kb.append(here)
         for path in record.image_paths:
             report.images += 1
             index = self.paths.get(path)
@@ -177,9 +187,9 @@ class _Validator:
         for index, (status, message) in self.failures.items():
             target = report.missing if status == "missing" else report.unreadable
             target.extend(Problem(message, o.record_id, o.image, o.manifest, o.line) for o in self.occurrences[index])
-        for (kind, value), (kb, test) in self.keys.items():
-            if kb is not None and test is not None:
-                message = f"{kind} {value!r} is in {kb.split} ({kb.record_id}) and in {test.split}"
+        for (kind, value), (kb, tests) in self.keys.items():
+            for test in tests if kb else ():  # every leaked test record, not one per patient or study
+                message = f"{kind} {value!r} is in {kb[0].split} ({kb[0].record_id}) and in {test.split}"
                 report.leakage.append(Problem(message, test.record_id, None, test.manifest, test.line))
         self._duplicates(pool)
 
@@ -242,11 +252,11 @@ class _Validator:
         scopes += ["across sources"] if len(sources) > 1 else []
         scopes += ["same file"] if len({m.image for m in members}) == 1 else []
         leak = bool(splits & self.kb) and bool(splits & self.test)
-        if leak:
-            test = next(m for m in members if m.split in self.test)
+        if leak:  # every test member of the group leaks, not only the first
             kb = next(m for m in members if m.split in self.kb)
-            message = f"{kind} duplicate image of {kb.record_id} ({kb.split}) in {test.split}"
-            self.report.leakage.append(Problem(message, test.record_id, test.image, test.manifest, test.line))
+            for test in (m for m in members if m.split in self.test):
+                message = f"{kind} duplicate image of {kb.record_id} ({kb.split}) in {test.split}"
+                self.report.leakage.append(Problem(message, test.record_id, test.image, test.manifest, test.line))
         return DuplicateGroup(kind, members, scopes, leak, distance, round(score, 4))
 
 
@@ -264,6 +274,7 @@ def validate(
     max_examples: int = 20,
     max_near_candidates: int = 20_000,
     chunk_size: int = 256,
+    data_root: str | Path | None = None,
 ) -> ValidationReport:
     """Check a corpus for unreadable images, short reports, duplicate images and KB/test leakage.
 
@@ -286,6 +297,8 @@ def validate(
         max_examples: short reports listed (all are counted).
         max_near_candidates: candidate pairs verified at most; above it the bit threshold is lowered, with a warning.
         chunk_size: images decoded per batch; bounds the memory held by images in flight.
+        data_root: the folder manifest image paths must stay in (default: each manifest's folder); lines that
+            point outside it (``../``, absolute paths, symlinks) are read errors.
     """
     from mmedrag.errors import ConfigError
     from mmedrag.progress import track
@@ -301,7 +314,7 @@ def validate(
     report = ValidationReport(settings=settings, phi=PhiSummary() if phi else None)
     state = _Validator(report, set(kb_splits), set(test_splits), (max_examples, max_near_candidates))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        stream = _records(sources, report.read_errors)
+        stream = _records(sources, report.read_errors, data_root)
         for record, manifest, line in track(stream, "validating", _total(sources) if progress else None, progress):
             state.add(record, manifest, line)
             if len(state.pending) >= chunk_size:
@@ -329,13 +342,13 @@ def _total(sources: Iterable[str | Path | Record]) -> int | None:
 
 
 def _records(
-    sources: Iterable[str | Path | Record], errors: list[Problem]
+    sources: Iterable[str | Path | Record], errors: list[Problem], data_root: str | Path | None = None
 ) -> Iterator[tuple[Record, str | None, int | None]]:
     for source in sources:
         if isinstance(source, Record):
             yield source, None, None
         elif isinstance(source, str | os.PathLike):
-            yield from _iter_source(source, errors)
+            yield from _iter_source(source, errors, data_root)
         else:
             raise DataError(f"cannot validate a {type(source).__name__}; pass manifest paths, folders or records")
 

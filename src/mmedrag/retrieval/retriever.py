@@ -1,8 +1,9 @@
 """Search a knowledge index: image->report, text->report and image->image, top-k with scores.
 
 Filters restrict candidates by domain, modality, split and source. The leakage guard never returns a record of the
-query's patient or study, nor one holding the query image itself (pixel-identical) or, optionally, a near duplicate
-(difference-hash distance): the reference code had no such control (method.md §11 item 14).
+query's patient or study, nor one holding the query image itself (pixel-identical) or a near copy of it (a re-encode,
+resize or small crop; :mod:`mmedrag.retrieval.near_duplicates`, on by default): the reference code had no such
+control (method.md §11 item 14).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import dhash, hamming, pixel_sha256, query_image
+from mmedrag.io.images import pixel_sha256, query_image
+from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
 from mmedrag.types import Hit, Query
 
@@ -42,8 +44,10 @@ class Retriever:
     """An index plus the encoder that built it.
 
     Args:
-        near_duplicate_bits: also exclude knowledge-base images within this difference-hash Hamming distance of the
-            query image (e.g. 6 catches re-compressed or resized copies); None excludes pixel-identical ones only.
+        near_duplicate_guard: also exclude records holding a near copy of the query image (candidates by dHash
+            and image-space neighbours, confirmed by thumbnail correlation, as ``mmedrag validate``); with False only
+            pixel-identical copies are excluded.
+        near_duplicate_bits: the dHash distance that makes a candidate (None: the guard's default, 10).
 
     Example:
         >>> retriever = Retriever(KnowledgeIndex.load("idx"), encoder)  # doctest: +SKIP
@@ -54,7 +58,8 @@ class Retriever:
     encoder: Encoder
     leakage_guard: bool = True
     near_duplicate_bits: int | None = None
-    _dhashes: list[tuple[str, int]] | None = field(default=None, init=False, repr=False)
+    near_duplicate_guard: bool = True
+    _near: NearDuplicateGuard | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index.check_encoder(fingerprint_of(self.encoder))
@@ -76,7 +81,8 @@ class Retriever:
         allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
         results = []
         for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
-            excluded = self._excluded(query, image) if self.leakage_guard else set()
+            image_vector = vector if chosen != "text" else None
+            excluded = self._excluded(query, image, image_vector) if self.leakage_guard else set()
             scored = self._top_records(vector, chosen, k, allowed, excluded)
             found = self.index.records.get([record_id for record_id, _ in scored])
             results.append(
@@ -111,14 +117,14 @@ class Retriever:
             vectors[text_rows] = self.encoder.encode_texts([queries[i].text for i in text_rows])
         return vectors
 
-    def _excluded(self, query: Query, image: Image.Image | None) -> set[str]:
+    def _excluded(self, query: Query, image: Image.Image | None, image_vector: np.ndarray | None) -> set[str]:
         hashes = [pixel_sha256(image)] if image is not None else []
         excluded = self.index.records.related_ids(query.patient_id, query.study_id, hashes)
-        if image is not None and self.near_duplicate_bits is not None:
-            if self._dhashes is None:
-                self._dhashes = self.index.records.dhashes()
-            probe = dhash(image)
-            excluded |= {rid for rid, value in self._dhashes if hamming(probe, value) <= self.near_duplicate_bits}
+        if image is not None and self.near_duplicate_guard:
+            bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
+            if self._near is None or self._near.bits != bits:
+                self._near = NearDuplicateGuard(bits=bits)
+            excluded |= self._near.excluded(self.index, image, image_vector)
         return excluded
 
     def _top_records(

@@ -55,9 +55,9 @@ def test_guard_still_returns_k_hits_when_it_excludes_the_best(retriever: Retriev
 
 def test_near_duplicate_guard_catches_a_resized_copy(retriever: Retriever, tiny_manifest: Path) -> None:
     resized = image_of(tiny_manifest, "r5").resize((96, 80))
-    retriever.near_duplicate_bits = None
+    retriever.near_duplicate_guard = False
     assert "r5" in [h.record.id for h in retriever.search(Query(image=resized), k=6, mode="image2image")]
-    retriever.near_duplicate_bits = 4
+    retriever.near_duplicate_guard = True
     assert "r5" not in [h.record.id for h in retriever.search(Query(image=resized), k=6, mode="image2image")]
 
 

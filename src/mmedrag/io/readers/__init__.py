@@ -7,13 +7,16 @@ it in :data:`mmedrag.backends.READERS` (detection tries readers in registration 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mmedrag.backends import READERS
-from mmedrag.errors import DataError
+from mmedrag.errors import ConfigError, DataError
+from mmedrag.io.manifest import MAX_METADATA_DEPTH, metadata_depth_exceeds
 from mmedrag.io.readers.base import Dataset, Item, ReaderSpec, SkippedItem
+from mmedrag.types import Question, Record
 
 
 def reader(name: str) -> ReaderSpec:
@@ -38,7 +41,32 @@ def detect_format(source: str | Path) -> str:
 def iter_source(source: str | Path, fmt: str = "auto", **options: Any) -> Iterator[Item]:
     """Stream the items of ``source`` read with the reader named ``fmt`` (``auto`` detects it)."""
     path = Path(source).expanduser().resolve()
-    return reader(detect_format(path) if fmt == "auto" else fmt).read(path, **options)
+    name = detect_format(path) if fmt == "auto" else fmt
+    spec = reader(name)
+    _check_options(name, spec.read, options)
+    return _checked(spec.read(path, **options))
+
+
+def _checked(items: Iterator[Item]) -> Iterator[Item]:
+    """Per-item checks every reader gets: a record whose metadata nests too deeply becomes that record's error."""
+    for item in items:
+        if isinstance(item, Record | Question) and metadata_depth_exceeds(item.metadata):
+            kind = "record" if isinstance(item, Record) else "question"
+            yield DataError(f"{kind} {item.id}: metadata nested deeper than {MAX_METADATA_DEPTH} levels; flatten it")
+        else:
+            yield item
+
+
+def _check_options(name: str, read: Any, options: dict[str, Any]) -> None:
+    """Refuse options the reader does not take, naming the ones it does (instead of a TypeError from the call)."""
+    parameters = list(inspect.signature(read).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    known = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"it takes: {', '.join(known)}" if known else "it takes no options"
+        raise ConfigError(f"reader {name!r} has no option {', '.join(map(repr, unknown))}; {takes}")
 
 
 def read_source(source: str | Path, fmt: str = "auto", **options: Any) -> Dataset:
