@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from mmedrag.errors import MmedragError
-from mmedrag.io.images import load_image
+from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
@@ -81,9 +81,8 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
         old = bundle.retriever
         if old is None:
             return bundle
-        if id(old) not in fresh:
-            index = KnowledgeIndex.load(old.index.path)
-            fresh[id(old)] = Retriever(index, old.encoder, old.leakage_guard, old.near_duplicate_bits)
+        if id(old) not in fresh:  # same encoder and guard settings, the index re-opened at its CURRENT version
+            fresh[id(old)] = replace(old, index=KnowledgeIndex.load(old.index.path))
         return replace(bundle, retriever=fresh[id(old)])
 
     return map_bundles(pipeline, reopen)
@@ -146,7 +145,7 @@ class Thumbnails:
         if not record.image_paths:
             return None
         try:
-            image = load_image(record.image_paths[0])
+            image = load_image(record.image_paths[0], max_side=DECODE_SIDE)
         except MmedragError:
             return None
         image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)

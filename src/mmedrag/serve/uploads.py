@@ -1,8 +1,8 @@
 """Uploaded images: sniffed by content (never by name or declared type), size-checked before decoding, decoded.
 
-PNG and JPEG are decoded with Pillow after a header-only pixel check; DICOM goes through the ingester's own
-decoder (:func:`mmedrag.io.dicom.load_dicom_image`: modality LUT, the file's VOI window, MONOCHROME1), so a query
-is rendered exactly as the knowledge base was. A DICOM upload lives in a private temporary file only while it is
+PNG and JPEG get a header-only pixel check; then every upload goes through the ingester's own decoder
+(:func:`mmedrag.io.images.load_image`; for DICOM the modality LUT, the file's VOI window, MONOCHROME1), so a query
+is rendered exactly as the knowledge base was. An upload lives in a private temporary file only while it is
 decoded; nothing is kept unless the service was started with ``--keep-uploads``.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from mmedrag.errors import ImageError, MissingExtraError
-from mmedrag.io.images import to_rgb
+from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.serve.errors import ApiError
 
 KINDS = ("png", "jpeg", "dicom")
@@ -57,7 +57,7 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
 
 
 def decode_image(data: bytes, max_pixels: int, keep_dir: Path | None = None) -> Image.Image:
-    """Bytes of a PNG, JPEG or DICOM file -> an RGB image.
+    """Bytes of a PNG, JPEG or DICOM file -> an RGB image, decoded exactly as ``mmedrag ask --image`` decodes a file.
 
     Raises:
         ApiError: 400 empty or corrupt, 413 more than ``max_pixels`` pixels (a decompression bomb included),
@@ -68,35 +68,36 @@ def decode_image(data: bytes, max_pixels: int, keep_dir: Path | None = None) -> 
     kind = sniff(data)
     if kind is None:
         raise ApiError(415, "the image is not PNG, JPEG or DICOM (checked by content, not by name)")
+    if kind != "dicom":
+        _check_header(data, kind, max_pixels)
     if keep_dir is not None:
         _keep(data, kind, keep_dir)
-    if kind == "dicom":
-        return _decode_dicom(data, max_pixels)
+    # The ingester's own decoder on a private temporary file: the same VOI windowing for DICOM and the same
+    # downscaling to DECODE_SIDE as the index, so the leakage guard's pixel hashes compare like with like.
+    with tempfile.TemporaryDirectory(prefix="mmedrag-upload-") as folder:
+        path = Path(folder) / f"upload.{'dcm' if kind == 'dicom' else kind}"
+        path.write_bytes(data)
+        try:
+            return load_image(path, max_pixels=max_pixels, max_side=DECODE_SIDE)
+        except MissingExtraError as exc:
+            raise ApiError(415, f"DICOM uploads need the dicom extra on the server ({exc})") from None
+        except ImageError as exc:
+            message = str(exc).replace(str(path), f"{kind.upper()} upload")  # never echo a server path
+            too_large = any(word in message for word in ("exceed", "budget", "DecompressionBomb"))
+            raise ApiError(413 if too_large else 400, message) from None
+
+
+def _check_header(data: bytes, kind: str, max_pixels: int) -> None:
+    """Refuse too many pixels from the header alone, before anything is decoded (413)."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"] if kind == "png" else ["JPEG"]) as image:
-            width, height = image.size  # read from the header: nothing is decoded yet
-            if width * height > max_pixels:
-                raise ApiError(413, f"the image has {width}x{height} pixels, more than the limit of {max_pixels}")
-            return to_rgb(image)
+            width, height = image.size
     except Image.DecompressionBombError:
         raise ApiError(413, f"the image decompresses past the limit of {max_pixels} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ApiError(400, f"the {kind.upper()} image is corrupt or truncated ({type(exc).__name__})") from None
-
-
-def _decode_dicom(data: bytes, max_pixels: int) -> Image.Image:
-    from mmedrag.io.dicom import load_dicom_image
-
-    with tempfile.TemporaryDirectory(prefix="mmedrag-upload-") as folder:
-        path = Path(folder) / "upload.dcm"
-        path.write_bytes(data)
-        try:
-            return load_dicom_image(path, max_pixels=max_pixels)
-        except MissingExtraError as exc:
-            raise ApiError(415, f"DICOM uploads need the dicom extra on the server ({exc})") from None
-        except ImageError as exc:
-            message = str(exc).replace(str(path), "DICOM upload")  # never echo a server path
-            raise ApiError(413 if "exceed" in message else 400, message) from None
+    if width * height > max_pixels:
+        raise ApiError(413, f"the image has {width}x{height} pixels, more than the limit of {max_pixels}")
 
 
 def _keep(data: bytes, kind: str, folder: Path) -> None:
