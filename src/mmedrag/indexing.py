@@ -2,12 +2,18 @@
 
 One bad record (missing or corrupt image, nothing to embed) is skipped with a one-line error and counted; the rest
 are indexed, and the previous version of the index stays live until the new one is completely written.
+
+Duplicate ids follow ``DUPLICATE_ID_POLICY`` (io/manifest.py): within one run the first record with an id is indexed
+and every later one is an error naming the id; across runs, indexing an id the index holds replaces that record.
+
+Writers serialise: the index's writer lock is held from loading the live version to saving the new one, so two
+concurrent runs never lose each other's records; the second waits (or fails at once with ``wait=False``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +95,8 @@ def build_index(
     images: ImagePolicy = "require",
     rebuild: bool = False,
     progress: bool = False,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IndexReport:
     """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
 
@@ -97,23 +105,42 @@ def build_index(
         images: ``require`` skips a record whose image cannot be read; ``optional`` indexes it without that image;
             ``ignore`` reads no images (text-only knowledge bases).
         rebuild: start from an empty index even if one exists (the old one stays live until the save).
+        wait: when another process is writing the index, wait for it (telling ``on_wait``); False fails at once.
 
     Raises:
         DataError: no record could be indexed (empty corpus, or every record bad).
         EncoderMismatchError: updating an index that another encoder built.
+        IndexFolderError: the live version is damaged, or another writer holds the lock and ``wait`` is False.
     """
     started = time.perf_counter()
     path = Path(index_dir)
-    fingerprint = fingerprint_of(encoder)
-    if KnowledgeIndex.exists(path) and not rebuild:
-        index = KnowledgeIndex.load(path, writable=True)
-        index.check_encoder(fingerprint)
-    else:
-        index = KnowledgeIndex.create(path, fingerprint, store or default_store_spec())
-    report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
     if not records:
         raise DataError(f"no records to index into {path}; check the source and its format")
-    records = _first_of_each_id(records, report)
+    fingerprint = fingerprint_of(encoder)
+    spec = store or default_store_spec()
+    with KnowledgeIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
+        if index.base is not None:
+            index.check_encoder(fingerprint)
+        report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
+        _fill(index, encoder, _first_of_each_id(records, report), batch_size, images, progress, report)
+        report.skipped = len(report.errors)
+        if report.added + report.replaced == 0:
+            raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+        index.save()
+        report.total = index.records.count()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _fill(
+    index: KnowledgeIndex,
+    encoder: Encoder,
+    records: Sequence[Record],
+    batch_size: int,
+    images: ImagePolicy,
+    progress: bool,
+    report: IndexReport,
+) -> None:
     embed_images = "image" in encoder.modalities
     side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
@@ -131,13 +158,6 @@ def build_index(
             loaded.append(views)
         if kept:
             _add_batch(index, encoder, kept, loaded, embed_images, report)
-    report.skipped = len(report.errors)
-    if report.added + report.replaced == 0:
-        raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
-    index.save()
-    report.total = index.records.count()
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
 
 
 def _add_batch(
@@ -168,10 +188,12 @@ def _add_batch(
     report.added += len(records) - len(existing)
 
 
-def delete_records(index_dir: str | Path, ids: Sequence[str]) -> int:
-    """Remove records by id from a saved index and save it; returns how many existed."""
-    index = KnowledgeIndex.load(index_dir, writable=True)
-    removed = index.delete(list(ids))
-    if removed:
-        index.save()
+def delete_records(
+    index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> int:
+    """Remove records by id from a saved index and save it, under the writer lock; returns how many existed."""
+    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+        removed = index.delete(list(ids))
+        if removed:
+            index.save()
     return removed

@@ -2,7 +2,9 @@
 
 Streaming: items flow from the reader in bounded chunks, their images are decoded in a thread pool (PIL releases the
 GIL while decoding), and the manifest is written as they go, so memory does not grow with the corpus. One bad item
-is a one-line error in the summary; the rest is ingested. Question-only datasets (VQA-RAD) become one record per
+is a one-line error in the summary; the rest is ingested. Items left out on purpose are counted by reason with a
+few named examples; library warnings (pydicom's VR warnings, ...) are logged and filed under the file they concern
+(:mod:`mmedrag.io.library_warnings`) instead of printed raw. Question-only datasets (VQA-RAD) become one record per
 image, with the questions counted in its metadata, so they can be validated against knowledge bases.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 from mmedrag.errors import DataError, ImageError
 from mmedrag.io.atomic import atomic_open
 from mmedrag.io.images import DECODE_SIDE, load_image
+from mmedrag.io.library_warnings import WarningCollector, reading
 from mmedrag.io.manifest import MAX_TEXT_CHARS, duplicate_id_message
 from mmedrag.io.readers import SkippedItem, iter_source
 from mmedrag.progress import track
@@ -35,14 +38,29 @@ class IngestReport:
     written: int = 0
     questions: int = 0
     skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
     redacted: int = 0
     prior_sentences: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**vars(self), "error_count": len(self.errors)}
+        return {
+            **vars(self),
+            "error_count": len(self.errors),
+            "warning_count": sum(len(messages) for messages in self.warnings.values()),
+        }
+
+    def skip(self, item: SkippedItem, examples: int = 3) -> None:
+        """Count a skipped item under its reason, keeping the first few messages as named examples."""
+        self.skipped += 1
+        self.skipped_by_reason[item.reason] = self.skipped_by_reason.get(item.reason, 0) + 1
+        kept = self.skipped_examples.setdefault(item.reason, [])
+        if len(kept) < examples:
+            kept.append(str(item))
 
     def count(self, record: Record) -> None:
         for key in ("domain", "modality", "split"):
@@ -82,7 +100,8 @@ def _check(record: Record) -> str | None:
         return f"record {record.id}: text of {len(record.text):,} characters exceeds {MAX_TEXT_CHARS:,}; fix the export"
     for path in record.image_paths:
         try:
-            load_image(path, max_side=DECODE_SIDE)  # decoded to check it; downscaled so workers stay small
+            with reading(path):
+                load_image(path, max_side=DECODE_SIDE)  # decoded to check it; downscaled so workers stay small
         except ImageError as exc:
             return f"record {record.id}: {exc}"
     return None
@@ -177,13 +196,14 @@ def ingest(
             elif isinstance(item, Question):
                 questions.append(item)
             elif isinstance(item, SkippedItem):
-                report.skipped += 1
+                report.skip(item)
             else:
                 report.errors.append(str(item))
         report.questions = len(questions)
         yield from filter(unique, _records_from_questions(questions))
 
-    with atomic_open(out) as handle, ThreadPoolExecutor(max_workers=workers) as pool:
+    collector = WarningCollector()
+    with collector, atomic_open(out) as handle, ThreadPoolExecutor(max_workers=workers) as pool:
         for chunk in track(_chunks(records(), _CHUNK), "ingesting (chunks of 64)", enabled=progress):
             problems = pool.map(_check, chunk) if check_images else (None for _ in chunk)
             for record, problem in zip(chunk, problems, strict=True):
@@ -201,5 +221,6 @@ def ingest(
         if report.written == 0:
             first = report.errors[0] if report.errors else "the source holds no records"
             raise DataError(f"nothing to ingest from {source}: {first}")
+    report.warnings = collector.by_item
     report.seconds = round(time.perf_counter() - started, 3)
     return report

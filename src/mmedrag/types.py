@@ -248,14 +248,18 @@ class Fingerprint:
             spec=dict(data.get("spec") or {}),
         )
 
-    def mismatch(self, other: Fingerprint) -> str | None:
-        """Why ``other`` is not the same encoder as this one, or None when it is."""
+    def mismatch(self, other: Fingerprint, partial: bool = False) -> str | None:
+        """Why ``other`` is not the same encoder as this one, or None when it is; ``partial``: ``other`` probed
+        only some modalities (:func:`~mmedrag.encoders.base.fingerprint_of` ``modalities``), and a probe it lacks
+        is not compared."""
         if self.dim != other.dim:
             return f"dimension {other.dim} != {self.dim}"
         for label, mine, theirs in (
             ("text", self.text_probe, other.text_probe),
             ("image", self.image_probe, other.image_probe),
         ):
+            if partial and theirs is None:
+                continue
             if (mine is None) != (theirs is None):
                 return f"{label} support differs"
             if mine is not None and theirs is not None:

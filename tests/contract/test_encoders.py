@@ -446,6 +446,17 @@ def test_tower_loaded_from_its_folder_embeds_texts_like_the_encoder_it_was_train
 
 
 @integration
+def test_tower_loads_its_text_encoder_only_when_texts_are_encoded(tower_dir: Path, minilm: Encoder) -> None:
+    from mmedrag.encoders.base import probe_image
+
+    tower = create_encoder({"kind": "tower", "path": str(tower_dir)})
+    tower.encode_images([probe_image()])
+    assert tower._text is None  # type: ignore[attr-defined]  # an image query pays nothing for MiniLM
+    assert tower.name == create_encoder({"kind": "tower", "path": str(tower_dir)}, text_encoder=minilm).name
+    assert tower.encode_texts(TEXTS).shape == (len(TEXTS), tower.dim) and tower._text is not None  # type: ignore[attr-defined]
+
+
+@integration
 def test_tiny_biomedclip_loads_with_bert_text_tower_and_its_checkpoint_offline(tiny_biomedclip_dir: Path) -> None:
     import open_clip
     import torch

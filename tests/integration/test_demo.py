@@ -31,6 +31,11 @@ def test_demo_reports_recall_and_a_row_per_pipeline(demo_run: tuple[dict, DemoSe
     with_retrieval = [row for name, row in rows.items() if name != "no retrieval"]
     assert all(0 <= row["accuracy"] <= 1 and row["n"] == 30 for row in with_retrieval)
     assert any(row["abstention_rate"] < 1.0 for row in with_retrieval)
+    assert all("majority_accuracy" in row and "balanced_accuracy_ci" in row for row in result["rows"])
+    iuxray = result["iuxray"]  # part 2: the IU-Xray closed questions, three reference conditions
+    assert iuxray["count"] == 30 and [row["n"] for row in iuxray["rows"]] == [30, 30, 30]
+    card = iuxray["card"]
+    assert card is None or (card["deciding_sentence"] in card["cited_report"] and card["answer"].startswith("Yes"))
     json.dumps(result)  # everything printed is also machine-readable
 
 

@@ -185,3 +185,27 @@ def test_missing_openai_raises_missing_extra(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(MissingExtraError) as info:
         OpenAICompatGenerator("http://127.0.0.1:9/v1", MODEL)
     assert "pip install" in str(info.value) and "mmedrag[openai]" in str(info.value)
+
+
+def test_requests_about_one_image_go_out_together_at_the_configured_concurrency() -> None:
+    """Interleaved questions about three images: sent grouped by image (so a server's prefix cache can hit), with
+    exactly ``concurrency`` requests in flight while the server is slow, and answered in the input order."""
+    images = [_image(24, 24, seed) for seed in range(3)]
+    plan = [(i % 3, f"Is there an effusion? [q{i:02d}]") for i in range(12)]
+    prompts = [_prompt(question, images[image]) for image, question in plan]
+
+    def echo_id(body: dict[str, Any]) -> str:
+        match = re.search(r"\[(q\d+)\]", last_text(body))
+        assert match is not None
+        return match.group(1)
+
+    with StubOpenAIServer(reply=echo_id) as server:
+        results = OpenAICompatGenerator(server.base_url, MODEL, concurrency=1).generate(prompts)
+    arrival = [int(echo_id(body)[1:]) for body in server.bodies]
+    assert [plan[i][0] for i in arrival] == [0] * 4 + [1] * 4 + [2] * 4  # adjacent by image, input order within
+    assert [r.text for r in results] == [f"q{i:02d}" for i in range(12)]
+
+    with StubOpenAIServer(reply=echo_id, delay_s=0.2) as server:
+        results = OpenAICompatGenerator(server.base_url, MODEL, concurrency=4).generate(prompts)
+    assert server.max_in_flight == 4  # the pool fills up to the configured concurrency, never beyond
+    assert [r.text for r in results] == [f"q{i:02d}" for i in range(12)]

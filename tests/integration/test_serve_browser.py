@@ -117,6 +117,8 @@ def test_upload_ask_and_see_the_answer_and_evidence_cards(browser, medpix_server
 
 def test_the_page_fits_a_tablet_and_shows_errors_as_alerts(browser, medpix_server, tmp_path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.set_window_size(820, 1180)
     try:
@@ -126,7 +128,9 @@ def test_the_page_fits_a_tablet_and_shows_errors_as_alerts(browser, medpix_serve
         browser.find_element(By.ID, "image").send_keys(str(bad))
         browser.find_element(By.ID, "question").send_keys("Is there a fracture?")
         browser.find_element(By.ID, "ask-button").click()
-        alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]")
+        alert = WebDriverWait(browser, 60).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[role=alert]"))
+        )
         assert "not PNG, JPEG or DICOM" in alert.text
         width = browser.execute_script("return window.innerWidth")
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -357,6 +358,8 @@ def test_cli_prints_the_recall_table_and_the_encoder_spec(
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
     argv = [str(manifest), "--out", str(tmp_path / "m"), "--epochs", "2", "--batch-size", "16", "--image-size", "32"]
+    # The images lie outside the manifest's folder: name their root, as a user must (paths are confined by default).
+    argv += ["--data-root", os.path.commonpath([p.image_path for p in train + held])]
     assert command.run(parser.parse_args([*argv, "--heldout", "0.3", "--allow-worse"])) == 0
     out = capsys.readouterr().out
     assert "image->text R@1" in out and "text->image R@10" in out

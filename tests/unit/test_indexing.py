@@ -82,11 +82,11 @@ def test_updating_with_another_encoder_is_refused_unless_rebuilding(tiny_manifes
     assert report.total == 6
 
 
-@needs("faiss", "faiss")
+@pytest.mark.parametrize("store", ["exact", pytest.param("faiss:HNSW32", marks=needs("faiss", "faiss"))])
 def test_delete_records_removes_records_and_their_vectors(
-    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path
+    tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path, store: str
 ) -> None:
-    build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store="faiss:HNSW32")
+    build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store=store)
     assert delete_records(tmp_path / "idx", ["r2", "missing"]) == 1
     index = KnowledgeIndex.load(tmp_path / "idx")
     assert "r2" not in index.records.ids() and "r2" not in index.spaces["text"].ids()

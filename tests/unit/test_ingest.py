@@ -71,3 +71,58 @@ def test_ingest_marks_sections_and_prior_study_sentences(tmp_path: Path) -> None
     ingest(manifest, tmp_path / "dropped.jsonl", check_images=False, drop_priors=True)
     dropped = read_manifest(tmp_path / "dropped.jsonl")[0]
     assert "unchanged" not in dropped.text and "Small left effusion." in dropped.text
+
+
+def test_skips_are_counted_by_reason_with_named_examples(tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    source = tmp_path / "dicom"
+    source.mkdir()
+    ct = str(get_testdata_file("CT_small.dcm"))
+    for name in ("a.dcm", "b.dcm", "c.dcm"):  # the same instance exported three times
+        shutil.copy(ct, source / name)
+    (source / "notes.bin").write_bytes(b"not dicom")
+    report = ingest(source, tmp_path / "m.jsonl", "dicom")
+    assert report.written == 1 and report.skipped == 3
+    assert report.skipped_by_reason == {"repeated SOP Instance UID": 2, "not DICOM": 1}
+    examples = report.skipped_examples["repeated SOP Instance UID"]
+    assert "b.dcm" in examples[0] and "a.dcm" in examples[0] and "c.dcm" in examples[1]
+
+
+def test_library_warnings_go_to_the_item_report_not_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pydicom")
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    source = tmp_path / "dicom"
+    source.mkdir()
+    shutil.copy(str(get_testdata_file("badVR.dcm")), source / "bad_vr.dcm")  # IS value '1A': pydicom warns
+    shutil.copy(str(get_testdata_file("CT_small.dcm")), source / "ok.dcm")
+    code = main(["ingest", str(source), "--format", "dicom", "--out", str(tmp_path / "m.jsonl"), "--json"])
+    assert code == 0
+    out, err = capfd.readouterr()
+    report = json.loads(out)
+    [(item, messages)] = report["warnings"].items()
+    assert item.endswith("bad_vr.dcm") and "VR IS" in messages[0] and report["warning_count"] == 1
+    assert "UserWarning" not in err  # nothing raw on stderr
+
+
+def test_warning_collector_files_warnings_per_thread_item() -> None:
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmedrag.io.library_warnings import UNATTRIBUTED, WarningCollector, reading
+
+    def work(name: str) -> None:
+        with reading(name):
+            warnings.warn(f"odd value in {name}", UserWarning, stacklevel=1)
+
+    with WarningCollector() as collector, ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, [f"f{i}" for i in range(8)]))
+        warnings.warn("outside any item", UserWarning, stacklevel=1)
+    assert collector.by_item[f"f{3}"] == ["UserWarning: odd value in f3"] and collector.count == 9
+    assert collector.by_item[UNATTRIBUTED] == ["UserWarning: outside any item"]

@@ -1,5 +1,10 @@
-"""The end-to-end demo on real open data, offline: MedPix 2.0 is the knowledge base, VQA-RAD's held-out closed
-questions are the queries.
+"""The end-to-end demo on real open data, offline, in two parts.
+
+1. Image retrieval: MedPix 2.0 is the knowledge base, VQA-RAD's held-out closed questions are the queries.
+2. What a knowledge base can answer: MMed-RAG's IU-Xray closed test questions answered by the extractive generator
+   with no reference, with the reference authors' own top-1 retrieved report, and with the gold report (the
+   ceiling), beside the majority answer; it ends with one evidence card (question, answer, the deciding sentence
+   highlighted in the cited case). Skipped, with a note, when ``mmed_rag_iuxray/`` is not in the data folder.
 
 No pretrained medical image encoder can be downloaded offline, so the demo trains a small image tower against the
 frozen pretrained MiniLM text encoder for about a minute (symmetric contrastive loss) and reports recall@k on
@@ -20,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.errors import DataError
-from mmedrag.evaluation.closed import closed_metrics, parse_yes_no
+from mmedrag.evaluation.closed import parse_yes_no
+from mmedrag.evaluation.closed_table import closed_summary
 from mmedrag.io.images import load_image
 from mmedrag.io.readers import read_source
 from mmedrag.types import Answer, Question, Record
@@ -111,8 +117,13 @@ def _closed_questions(data_dir: Path, limit: int | None) -> list[Question]:
 
 
 def _score(name: str, questions: list[Question], answers: list[Answer], seconds: float) -> dict[str, Any]:
-    metrics = closed_metrics([parse_yes_no(a.text) for a in answers], [parse_yes_no(q.answer) for q in questions])
-    return {"name": name, **{k: round(v, 4) for k, v in metrics.items()}, "seconds": round(seconds, 2)}
+    return _score_texts(name, questions, [a.text for a in answers], seconds)
+
+
+def _score_texts(name: str, questions: list[Question], texts: list[str], seconds: float) -> dict[str, Any]:
+    metrics = closed_summary([parse_yes_no(t) for t in texts], [parse_yes_no(q.answer) for q in questions])
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+    return {"name": name, **rounded, "seconds": round(seconds, 2)}
 
 
 def _example(questions: list[Question], answers: list[Answer]) -> dict[str, Any] | None:
@@ -130,6 +141,81 @@ def _example(questions: list[Question], answers: list[Answer]) -> dict[str, Any]
                     for h in answer.context.hits
                 ],
             }
+    return None
+
+
+IU_FOLDER = "mmed_rag_iuxray"
+IU_QUESTIONS = "vqa_test_retrieved_top1.jsonl"  # MMed-RAG's test questions with the authors' top-1 retrieval
+
+
+def _iuxray_part(data_dir: Path, limit: int | None, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """Part 2 of the demo (see the module docstring); None when the IU-Xray files are not there."""
+    from mmedrag.generation.extractive import ClosedPolicy, answer_closed
+    from mmedrag.io.readers.mmed_rag import read_mmed_rag
+    from mmedrag.types import Reference
+
+    folder = data_dir / IU_FOLDER
+    if not (folder / IU_QUESTIONS).is_file():
+        log(f"IU-Xray part skipped: {folder / IU_QUESTIONS} not found")
+        return None
+    questions = [q for q in read_mmed_rag(folder / IU_QUESTIONS) if isinstance(q, Question)][:limit]
+    policy = ClosedPolicy()
+    conditions: tuple[tuple[str, Callable[[Question], list[str]]], ...] = (
+        ("no reference", lambda q: []),
+        ("authors' top-1 retrieved report", lambda q: list(q.metadata.get("reference_reports") or [])),
+        ("gold report (the ceiling)", lambda q: [str(q.metadata.get("gold_report") or "")]),
+    )
+    rows, runs = [], {}
+    for name, texts_of in conditions:
+        clock = time.perf_counter()
+        answered = [
+            answer_closed(q.question, [Reference(i, f"r{i}", t, 1.0) for i, t in enumerate(texts_of(q), 1)], policy)
+            for q in questions
+        ]
+        rows.append(_score_texts(name, questions, [text for text, _ in answered], time.perf_counter() - clock))
+        runs[name] = answered
+        log(f"IU-Xray, {name}: accuracy {rows[-1]['accuracy']:.3f}, balanced {rows[-1]['balanced_accuracy']:.3f}")
+    card = _evidence_card(folder, questions, runs[conditions[1][0]])
+    return {"source": f"{IU_FOLDER}/{IU_QUESTIONS}", "count": len(questions), "rows": rows, "card": card}
+
+
+def _evidence_card(
+    folder: Path, questions: list[Question], answered: list[tuple[str, dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """The first "yes" question the authors' top-1 report answers right from one of its sentences."""
+    for question, (text, trace) in zip(questions, answered, strict=True):
+        gold = parse_yes_no(question.answer)
+        if gold != "yes" or parse_yes_no(text) != gold or trace.get("rule") != "sentence":
+            continue
+        report = question.metadata["reference_reports"][0]
+        return {
+            "question_id": question.id,
+            "image": "/".join(Path(str(question.image_path)).parts[-2:]),  # <study>/<view>.png
+            "question": question.question,
+            "gold": question.answer,
+            "answer": text,
+            "rule": trace["rule"],
+            "deciding_sentence": trace["votes"][0]["sentence"],
+            "cited_report": report,
+            "cited_case": _openi_case(folder.parent / "iu_xray_reports" / "reports.jsonl", report),
+        }
+    return None
+
+
+def _openi_case(reports: Path, text: str) -> str | None:
+    """The Open-i report id (``CXR<n>``) whose FINDINGS or IMPRESSION is ``text``: the authors' retrieved reports
+    are Open-i report sections without their ids."""
+    try:
+        with reports.open(encoding="utf-8") as handle:
+            for line in handle:
+                entry = json.loads(line)
+                if text.strip() in {
+                    str(entry.get("findings") or "").strip(),
+                    str(entry.get("impression") or "").strip(),
+                }:
+                    return f"Open-i {entry['uid']}"
+    except (OSError, ValueError, KeyError):
+        return None
     return None
 
 
@@ -184,6 +270,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         answers_by_name[name] = answers
         log(f"{name}: accuracy {rows[-1]['accuracy']:.3f}, abstentions {rows[-1]['abstention_rate']:.3f}")
     image_rows = answers_by_name[rows[1]["name"]]
+    iuxray = _iuxray_part(settings.data_dir, settings.limit, log)
     return {
         "data": str(settings.data_dir),
         "knowledge_base": {"source": "medpix2", "records": len(records)},
@@ -192,6 +279,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         "index": index_info,
         "rows": rows,
         "example": _example(questions, image_rows),
+        "iuxray": iuxray,
         "settings": {
             "k": settings.k,
             "epochs": settings.epochs,

@@ -12,8 +12,9 @@ from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments,
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "answer a question set and write metrics, tables, plots and the resolved config"
-    description = """Closed questions: accuracy, precision/recall/F1 ("yes" positive), AUROC from P(yes) when the
-generator exposes it, abstentions. Open: exact match, token recall. Reports: BLEU-1..4 (corpus), ROUGE-L, CIDEr,
+    description = """Closed questions: accuracy, balanced accuracy, precision/recall/F1 ("yes" positive) with
+bootstrap intervals beside the majority-answer baseline, AUROC from P(yes) when the generator exposes it,
+abstentions. Open: exact match, token recall. Reports: BLEU-1..4 (corpus), ROUGE-L, CIDEr,
 METEOR (pycocoevalcap; METEOR needs Java), clinical metrics when their models load. Bootstrap confidence
 intervals; --reliance adds runs without retrieval and with a noise image (over-reliance, retrieval-helps,
 copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).

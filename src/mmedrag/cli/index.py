@@ -36,11 +36,17 @@ examples:
   mmedrag index corpus.jsonl --index idx/cxr --encoder biomedclip --store faiss:HNSW32
   mmedrag index "$(mmedrag data path mmed_rag_iuxray)/retriever_train.json" --index idx/iu --encoder minilm \\
     --images ignore
-  mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133"""
+  mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133
+  mmedrag index --verify idx/cxr
+
+One writer at a time: a second `index` run on the same folder waits for the first (or fails at once with
+--no-wait); searches keep working throughout. Ids must be unique in a source: the first record with an id is
+indexed, later ones are skipped and listed. --verify checks every file's checksum, the record database and the
+vector files of the live version and exits 1 if anything is damaged."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", nargs="?", help="a JSONL manifest, a dataset file or a dataset folder")
-        parser.add_argument("--index", required=True, help="index folder to create or update")
+        parser.add_argument("--index", help="index folder to create or update (required unless --verify DIR)")
         parser.add_argument("--format", default="auto", help="reader: auto, manifest, medpix2, vqa_rad, mmed_rag")
         parser.add_argument(
             "--encoder",
@@ -69,21 +75,33 @@ examples:
         parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
         parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
+        parser.add_argument(
+            "--verify",
+            nargs="?",
+            const="",
+            metavar="DIR",
+            help="check the index (DIR, else --index) for damage instead of indexing; exit 1 if any is found",
+        )
+        parser.add_argument(
+            "--no-wait",
+            dest="wait",
+            action="store_false",
+            help="fail at once if another process is writing the index (default: wait for it)",
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.errors import ConfigError
-        from mmedrag.indexing import build_index, delete_records
+        from mmedrag.indexing import build_index
         from mmedrag.stores.index import KnowledgeIndex
 
+        if args.verify is not None:
+            return _verify(args.verify or args.index, args.json)
+        if not args.index:
+            raise ConfigError("give --index DIR (the index folder to create or update)")
         if args.delete:
-            removed = delete_records(args.index, args.delete)
-            if args.json:
-                emit_json({"removed": removed})
-            else:
-                log(f"removed {removed} record(s) from {args.index}")
-            return 0
+            return _delete(args)
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
         dataset = _read(args)
@@ -108,6 +126,8 @@ examples:
             images=args.images,
             rebuild=args.rebuild,
             progress=show_progress(args),
+            wait=args.wait,
+            on_wait=log,
         )
         read_errors = [str(e) for e in dataset.errors]
         if args.json:
@@ -124,3 +144,43 @@ examples:
         for message in report.warnings[:5]:
             log(f"  warning: {message}")
         return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from mmedrag.indexing import delete_records
+
+    removed = delete_records(args.index, args.delete, wait=args.wait, on_wait=log)
+    if args.json:
+        emit_json({"removed": removed})
+    else:
+        log(f"removed {removed} record(s) from {args.index}")
+    return 0
+
+
+def _verify(folder: str | None, as_json: bool) -> int:
+    from mmedrag.errors import ConfigError
+    from mmedrag.stores.index import KnowledgeIndex
+
+    if not folder:
+        raise ConfigError("give the index folder to check: --verify DIR")
+    report = KnowledgeIndex.verify(folder)
+    if as_json:
+        emit_json(report)
+    elif report["ok"]:
+        found = report.get("counts") or {}
+        labels = {
+            "records": "records",
+            "text": "text vectors",
+            "image": "image vectors",
+            "fingerprints": "image hashes",
+        }
+        counts = ", ".join(f"{found[name]} {label}" for name, label in labels.items() if name in found)
+        checked = f"{report['files']} files, {report['bytes']:,} bytes checked"
+        log(f"{folder}: {report['version']} intact ({checked}; {counts})")
+    else:
+        log(f"{folder}: {report['version']} is damaged; restore the folder from a backup or rebuild the index")
+    for problem in [] if as_json else report["problems"]:
+        log(f"  damaged: {problem}")
+    for warning in [] if as_json else report["warnings"]:
+        log(f"  warning: {warning}")
+    return 0 if report["ok"] else 1

@@ -96,6 +96,16 @@ examples:
             f"{len(report.errors)} errors, {report.skipped} skipped, {report.redacted} redacted, "
             f"{report.prior_sentences} prior-study sentences marked, {report.seconds:.1f} s"
         )
+        inside = f"{args.source.rstrip('/')}/"  # name items relative to the source: shorter, same meaning
+        for reason, count in sorted(report.skipped_by_reason.items(), key=lambda kv: -kv[1]):
+            log(f"  skipped {count}: {reason}, e.g.")
+            for example in report.skipped_examples.get(reason, []):
+                log(f"    {example.replace(inside, '')}")
+        if report.warnings:
+            total = sum(len(messages) for messages in report.warnings.values())
+            log(f"  {total} library warnings on {len(report.warnings)} files (all in --json), e.g.")
+            for item, messages in list(report.warnings.items())[:3]:
+                log(f"    {item.replace(inside, '')}: {messages[0]}")
         for key, counts in report.counts.items():
             log(f"  {key}: " + ", ".join(f"{value} {n}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])))
         for message in report.errors[:10]:

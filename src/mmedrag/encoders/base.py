@@ -46,12 +46,13 @@ def probe_image() -> Image.Image:
     return Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8)).convert("RGB")
 
 
-def fingerprint_of(encoder: Encoder) -> Fingerprint:
-    """Embed the probe text and (when supported) the probe image."""
-    text = tuple(float(x) for x in encoder.encode_texts([PROBE_TEXT])[0]) if "text" in encoder.modalities else None
-    image = (
-        tuple(float(x) for x in encoder.encode_images([probe_image()])[0]) if "image" in encoder.modalities else None
-    )
+def fingerprint_of(encoder: Encoder, modalities: frozenset[str] | None = None) -> Fingerprint:
+    """Embed the probe text and (when supported) the probe image; ``modalities`` limits the probes to those
+    (a partial fingerprint, checked with :meth:`Fingerprint.mismatch` ``partial=True``), so a query loads only the
+    side of the encoder it uses."""
+    wanted = encoder.modalities if modalities is None else encoder.modalities & modalities
+    text = tuple(float(x) for x in encoder.encode_texts([PROBE_TEXT])[0]) if "text" in wanted else None
+    image = tuple(float(x) for x in encoder.encode_images([probe_image()])[0]) if "image" in wanted else None
     return Fingerprint(
         kind=str(encoder.spec().get("kind", type(encoder).__name__)),
         name=encoder.name,

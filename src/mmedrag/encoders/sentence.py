@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,26 @@ def minilm_path() -> Path:
     return Path(package.get_model_path())
 
 
+def display_name(model: str) -> str:
+    """The encoder name a model spec gets (known without loading the model)."""
+    return "sentence-transformers/all-MiniLM-L6-v2" if model == MINILM else f"sentence:{model}"
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model: str, device: str) -> Any:
+    """One loaded model per (model, device) and process: a tower, a router and a retriever share it. Its weights are
+    frozen (the tower trains only its image side), so sharing is safe."""
+    sentence_transformers = require("sentence_transformers", "text")
+    location = str(minilm_path()) if model == MINILM else model
+    try:
+        return sentence_transformers.SentenceTransformer(location, device=device)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load sentence-transformers model {model!r}: use 'minilm' offline, a local folder, or a hub "
+            f"id where the hub is reachable ({str(exc).splitlines()[0]})"
+        ) from exc
+
+
 class SentenceEncoder:
     """A text-only encoder: reports and questions, no images.
 
@@ -39,17 +60,10 @@ class SentenceEncoder:
     modalities = frozenset({"text"})
 
     def __init__(self, model: str = MINILM, device: str = "auto", batch_size: int = 64) -> None:
-        sentence_transformers = require("sentence_transformers", "text")
+        require("sentence_transformers", "text")  # the missing-extra error, even when a model is already loaded
         self.model_id, self.batch_size = model, batch_size
-        location = str(minilm_path()) if model == MINILM else model
-        try:
-            self._model = sentence_transformers.SentenceTransformer(location, device=resolve_device(device))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot load sentence-transformers model {model!r}: use 'minilm' offline, a local folder, or a hub "
-                f"id where the hub is reachable ({str(exc).splitlines()[0]})"
-            ) from exc
-        self.name = "sentence-transformers/all-MiniLM-L6-v2" if model == MINILM else f"sentence:{model}"
+        self._model = _load(model, resolve_device(device))
+        self.name = display_name(model)
         self.dim = int(self._model.get_embedding_dimension())
 
     def spec(self) -> dict[str, Any]:

@@ -52,13 +52,9 @@ class TowerEncoder:
             cnn_config = CNNConfig.from_dict(self.config["image_tower"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{config_file}: malformed tower config ({exc}); retrain the tower") from exc
-        if text_encoder is None:
-            from mmedrag.encoders import create_encoder
-
-            text_encoder = create_encoder(self.config["text_encoder"])
-        if text_encoder.dim != cnn_config.dim:
-            raise ConfigError(f"{self.path}: tower dim {cnn_config.dim} != text encoder dim {text_encoder.dim}")
-        self._text = text_encoder
+        self._text: Encoder | None = None
+        if text_encoder is not None:
+            self._set_text(text_encoder, cnn_config.dim)
         self._torch, self.batch_size = torch, batch_size
         self.device = resolve_device(device)
         self._model = SmallCNN(cnn_config)
@@ -73,17 +69,29 @@ class TowerEncoder:
         self._model.to(self.device).eval()
         self.image_size = cnn_config.image_size
         self.dim = cnn_config.dim
-        self.name = f"tower:{self.path.name}+{text_encoder.name}"
+        text_name = text_encoder.name if text_encoder is not None else _text_name(self.config["text_encoder"])
+        self.name = f"tower:{self.path.name}+{text_name or 'text'}"
+
+    def _set_text(self, text_encoder: Encoder, dim: int) -> None:
+        if text_encoder.dim != dim:
+            raise ConfigError(f"{self.path}: tower dim {dim} != text encoder dim {text_encoder.dim}")
+        self._text = text_encoder
 
     @property
     def text_encoder(self) -> Encoder:
+        """The frozen text encoder, loaded on first use: an image query never needs it (start-up time)."""
+        if self._text is None:
+            from mmedrag.encoders import create_encoder
+
+            self._set_text(create_encoder(self.config["text_encoder"]), self.dim)
+        assert self._text is not None
         return self._text
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": str(self.path)}
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self._text.encode_texts(texts)
+        return self.text_encoder.encode_texts(texts)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         from mmedrag.encoders.cnn import to_tensor
@@ -92,3 +100,13 @@ class TowerEncoder:
             return self._model(self._torch.stack([to_tensor(im, self.image_size) for im in batch]).to(self.device))
 
         return encode_in_batches(images, self.batch_size, encode, self.dim)
+
+
+def _text_name(spec: Any) -> str | None:
+    """The text encoder's display name from its spec, without loading it (sentence-transformers models only)."""
+    if isinstance(spec, str) or (isinstance(spec, dict) and spec.get("kind") == "sentence"):
+        from mmedrag.encoders.sentence import display_name
+
+        model = spec if isinstance(spec, str) else str(spec.get("model", "minilm"))
+        return display_name(model.removeprefix("sentence:"))
+    return None

@@ -8,15 +8,19 @@ Parser (tested on the answer styles of the MMed-RAG IU-Xray test file, e.g. "Yes
 This is stricter than the reference mining rule (method.md §5.1.3: any "no"/"not" in the first sentence means no),
 which turns hedged or unrelated answers into confident "no"s.
 
-Metrics treat "yes" as the positive class (method.md §8.1); abstentions count as wrong for accuracy and are
-reported separately.
+Metrics treat "yes" as the positive class (method.md §8.1); abstentions count as wrong for accuracy, balanced
+accuracy and recall, and are reported separately. Every table puts the *majority-answer baseline* beside them: the
+constant answer that is most frequent in the evaluated questions (on IU-Xray "always no" is 73% accurate), with
+balanced accuracy 0.5 and, when that answer is "no", F1 0. Balanced accuracy is the mean of the recalls of "yes"
+and of "no" (Brodersen et al., ICPR 2010), so a constant answer scores 0.5 whatever the class balance.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 YesNo = Literal["yes", "no"]
 
@@ -56,25 +60,79 @@ def auroc(yes_probabilities: Sequence[float], golds: Sequence[YesNo]) -> float |
     return wins / (len(positives) * len(negatives))
 
 
-def closed_metrics(predictions: Sequence[YesNo | None], golds: Sequence[YesNo | None]) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 ("yes" positive) and abstention rate over questions with a gold label."""
+def majority_answer(golds: Sequence[YesNo | None]) -> YesNo:
+    """The most frequent gold label ("no" on a tie): the constant answer of the majority baseline."""
+    return "yes" if sum(g == "yes" for g in golds) > sum(g == "no" for g in golds) else "no"
+
+
+def closed_metrics(predictions: Sequence[YesNo | None], golds: Sequence[YesNo | None]) -> dict[str, Any]:
+    """Accuracy, balanced accuracy, precision, recall, F1 ("yes" positive), abstention rate and the majority
+    baseline over questions with a gold label."""
     pairs = [(p, g) for p, g in zip(predictions, golds, strict=True) if g is not None]
     n = len(pairs)
     if n == 0:
         return {"n": 0}
-    correct = sum(p == g for p, g in pairs)
+    counts = confusion([p for p, _ in pairs], [g for _, g in pairs])
     answered = [(p, g) for p, g in pairs if p is not None]
-    tp = sum(p == "yes" and g == "yes" for p, g in pairs)
-    fp = sum(p == "yes" and g == "no" for p, g in pairs)
-    fn = sum(p != "yes" and g == "yes" for p, g in pairs)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    majority = majority_answer([g for _, g in pairs])
+    baseline = confusion([majority] * n, [g for _, g in pairs])
     return {
         "n": n,
-        "accuracy": correct / n,
+        "accuracy": counts.accuracy,
+        "balanced_accuracy": counts.balanced_accuracy,
         "answered_accuracy": (sum(p == g for p, g in answered) / len(answered)) if answered else 0.0,
-        "precision": precision,
-        "recall": recall,
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "precision": counts.precision,
+        "recall": counts.recall,
+        "f1": counts.f1,
         "abstention_rate": 1 - len(answered) / n,
+        "majority_answer": majority,
+        "majority_accuracy": baseline.accuracy,
+        "majority_balanced_accuracy": baseline.balanced_accuracy,
+        "majority_f1": baseline.f1,
     }
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts of a yes/no run ("yes" positive; an abstention is a wrong answer of neither class)."""
+
+    tp: int
+    fp: int
+    tn: int
+    positives: int
+    negatives: int
+
+    @property
+    def accuracy(self) -> float:
+        total = self.positives + self.negatives
+        return (self.tp + self.tn) / total if total else 0.0
+
+    @property
+    def balanced_accuracy(self) -> float:
+        recalls = [hits / count for hits, count in ((self.tp, self.positives), (self.tn, self.negatives)) if count]
+        return sum(recalls) / len(recalls) if recalls else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else 0.0
+
+    @property
+    def f1(self) -> float:
+        denominator = 2 * self.tp + self.fp + (self.positives - self.tp)
+        return 2 * self.tp / denominator if denominator else 0.0
+
+
+def confusion(predictions: Sequence[YesNo | None], golds: Sequence[YesNo]) -> Confusion:
+    """The confusion counts of predictions against gold labels (all golds given)."""
+    pairs = list(zip(predictions, golds, strict=True))
+    return Confusion(
+        tp=sum(p == "yes" and g == "yes" for p, g in pairs),
+        fp=sum(p == "yes" and g == "no" for p, g in pairs),
+        tn=sum(p == "no" and g == "no" for p, g in pairs),
+        positives=sum(g == "yes" for _, g in pairs),
+        negatives=sum(g == "no" for _, g in pairs),
+    )

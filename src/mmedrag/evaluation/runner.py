@@ -15,11 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from mmedrag._optional import available
 from mmedrag.errors import ConfigError
-from mmedrag.evaluation.closed import auroc, closed_metrics, parse_yes_no
+from mmedrag.evaluation.closed import auroc, parse_yes_no
+from mmedrag.evaluation.closed_table import closed_summary, markdown_table
 from mmedrag.evaluation.judges import Judge, rouge_l_f1
 from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_recall
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
@@ -106,7 +105,8 @@ def answer_all(
     runs: dict[str, list[dict[str, Any]]] = {"main": []}
     if settings.reliance:
         runs.update(without_retrieval=[], noise_image=[])
-    chunks = batches(list(questions), settings.batch_size)
+    order = image_order(questions)  # questions about one image share a batch, so generators share their prefix
+    chunks = batches([questions[i] for i in order], settings.batch_size)
     for chunk in track(chunks, "evaluating", total=len(chunks), enabled=progress):
         planned = _plan(pipeline, chunk, settings)
         main_selector = TopK(0) if settings.references == "none" else None
@@ -126,7 +126,27 @@ def answer_all(
         ]
         with_noise = pipeline.respond(noisy, selector=main_selector)
         runs["noise_image"].extend(_row(q, a, judge) for q, a in zip(chunk, with_noise, strict=True))
+    for name, rows in runs.items():  # back to the input order
+        restored: list[dict[str, Any]] = [{}] * len(rows)
+        for position, index in enumerate(order):
+            restored[index] = rows[position]
+        runs[name] = restored
     return runs
+
+
+def chunk_size(requested: int, generator: object) -> int:
+    """Questions per pipeline call: at least two of the generator's own batches (``batch_size`` of the local model,
+    ``concurrency`` of a server), so that its batches run full and a group about one image is rarely cut."""
+    own = getattr(generator, "batch_size", None) or getattr(generator, "concurrency", None) or 0
+    return max(requested, 2 * int(own))
+
+
+def image_order(questions: Sequence[Question]) -> list[int]:
+    """Question indices with questions about the same image adjacent (images in order of first appearance, questions
+    in input order within an image); questions without an image keep their own place."""
+    first: dict[str, int] = {}
+    keys = [first.setdefault(q.image_path, i) if q.image_path else i for i, q in enumerate(questions)]
+    return sorted(range(len(questions)), key=lambda i: (keys[i], i))
 
 
 def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Judge) -> list[dict[str, Any]]:
@@ -168,14 +188,12 @@ def rows_from_answers(questions: Sequence[Question], path: str | Path, judge: Ju
 def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
     golds = [parse_yes_no(r["gold"]) for r in rows]
     labels = [r["label"] for r in rows]
-    result: dict[str, Any] = dict(closed_metrics(labels, golds))
+    result = closed_summary(labels, golds, samples=settings.bootstrap, seed=settings.seed)
     probabilities = [r["yes_probability"] for r in rows]
     scored = [(p, g) for p, g in zip(probabilities, golds, strict=True) if p is not None and g is not None]
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
-    correct = np.array([r["correct"] for r in rows if parse_yes_no(r["gold"]) is not None], dtype=float)
-    result["accuracy_ci"] = bootstrap_ci(correct, samples=settings.bootstrap, seed=settings.seed)[1:]
     return result
 
 
@@ -244,6 +262,7 @@ def evaluate(
             raise ConfigError("reliance diagnostics re-run the pipeline; they cannot use a fixed answer file")
         runs, name, cache_stats = {"main": rows_from_answers(questions, answers, judge)}, f"answers:{answers}", {}
     elif pipeline is not None:
+        settings = replace(settings, batch_size=chunk_size(settings.batch_size, pipeline.generator))
         cached = CachedGenerator(pipeline.generator, cache or out / "answers.sqlite")
         runs = answer_all(replace(pipeline, generator=cached), questions, settings, judge, progress)
         name, cache_stats = pipeline.generator.name, {"hits": cached.hits, "misses": cached.misses}
@@ -277,6 +296,9 @@ def evaluate(
 def render_markdown(results: dict[str, Any]) -> str:
     summary = results["summary"]
     lines = [f"# Evaluation ({results['generator']}, n={summary['n']}, {results['seconds']} s)", ""]
+    if "closed" in summary["tasks"]:
+        lines += ["## closed: accuracy beside its baselines (95% bootstrap intervals)", ""]
+        lines += [markdown_table([(results["generator"], summary["tasks"]["closed"])]), ""]
     for task, metrics in summary["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]

@@ -56,3 +56,42 @@ def approximate_randomization(
     # The +1 counts the observed assignment itself, so the p-value is never 0 (Davison & Hinkley 1997).
     p_value = (np.sum(shuffled >= abs(observed) - 1e-12) + 1) / (samples + 1)
     return observed, float(p_value)
+
+
+def bootstrap_closed_ci(
+    predictions: Sequence[str | None],
+    golds: Sequence[str],
+    majority: str,
+    level: float = 0.95,
+    samples: int = 1000,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of accuracy, balanced accuracy, F1 ("yes" positive) and the majority
+    baseline's accuracy, resampling questions (one draw serves all four, so they stay comparable).
+
+    ``predictions`` hold "yes", "no" or None (an abstention, wrong for every metric); ``golds`` "yes" or "no".
+    """
+    if not golds:
+        return {}
+    said = np.array([1 if p == "yes" else 0 if p == "no" else -1 for p in predictions], dtype=np.int8)
+    truth = np.array([g == "yes" for g in golds], dtype=bool)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, truth.size, size=(samples, truth.size))
+    s, t = said[draws], truth[draws]
+    tp, fp = ((s == 1) & t).sum(1), ((s == 1) & ~t).sum(1)
+    tn, positives = ((s == 0) & ~t).sum(1), t.sum(1)
+    negatives = truth.size - positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recalls = np.stack([tp / positives, tn / negatives])
+        f1 = np.where(2 * tp + fp + (positives - tp) > 0, 2 * tp / (2 * tp + fp + (positives - tp)), 0.0)
+    stats = {
+        "accuracy": (tp + tn) / truth.size,
+        "balanced_accuracy": np.nanmean(recalls, axis=0),
+        "f1": f1,
+        "majority_accuracy": (positives if majority == "yes" else negatives) / truth.size,
+    }
+    tail = (1 - level) / 2
+    return {
+        name: (float(np.nanquantile(values, tail)), float(np.nanquantile(values, 1 - tail)))
+        for name, values in stats.items()
+    }

@@ -41,7 +41,9 @@ class CachedGenerator:
     def __init__(self, inner: Generator, path: str | Path, settings: dict[str, Any] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
-        self.identity = json.dumps({"name": inner.name, **(settings or {})}, sort_keys=True, default=str)
+        # A generator may name what else changes its output (the extractive answerer: its rules version and policy).
+        own = dict(getattr(inner, "identity_settings", None) or {})
+        self.identity = json.dumps({"name": inner.name, **own, **(settings or {})}, sort_keys=True, default=str)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, generation TEXT NOT NULL)")

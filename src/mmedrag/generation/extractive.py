@@ -1,51 +1,39 @@
 """The extractive answerer: no VLM, CPU only, and honest about what the references say.
 
-* Closed (yes/no) questions: find the asked finding in the retrieved reports' sentences and whether it is negated
-  (NegEx-style, :mod:`mmedrag.generation.negation`); references vote, the best-ranked weighing most.
+* Closed (yes/no) questions: find the asked finding in the retrieved reports' sentences, whether it is negated
+  (NegEx-style, :mod:`mmedrag.generation.negation`), hedged or stated normal, by the written rules and lexicon of
+  :mod:`mmedrag.generation.closed_reading` and :mod:`mmedrag.generation.lexicon`; an unmentioned finding in a
+  complete report reads as absent (policy ``unmentioned``); references vote, the best-ranked weighing most.
 * Open questions: the retrieved sentence that covers most of the question's terms.
 * Report requests: the best-ranked retrieved report, as retrieval-based report generation does (CXR-RePaiR,
   Endo et al. 2021).
-When the references are silent it answers "unknown" (an abstention), never a guess. It is the offline default and a
-baseline row in every evaluation.
+When the references are silent (or an incomplete one, such as an image caption, does not mention the finding) it
+answers "unknown" (an abstention), never a guess; the trace names the deciding sentence or rule. It is the offline
+default and a baseline row in every evaluation.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from mmedrag.errors import ConfigError
 from mmedrag.generation.base import approx_token_count
-from mmedrag.generation.negation import Mention, find_mention, sentences, stem, words
+from mmedrag.generation.closed_reading import (
+    HEDGE_POLICIES,
+    UNMENTIONED_POLICIES,
+    ClosedQuestion,
+    answer_from,
+    is_complete,
+    parse_question,
+    read_report,
+)
+from mmedrag.generation.lexicon import FRAME
+from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
-# Words that frame a question rather than name a finding.
-_FRAME = frozenset(
-    """
-    a an the is are was were be been being does do did has have had can could will would should may might must
-    there this that these those it its of in on at to for from with by as and or any some evidence sign signs
-    image images picture film films scan scans study radiograph radiographs xray ray view shown show shows
-    seen see visible visualized noted present presence appear appears appearing demonstrate demonstrated
-    demonstrates indicate indicates indicative suggest suggests suggestive patient patients identified
-    identify detected observed consistent findings finding found what which where how located here chest
-    evident apparent report reports mention mentions mentioned according
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
-# Concepts that reports name in one word: the question's terms (all present) become the report's term.
-_CONCEPTS: tuple[tuple[frozenset[str], str], ...] = tuple(
-    (frozenset(stem(w) for w in key.split()), stem(value))
-    for key, value in (
-        ("heart enlarged", "cardiomegaly"),
-        ("cardiac enlarged", "cardiomegaly"),
-        ("heart large", "cardiomegaly"),
-        ("lung collapse", "atelectasis"),
-        ("fluid pleural", "effusion"),
-        ("air pleural", "pneumothorax"),
-        ("unremarkable", "normal"),
-    )
-)
-# Answering "Is X abnormal?" from "X is normal" means flipping the polarity; so does "enlarged" against "normal".
-_ANTONYMS = {stem(word): stem("normal") for word in ("abnormal", "abnormality", "enlarged", "problem", "problems")}
+RULES_VERSION = 2  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:
@@ -54,7 +42,7 @@ def finding_terms(question: str) -> tuple[list[str], bool]:
     negated_question = bool({"no", "not"} & set(tokens[1:3]))  # "Is there no ...?", "Is it not ...?"
     terms: list[str] = []
     for token in tokens:
-        if token in _FRAME or token in {"no", "not"} or len(token) < 3:
+        if token in FRAME or token in {"no", "not"} or len(token) < 3:
             continue
         term = stem(token)
         if term not in terms:
@@ -62,57 +50,76 @@ def finding_terms(question: str) -> tuple[list[str], bool]:
     return terms, negated_question
 
 
-def _required(terms: list[str]) -> int:
-    return max(1, math.ceil(0.6 * len(terms)))
+@dataclass(frozen=True)
+class ClosedPolicy:
+    """How the answerer reads what a report does not say plainly (see :mod:`mmedrag.generation.closed_reading`).
+
+    Attributes:
+        unmentioned: ``absent_if_complete`` (a complete report that does not mention a finding says it is absent,
+            as the CheXpert labeler reads reports) or ``abstain`` (answer "unknown").
+        hedged: a hedged finding ("may represent", "cannot exclude") counts as ``yes`` (present, CheXpert's U-Ones),
+            ``no`` (U-Zeros) or ``abstain``.
+    """
+
+    unmentioned: str = "absent_if_complete"
+    hedged: str = "yes"
+
+    def __post_init__(self) -> None:
+        if self.unmentioned not in UNMENTIONED_POLICIES:
+            raise ConfigError(f"unmentioned={self.unmentioned!r}; use one of {', '.join(UNMENTIONED_POLICIES)}")
+        if self.hedged not in HEDGE_POLICIES:
+            raise ConfigError(f"hedged={self.hedged!r}; use one of {', '.join(HEDGE_POLICIES)}")
 
 
-def term_variants(terms: list[str]) -> list[tuple[list[str], bool]]:
-    """The question's terms as asked, with an antonym swapped in (polarity flipped), and with concepts merged."""
-    variants = [(terms, False)]
-    swapped = [_ANTONYMS.get(t, t) for t in terms]
-    if swapped != terms:
-        variants.append((swapped, True))
-    for key, value in _CONCEPTS:
-        if key <= set(terms):
-            variants.append(([t for t in terms if t not in key] + [value], False))
-    return variants
+def _vote(reference: Reference, question: ClosedQuestion, policy: ClosedPolicy) -> dict[str, Any] | None:
+    """One reference's vote: the deciding sentence, or the unmentioned-finding rule; None when it is silent."""
+    reading = read_report(reference.text, question)
+    if reading is not None:
+        says_yes = answer_from(reading.finding, question, policy.hedged)
+        rule = "hedged" if reading.finding == "uncertain" else "sentence"
+        vote: dict[str, Any] = {"sentence": reading.sentence, "finding": reading.finding, "rule": rule}
+    elif policy.unmentioned == "absent_if_complete" and is_complete(reference.text):
+        says_yes = answer_from("absent", question, policy.hedged)
+        vote = {"sentence": None, "finding": "absent", "rule": "unmentioned_absent_in_complete_report"}
+    else:
+        return None
+    if says_yes is None:
+        return None
+    return {"reference": reference.number, "id": reference.record_id, "yes": says_yes, **vote}
 
 
-def _closed_mention(reference: Reference, terms: list[str]) -> tuple[Mention, bool] | None:
-    """The reference's best mention of the finding and whether an antonym flipped it."""
-    variants = term_variants(terms)
-    best: tuple[Mention, bool] | None = None
-    for sentence in sentences(reference.text):
-        for variant, flipped in variants:
-            # An antonym reading ("normal" for "abnormal") must match every term: "normal" alone is too common.
-            mention = find_mention(sentence, variant, len(variant) if flipped else _required(variant))
-            if mention and (best is None or mention.matched > best[0].matched):
-                best = (mention, flipped)
-    return best
+def answer_closed(
+    question: str, references: Sequence[Reference], policy: ClosedPolicy | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``Yes.``/``No.`` with the deciding sentence (or rule), or ``unknown``; plus the votes for the trace.
 
-
-def answer_closed(question: str, references: Sequence[Reference]) -> tuple[str, dict[str, Any]]:
-    """``Yes.``/``No.`` with the deciding sentence, or ``unknown``; plus the votes for the trace."""
-    terms, negated_question = finding_terms(question)
-    votes: list[dict[str, Any]] = []
-    tally = 0.0
-    for reference in references:
-        found = _closed_mention(reference, terms) if terms else None
-        if found is None:
-            continue
-        mention, flipped = found
-        says_yes = (not mention.negated) != flipped
-        weight = 1.0 / reference.number  # the best-ranked reference weighs most
-        tally += weight if says_yes else -weight
-        votes.append(
-            {"reference": reference.number, "id": reference.record_id, "yes": says_yes, "sentence": mention.sentence}
-        )
-    trace = {"terms": terms, "votes": votes}
-    if not votes or tally == 0:
+    References vote, the best-ranked weighing most (weight 1/rank). References that name the finding decide; the
+    unmentioned-finding rule votes only when none does, so a lower-ranked report that names the finding wins.
+    """
+    policy = policy or ClosedPolicy()
+    parsed = parse_question(question)
+    trace: dict[str, Any] = {
+        "terms": list(parsed.content),
+        "state": parsed.state,
+        "policy": {"unmentioned": policy.unmentioned, "hedged": policy.hedged},
+        "votes": [],
+    }
+    if not parsed.content:
+        trace["rule"] = "no_finding_terms"
         return UNKNOWN, trace
-    says_yes = (tally > 0) != negated_question
-    support = next(v for v in votes if v["yes"] == (tally > 0))
-    return f'{"Yes" if says_yes else "No"}. Reference [{support["reference"]}]: "{support["sentence"]}"', trace
+    trace["votes"] = [vote for reference in references if (vote := _vote(reference, parsed, policy))]
+    named = [vote for vote in trace["votes"] if vote["sentence"]]
+    tally = sum((1.0 if v["yes"] else -1.0) / v["reference"] for v in named or trace["votes"])
+    if tally == 0:
+        trace["rule"] = "silent" if not trace["votes"] else "tie"
+        return UNKNOWN, trace
+    support = next(v for v in named or trace["votes"] if v["yes"] == (tally > 0))
+    trace["rule"] = support["rule"]
+    trace["decided_by"] = support["reference"]
+    word = "Yes" if tally > 0 else "No"
+    if support["sentence"]:
+        return f'{word}. Reference [{support["reference"]}]: "{support["sentence"]}"', trace
+    return f"{word}. Reference [{support['reference']}] does not mention it and reads as a complete report.", trace
 
 
 def answer_open(question: str, references: Sequence[Reference]) -> tuple[str, dict[str, Any]]:
@@ -133,12 +140,17 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
+    def __init__(self, unmentioned: str = "absent_if_complete", hedged: str = "yes") -> None:
+        self.policy = ClosedPolicy(unmentioned=unmentioned, hedged=hedged)
+        # Folded into answer-cache keys, so a cache never returns answers of other rules or another policy.
+        self.identity_settings = {"rules": RULES_VERSION, "unmentioned": unmentioned, "hedged": hedged}
+
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         return [self._one(prompt) for prompt in prompts]
 
     def _one(self, prompt: Prompt) -> Generation:
         if prompt.task == "closed":
-            text, trace = answer_closed(prompt.question, prompt.references)
+            text, trace = answer_closed(prompt.question, prompt.references, self.policy)
         elif prompt.task == "open":
             text, trace = answer_open(prompt.question, prompt.references)
         elif prompt.references:

@@ -1,41 +1,37 @@
 """Local transformers backend: any image-text-to-text checkpoint (MedGemma, Qwen2.5-VL, LLaVA, ...) loaded through the
 Auto classes, optionally with a PEFT LoRA adapter, generating batched and greedy by default.
+
+Evaluation speed: questions about one image with one reference set share their prompt prefix, which is prefilled once
+(:mod:`mmedrag.generation.prefix_cache`); batches are cut by :mod:`mmedrag.generation.batching` (groups kept together,
+sorted by length inside a bounded window); closed questions can be answered in one forward pass
+(``closed_answer="first_token"``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import re
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
+from mmedrag.generation import prefix_cache
+from mmedrag.generation.batching import padding_fraction, plan_batches, share_key
+from mmedrag.generation.hf_loading import (
+    attach_adapter,
+    first_token_ids,
+    load_error,
+    reason,
+    resolve_device,
+    resolve_dtype,
+)
 from mmedrag.types import Generation, Prompt
 
-_DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "float16": "float16",
-    "fp16": "float16",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-}
-_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 _YES = ("yes", "Yes", " yes", " Yes")
 _NO = ("no", "No", " no", " No")
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of an exception, short enough to sit inside a one-line error message."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+CLOSED_ANSWERS = ("generate", "first_token")
 
 
 class HFGenerator:
@@ -51,6 +47,12 @@ class HFGenerator:
         do_sample: sample instead of greedy decoding.
         temperature: sampling temperature (ignored when greedy).
         trust_remote_code: allow checkpoints that ship their own modelling code.
+        share_prefix: prefill the common prefix of prompts about one image and one reference set once per batch
+            (same answers as without; see :mod:`mmedrag.generation.prefix_cache`).
+        closed_answer: ``"generate"`` decodes closed questions like any other; ``"first_token"`` answers them in
+            one forward pass with the larger of P(yes) and P(no) over the first answer token.
+        sort_window: prompts (in input order) inside which batches are sorted by prompt length; 1 keeps input order.
+        preloaded: ``(model, processor)`` already in memory; ``model`` then only names them.
 
     Raises:
         ConfigError: an argument is invalid.
@@ -74,11 +76,22 @@ class HFGenerator:
         do_sample: bool = False,
         temperature: float = 1.0,
         trust_remote_code: bool = False,
+        share_prefix: bool = True,
+        closed_answer: str = "generate",
+        sort_window: int = 256,
+        preloaded: tuple[Any, Any] | None = None,
     ) -> None:
-        if max_new_tokens < 1 or batch_size < 1:
-            raise ConfigError(f"max_new_tokens ({max_new_tokens}) and batch_size ({batch_size}) must be at least 1")
+        if max_new_tokens < 1 or batch_size < 1 or sort_window < 1:
+            raise ConfigError(
+                f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}) and sort_window ({sort_window}) "
+                "must be at least 1"
+            )
         if do_sample and temperature <= 0:
             raise ConfigError(f"temperature must be positive when sampling, got {temperature}")
+        if closed_answer not in CLOSED_ANSWERS:
+            raise ConfigError(
+                f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}"
+            )
         torch = require("torch", "hf")
         transformers = require("transformers", "hf")
         self.model_id = str(model)
@@ -88,17 +101,24 @@ class HFGenerator:
         self.batch_size = batch_size
         self.do_sample = do_sample
         self.temperature = temperature
-        self.device = _resolve_device(torch, device)
-        self.dtype = _resolve_dtype(torch, dtype, self.device)
-        try:
-            self.processor = transformers.AutoProcessor.from_pretrained(
-                self.model_id, trust_remote_code=trust_remote_code
-            )
-            self.model = transformers.AutoModelForImageTextToText.from_pretrained(
-                self.model_id, dtype=self.dtype, trust_remote_code=trust_remote_code
-            )
-        except Exception as exc:
-            raise _load_error(self.model_id, exc) from exc
+        self.share_prefix = share_prefix
+        self.closed_answer = closed_answer
+        self.sort_window = sort_window
+        self.device = resolve_device(torch, device)
+        self.dtype = resolve_dtype(torch, dtype, self.device)
+        if preloaded is not None:  # model and processor already in memory (a benchmark's random-weight model)
+            self.model, self.processor = preloaded
+            self.model.to(dtype=self.dtype)
+        else:
+            try:
+                self.processor = transformers.AutoProcessor.from_pretrained(
+                    self.model_id, trust_remote_code=trust_remote_code
+                )
+                self.model = transformers.AutoModelForImageTextToText.from_pretrained(
+                    self.model_id, dtype=self.dtype, trust_remote_code=trust_remote_code
+                )
+            except Exception as exc:
+                raise load_error(self.model_id, exc) from exc
         self._adapters: dict[str, str] = {}  # adapter folder -> PEFT adapter name
         if self.adapter is not None:
             self._use_adapter(self.adapter)
@@ -113,37 +133,53 @@ class HFGenerator:
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
-        yes, no = _first_token_ids(self.tokenizer, _YES), _first_token_ids(self.tokenizer, _NO)
+        yes, no = first_token_ids(self.tokenizer, _YES), first_token_ids(self.tokenizer, _NO)
         self._yes_ids, self._no_ids = sorted(yes - no), sorted(no - yes)  # a shared first piece tells nothing
+        config = self.model.config
+        self._image_token_id = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
+        self._rope_holder = prefix_cache.rope_holder(self.model)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under the model's tokenizer, without special tokens."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
-        """Answer ``prompts`` in batches of ``batch_size``; the output order matches the input order.
+        """Answer ``prompts`` in batches of at most ``batch_size``; the output order matches the input order.
 
         Prompts with and without images go to separate batches: not every processor accepts a mix (Gemma3's rejects
         a flat image list), and grouping costs at most one extra partial batch.
         """
-        groups: dict[tuple[bool, str | None], list[int]] = {}
+        if not prompts:
+            return []
+        texts = [self._render(p) for p in prompts]
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        buckets: dict[tuple[bool, str | None], list[int]] = {}
         for index, prompt in enumerate(prompts):
-            groups.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
+            buckets.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
+        keys = [share_key(p, p.adapter or self.adapter) for p in prompts] if self.share_prefix else None
         results: list[Generation | None] = [None] * len(prompts)
-        for (_, adapter), indices in groups.items():
+        for (_, adapter), indices in buckets.items():
             with self._adapter_active(adapter):
-                for start in range(0, len(indices), self.batch_size):
-                    chunk = indices[start : start + self.batch_size]
-                    batch = self._generate_batch([prompts[i] for i in chunk], adapter)
-                    for index, generation in zip(chunk, batch, strict=True):
+                for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window):
+                    where = {index: row for row, index in enumerate(planned.indices)}
+                    groups = [[where[index] for index in group] for group in planned.groups]
+                    batch = self._generate_batch(
+                        [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
+                    )
+                    for index, generation in zip(planned.indices, batch, strict=True):
                         results[index] = generation
         return [generation for generation in results if generation is not None]
+
+    def _render(self, prompt: Prompt) -> str:
+        return str(
+            self.processor.apply_chat_template(list(prompt.messages), add_generation_prompt=True, tokenize=False)
+        )
 
     def _use_adapter(self, folder: str) -> str:
         """Load the adapter in ``folder`` once (validated against the base model); return its PEFT name."""
         if folder not in self._adapters:
             name = "a" + hashlib.sha1(folder.encode()).hexdigest()[:10]  # PEFT names become module keys: no dots
-            self.model = _attach_adapter(self.model, folder, self.model_id, name)
+            self.model = attach_adapter(self.model, folder, self.model_id, name)
             self.model.to(self.device).eval()
             self._adapters[folder] = name
         return self._adapters[folder]
@@ -161,12 +197,9 @@ class HFGenerator:
         else:
             yield
 
-    def _generate_batch(self, prompts: list[Prompt], adapter: str | None) -> list[Generation]:
+    def _encode(self, texts: list[str], prompts: list[Prompt]) -> dict[str, Any]:
+        """The processor's tensors for ``texts`` (left-padded), on the model's device and dtype."""
         torch = require("torch", "hf")
-        texts = [
-            self.processor.apply_chat_template(list(p.messages), add_generation_prompt=True, tokenize=False)
-            for p in prompts
-        ]
         kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
         if prompts[0].images:
             kwargs["images"] = [list(p.images) for p in prompts]
@@ -178,34 +211,63 @@ class HFGenerator:
             inputs = self.processor(**kwargs)
         except Exception as exc:
             raise GenerationError(
-                f"{self.name}: the processor rejected a batch of {len(prompts)} prompt(s) ({_reason(exc)}); "
+                f"{self.name}: the processor rejected a batch of {len(prompts)} prompt(s) ({reason(exc)}); "
                 "check that each prompt has one image part per image"
             ) from exc
-        inputs = {
+        return {
             key: value.to(self.device, dtype=self.dtype) if value.is_floating_point() else value.to(self.device)
             for key, value in inputs.items()
             if isinstance(value, torch.Tensor)
         }
-        want_yes = any(p.task == "closed" for p in prompts)
-        options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}
-        if self.do_sample:
-            options["temperature"] = self.temperature
+
+    def _shared_inputs(
+        self, inputs: dict[str, Any], texts: list[str], prompts: list[Prompt], groups: list[list[int]]
+    ) -> tuple[dict[str, Any], prefix_cache.SharedLayout | None]:
+        """``generate`` arguments that start from each group's prefilled prefix, or ``inputs`` unchanged (and None)
+        when sharing is off or would not hold for this batch."""
+        layout = prefix_cache.plan_layout(inputs, groups, self._image_token_id) if self.share_prefix else None
+        if layout is None:
+            return inputs, None
+        torch = require("torch", "hf")
+        prefixes, deltas = [], []
+        for group, length in zip(layout.groups, layout.prefix_lengths, strict=True):
+            first = group[0]
+            single = self._encode([texts[first]], [prompts[first]])
+            row = inputs["input_ids"][first][inputs["attention_mask"][first].bool()]
+            if not torch.equal(single["input_ids"][0], row):  # tokenisation depends on the batch: do not share
+                return inputs, None
+            layers, delta = prefix_cache.prefill(self.model, single, length, self._rope_holder)
+            prefixes.append(layers)
+            deltas.append(delta)
+        if self._rope_holder is not None:
+            # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
+            self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
+        cache = prefix_cache.expand(prefixes, layout)
+        arguments = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        return {**arguments, prefix_cache.cache_keyword(self.model): cache}, layout
+
+    def _generate_batch(self, prompts: list[Prompt], texts: list[str], groups: list[list[int]]) -> list[Generation]:
+        inputs = self._encode(texts, prompts)
+        arguments, layout = self._shared_inputs(inputs, texts, prompts, groups)
+        one_pass = [self.closed_answer == "first_token" and p.task == "closed" for p in prompts]
         try:
-            with torch.inference_mode():
-                # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would
-                # push "yes" or "no" (both in the instruction) toward zero.
-                output = self.model.generate(
-                    **inputs,
-                    **options,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    return_dict_in_generate=True,
-                    output_logits=want_yes,
-                )
+            new_tokens, first_step = self._decode(arguments, one_pass, any(p.task == "closed" for p in prompts))
         except Exception as exc:
-            raise GenerationError(f"{self.name}: generation failed ({_reason(exc)})") from exc
-        new_tokens = output.sequences[:, inputs["input_ids"].shape[1] :].tolist()
-        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
-        first_step = output.logits[0].float().softmax(dim=-1) if want_yes else None
+            raise GenerationError(f"{self.name}: generation failed ({reason(exc)})") from exc
+        finally:
+            if self._rope_holder is not None:
+                self._rope_holder.rope_deltas = None
+        lengths = [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]
+        batch_meta = {
+            "backend": "hf",
+            "model": self.model_id,
+            "adapter": prompts[0].adapter or self.adapter,
+            "batch_size": len(prompts),
+            "padding_fraction": round(padding_fraction(lengths), 4),
+            "prefill_tokens_per_question": round(
+                (layout.prefill_tokens if layout else len(lengths) * max(lengths)) / len(lengths), 1
+            ),
+        }
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens, strict=True)):
             stop = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)
@@ -213,21 +275,72 @@ class HFGenerator:
             yes_probability = None
             if first_step is not None and prompt.task == "closed":
                 yes_probability = self._yes_share(first_step[row])
+            text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+            finish = "length" if stop is None else "stop"
+            if one_pass[row] and yes_probability is not None:
+                text, finish = ("yes" if yes_probability >= 0.5 else "no"), "first_token"
+            shared = layout.prefix_lengths[layout.row_groups[row]] if layout else 0
+            meta = {"closed_answer": "first_token" if one_pass[row] else "generate", "finish_reason": finish}
             generations.append(
                 Generation(
-                    text=self.tokenizer.decode(kept, skip_special_tokens=True).strip(),
-                    prompt_tokens=int(prompt_tokens[row]),
+                    text=text,
+                    prompt_tokens=lengths[row],
                     completion_tokens=len(kept),
                     yes_probability=yes_probability,
-                    meta={
-                        "backend": "hf",
-                        "model": self.model_id,
-                        "adapter": adapter,
-                        "finish_reason": "length" if stop is None else "stop",
-                    },
+                    meta={**batch_meta, **meta, "shared_prefix_tokens": shared},
                 )
             )
         return generations
+
+    def _generate(self, arguments: dict[str, Any], max_new_tokens: int, want_logits: bool, sample: bool) -> Any:
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
+        if sample:
+            options["temperature"] = self.temperature
+        # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push
+        # "yes" or "no" (both in the instruction) toward zero.
+        return self.model.generate(
+            **arguments,
+            **options,
+            pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+            output_logits=want_logits,
+        )
+
+    def _decode(self, arguments: dict[str, Any], one_pass: list[bool], want_yes: bool) -> tuple[list[list[int]], Any]:
+        """New tokens per row and first-step probabilities (None unless a row is closed).
+
+        One-pass rows stop after the first forward; the other rows of the batch continue from its KV cache, so a
+        batch mixing one-pass closed questions and decoded ones runs the prompt (and any shared prefix) once.
+        """
+        torch = require("torch", "hf")
+        width = int(arguments["input_ids"].shape[1])
+        with torch.inference_mode():
+            if not any(one_pass) or all(one_pass):
+                steps = 1 if all(one_pass) else self.max_new_tokens
+                output = self._generate(arguments, steps, want_yes, self.do_sample and not all(one_pass))
+                first = output.logits[0].float().softmax(dim=-1) if want_yes else None
+                return output.sequences[:, width:].tolist(), first
+            output = self._generate(arguments, 1, True, self.do_sample)
+            first = output.logits[0].float().softmax(dim=-1)
+            tokens = output.sequences[:, width:].tolist()
+            rows = [i for i, done in enumerate(one_pass) if not done and tokens[i][0] not in self._eos_ids]
+            if not rows or self.max_new_tokens == 1:
+                return tokens, first
+            select = torch.tensor(rows, device=output.sequences.device)
+            cache = prefix_cache.returned_cache(output)
+            cache.batch_select_indices(select)
+            if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
+                self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]
+            mask = arguments["attention_mask"][select]
+            rest = {
+                "input_ids": output.sequences[select],
+                "attention_mask": torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1),
+                prefix_cache.cache_keyword(self.model): cache,
+            }
+            more = self._generate(rest, self.max_new_tokens - 1, False, self.do_sample)
+            for row, continued in zip(rows, more.sequences[:, width:].tolist(), strict=True):
+                tokens[row] = continued
+            return tokens, first
 
     def _yes_share(self, probabilities: Any) -> float | None:
         """P(yes) / (P(yes) + P(no)) from one row of first-step probabilities; None when both are zero."""
@@ -235,99 +348,3 @@ class HFGenerator:
         p_no = float(probabilities[self._no_ids].sum()) if self._no_ids else 0.0
         total = p_yes + p_no
         return p_yes / total if total > 0 else None
-
-
-def _resolve_device(torch: Any, device: str) -> Any:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"device {device!r} is not a torch device; pass 'auto', 'cpu' or 'cuda[:N]'") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asks for CUDA, which is not available here; pass 'auto' or 'cpu'")
-    return resolved
-
-
-def _resolve_dtype(torch: Any, dtype: str, device: Any) -> Any:
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
-        raise ConfigError(f"dtype {dtype!r} is not supported; pass 'auto', 'float32', 'float16' or 'bfloat16'")
-    return getattr(torch, _DTYPES[dtype])
-
-
-def _load_error(model: str, exc: BaseException) -> GenerationError:
-    """One line saying which of the three usual causes (no folder, not a VLM, no hub) stopped the load."""
-    path = Path(model).expanduser()
-    if path.exists():
-        return GenerationError(
-            f"cannot load {model} with AutoProcessor + AutoModelForImageTextToText ({_reason(exc)}); pass the folder "
-            "of a vision-language checkpoint (config.json, weights and processor files)"
-        )
-    if not _HUB_ID.match(model):
-        return GenerationError(
-            f"model folder {model} does not exist; pass the folder holding config.json and the weights, or a hub id"
-        )
-    return GenerationError(
-        f"cannot load {model}: no such local folder, and the Hugging Face hub failed ({_reason(exc)}); download it "
-        f"where the hub is reachable (hf download {model} --local-dir DIR) and pass its local folder"
-    )
-
-
-def _first_token_ids(tokenizer: Any, spellings: Sequence[str]) -> set[int]:
-    """The first sub-token of each spelling, skipping pieces that are only whitespace (they begin any word)."""
-    ids: set[int] = set()
-    for spelling in spellings:
-        pieces = tokenizer(spelling, add_special_tokens=False)["input_ids"]
-        if pieces and tokenizer.decode(pieces[:1]).strip():
-            ids.add(pieces[0])
-    return ids
-
-
-def _attach_adapter(model: Any, adapter: str, model_id: str, name: str = "default") -> Any:
-    """Add the LoRA adapter in ``adapter`` under ``name`` (wrapping ``model`` in a PeftModel the first time),
-    refusing one that was trained on another architecture."""
-    peft = require("peft", "train")
-    transformers = require("transformers", "hf")
-    config_file = Path(adapter).expanduser() / "adapter_config.json"
-    if not config_file.is_file():
-        raise GenerationError(f"adapter folder {adapter} has no adapter_config.json; pass a saved PEFT adapter folder")
-    trained_on = json.loads(config_file.read_text(encoding="utf-8")).get("base_model_name_or_path") or "unknown"
-    mismatch = f"adapter {adapter} (trained on {trained_on}) does not fit model {model_id}"
-    try:
-        # Only local folders and cached hub ids are checked; an unknown base is left to the weight check below.
-        base_type = transformers.AutoConfig.from_pretrained(trained_on, local_files_only=True).model_type
-    except Exception:
-        base_type = None
-    if base_type is not None and base_type != model.config.model_type:
-        raise GenerationError(
-            f"{mismatch}: it was trained on a {base_type} model and this is {model.config.model_type}; "
-            "pass the base model the adapter was trained on"
-        )
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if isinstance(model, peft.PeftModel):
-                model.load_adapter(str(config_file.parent), adapter_name=name)
-                wrapped = model
-            else:
-                wrapped = peft.PeftModel.from_pretrained(model, str(config_file.parent), adapter_name=name)
-    except Exception as exc:
-        raise GenerationError(f"{mismatch} ({_reason(exc)}); pass the base model the adapter was trained on") from exc
-    missing = [w for w in caught if "missing adapter keys" in str(w.message)]
-    for w in caught:
-        if w not in missing:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    # PEFT silently drops saved weights that have no matching module, so compare the LoRA weight counts as well
-    # (counts, not names: PEFT renames keys of adapters saved under older transformers module layouts).
-    saved = sum("lora_" in key for key in peft.utils.load_peft_weights(str(config_file.parent), device="cpu"))
-    # save_embedding_layers=False: "auto" would query the hub about the base model.
-    state = peft.utils.get_peft_model_state_dict(wrapped, adapter_name=name, save_embedding_layers=False)
-    loaded = sum("lora_" in key for key in state)
-    if missing or saved != loaded:
-        raise GenerationError(
-            f"{mismatch}: {saved} saved adapter weights vs {loaded} adapter slots in the model; "
-            "pass the base model the adapter was trained on"
-        )
-    return wrapped

@@ -143,13 +143,27 @@ def find_mention(sentence: str, terms: list[str], required: int) -> Mention | No
     positions = [stems.index(term) for term in terms if term in stems]
     if len(positions) < required:
         return None
-    first, last = min(positions), max(positions)
-    clause_start = max((i + 1 for i in range(first) if tokens[i] in _CLAUSE_BREAK), default=0)
-    clause_end = next((i for i in range(last + 1, len(tokens)) if tokens[i] in _CLAUSE_BREAK), len(tokens))
-    pseudo = _contains_phrase(tokens, PSEUDO_NEGATIONS, clause_start, clause_end)
+    start, end = clause_bounds(tokens, min(positions), max(positions))
+    return Mention(sentence=sentence, matched=len(positions), negated=is_negated(tokens, start, end, max(positions)))
+
+
+def clause_bounds(tokens: list[str], first: int, last: int) -> tuple[int, int]:
+    """The clause around tokens ``first..last``: it ends at NegEx termination terms ("but", "however", ...)."""
+    start = max((i + 1 for i in range(first) if tokens[i] in _CLAUSE_BREAK), default=0)
+    end = next((i for i in range(last + 1, len(tokens)) if tokens[i] in _CLAUSE_BREAK), len(tokens))
+    return start, end
+
+
+def is_negated(tokens: list[str], start: int, end: int, last: int) -> bool:
+    """Whether a finding ending at token ``last`` is negated within the clause ``start..end`` (NegEx)."""
+    if _contains_phrase(tokens, PSEUDO_NEGATIONS, start, end):
+        return False
     # A pre-negation scopes forward over the finding, so it may sit between its words ("lungs are free of disease").
-    negated = not pseudo and (
-        _contains_phrase(tokens, PRE_NEGATIONS, clause_start, last)
-        or _contains_phrase(tokens, POST_NEGATIONS, last + 1, clause_end)
+    return _contains_phrase(tokens, PRE_NEGATIONS, start, last) or _contains_phrase(
+        tokens, POST_NEGATIONS, last + 1, end
     )
-    return Mention(sentence=sentence, matched=len(positions), negated=negated)
+
+
+def contains_phrase(tokens: list[str], phrases: tuple[str, ...], start: int, stop: int) -> bool:
+    """Whether one of ``phrases`` (space-separated words) starts at a token in ``start..stop``."""
+    return _contains_phrase(tokens, phrases, start, stop)

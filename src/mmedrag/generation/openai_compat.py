@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +17,7 @@ from PIL import Image
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
 from mmedrag.generation.base import approx_token_count
+from mmedrag.generation.batching import share_key
 from mmedrag.types import Generation, Prompt
 
 _MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -93,7 +94,8 @@ class OpenAICompatGenerator:
         return approx_token_count(text)
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
-        """One chat completion per prompt, ``concurrency`` at a time; raises :class:`GenerationError` on failure."""
+        """One chat completion per prompt, ``concurrency`` at a time, sent grouped by image and returned in input
+        order; raises :class:`GenerationError` on failure."""
         for index, prompt in enumerate(prompts):  # all prompts are checked before the first request goes out
             parts = sum(part.get("type") == "image" for message in prompt.messages for part in _parts(message))
             if parts != len(prompt.images):
@@ -103,8 +105,14 @@ class OpenAICompatGenerator:
                 )
         if not prompts:
             return []
+        # Requests about one image (and one reference set) go out back to back, so that a server with a prefix
+        # cache (vLLM --enable-prefix-caching) still holds their shared prefix when the next one arrives.
+        first: dict[Hashable, int] = {}
+        keys = [first.setdefault(share_key(prompt, prompt.adapter), i) for i, prompt in enumerate(prompts)]
+        order = sorted(range(len(prompts)), key=lambda i: (keys[i], i))
         with ThreadPoolExecutor(min(self.concurrency, len(prompts)), thread_name_prefix="mmedrag-openai") as pool:
-            futures = [pool.submit(self._complete, prompt) for prompt in prompts]
+            submitted = {index: pool.submit(self._complete, prompts[index]) for index in order}
+            futures = [submitted[index] for index in range(len(prompts))]
             try:
                 return [future.result() for future in futures]
             except BaseException:

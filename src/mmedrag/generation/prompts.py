@@ -4,6 +4,10 @@ references that carry their record ids.
 The wording is our own, with the meaning of the reference prompts (method.md §6): the model is a specialist of the
 image's domain, it answers from the image, and retrieved reports of other patients are for comparison only, never the
 basis of the diagnosis. References are added in rank order inside a token budget; the trace says what was cut.
+
+Order: the image, the role, the references and the caution come first; the task instruction and the question come
+last. Prompts about one image and one reference set then share a long token prefix, which the local generator
+prefills once per group (:mod:`mmedrag.generation.prefix_cache`) and vLLM's prefix cache reuses.
 """
 
 from __future__ import annotations

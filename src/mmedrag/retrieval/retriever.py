@@ -60,9 +60,17 @@ class Retriever:
     near_duplicate_bits: int | None = None
     near_duplicate_guard: bool = True
     _near: NearDuplicateGuard | None = field(default=None, init=False, repr=False)
+    _checked: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.index.check_encoder(fingerprint_of(self.encoder))
+        # The probes are embedded when a query first uses a modality, so an image query never loads the text side
+        # of an image-text encoder (the tower's MiniLM: seconds of start-up), and a text query never the image side.
+        self.index.check_encoder(fingerprint_of(self.encoder, frozenset()), partial=True)
+
+    def _check(self, modality: str) -> None:
+        if modality not in self._checked:
+            self.index.check_encoder(fingerprint_of(self.encoder, frozenset({modality})), partial=True)
+            self._checked.add(modality)
 
     def search(self, query: Query, k: int = 5, mode: Mode = "auto", filters: Filters | None = None) -> list[Hit]:
         return self.search_batch([query], k=k, mode=mode, filters=filters)[0]
@@ -112,8 +120,10 @@ class Retriever:
         image_rows = [i for i, m in enumerate(modes) if m != "text"]
         text_rows = [i for i, m in enumerate(modes) if m == "text"]
         if image_rows:
+            self._check("image")
             vectors[image_rows] = self.encoder.encode_images([images[i] for i in image_rows])  # type: ignore[misc]
         if text_rows:
+            self._check("text")
             vectors[text_rows] = self.encoder.encode_texts([queries[i].text for i in text_rows])
         return vectors
 

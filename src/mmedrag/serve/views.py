@@ -51,16 +51,17 @@ def selector_reason(trace: dict[str, Any]) -> str:
 
 
 def deciding_sentences(answer: Answer) -> dict[str, str]:
-    """Record id -> the report sentence the extractive answerer decided on (empty for other generators)."""
+    """Record id -> the report sentence the extractive answerer decided on (empty for other generators).
+
+    The extractive trace names the deciding reference (``decided_by``, its number) among the ``votes``; an open
+    answer names its ``reference`` and quotes the sentence.
+    """
     extractive = (answer.trace.get("generation") or {}).get("extractive") or {}
-    named = extractive.get("deciding") or extractive.get("decided_by")
-    if isinstance(named, dict) and named.get("id") and named.get("sentence"):
-        return {str(named["id"]): str(named["sentence"])}
-    found: dict[str, str] = {}
-    for vote in extractive.get("votes", []):
-        sentence = str(vote.get("sentence", ""))
-        if sentence and sentence in answer.text and vote.get("id") not in found:
-            found[str(vote["id"])] = sentence
+    votes = [vote for vote in extractive.get("votes", []) if isinstance(vote, dict)]
+    decided = extractive.get("decided_by")
+    if decided is not None:
+        return {str(v["id"]): str(v["sentence"]) for v in votes if v.get("reference") == decided and v.get("sentence")}
+    found = {str(v["id"]): str(v["sentence"]) for v in votes if v.get("sentence") and str(v["sentence"]) in answer.text}
     if not found and extractive.get("reference") and answer.task == "open":
         found[str(extractive["reference"])] = _REFERENCE_SUFFIX.sub("", answer.text).strip()
     return found
@@ -71,7 +72,8 @@ def mentions(answer: Answer) -> dict[str, list[str]]:
     extractive = (answer.trace.get("generation") or {}).get("extractive") or {}
     out: dict[str, list[str]] = {}
     for vote in extractive.get("votes", []):
-        out.setdefault(str(vote.get("id")), []).append(str(vote.get("sentence", "")))
+        if isinstance(vote, dict) and vote.get("sentence"):
+            out.setdefault(str(vote.get("id")), []).append(str(vote["sentence"]))
     return out
 
 

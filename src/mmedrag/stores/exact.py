@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mmedrag.errors import IndexFolderError
+from mmedrag.errors import ConfigError, IndexFolderError
 from mmedrag.stores.base import SearchResult, check_vectors
+from mmedrag.stores.integrity import check_scores
 
 
 class ExactStore:
@@ -26,6 +28,7 @@ class ExactStore:
     """
 
     kind = "exact"
+    lossless = True  # scores are exact inner products of the stored vectors
 
     # Queries are scored in blocks of at most this many score cells (~200 MB of float32 plus the top-k work), so a
     # large batch against a large store never builds one giant score matrix.
@@ -36,6 +39,10 @@ class ExactStore:
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._buffer = np.zeros((0, dim), dtype=np.float32)  # capacity grows by doubling; rows past count are unused
+        # Set by the index folder when it loads this store: where it came from, and the largest score unit vectors
+        # can give (a larger one means damaged vectors and is refused rather than served).
+        self.source: Path | None = None
+        self.max_score: float | None = None
 
     @property
     def _vectors(self) -> np.ndarray:
@@ -46,6 +53,7 @@ class ExactStore:
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         array = check_vectors(vectors, self.dim, rows=len(ids))
+        refuse_duplicates(ids)
         needed = len(self._ids) + len({i for i in ids if i not in self._rows})
         if needed > self._buffer.shape[0]:  # amortised growth: repeated small adds stay linear overall
             grown = np.zeros((max(needed, 2 * self._buffer.shape[0]), self.dim), dtype=np.float32)
@@ -87,10 +95,11 @@ class ExactStore:
                 tops = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             else:
                 tops = np.broadcast_to(np.arange(candidates.size), scores.shape)
-            for row, unordered in zip(scores, tops, strict=True):
+            for offset, (row, unordered) in enumerate(zip(scores, tops, strict=True)):
                 # Order the top-k by score, then by insertion order, so equal scores come out the same way every time.
                 top = unordered[np.lexsort((candidates[unordered], -row[unordered]))]
                 results.append([(self._ids[candidates[j]], float(row[j])) for j in top])
+                check_scores(self.source, results[-1], self.max_score, queries[start + offset])
         return results
 
     def count(self) -> int:
@@ -103,6 +112,10 @@ class ExactStore:
         """A copy of all vectors, in the order of :meth:`ids`."""
         return self._vectors.copy()
 
+    def sample_vectors(self, limit: int | None = None) -> np.ndarray:
+        """All vectors (a view): they are in memory already, and checking them all costs about what loading did."""
+        return self._vectors
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "vectors.npy", self._vectors)
@@ -110,15 +123,44 @@ class ExactStore:
 
     @classmethod
     def load(cls, folder: Path, dim: int) -> ExactStore:
+        """Read a saved store; unreadable or inconsistent files are an :class:`IndexFolderError` naming the file."""
         try:
-            vectors = np.load(folder / "vectors.npy")
-            ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexFolderError(f"{folder}: exact store files unreadable ({exc}); rebuild the index") from exc
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        except Exception as exc:  # a damaged header can fail in the parser too (SyntaxError, TokenError, ...)
+            raise IndexFolderError(f"{folder / 'vectors.npy'}: unreadable ({_reason(exc)}); rebuild the index") from exc
+        ids = _read_ids(folder / "ids.json")
+        if vectors.dtype != np.float32 or vectors.shape != (len(ids), dim):
+            raise IndexFolderError(
+                f"{folder / 'vectors.npy'}: {vectors.dtype} vectors of shape {vectors.shape} for {len(ids)} ids of "
+                f"dimension {dim}; rebuild the index"
+            )
         store = cls(dim)
-        if vectors.shape != (len(ids), dim):
-            raise IndexFolderError(f"{folder}: {len(ids)} ids but vectors of shape {vectors.shape}; rebuild the index")
-        store._buffer = vectors.astype(np.float32, copy=False)
-        store._ids = list(ids)
+        store._buffer = vectors
+        store._ids = ids
         store._rows = {identifier: row for row, identifier in enumerate(ids)}
+        store.source = folder
         return store
+
+
+def _read_ids(path: Path) -> list[str]:
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IndexFolderError(f"{path}: unreadable ({_reason(exc)}); rebuild the index") from exc
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise IndexFolderError(f"{path}: not a list of id strings; rebuild the index")
+    if len(set(ids)) != len(ids):
+        raise IndexFolderError(f"{path}: {len(ids) - len(set(ids))} duplicate id(s); rebuild the index")
+    return ids
+
+
+def refuse_duplicates(ids: Sequence[str]) -> None:
+    """One add() with the same id twice is ambiguous (which vector wins?): an error naming them; callers dedupe."""
+    if len(set(ids)) != len(ids):
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        raise ConfigError(f"duplicate ids in one add() call: {', '.join(repeated[:5])}{more}")
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]

@@ -18,6 +18,8 @@ import numpy as np
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, IndexFolderError
 from mmedrag.stores.base import SearchResult, check_vectors
+from mmedrag.stores.exact import refuse_duplicates
+from mmedrag.stores.integrity import check_scores
 
 
 class FaissStore:
@@ -50,6 +52,10 @@ class FaissStore:
         self._str_of: dict[int, str] = {}
         self._tombstones: set[int] = set()
         self._next = 0
+        # Set by the index folder on load: where the files came from, and the largest score the stored unit vectors
+        # can give when the index type scores exactly (a larger one means damaged vectors and is refused).
+        self.source: Path | None = None
+        self.max_score: float | None = None
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": self.dim, "factory": self.factory, "search_params": self.search_params}
@@ -79,8 +85,7 @@ class FaissStore:
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         array = check_vectors(vectors, self.dim, rows=len(ids))
-        if len(set(ids)) != len(ids):
-            raise ConfigError("duplicate ids in one add() call")
+        refuse_duplicates(ids)
         self.delete([i for i in ids if i in self._int_of])
         if not self._index.is_trained:
             if array.shape[0] < 1:
@@ -141,14 +146,25 @@ class FaissStore:
         k = min(k, available)
         if k <= 0:
             return [[] for _ in range(len(queries))]
-        params = self._params(allow)
-        scores, numbers = self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
-        results = [
-            [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
-            for row_s, row_n in zip(scores, numbers, strict=True)
-        ]
-        if any(len(row) < k for row in results) and available <= self.EXACT_FALLBACK_LIMIT:
-            return self._exact_over(queries, k, allow)
+        try:
+            params = self._params(allow)
+            scores, numbers = (
+                self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
+            )
+            results = [
+                [(self._str_of[n], float(s)) for s, n in zip(row_s, row_n, strict=True) if n >= 0 and n in self._str_of]
+                for row_s, row_n in zip(scores, numbers, strict=True)
+            ]
+            if any(len(row) < k for row in results) and available <= self.EXACT_FALLBACK_LIMIT:
+                results = self._exact_over(queries, k, allow)
+        except RuntimeError as exc:  # e.g. "key not found": the index file and ids.json disagree
+            reason = str(exc).strip().splitlines()[0][-200:] if str(exc).strip() else type(exc).__name__
+            raise IndexFolderError(
+                f"{self.source or 'FAISS store'}: search failed ({reason}); the index files may be damaged: "
+                "run `mmedrag index --verify` and rebuild"
+            ) from exc
+        for row, query in zip(results, queries, strict=True):
+            check_scores(self.source, row, self.max_score, query)
         return results
 
     def _exact_over(self, queries: np.ndarray, k: int, allow: Collection[str] | None) -> SearchResult:
@@ -168,6 +184,24 @@ class FaissStore:
     def ids(self) -> list[str]:
         return list(self._int_of)
 
+    @property
+    def lossless(self) -> bool:
+        """True when vectors are stored as they are (flat storage), so scores are exact inner products."""
+        faiss = self._faiss
+        return isinstance(self._inner(), (faiss.IndexFlat, faiss.IndexHNSWFlat, faiss.IndexIVFFlat))
+
+    def sample_vectors(self, limit: int | None = 256) -> np.ndarray | None:
+        """Up to ``limit`` stored vectors, evenly spread over the ids (None when this index type cannot return them)."""
+        numbers = sorted(self._str_of)
+        if not numbers:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if limit is not None and len(numbers) > limit:
+            numbers = [numbers[i] for i in np.linspace(0, len(numbers) - 1, limit).astype(int)]
+        try:
+            return np.asarray(self._index.reconstruct_batch(np.asarray(numbers, dtype=np.int64)), dtype=np.float32)
+        except RuntimeError:  # e.g. PQ codes without a direct map
+            return None
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._faiss.write_index(self._index, str(folder / "index.faiss"))
@@ -176,20 +210,62 @@ class FaissStore:
 
     @classmethod
     def load(cls, folder: Path, dim: int, factory: str = "Flat", search_params: str = "") -> FaissStore:
+        """Read a saved store; unreadable or inconsistent files are an :class:`IndexFolderError` naming the file."""
         store = cls(dim, factory=factory, search_params=search_params)
         try:
             index = store._faiss.read_index(str(folder / "index.faiss"))
-            state = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise IndexFolderError(f"{folder}: FAISS files unreadable ({exc}); rebuild the index") from exc
+        except Exception as exc:  # whatever a damaged file makes the FAISS reader raise, it is unreadable
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise IndexFolderError(f"{folder / 'index.faiss'}: unreadable ({reason}); rebuild the index") from exc
+        ids, tombstones, following = _read_state(folder / "ids.json")
+        if index.d != dim:
+            raise IndexFolderError(f"{folder / 'index.faiss'}: dimension {index.d}, the index says {dim}; rebuild it")
         store._index = index  # read_index already returns the concrete type; a downcast proxy would not own it
         if (ivf := store._faiss.try_extract_index_ivf(index)) is not None:
             ivf.set_direct_map_type(store._faiss.DirectMap.Hashtable)
         store._apply_search_params()
-        store._int_of = {identifier: int(number) for identifier, number in state["ids"]}
-        store._str_of = {number: identifier for identifier, number in store._int_of.items()}
-        store._tombstones = set(state["tombstones"])
-        store._next = int(state["next"])
-        if store._index.ntotal - len(store._tombstones) != len(store._int_of):
-            raise IndexFolderError(f"{folder}: FAISS holds {store._index.ntotal} vectors but {len(store._int_of)} ids")
+        store._int_of = ids
+        store._str_of = {number: identifier for identifier, number in ids.items()}
+        store._tombstones = tombstones
+        store._next = following
+        if isinstance(index, store._faiss.IndexIDMap2):  # its id map must hold exactly the numbers ids.json names
+            mapped = store._faiss.vector_to_array(index.id_map)
+            if len(mapped) != index.ntotal or set(mapped.tolist()) != set(ids.values()) | tombstones:
+                raise IndexFolderError(f"{folder / 'index.faiss'}: its id map does not match ids.json; rebuild it")
+        if store._index.ntotal - len(tombstones) != len(ids):
+            raise IndexFolderError(
+                f"{folder}: FAISS holds {store._index.ntotal} vectors ({len(tombstones)} deleted) but ids.json "
+                f"lists {len(ids)}; rebuild the index"
+            )
+        store.source = folder
         return store
+
+
+def _read_state(path: Path) -> tuple[dict[str, int], set[int], int]:
+    """``ids.json``: string id -> FAISS number pairs, tombstoned numbers and the next number, all validated."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        pairs, tombstones, following = state["ids"], state["tombstones"], state["next"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise IndexFolderError(f"{path}: unreadable ({reason}); rebuild the index") from exc
+    good = (
+        isinstance(pairs, list)
+        and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and _int(p[1]) for p in pairs)
+        and isinstance(tombstones, list)
+        and all(_int(t) for t in tombstones)
+        and _int(following)
+    )
+    if not good:
+        raise IndexFolderError(f"{path}: malformed (expected ids as [id, number] pairs); rebuild the index")
+    ids = {identifier: number for identifier, number in pairs}
+    numbers = set(ids.values())
+    if len(ids) != len(pairs) or len(numbers) != len(ids) or numbers & set(tombstones):
+        raise IndexFolderError(f"{path}: an id or number appears twice; rebuild the index")
+    if numbers and max(numbers) >= following:
+        raise IndexFolderError(f"{path}: numbers past 'next'; rebuild the index")
+    return ids, set(tombstones), following
+
+
+def _int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -6,10 +6,12 @@ exact duplicates of a query image without opening any knowledge-base image again
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mmedrag.errors import IndexFolderError
 from mmedrag.types import Record
@@ -37,43 +39,76 @@ CREATE INDEX IF NOT EXISTS images_sha ON images(sha256);
 _MAX_SQL_VARS = 900  # SQLite's default limit on bound parameters is 999
 
 
-def _record_from_row(data: str) -> Record:
-    raw = json.loads(data)
-    raw["image_paths"] = tuple(raw.get("image_paths", ()))
-    return Record(**raw)
+def _record_from_row(identifier: str, data: str, source: str) -> Record:
+    """Rebuild a record from its JSON row; a malformed row is an :class:`IndexFolderError` naming file and id."""
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("id") != identifier or not isinstance(raw.get("text", ""), str):
+            raise ValueError("not the JSON object of this record")
+        if not isinstance(raw.get("metadata", {}), dict) or not isinstance(raw.get("image_paths", []), list):
+            raise ValueError("'metadata' must be an object and 'image_paths' a list")
+        raw["image_paths"] = tuple(raw.get("image_paths", ()))
+        return Record(**raw)
+    except (ValueError, TypeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+        raise IndexFolderError(f"{source}: record {identifier!r} is malformed ({reason}); rebuild the index") from exc
 
 
 class RecordStore:
     """Records in an SQLite database: in memory while being edited, a file when saved.
 
-    Use :meth:`open` for a saved file (read-only, nothing copied) and :meth:`in_memory` for a writable copy.
+    Use :meth:`open` for a saved file (read-only, nothing copied) and :meth:`in_memory` for a writable copy. A
+    damaged database or row is an :class:`IndexFolderError` naming the file, never an sqlite3 traceback.
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, source: str = "record store") -> None:
         self._db = connection
+        self._source = source
         self._db.execute("PRAGMA foreign_keys = ON")
 
     @classmethod
     def in_memory(cls, source: Path | None = None) -> RecordStore:
         """A writable in-memory store, optionally a copy of the database file ``source``."""
         connection = sqlite3.connect(":memory:", check_same_thread=False)
-        if source is not None:
-            with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as disk:
-                disk.backup(connection)
-        connection.executescript(_SCHEMA)
+        try:
+            if source is not None:
+                with contextlib.closing(sqlite3.connect(_read_only_uri(source), uri=True)) as disk:
+                    disk.backup(connection)
+            connection.executescript(_SCHEMA)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
+            raise IndexFolderError(f"{source}: record database unreadable ({exc}); rebuild the index") from exc
         return cls(connection)
 
     @classmethod
     def open(cls, path: Path) -> RecordStore:
-        """The saved database at ``path``, read-only."""
+        """The saved database at ``path``, read-only (versions never change once saved, so SQLite skips locking)."""
         if not path.is_file():
             raise IndexFolderError(f"{path}: record database missing; rebuild the index")
         try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            connection = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
             connection.execute("SELECT count(*) FROM records").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
             raise IndexFolderError(f"{path}: record database unreadable ({exc}); rebuild the index") from exc
-        return cls(connection)
+        return cls(connection, source=str(path))
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query; SQLite errors (a damaged page found mid-file) become one-line errors naming the file."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a damaged page
+            raise IndexFolderError(f"{self._source}: record database damaged ({exc}); rebuild the index") from exc
+
+    def problems(self) -> list[str]:
+        """Everything wrong with the database: SQLite's integrity check, then every row that does not parse."""
+        found = [f"{self._source}: {row[0]}" for row in self._rows("PRAGMA integrity_check") if row[0] != "ok"]
+        if found:
+            return found[:10]
+        for identifier, data in self._rows("SELECT id, data FROM records ORDER BY rowid"):
+            try:
+                _record_from_row(identifier, data, self._source)
+            except IndexFolderError as exc:
+                found.append(str(exc))
+        return found[:10]
 
     def save(self, path: Path) -> None:
         """Write the whole database to ``path`` (a new file; the index folder makes the switch atomic)."""
@@ -118,22 +153,26 @@ class RecordStore:
         found: dict[str, Record] = {}
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
-            for identifier, data in self._db.execute(f"SELECT id, data FROM records WHERE id IN ({marks})", chunk):
-                found[identifier] = _record_from_row(data)
+            for identifier, data in self._rows(f"SELECT id, data FROM records WHERE id IN ({marks})", chunk):
+                found[identifier] = _record_from_row(identifier, data, self._source)
         return found
 
     def __contains__(self, identifier: object) -> bool:
-        return self._db.execute("SELECT 1 FROM records WHERE id = ?", (identifier,)).fetchone() is not None
+        return bool(self._rows("SELECT 1 FROM records WHERE id = ?", (identifier,)))
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        return int(self._rows("SELECT count(*) FROM records")[0][0])
+
+    def fingerprint_count(self) -> int:
+        """Rows of the image-fingerprint table (one per indexed image view)."""
+        return int(self._rows("SELECT count(*) FROM images")[0][0])
 
     def ids(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT id FROM records ORDER BY rowid")]
+        return [row[0] for row in self._rows("SELECT id FROM records ORDER BY rowid")]
 
     def iter_records(self) -> Iterator[Record]:
-        for (data,) in self._db.execute("SELECT data FROM records ORDER BY rowid"):
-            yield _record_from_row(data)
+        for identifier, data in self._rows("SELECT id, data FROM records ORDER BY rowid"):
+            yield _record_from_row(identifier, data, self._source)
 
     def ids_where(self, **filters: str | Sequence[str] | None) -> set[str]:
         """Ids whose filter columns equal the given value (or one of the given values)."""
@@ -148,29 +187,34 @@ class RecordStore:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
         where = " AND ".join(clauses) or "1"
-        return {row[0] for row in self._db.execute(f"SELECT id FROM records WHERE {where}", params)}
+        return {row[0] for row in self._rows(f"SELECT id FROM records WHERE {where}", params)}
 
     def related_ids(self, patient_id: str | None, study_id: str | None, image_sha256: Sequence[str] = ()) -> set[str]:
         """Records of the same patient or study, or holding an exactly identical image: the leakage guard's list."""
         found: set[str] = set()
         if patient_id:
-            found |= {r[0] for r in self._db.execute("SELECT id FROM records WHERE patient_id = ?", (patient_id,))}
+            found |= {r[0] for r in self._rows("SELECT id FROM records WHERE patient_id = ?", (patient_id,))}
         if study_id:
-            found |= {r[0] for r in self._db.execute("SELECT id FROM records WHERE study_id = ?", (study_id,))}
+            found |= {r[0] for r in self._rows("SELECT id FROM records WHERE study_id = ?", (study_id,))}
         for chunk in _chunks(list(image_sha256)):
             marks = ",".join("?" * len(chunk))
-            found |= {r[0] for r in self._db.execute(f"SELECT record_id FROM images WHERE sha256 IN ({marks})", chunk)}
+            found |= {r[0] for r in self._rows(f"SELECT record_id FROM images WHERE sha256 IN ({marks})", chunk)}
         return found
 
     def dhashes(self) -> list[tuple[str, int]]:
         """All ``(record id, dhash)`` pairs, for near-duplicate checks."""
-        return [(rid, _unsigned(dh)) for rid, dh in self._db.execute("SELECT record_id, dhash FROM images")]
+        return [(rid, _unsigned(dh)) for rid, dh in self._rows("SELECT record_id, dhash FROM images")]
 
     def counts_by(self, column: str) -> dict[str, int]:
         if column not in FILTER_COLUMNS:
             raise ValueError(f"cannot count by {column!r}; use one of {FILTER_COLUMNS}")
-        rows = self._db.execute(f"SELECT coalesce({column}, ''), count(*) FROM records GROUP BY 1 ORDER BY 2 DESC")
+        rows = self._rows(f"SELECT coalesce({column}, ''), count(*) FROM records GROUP BY 1 ORDER BY 2 DESC")
         return {value or "(none)": int(count) for value, count in rows}
+
+
+def _read_only_uri(path: Path) -> str:
+    # as_uri() percent-encodes the path, so names with '?' or '#' cannot be read as URI parameters.
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -50,3 +50,30 @@ def test_metrics_hand_computed() -> None:
     assert m["precision"] == pytest.approx(1 / 2) and m["recall"] == pytest.approx(1 / 3)
     assert m["f1"] == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
     assert closed_metrics([], []) == {"n": 0}
+
+
+def test_balanced_accuracy_and_majority_baseline_hand_computed() -> None:
+    golds = ["no", "no", "no", "yes"]
+    m = closed_metrics(["no", "no", "yes", None], golds)  # recall(no) 2/3, recall(yes) 0 (abstained)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 0) / 2)
+    assert m["majority_answer"] == "no" and m["majority_accuracy"] == pytest.approx(3 / 4)
+    assert m["majority_balanced_accuracy"] == pytest.approx(0.5) and m["majority_f1"] == 0.0
+    yes_heavy = closed_metrics(["yes"] * 3, ["yes", "yes", "no"])
+    assert yes_heavy["majority_answer"] == "yes" and yes_heavy["majority_f1"] == pytest.approx(
+        2 * (2 / 3) / (1 + 2 / 3)
+    )
+    assert yes_heavy["f1"] == yes_heavy["majority_f1"]  # a constant "yes" run is its own baseline
+
+
+def test_bootstrap_intervals_cover_the_point_estimates_and_tables_show_the_baseline() -> None:
+    from mmedrag.evaluation.closed_table import closed_summary, markdown_table
+
+    golds = ["no"] * 70 + ["yes"] * 30
+    predictions = ["no"] * 60 + ["yes"] * 10 + ["yes"] * 20 + [None] * 10
+    summary = closed_summary(predictions, golds, samples=300, seed=1)
+    for name in ("accuracy", "balanced_accuracy", "f1", "majority_accuracy"):
+        low, high = summary[f"{name}_ci"]
+        assert low <= summary[name] <= high and high - low > 0
+    table = markdown_table([("run", summary)])
+    assert "majority answer (always 'no')" in table and "balanced accuracy" in table
+    assert f"{summary['majority_accuracy']:.3f}" in table and f"{summary['balanced_accuracy']:.3f}" in table

@@ -79,6 +79,9 @@ def test_gold_references_with_the_extractive_answerer_are_scored_exactly(tmp_pat
     files = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"results.json", "results.md", "per_question.jsonl", "answers.sqlite"} <= files
     assert ("summary.png" in files) == available("matplotlib") == (results["plot"] == "summary.png")
+    assert closed["balanced_accuracy"] == 1.0 and closed["majority_accuracy"] < 1.0 and "f1_ci" in closed
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert f"majority answer (always {closed['majority_answer']!r})" in table and "balanced accuracy" in table
     silent = evaluate(
         RAGPipeline(generator=ExtractiveGenerator()),
         questions,

@@ -92,3 +92,42 @@ def test_impossible_queries_fail_clearly(retriever: Retriever) -> None:
     with pytest.raises(ConfigError, match="unknown retrieval mode"):
         retriever.search(Query(text="x"), mode="sideways")  # type: ignore[arg-type]
     assert retriever.search(Query(text="x"), k=0) == []
+
+
+class _CountingEncoder(HashEncoder):
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(dim=16, seed=seed)
+        self.text_calls = self.image_calls = 0
+
+    def encode_texts(self, texts):  # type: ignore[no-untyped-def]
+        self.text_calls += 1
+        return super().encode_texts(texts)
+
+    def encode_images(self, images):  # type: ignore[no-untyped-def]
+        self.image_calls += 1
+        return super().encode_images(images)
+
+
+def test_the_encoder_check_embeds_only_the_modality_a_query_uses(tiny_manifest: Path) -> None:
+    folder = tiny_manifest.parent / "idx"
+    build_index(read_manifest(tiny_manifest), folder, HashEncoder(dim=16), store="exact")
+    encoder = _CountingEncoder()
+    retriever = Retriever(KnowledgeIndex.load(folder), encoder)
+    assert (encoder.text_calls, encoder.image_calls) == (0, 0)  # nothing embedded before the first query
+    retriever.search(Query(image=image_of(tiny_manifest, "r3")), k=2)
+    retriever.search(Query(image=image_of(tiny_manifest, "r2")), k=2)
+    assert encoder.text_calls == 0 and encoder.image_calls == 3  # one probe, two queries
+    retriever.search(Query(text="lesion"), k=2)
+    assert encoder.text_calls == 2
+
+
+def test_an_encoder_of_other_weights_is_refused_at_its_first_query(tiny_manifest: Path) -> None:
+    from mmedrag.errors import EncoderMismatchError
+
+    folder = tiny_manifest.parent / "idx"
+    build_index(read_manifest(tiny_manifest), folder, HashEncoder(dim=16), store="exact")
+    retriever = Retriever(KnowledgeIndex.load(folder), _CountingEncoder(seed=7))
+    with pytest.raises(EncoderMismatchError, match="image embeddings differ"):
+        retriever.search(Query(image=image_of(tiny_manifest, "r3")), k=2)
+    with pytest.raises(EncoderMismatchError, match="dimension"):
+        Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=32))

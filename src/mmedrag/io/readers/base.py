@@ -20,7 +20,12 @@ Item = Record | Question | DataError
 
 
 class SkippedItem(DataError):
-    """An entry left out on purpose, counted but not an error."""
+    """An entry left out on purpose, counted but not an error; ``reason`` is a short category for the summary
+    ("repeated SOP Instance UID"), the message names the item."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

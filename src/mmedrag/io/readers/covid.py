@@ -91,12 +91,14 @@ def read_covid_chestxray(source: Path, metadata: str | None = None) -> Iterator[
             yield DataError(f"{path}: row {number} has no filename or no patientid; skipped")
             continue
         if filename in seen:
-            yield SkippedItem(f"{path}: row {number}: {filename} listed again (patient {pid}, first {seen[filename]})")
+            yield SkippedItem(
+                f"{path}: row {number}: {filename} listed again (patient {pid}, first {seen[filename]})", "repeated row"
+            )
             continue
         seen[filename] = pid
         image = folder / (row.get("folder") or "images") / filename
         if not image.is_file():
-            yield SkippedItem(f"{image}: image not in this copy of the COVID-19 collection")
+            yield SkippedItem(f"{image}: image not in this copy of the COVID-19 collection", "image not in this copy")
             continue
         notes = row.get("clinical_notes", "")
         text = covid_text(row.get("finding", ""), notes)

@@ -18,6 +18,7 @@ from mmedrag.domains import MODALITIES, normalize_modality
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.dicom import METADATA_TAGS, dicom_metadata, one_line
 from mmedrag.io.images import is_dicom
+from mmedrag.io.library_warnings import reading
 from mmedrag.io.readers.base import Item, ReaderSpec, SkippedItem
 from mmedrag.types import Record
 
@@ -68,7 +69,8 @@ def read_dicom_folder(
     groups: dict[str, list[_Instance]] = {}
     seen: dict[str, Path] = {}
     for path in _walk(source):
-        item = _read_header(pydicom, path)
+        with reading(str(path)):
+            item = _read_header(pydicom, path)
         if not isinstance(item, _Instance):
             yield item
             continue
@@ -76,7 +78,9 @@ def read_dicom_folder(
         # twice, or re-encoded in another transfer syntax) would duplicate the record id and the picture.
         uid = item.tags.get("SOPInstanceUID")
         if uid and uid in seen:
-            yield SkippedItem(f"{path}: same SOP Instance UID as {seen[uid]}; skipped as a duplicate")
+            yield SkippedItem(
+                f"{path}: same SOP Instance UID as {seen[uid]}; skipped as a duplicate", "repeated SOP Instance UID"
+            )
             continue
         if uid:
             seen[uid] = path
@@ -105,7 +109,7 @@ def _walk(source: Path) -> Iterator[Path]:
 def _read_header(pydicom: Any, path: Path) -> _Instance | DataError:
     """The header of one file (pixel data is not read), or the per-item error that says why not."""
     if not is_dicom(path):
-        return SkippedItem(f"{path}: not DICOM (no .dcm suffix, no 'DICM' marker); skipped")
+        return SkippedItem(f"{path}: not DICOM (no .dcm suffix, no 'DICM' marker); skipped", "not DICOM")
     try:
         dataset = _parse(pydicom, path)
         tags = dicom_metadata(dataset)
@@ -117,7 +121,7 @@ def _read_header(pydicom: Any, path: Path) -> _Instance | DataError:
     except Exception as exc:  # truncated or garbled headers surface as EOFError, ValueError, struct.error, ...
         return DataError(f"{path}: DICOM header is unreadable ({one_line(exc)}); re-export it")
     if not rows:  # no Image Pixel Module (PS3.3 C.7.6.3): SR, RT plan, DICOMDIR, waveform...
-        return SkippedItem(f"{path}: no image ({sop_class}); skipped")
+        return SkippedItem(f"{path}: no image ({sop_class}); skipped", "no image (SR, RT, DICOMDIR, ...)")
     return _Instance(path, tags, series_number, instance_number)
 
 

@@ -93,7 +93,9 @@ def read_ham10000(source: Path) -> Iterator[Item]:
             continue
         image = _image_of(path.parent, row)
         if image is None or not image.is_file():
-            yield SkippedItem(f"{path}: row {number}: image {image_id} not in this copy of HAM10000")
+            yield SkippedItem(
+                f"{path}: row {number}: image {image_id} not in this copy of HAM10000", "image not in this copy"
+            )
             continue
         dx_name = row.get("dx_name") or DX_NAMES.get(dx, dx)
         fields = {name: _known(row.get(name)) for name in ("localization", "age", "sex", "dx_type")}

@@ -66,7 +66,7 @@ def read_medpix2(source: Path, image_dir: str = "images") -> Iterator[Item]:
             continue
         image_path = source / image_dir / f"{image_id}.png"
         if not image_path.is_file():
-            yield SkippedItem(f"{image_path}: image not in this copy of MedPix 2.0")
+            yield SkippedItem(f"{image_path}: image not in this copy of MedPix 2.0", "image not in this copy")
             continue
         case_id = str(entry.get("U_id") or image_id.split("_")[0])
         case = _mapping(_mapping(cases.get(case_id)).get("Case"))

@@ -141,7 +141,7 @@ def read_openi(source: Path, image_dir: str | Path | None = None) -> Iterator[It
             continue
         text = report_text(report["findings"], report["impression"])
         if not text:
-            yield SkippedItem(f"{name}: report {uid} has neither FINDINGS nor IMPRESSION")
+            yield SkippedItem(f"{name}: report {uid} has neither FINDINGS nor IMPRESSION", "no FINDINGS or IMPRESSION")
             continue
         paths = _find_images(images_root, report["image_ids"]) if images_root is not None else ()
         yield Record(

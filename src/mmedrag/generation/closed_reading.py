@@ -1,0 +1,193 @@
+"""Reading one report for one closed (yes/no) question: the written rules of the extractive answerer.
+
+1. **Question.** Framing words are dropped; the rest is mapped through the lexicon
+   (:mod:`mmedrag.generation.lexicon`: synonyms, compounds such as "cardiomegaly" = heart + enlarged) into *content*
+   terms (the finding or structure asked about) and an asked *state*: ``abnormal`` ("Is the mediastinum
+   remarkable / enlarged?"), ``normal`` ("Are the lungs clear?") or none ("Is there an effusion?", i.e. is it
+   present). Temporal questions ("since the prior study", "a new finding") ask whether something changed.
+2. **Mention.** A sentence mentions the asked finding when it holds at least half of the content terms (words of
+   one family match: "elevated"/"elevation"), including a finding term when the question names one besides
+   anatomy ("Is there a fracture of the ribs?" is not answered by "Ribs are seen"), and does not place it in
+   another organ or on the other side than asked ("mass in the right lower lobe" does not answer "Is there a mass
+   in the liver?" or "... in the left lung?"). The mention is *negated* by NegEx triggers in its clause, *hedged*
+   by an uncertainty phrase in its clause, and *normal* when it states a normal state ("unremarkable", "within
+   normal limits", "clear", "midline"; for temporal questions also "stable", "unchanged"). States are read in the
+   comma-separated part holding the finding when that part names one, else in the whole clause.
+3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
+   uncertain, any other mention says it is present. Among a report's mentions the one matching most content terms
+   decides, preferring one that speaks to the asked state; among equals present beats uncertain beats absent, the
+   CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
+4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
+   Irvin et al., since radiologists hedge about what they see), ``no`` ("U-Zeros") or ``abstain``.
+5. **Unmentioned findings.** With ``unmentioned="absent_if_complete"`` a report that says nothing about the asked
+   finding counts as saying it is absent, when the report reads as a complete study description: it has a
+   FINDINGS or IMPRESSION section, a global normal statement ("no acute cardiopulmonary abnormality"), or it
+   describes at least two of the four systems a chest radiograph report covers (heart/mediastinum, lungs, pleura,
+   bones). Radiologists list what is present and summarise the rest as normal, so the CheXpert labeler likewise
+   leaves unmentioned observations as "not positive". With ``unmentioned="abstain"`` (or an incomplete report,
+   e.g. an image caption) the answer is ``unknown``.
+6. **Answer.** For a ``normal`` question the answer is yes when the abnormality is absent; otherwise yes when it is
+   present. "Is there no ...?" flips it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from mmedrag.generation import lexicon
+from mmedrag.generation.negation import clause_bounds, contains_phrase, is_negated, sentences, stem, words
+
+State = Literal["normal", "abnormal"]
+Finding = Literal["present", "absent", "uncertain"]
+UNMENTIONED_POLICIES = ("abstain", "absent_if_complete")
+HEDGE_POLICIES = ("yes", "no", "abstain")
+_SECTION = re.compile(r"\b(findings|impression)\s*:", re.I)
+_ORDER: dict[Finding, int] = {"absent": 0, "uncertain": 1, "present": 2}
+
+
+def canonical(token: str) -> tuple[str, ...]:
+    """A word's canonical stems: its synonym group's head, or the parts of a compound ("cardiomegaly")."""
+    stemmed = stem(token)
+    return lexicon.COMPOUNDS.get(stemmed) or (lexicon.SYNONYMS.get(stemmed, stemmed),)
+
+
+def same_word(a: str, b: str) -> bool:
+    """Stems of one word family: equal, one a prefix of the other ("elevat"/"elevation", "calcifi"/"calcification")
+    or sharing eight letters ("atherosclerosi"/"atherosclerot"); the stemmer alone misses derivations."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return (len(short) >= 5 and long.startswith(short)) or (len(short) >= 8 and short[:8] == long[:8])
+
+
+@dataclass(frozen=True)
+class ClosedQuestion:
+    """What a yes/no question asks: content terms, the asked state, and whether it is temporal or negated."""
+
+    content: tuple[str, ...]
+    state: State | None
+    temporal: bool
+    negated: bool
+    sides: frozenset[str] = frozenset()
+
+
+def parse_question(question: str) -> ClosedQuestion:
+    """Split a yes/no question into content terms and the asked state (rule 1 of the module docstring)."""
+    tokens = words(question)
+    negated = bool({"no", "not"} & set(tokens[1:3]))  # "Is there no ...?", "Is it not ...?"
+    temporal = any(t in lexicon.TEMPORAL_CUES for t in tokens)
+    content: list[str] = []
+    state: State | None = None
+    for token in tokens:
+        if token in lexicon.FRAME or token in {"no", "not", "without", "xxxx"} or len(token) < 3:
+            continue
+        for term in canonical(token):
+            if temporal and (token in lexicon.TEMPORAL_CUES or term in lexicon.CHANGE_STATE):
+                state = state or "abnormal"
+            elif term in lexicon.NORMAL_STATE:
+                state = state or "normal"
+            elif term in lexicon.ABNORMAL_STATE:
+                state = state or "abnormal"
+            elif term not in content:
+                content.append(term)
+    sides = frozenset(tokens) & lexicon.SIDES
+    return ClosedQuestion(tuple(content), state, temporal, negated, sides if len(sides) == 1 else frozenset())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one sentence says about the asked finding."""
+
+    sentence: str
+    matched: int
+    finding: Finding
+    states: bool  # the clause names a state (normal or abnormal)
+
+
+def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
+    """The sentence's reading of the asked finding (rules 2-3), or None when it does not mention it."""
+    parts = [words(part) for part in sentence.split(",")]
+    tokens = [token for part in parts for token in part]
+    segment = [number for number, part in enumerate(parts) for _ in part]
+    terms = [canonical(token) for token in tokens]
+    found: dict[str, int] = {}
+    for term in question.content:
+        at = next((i for i, group in enumerate(terms) if any(same_word(term, t) for t in group)), None)
+        if at is not None:
+            found[term] = at
+    if len(found) < max(1, math.ceil(0.5 * len(question.content))):
+        return None
+    findings = [c for c in question.content if c not in lexicon.ANATOMY]
+    if findings and not any(c in found for c in findings):
+        return None  # the place without the finding
+    positions = list(found.values())
+    start, end = clause_bounds(tokens, min(positions), max(positions))
+    # States and sites are read in the comma-separated part(s) holding the finding when they name any ("Heart size
+    # is mildly enlarged, pulmonary vascularity within normal limits" says nothing abnormal about the vascularity),
+    # else in the whole clause ("The contours, lungs and bones are normal"; "Nodule left midlung, stable").
+    near = [i for i in range(start, end) if segment[min(positions)] <= segment[i] <= segment[max(positions)]]
+    clause = {term for i in near for term in terms[i]}
+    if not clause & (lexicon.NORMAL_STATE | lexicon.ABNORMAL_STATE | lexicon.STABLE_STATE):
+        near = list(range(start, end))
+        clause = {term for i in near for term in terms[i]}
+    if _elsewhere(question, clause, {tokens[i] for i in near}):
+        return None
+    normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
+    abnormal = bool(clause & lexicon.ABNORMAL_STATE)
+    negated = is_negated(tokens, start, end, max(positions))
+    finding: Finding
+    if negated:
+        # "not normal" is abnormal; "clear, without opacity" is a negated finding beside a normal word.
+        not_normal = any(
+            tokens[i] in {"not", "no"} and any(t in lexicon.NORMAL_STATE for t in terms[i + 1])
+            for i in range(start, end - 1)
+        )
+        finding = "present" if not_normal else "absent"
+    elif contains_phrase(tokens, lexicon.HEDGES, start, end):
+        finding = "uncertain"
+    else:
+        finding = "absent" if normal and not abnormal else "present"
+    return Reading(sentence, len(positions), finding, normal or abnormal)
+
+
+def _elsewhere(question: ClosedQuestion, clause: set[str], clause_words: set[str]) -> bool:
+    """Whether the mention is placed in another organ, or on the other side, than the question asks about."""
+    asked_organs = set(question.content) & lexicon.ORGANS
+    organs = clause & lexicon.ORGANS
+    if asked_organs and organs and not asked_organs & organs:
+        return True
+    sides = clause_words & lexicon.SIDES
+    return bool(question.sides and sides and not question.sides & sides)
+
+
+def is_complete(report: str) -> bool:
+    """Whether a report reads as a complete study description (rule 5 of the module docstring)."""
+    if _SECTION.search(report):
+        return True
+    text = " ".join(words(report))
+    if any(phrase in text for phrase in lexicon.GLOBAL_NORMAL):
+        return True
+    terms = {term for token in words(report) for term in canonical(token)}
+    return sum(bool(system & terms) for system in lexicon.SYSTEMS) >= 2
+
+
+def read_report(report: str, question: ClosedQuestion) -> Reading | None:
+    """The deciding mention in one report (rule 3), or None when the report does not mention the finding."""
+    readings = [r for s in sentences(report) if (r := read_sentence(s, question)) is not None]
+    if not readings:
+        return None
+    wants_state = question.state is not None
+    return max(readings, key=lambda r: (r.matched, wants_state and r.states, _ORDER[r.finding]))
+
+
+def answer_from(finding: Finding, question: ClosedQuestion, hedged: str) -> bool | None:
+    """Yes (True), no (False) or abstain (None) from what the report says about the finding (rules 4 and 6)."""
+    if finding == "uncertain":
+        if hedged == "abstain":
+            return None
+        finding = "present" if hedged == "yes" else "absent"
+    says_yes = (finding == "present") != (question.state == "normal")
+    return says_yes != question.negated

@@ -1,0 +1,54 @@
+"""The demo's IU-Xray part on a hand-made miniature of the MMed-RAG files (the real run is in the integration
+test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmedrag.apps.demo import IU_FOLDER, IU_QUESTIONS, _iuxray_part
+
+
+def _write(data: Path) -> None:
+    folder = data / IU_FOLDER
+    folder.mkdir(parents=True)
+    retrieved = "Heart size normal. Small left pleural effusion. No pneumothorax."
+    rows = [
+        ("Is there a pleural effusion?", "Yes.", "Heart normal. Left pleural effusion. Bones intact.", retrieved),
+        ("Is there a pneumothorax?", "No.", "Heart normal. Lungs clear. No pneumothorax.", retrieved),
+        ("Is there cardiomegaly?", "No.", "Heart size is normal. Lungs clear.", "Mild cardiomegaly. Lungs clear."),
+    ]
+    with (folder / IU_QUESTIONS).open("w") as handle:
+        for number, (question, answer, gold, top1) in enumerate(rows, 1):
+            entry = {"question_id": number, "question": question, "answer": answer, "image": f"CXR{number}_IM-1/0.png"}
+            handle.write(json.dumps({**entry, "text": question, "report": gold, "reference_reports": [top1]}) + "\n")
+    reports = data / "iu_xray_reports"
+    reports.mkdir()
+    (reports / "reports.jsonl").write_text(json.dumps({"uid": "CXR77", "findings": retrieved, "impression": ""}) + "\n")
+
+
+def test_iuxray_part_rows_baseline_and_evidence_card(tmp_path: Path) -> None:
+    _write(tmp_path)
+    part = _iuxray_part(tmp_path, None, lambda _: None)
+    assert part is not None and part["count"] == 3
+    rows = {row["name"]: row for row in part["rows"]}
+    assert rows["no reference"]["abstention_rate"] == 1.0
+    assert rows["gold report (the ceiling)"]["accuracy"] == 1.0
+    # the other patient's report is right about the effusion and the pneumothorax, wrong about the heart
+    assert rows["authors' top-1 retrieved report"]["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert all(row["majority_answer"] == "no" for row in part["rows"])
+    assert all(row["majority_accuracy"] == pytest.approx(2 / 3, abs=1e-4) for row in part["rows"])
+    card = part["card"]
+    assert card["question"] == "Is there a pleural effusion?" and card["answer"].startswith("Yes.")
+    assert (
+        card["deciding_sentence"] == "Small left pleural effusion."
+        and card["deciding_sentence"] in card["cited_report"]
+    )
+    assert card["cited_case"] == "Open-i CXR77" and card["image"] == "CXR1_IM-1/0.png"
+
+
+def test_iuxray_part_is_skipped_without_its_files(tmp_path: Path) -> None:
+    notes: list[str] = []
+    assert _iuxray_part(tmp_path, None, notes.append) is None and "skipped" in notes[0]
