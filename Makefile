@@ -19,7 +19,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev,docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev,docs,milvus-server]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by constraints.txt)
@@ -55,6 +55,7 @@ docs: $(STAMP)  ## build the documentation site into site/ (--strict: a broken l
 
 bench: $(STAMP)  ## vector-store benchmark; results go to BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_stores.py --out BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_scale.py --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .venv-core build dist site src/*.egg-info

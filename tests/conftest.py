@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from milvus_server import milvus_uri  # noqa: F401  (session fixture: a real Milvus server, started on demand)
 from mmedrag.encoders.hashing import HashEncoder
 
 

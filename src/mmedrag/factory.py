@@ -18,7 +18,7 @@ from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import ContextSelector
 from mmedrag.retrieval.retriever import Filters, Retriever
 from mmedrag.routing.base import load_router
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.locate import load_index
 
 
 def build_retriever(
@@ -27,7 +27,7 @@ def build_retriever(
     """The index's retriever, with the encoder saved in the index unless another is named."""
     if index is None:
         return None
-    knowledge = KnowledgeIndex.load(index)
+    knowledge = load_index(index)
     return Retriever(
         knowledge,
         create_encoder(encoder if encoder is not None else knowledge.encoder.spec),

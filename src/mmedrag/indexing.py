@@ -112,6 +112,15 @@ def build_index(
         EncoderMismatchError: updating an index that another encoder built.
         IndexFolderError: the live version is damaged, or another writer holds the lock and ``wait`` is False.
     """
+    from mmedrag.stores.locate import is_milvus, is_milvus_store
+
+    if is_milvus_store(store) or is_milvus(index_dir):
+        from mmedrag.indexing_milvus import build_milvus_index
+
+        milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
+        unique = _first_of_each_id(records, milvus)
+        load = lambda record: _load_views(record, images, milvus)  # noqa: E731
+        return build_milvus_index(unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
     started = time.perf_counter()
     path = Path(index_dir)
     if not records:
@@ -188,10 +197,32 @@ def _add_batch(
     report.added += len(records) - len(existing)
 
 
+def copy_index(
+    source: str | Path,
+    index_dir: str | Path,
+    store: str | dict[str, Any] | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IndexReport:
+    """Copy the index folder ``source`` into the Milvus index ``store`` (or ``index_dir``'s pointer) names, without
+    encoding anything: records, vectors and image fingerprints as they are."""
+    from mmedrag.indexing_milvus import copy_index_to_milvus
+
+    return copy_index_to_milvus(
+        source, index_dir, IndexReport(index=str(index_dir)), store, rebuild=rebuild, progress=progress
+    )
+
+
 def delete_records(
     index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> int:
     """Remove records by id from a saved index and save it, under the writer lock; returns how many existed."""
+    from mmedrag.stores.locate import is_milvus
+
+    if is_milvus(index_dir):
+        from mmedrag.indexing_milvus import delete_from_milvus
+
+        return delete_from_milvus(index_dir, ids)
     with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
         removed = index.delete(list(ids))
         if removed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
@@ -38,6 +38,8 @@ examples:
     --images ignore
   mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133
   mmedrag index --verify idx/cxr
+  mmedrag index corpus.jsonl --index idx/cxr --store milvus:./milvus-data          # Milvus Lite, embedded
+  mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding
 
 One writer at a time: a second `index` run on the same folder waits for the first (or fails at once with
 --no-wait); searches keep working throughout. Ids must be unique in a source: the first record with an id is
@@ -56,7 +58,8 @@ vector files of the live version and exits 1 if anything is damaged."""
         parser.add_argument(
             "--store",
             help="vector store for a new index: exact, faiss, faiss:HNSW32, "
-            "'faiss:IVF1024,Flat|nprobe=32' (default: faiss exact inner product)",
+            "'faiss:IVF1024,Flat|nprobe=32', milvus:./folder, 'milvus:http://host:19530|collection=cxr' "
+            "(token from MILVUS_TOKEN; default: faiss exact inner product)",
         )
         parser.add_argument(
             "--images",
@@ -74,6 +77,7 @@ vector files of the live version and exits 1 if anything is damaged."""
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
         parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
         parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
+        parser.add_argument("--from-index", metavar="DIR", help="copy this index folder into --store milvus:... as is")
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
         parser.add_argument(
             "--verify",
@@ -93,8 +97,8 @@ vector files of the live version and exits 1 if anything is damaged."""
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.errors import ConfigError
-        from mmedrag.indexing import build_index
-        from mmedrag.stores.index import KnowledgeIndex
+        from mmedrag.indexing import build_index, copy_index
+        from mmedrag.stores.locate import index_exists, load_index
 
         if args.verify is not None:
             return _verify(args.verify or args.index, args.json)
@@ -102,6 +106,9 @@ vector files of the live version and exits 1 if anything is damaged."""
             raise ConfigError("give --index DIR (the index folder to create or update)")
         if args.delete:
             return _delete(args)
+        if args.from_index:
+            report = copy_index(args.from_index, args.index, args.store, args.rebuild, progress=show_progress(args))
+            return _summary(args, report, [], {})
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
         dataset = _read(args)
@@ -112,8 +119,8 @@ vector files of the live version and exits 1 if anything is damaged."""
             records = [redact_record(r) for r in records]
         if args.encoder:
             spec = args.encoder
-        elif KnowledgeIndex.exists(args.index) and not args.rebuild:
-            spec = KnowledgeIndex.load(args.index).encoder.spec
+        elif index_exists(args.index) and not args.rebuild:
+            spec = load_index(args.index).encoder.spec
         else:
             spec = "biomedclip"
         encoder = create_encoder(spec, device=args.device)
@@ -129,21 +136,24 @@ vector files of the live version and exits 1 if anything is damaged."""
             wait=args.wait,
             on_wait=log,
         )
-        read_errors = [str(e) for e in dataset.errors]
-        if args.json:
-            emit_json({**report.to_dict(), "read_errors": read_errors, "source": dataset.summary()})
-            return 0
-        log(
-            f"{report.index}: {report.added} added, {report.replaced} replaced, {report.skipped} skipped; "
-            f"{report.total} records in the index ({report.seconds:.1f} s, encoder {report.encoder})"
-        )
-        for message in (read_errors + report.errors)[:10]:
-            log(f"  skipped: {message}")
-        if len(read_errors) + len(report.errors) > 10:
-            log(f"  ... {len(read_errors) + len(report.errors) - 10} more (use --json for all)")
-        for message in report.warnings[:5]:
-            log(f"  warning: {message}")
+        return _summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
+
+
+def _summary(args: argparse.Namespace, report: Any, read_errors: list[str], source: dict[str, Any]) -> int:
+    if args.json:
+        emit_json({**report.to_dict(), "read_errors": read_errors, "source": source})
         return 0
+    log(
+        f"{report.index}: {report.added} added, {report.replaced} replaced, {report.skipped} skipped; "
+        f"{report.total} records in the index ({report.seconds:.1f} s, encoder {report.encoder})"
+    )
+    for message in (read_errors + report.errors)[:10]:
+        log(f"  skipped: {message}")
+    if len(read_errors) + len(report.errors) > 10:
+        log(f"  ... {len(read_errors) + len(report.errors) - 10} more (use --json for all)")
+    for message in report.warnings[:5]:
+        log(f"  warning: {message}")
+    return 0
 
 
 def _delete(args: argparse.Namespace) -> int:

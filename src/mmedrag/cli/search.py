@@ -30,9 +30,9 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.retrieval.retriever import Filters, Retriever
-        from mmedrag.stores.index import KnowledgeIndex
+        from mmedrag.stores.locate import load_index
 
-        index = KnowledgeIndex.load(args.index)
+        index = load_index(args.index)
         encoder = create_encoder(args.encoder or index.encoder.spec)
         retriever = Retriever(
             index,

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import pixel_sha256, query_image
+from mmedrag.io.images import dhash, pixel_sha256, query_image
 from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
 from mmedrag.stores.index import KnowledgeIndex, record_of_view
+from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Hit, Query
 
 Mode = Literal["auto", "image", "text", "image2image"]
@@ -54,7 +55,7 @@ class Retriever:
         >>> hits = retriever.search(Query(image=image), k=5)  # doctest: +SKIP
     """
 
-    index: KnowledgeIndex
+    index: KnowledgeIndex | PushdownIndex
     encoder: Encoder
     leakage_guard: bool = True
     near_duplicate_bits: int | None = None
@@ -86,6 +87,8 @@ class Retriever:
         images = [query_image(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
+        if not isinstance(self.index, KnowledgeIndex):
+            return self._search_pushdown(self.index, queries, images, modes, vectors, k, filters)
         allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
         results = []
         for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
@@ -97,6 +100,56 @@ class Retriever:
                 [Hit(found[rid], score, rank) for rank, (rid, score) in enumerate(scored, start=1) if rid in found]
             )
         return results
+
+    @property
+    def _folder(self) -> KnowledgeIndex:
+        """The index as a folder index (the paths that compute allow-lists client-side run only for those)."""
+        return cast(KnowledgeIndex, self.index)
+
+    def _search_pushdown(
+        self,
+        index: PushdownIndex,
+        queries: Sequence[Query],
+        images: Sequence[Image.Image | None],
+        modes: list[str],
+        vectors: np.ndarray,
+        k: int,
+        filters: Filters | None,
+    ) -> list[list[Hit]]:
+        """Filters and the leakage guard go with the query to an index that evaluates them (Milvus).
+
+        Near duplicates there are the records whose stored dHash is within 7 bits of the query image's (re-encodes
+        and resizes land within 6); crops, which the folder guard confirms by thumbnails, are not caught.
+        """
+        from mmedrag.stores.milvus import Exclusion
+
+        bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
+        near = min(bits, 7) if self.near_duplicate_guard else None
+        guards = [
+            Exclusion(
+                query.patient_id,
+                query.study_id,
+                (pixel_sha256(image),) if image is not None else (),
+                dhash(image) if image is not None and near is not None else None,
+                near,
+            )
+            if self.leakage_guard
+            else None
+            for query, image in zip(queries, images, strict=True)
+        ]
+        active = filters.active() if filters else {}
+        scored: list[list[tuple[str, float]]] = [[] for _ in queries]
+        for space in ("text", "image"):
+            rows = [i for i, m in enumerate(modes) if (m == "image2image") == (space == "image")]
+            if rows:
+                found = index.search_records(vectors[rows], space, k, active, [guards[i] for i in rows])
+                for row, hits in zip(rows, found, strict=True):
+                    scored[row] = hits
+        records = index.get(sorted({rid for hits in scored for rid, _ in hits}))
+        return [
+            [Hit(records[rid], score, rank) for rank, (rid, score) in enumerate(hits, start=1) if rid in records]
+            for hits in scored
+        ]
 
     def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
         can_image = "image" in self.encoder.modalities
@@ -129,19 +182,19 @@ class Retriever:
 
     def _excluded(self, query: Query, image: Image.Image | None, image_vector: np.ndarray | None) -> set[str]:
         hashes = [pixel_sha256(image)] if image is not None else []
-        excluded = self.index.records.related_ids(query.patient_id, query.study_id, hashes)
+        excluded = self._folder.records.related_ids(query.patient_id, query.study_id, hashes)
         if image is not None and self.near_duplicate_guard:
             bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
             if self._near is None or self._near.bits != bits:
                 self._near = NearDuplicateGuard(bits=bits)
-            excluded |= self._near.excluded(self.index, image, image_vector)
+            excluded |= self._near.excluded(self._folder, image, image_vector)
         return excluded
 
     def _top_records(
         self, vector: np.ndarray, mode: str, k: int, allowed: set[str] | None, excluded: set[str]
     ) -> list[tuple[str, float]]:
         """Best ``k`` records for one query vector, widening the search until exclusions are made up for."""
-        space = self.index.spaces["image" if mode == "image2image" else "text"]
+        space = self._folder.spaces["image" if mode == "image2image" else "text"]
         allow = None
         if allowed is not None:
             keep = allowed - excluded

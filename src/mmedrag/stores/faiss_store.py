@@ -38,6 +38,9 @@ class FaissStore:
     # Exact re-scoring when an ANN search comes back short is only done up to this many candidates: beyond it the
     # reconstruction would cost more than the search is worth, and the short ANN result is returned as it is.
     EXACT_FALLBACK_LIMIT = 200_000
+    # An allow-list keeping at most this fraction of the store is scored exactly: graph and list searches under a
+    # restrictive filter lose recall (HNSW: 0.67 recall@10 at 1% on full-rank data, BENCHMARKS.md), exact is faster.
+    EXACT_FILTER_FRACTION = 0.05
 
     def __init__(self, dim: int, factory: str = "Flat", search_params: str = "") -> None:
         self._faiss = require("faiss", "faiss")
@@ -62,7 +65,7 @@ class FaissStore:
 
     def _wrap(self, base: Any) -> Any:
         ivf = self._faiss.try_extract_index_ivf(base)
-        if ivf is None:
+        if ivf is None or isinstance(base, self._faiss.IndexRefine):  # a refine step ("...,RFlat") has no own ids
             return self._faiss.IndexIDMap2(base)
         # IndexIDMap2 around IVF corrupts ids on removal (IVF does not compact); IVF stores custom ids itself.
         ivf.set_direct_map_type(self._faiss.DirectMap.Hashtable)
@@ -129,7 +132,19 @@ class FaissStore:
         if selector is None:
             return None
         inner = self._inner()
-        # Per-type parameter objects, carrying the index's own nprobe/efSearch so a filter does not reset them.
+        if isinstance(inner, faiss.IndexRefine):
+            # A refine step takes its own parameter type; the filter goes to the base index it re-ranks. Its ids are
+            # the wrapper's positions, equal to our numbers because nothing is ever removed from it (tombstones).
+            base = self._typed_params(faiss.downcast_index(inner.base_index), selector)
+            params = faiss.IndexRefineSearchParameters()
+            params.k_factor, params.base_index_params = inner.k_factor, base
+            params.referenced = (selector, base)
+            return params
+        return self._typed_params(inner, selector)
+
+    def _typed_params(self, inner: Any, selector: Any) -> Any:
+        """Per-type parameter objects, carrying the index's own nprobe/efSearch so a filter does not reset them."""
+        faiss = self._faiss
         if isinstance(inner, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW(efSearch=inner.hnsw.efSearch)
         elif (ivf := faiss.try_extract_index_ivf(inner)) is not None:
@@ -146,7 +161,12 @@ class FaissStore:
         k = min(k, available)
         if k <= 0:
             return [[] for _ in range(len(queries))]
+        restrictive = allow is not None and available <= self.EXACT_FILTER_FRACTION * len(self._int_of)
         try:
+            if allow is not None and (restrictive or isinstance(self._inner(), self._faiss.IndexRefine)):
+                # A restrictive filter is cheaper and exact by scoring; IndexRefine's own parameter type has base
+                # parameters that IndexIDMap2 does not translate, so a filtered refine search is scored too.
+                return self._checked(self._exact_over(queries, k, allow), queries)
             params = self._params(allow)
             scores, numbers = (
                 self._index.search(queries, k, params=params) if params else self._index.search(queries, k)
@@ -163,6 +183,9 @@ class FaissStore:
                 f"{self.source or 'FAISS store'}: search failed ({reason}); the index files may be damaged: "
                 "run `mmedrag index --verify` and rebuild"
             ) from exc
+        return self._checked(results, queries)
+
+    def _checked(self, results: SearchResult, queries: np.ndarray) -> SearchResult:
         for row, query in zip(results, queries, strict=True):
             check_scores(self.source, row, self.max_score, query)
         return results
@@ -221,7 +244,7 @@ class FaissStore:
         if index.d != dim:
             raise IndexFolderError(f"{folder / 'index.faiss'}: dimension {index.d}, the index says {dim}; rebuild it")
         store._index = index  # read_index already returns the concrete type; a downcast proxy would not own it
-        if (ivf := store._faiss.try_extract_index_ivf(index)) is not None:
+        if not isinstance(index, store._faiss.IndexIDMap2) and (ivf := store._faiss.try_extract_index_ivf(index)):
             ivf.set_direct_map_type(store._faiss.DirectMap.Hashtable)
         store._apply_search_params()
         store._int_of = ids

@@ -205,6 +205,13 @@ class RecordStore:
         """All ``(record id, dhash)`` pairs, for near-duplicate checks."""
         return [(rid, _unsigned(dh)) for rid, dh in self._rows("SELECT record_id, dhash FROM images")]
 
+    def image_fingerprints(self) -> dict[str, list[tuple[str, int]]]:
+        """``(sha256, dhash)`` per image view of every record, views in order (for copying an index elsewhere)."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        for rid, sha, dh in self._db.execute("SELECT record_id, sha256, dhash FROM images ORDER BY record_id, view"):
+            found.setdefault(rid, []).append((sha, _unsigned(dh)))
+        return found
+
     def counts_by(self, column: str) -> dict[str, int]:
         if column not in FILTER_COLUMNS:
             raise ValueError(f"cannot count by {column!r}; use one of {FILTER_COLUMNS}")

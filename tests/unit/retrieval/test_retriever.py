@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,16 +13,32 @@ from mmedrag.io.images import load_image
 from mmedrag.io.manifest import read_manifest
 from mmedrag.retrieval.retriever import Filters, Retriever
 from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.locate import load_index
 from mmedrag.types import Query
 
+_SERVER_BUILT: dict[str, Any] = {}
 
-@pytest.fixture(params=["exact", "faiss:Flat"])
+
+@pytest.fixture(
+    params=["exact", "faiss:Flat", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.integration)]
+)
 def retriever(request: pytest.FixtureRequest, tiny_manifest: Path, hash_encoder: HashEncoder) -> Retriever:
-    if request.param.startswith("faiss"):
+    """The same retrieval contract on every backend: folder indexes and Milvus (embedded Lite and a real server)."""
+    store = request.param
+    if store.startswith("faiss"):
         pytest.importorskip("faiss")
+    if store == "milvus-lite":
+        pytest.importorskip("pymilvus")
+        store = f"milvus:{tiny_manifest.parent / 'lite'}"
+    elif store == "milvus-server":  # one build per session: every test here only reads the index
+        uri = request.getfixturevalue("milvus_uri")
+        if uri not in _SERVER_BUILT:
+            build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store=f"milvus:{uri}")
+            _SERVER_BUILT[uri] = load_index(tiny_manifest.parent / "idx")
+        return Retriever(_SERVER_BUILT[uri], hash_encoder)
     folder = tiny_manifest.parent / "idx"
-    build_index(read_manifest(tiny_manifest), folder, hash_encoder, store=request.param)
-    return Retriever(KnowledgeIndex.load(folder), hash_encoder)
+    build_index(read_manifest(tiny_manifest), folder, hash_encoder, store=store)
+    return Retriever(load_index(folder), hash_encoder)
 
 
 def image_of(manifest: Path, rid: str):

@@ -1,0 +1,274 @@
+"""Benchmark the scale-out stores beside `bench_stores.py`: compressed FAISS factories and a real Milvus server.
+
+Stores (each at every size, on two data sets):
+
+* ``hnsw_sq8``: FAISS ``HNSW32,SQ8`` (8-bit scalar codes, 512 B + graph per vector), efSearch 128;
+* ``ivfpq_sq8``: FAISS ``IVF{nlist},PQ64x4fs,Refine(SQ8)`` (32 B fast-scan codes, re-ranked from 512 B SQ8 codes),
+  nprobe 32, k_factor_rf 32 (tuned on a separate validation query stream: 8 gave recall 0.88);
+* ``ivfpq_rflat``: FAISS ``IVF{nlist},PQ64x4fs,RFlat`` (re-ranked from full vectors: no memory saved, best recall);
+* ``milvus``: :class:`mmedrag.stores.milvus.MilvusIndex` on a real Milvus 2.3 standalone server (PyPI ``milvus``,
+  started on loopback here), HNSW M 16, efConstruction 200, ef 64 (``milvus_flat``: the FLAT index, exact);
+  Bounded consistency (what serving replicas use; Strong adds a wait for the server's time tick).
+
+Data: ``lowrank`` is bench_stores' structured data (32-d mixture projected to 512-d); ``fullrank`` is a 1,000-mode
+mixture drawn in all 512 dimensions with isotropic noise (intrinsic dimension 512, like real embeddings; every ANN
+index has lower recall on it). Filtered search: 1% of the vectors carry the filter value (a Milvus scalar filter; an
+allow-list for FAISS); recall@k against the exact filtered top-k. Bytes/vector = FAISS file size / n (compressed
+codes + graph/lists), or the Milvus server's RSS growth / n (both include index overhead).
+
+Run:  .venv/bin/python benchmarks/bench_scale.py --sizes 100000 --out BENCHMARKS.md   (about 15 min on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench_stores import log, make_vectors, nlist_for
+from benchlib import machine, write_section
+
+STORES = ("hnsw_sq8", "ivfpq_sq8", "ivfpq_rflat", "milvus", "milvus_flat")
+SELECTIVITY = 100  # one vector in 100 passes the filter
+
+
+def fullrank(n: int, dim: int, seed: int, stream: int) -> np.ndarray:
+    """A 1,000-mode mixture in all ``dim`` dimensions plus isotropic noise: full rank, clustered, normalised."""
+    centres = np.random.default_rng(seed).standard_normal((1000, dim), dtype=np.float32)
+    rng = np.random.default_rng([seed, stream, 7])
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        block = centres[rng.integers(0, 1000, m)] + 0.8 * rng.standard_normal((m, dim), dtype=np.float32)
+        out[start : start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def exact_top(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    index = faiss.IndexFlatIP(data.shape[1])
+    index.add(data)
+    return index.search(queries, k)[1]
+
+
+def recall(results: list[list[str]], truth: np.ndarray, k: int) -> float:
+    hits = [len({int(i[1:]) for i in got[:k]} & set(want.tolist())) for got, want in zip(results, truth, strict=True)]
+    return sum(hits) / (k * len(truth))
+
+
+def timed_singles(search: Any, queries: np.ndarray, budget: float) -> tuple[float, float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + budget
+    for query in queries:
+        t = time.perf_counter()
+        search(query[None, :])
+        latencies.append(time.perf_counter() - t)
+        if time.perf_counter() > deadline and len(latencies) >= 20:
+            break
+    return float(np.percentile(latencies, 50)) * 1e3, float(np.percentile(latencies, 95)) * 1e3
+
+
+def faiss_store(name: str, n: int) -> tuple[str, str]:
+    nlist = nlist_for(n)
+    return {
+        "hnsw_sq8": ("HNSW32,SQ8", "efSearch=128"),
+        "ivfpq_sq8": (f"IVF{nlist},PQ64x4fs,Refine(SQ8)", "nprobe=32,k_factor_rf=32"),
+        "ivfpq_rflat": (f"IVF{nlist},PQ64x4fs,RFlat", "nprobe=32,k_factor_rf=32"),
+    }[name]
+
+
+def bench_faiss(name: str, data: np.ndarray, queries: np.ndarray, truths: dict[str, np.ndarray], args: Any) -> dict:
+    from mmedrag.stores.faiss_store import FaissStore
+
+    n, k = data.shape[0], args.k
+    factory, params = faiss_store(name, n)
+    ids = [f"v{i}" for i in range(n)]
+    t = time.perf_counter()
+    store = FaissStore(data.shape[1], factory=factory, search_params=params)
+    store.add(ids, data)
+    row: dict[str, Any] = {"store": name, "index": f"{factory} {params}", "build_s": time.perf_counter() - t}
+    with tempfile.TemporaryDirectory() as tmp:
+        store.save(Path(tmp))
+        row["bytes_per_vector"] = (Path(tmp) / "index.faiss").stat().st_size / n
+    row["p50_ms"], row["p95_ms"] = timed_singles(lambda q: store.search(q, k), queries[: args.queries], args.budget)
+    t = time.perf_counter()
+    results = store.search(queries, k)
+    row["batch_qps"] = len(queries) / (time.perf_counter() - t)
+    row["recall"] = recall([[i for i, _ in r] for r in results], truths["all"], k)
+    allow = {ids[i] for i in range(0, n, SELECTIVITY)}
+    fq = queries[: args.queries]
+    t = time.perf_counter()
+    filtered = [store.search(q[None, :], k, allow=allow)[0] for q in fq]
+    row["filtered_ms"] = (time.perf_counter() - t) / len(fq) * 1e3
+    row["filtered_recall"] = recall([[i for i, _ in r] for r in filtered], truths["filtered"][: len(fq)], k)
+    row["nonkey_recall"] = row["filtered_recall"]  # FAISS allow-lists do not depend on the field
+    return row
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_milvus(name: str, uri: str, pid: int, data: np.ndarray, queries: np.ndarray, truths: dict, args: Any) -> dict:
+    from mmedrag.encoders.base import Fingerprint
+    from mmedrag.stores.milvus import MilvusIndex
+    from mmedrag.stores.milvus_spec import connect, parse_milvus_spec
+    from mmedrag.types import Record
+
+    n, k = data.shape[0], args.k
+    options = "index=FLAT" if name == "milvus_flat" else "ef=64"
+    spec, _ = parse_milvus_spec(f"milvus:{uri}|{options},consistency={args.consistency}")
+    client = connect(spec)
+    rss0 = _rss_kb(pid)
+    fingerprint = Fingerprint("bench", "bench", data.shape[1])
+    t = time.perf_counter()
+    index = MilvusIndex.create_collection(client, spec, f"bench_{n}_{int(time.time())}", fingerprint)
+    for start in range(0, n, 2000):
+        stop = min(n, start + 2000)
+        records = [
+            Record(id=f"v{i}", domain=f"d{i % SELECTIVITY}", modality=f"m{i % SELECTIVITY}") for i in range(start, stop)
+        ]
+        index.upsert(records, {f"v{i}": data[i] for i in range(start, stop)}, {}, {})
+    index.flush()
+    deadline = time.perf_counter() + 600
+    while int(client.describe_index(index.name, "vector").get("indexed_rows", 0)) < n:
+        time.sleep(1)  # searches before the index covers every row would scan growing segments
+        if time.perf_counter() > deadline:
+            log("index build not finished after 10 min; measuring anyway")
+            break
+    kind = "FLAT (exact)" if name == "milvus_flat" else "HNSW M16 efC200 ef64"
+    row: dict[str, Any] = {"store": name, "index": f"Milvus 2.3 server {kind}, {args.consistency}"}
+    row["build_s"] = time.perf_counter() - t
+    row["bytes_per_vector"] = max(0, _rss_kb(pid) - rss0) * 1024 / n
+    search = lambda q: index.search_records(q, "text", k)  # noqa: E731
+    row["p50_ms"], row["p95_ms"] = timed_singles(search, queries[: args.queries], args.budget)
+    t = time.perf_counter()
+    results = [index.search_records(queries[s : s + 100], "text", k) for s in range(0, len(queries), 100)]
+    row["batch_qps"] = len(queries) / (time.perf_counter() - t)
+    row["recall"] = recall([[i for i, _ in r] for block in results for r in block], truths["all"], k)
+    fq = queries[: args.queries]
+    t = time.perf_counter()
+    filtered = [index.search_records(q[None, :], "text", k, {"domain": "d0"})[0] for q in fq]
+    row["filtered_ms"] = (time.perf_counter() - t) / len(fq) * 1e3
+    row["filtered_recall"] = recall([[i for i, _ in r] for r in filtered], truths["filtered"][: len(fq)], k)
+    other = [index.search_records(q[None, :], "text", k, {"modality": "m0"})[0] for q in fq]  # not the partition key
+    row["nonkey_recall"] = recall([[i for i, _ in r] for r in other], truths["filtered"][: len(fq)], k)
+    client.drop_collection(index.name)
+    return row
+
+
+def markdown(rows: list[dict], header: str, args: Any, skipped: list[str]) -> str:
+    lines = [
+        "## Scale-out stores: compressed FAISS and a Milvus server (`benchmarks/bench_scale.py`)",
+        "",
+        f"Machine: {header}.",
+        "",
+        f"dim {args.dim}, {args.batch} queries, k={args.k}; p50/p95 = one query per call (up to {args.queries} or "
+        f"{args.budget:.0f} s); filtered = one query per call with a filter passing 1% of the vectors (FAISS: "
+        "allow-list; Milvus: scalar expression), recall against the exact filtered top-k. Bytes/vector: FAISS index "
+        "file / n; Milvus: server RSS growth / n (vectors, payload columns and HNSW graph).",
+        "",
+        "| data | store | n | index | build s | bytes/vector | p50 ms | p95 ms | batch QPS | recall@10 "
+        "| filtered 1%: ms | filtered recall@10 | same, filter not on the partition key |",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['store']} | {r['n']:,} | {r['index']} | {r['build_s']:.1f} "
+            f"| {r['bytes_per_vector']:,.0f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['batch_qps']:,.0f} "
+            f"| {r['recall']:.3f} | {r['filtered_ms']:.2f} | {r['filtered_recall']:.3f} "
+            f"| {r['nonkey_recall']:.3f} |"
+        )
+    lines += ["", *(f"Skipped: {s}" for s in skipped), "", *NOTES]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+NOTES = [
+    "Reading the table:",
+    "",
+    "* 1M x 512 was not run here: on two cores shared with other jobs the Milvus insert and HNSW build alone take "
+    "about 20 minutes and IVF-PQ training about 10; run `--sizes 1000000` on a quiet machine. Bytes per vector do not "
+    "depend on n for the FAISS rows (codes + graph/lists), so the 1M memory figures follow from these.",
+    "* Filtered FAISS rows: `FaissStore` scores an allow-list that keeps at most 5% of the store exactly over its "
+    "stored codes (recall 1.0 from full vectors, about 0.99 from SQ8 codes); before that rule, HNSW under a 1% "
+    "filter reached 0.978 (low-rank) and 0.669 (full-rank) recall@10.",
+    "* Single-query p50 of the same index differs between rows by up to 10 ms when another job held both cores "
+    "(e.g. `hnsw_sq8` low-rank 9.9 ms vs full-rank 0.27 ms); batch QPS and recall are the stable figures.",
+    "* Milvus 2.3 (the PyPI server) under a 1% filter: HNSW and IVF_FLAT lose recall whatever `ef`, `nprobe` or "
+    "`limit` (0.75 at 20k in a separate test; FLAT gives 1.0). The domain is the collection's partition key, so a "
+    "domain filter searches only its partitions. Here (100 domain values in 16 partitions, about six per partition) "
+    "that made no measurable difference (0.924 vs 0.918); a separate 20k test with 64 partitions gave 1.0, as each "
+    "value then mostly has its own. For filter-heavy work on 2.3 use `index=FLAT` (exact, row `milvus_flat`) "
+    "or a current Milvus, which brute-forces restrictive filters.",
+    "* Milvus is slower per query than in-process FAISS: a gRPC round trip, the Python client and (with Strong "
+    "consistency) a wait for the server's time tick. What it buys: any number of replicas share one index, nothing "
+    "is loaded or rebuilt when a replica restarts, updates are visible to every replica without a redeploy, and the "
+    "data can outgrow one machine (a cluster shards it).",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="100000")
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--data", default="lowrank,fullrank")
+    p.add_argument("--stores", default=",".join(STORES))
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--budget", type=float, default=30.0)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--consistency", default="Bounded", help="Milvus searches: Bounded (serving) or Strong")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    stores = args.stores.split(",")
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    server, uri, pid = None, "", 0
+    if any(name.startswith("milvus") for name in stores):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        import milvus_server as local_server
+
+        server = local_server.milvus_server()
+        uri = server.__enter__()
+        pid = int(local_server.RUNNING[-1].server_proc.pid)
+    try:
+        for kind in args.data.split(","):
+            make = make_vectors if kind == "lowrank" else fullrank
+            data, queries = make(max(sizes), args.dim, 0, 0), make(args.batch, args.dim, 0, 1)
+            for n in sizes:
+                allowed = np.arange(0, n, SELECTIVITY)
+                truths = {
+                    "all": exact_top(data[:n], queries, args.k),
+                    "filtered": allowed[exact_top(data[allowed], queries, args.k)],
+                }
+                for name in stores:
+                    log(f"{kind} n={n}: {name}")
+                    if name.startswith("milvus"):
+                        row = bench_milvus(name, uri, pid, data[:n], queries, truths, args)
+                    else:
+                        row = bench_faiss(name, data[:n], queries, truths, args)
+                    rows.append({"data": kind, "n": n, **row})
+                    log(json.dumps(rows[-1]))
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+    section = markdown(rows, machine(), args, skipped)
+    if args.out:
+        write_section(args.out, "bench_scale", section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Build a Milvus-backed index from records (encoding them) or from an index folder (copying its vectors).
+
+The Milvus counterpart of :func:`mmedrag.indexing.build_index`: the same record checks and image policy, batches
+written as they are encoded (a killed run resumes; unchanged records are never re-encoded), and the alias switch of
+:mod:`mmedrag.stores.milvus_build` for first builds and rebuilds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from mmedrag.encoders.base import Encoder, fingerprint_of
+from mmedrag.errors import ConfigError, DataError
+from mmedrag.io.images import dhash, pixel_sha256
+from mmedrag.stores.base import VectorStore
+from mmedrag.stores.index import KnowledgeIndex, view_id
+from mmedrag.stores.locate import is_milvus, is_milvus_store
+from mmedrag.stores.milvus import check_record
+from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
+from mmedrag.types import Record
+
+# (record) -> its loaded images, or None when it must be skipped (mmedrag.indexing applies the image policy).
+LoadViews = Callable[[Record], "list[Image.Image] | None"]
+
+
+class Report(Protocol):
+    """The fields of :class:`mmedrag.indexing.IndexReport` a Milvus build fills (indexing imports this module)."""
+
+    added: int
+    replaced: int
+    skipped: int
+    total: int
+    text_vectors: int
+    image_vectors: int
+    seconds: float
+    store: dict[str, Any]
+    errors: list[str]
+    warnings: list[str]
+
+
+R = TypeVar("R", bound=Report)
+
+
+def _finish(report: R, counts: BuildCounts, index_dir: str | Path, started: float) -> R:
+    report.added, report.replaced = counts.added, counts.replaced
+    if counts.unchanged:
+        report.warnings.append(f"{counts.unchanged} record(s) already stored unchanged; not re-encoded")
+    index = open_any(index_dir)
+    report.total, report.store = index.count(), index.store_spec
+    report.skipped = len(report.errors)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def build_milvus_index(
+    records: Sequence[Record],
+    index_dir: str | Path,
+    encoder: Encoder,
+    report: R,
+    load_views: LoadViews,
+    store: str | dict[str, Any] | None = None,
+    batch_size: int = 32,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> R:
+    """Embed ``records`` into the Milvus index that ``store`` names (or ``index_dir``'s pointer names).
+
+    Called by :func:`mmedrag.indexing.build_index`, which passes its report and its image loading (the policy).
+
+    Raises:
+        DataError: no record could be indexed.
+        EncoderMismatchError: updating an index that another encoder built.
+    """
+    started = time.perf_counter()
+    if not records:
+        raise DataError(f"no records to index into {index_dir}; check the source and its format")
+    embed_images = "image" in encoder.modalities
+
+    def load(batch: list[Record]) -> Loaded:
+        kept: list[Record] = []
+        views: dict[str, list[Any]] = {}
+        prints: dict[str, list[tuple[str, int]]] = {}
+        for record in batch:
+            try:
+                check_record(record)
+            except DataError as exc:
+                report.errors.append(str(exc))
+                continue
+            loaded = load_views(record)
+            if loaded is None:
+                continue
+            if not record.text.strip() and not (loaded and embed_images):
+                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+                continue
+            kept.append(record)
+            views[record.id] = loaded
+            prints[record.id] = [(pixel_sha256(im), dhash(im)) for im in loaded]
+        return kept, views, prints
+
+    def encode(fresh: list[Record], views: dict[str, list[Any]]) -> Encoded:
+        with_text = [r for r in fresh if r.text.strip()]
+        text = dict(zip([r.id for r in with_text], encoder.encode_texts([r.text for r in with_text]), strict=True))
+        flat: list[tuple[str, Image.Image]] = [(r.id, im) for r in fresh for im in views[r.id]] if embed_images else []
+        vectors = encoder.encode_images([im for _, im in flat]) if flat else np.zeros((0, encoder.dim))
+        by_record: dict[str, list[np.ndarray | None]] = {}
+        for (rid, _), vector in zip(flat, vectors, strict=True):
+            by_record.setdefault(rid, []).append(vector)
+        report.text_vectors += len(text)
+        report.image_vectors += len(flat)
+        return text, by_record
+
+    counts = write_batches(
+        index_dir, store, fingerprint_of(encoder), records, load, encode, batch_size, rebuild, progress
+    )
+    if counts.added + counts.replaced + counts.unchanged == 0:
+        raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+    return _finish(report, counts, index_dir, started)
+
+
+def _vector_lookup(space: VectorStore) -> Callable[[list[str]], dict[str, np.ndarray]]:
+    """Read stored vectors back by id (exact store: its matrix; FAISS: reconstruction through its id map)."""
+    from mmedrag.stores.exact import ExactStore
+
+    if isinstance(space, ExactStore):
+        rows = {identifier: row for row, identifier in enumerate(space.ids())}
+        matrix = space.vectors()
+        return lambda ids: {i: matrix[rows[i]] for i in ids if i in rows}
+
+    def faiss_lookup(ids: list[str]) -> dict[str, np.ndarray]:
+        numbers = {i: space._int_of[i] for i in ids if i in space._int_of}  # type: ignore[attr-defined]
+        if not numbers:
+            return {}
+        rebuilt = space._index.reconstruct_batch(np.asarray(list(numbers.values()), dtype=np.int64))  # type: ignore[attr-defined]
+        return dict(zip(numbers, rebuilt, strict=True))
+
+    return faiss_lookup
+
+
+def copy_index_to_milvus(
+    source: str | Path,
+    index_dir: str | Path,
+    report: R,
+    store: str | dict[str, Any] | None = None,
+    batch_size: int = 512,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> R:
+    """Copy an index folder's records, vectors and image fingerprints into Milvus, without encoding anything."""
+    started = time.perf_counter()
+    if not is_milvus_store(store) and not is_milvus(index_dir):
+        raise ConfigError("copying an index folder needs a Milvus destination: give --store milvus:URI")
+    resolve(index_dir, store)  # fail on a bad spec before reading anything
+    folder = KnowledgeIndex.load(source)
+    records = list(folder.records.iter_records())
+    if not records:
+        raise DataError(f"index {source} holds no records to copy")
+    fingerprints = folder.records.image_fingerprints()
+    text_of, image_of = _vector_lookup(folder.spaces["text"]), _vector_lookup(folder.spaces["image"])
+
+    def load(batch: list[Record]) -> Loaded:
+        return batch, {}, {r.id: fingerprints.get(r.id, []) for r in batch}
+
+    def encode(fresh: list[Record], _views: dict[str, list[Any]]) -> Encoded:
+        text = text_of([r.id for r in fresh])
+        view_ids = [view_id(r.id, n) for r in fresh for n in range(len(fingerprints.get(r.id, [])))]
+        found = image_of(view_ids)
+        images = {r.id: [found.get(view_id(r.id, n)) for n in range(len(fingerprints.get(r.id, [])))] for r in fresh}
+        report.text_vectors += len(text)
+        report.image_vectors += len(found)
+        return text, images
+
+    counts = write_batches(index_dir, store, folder.encoder, records, load, encode, batch_size, rebuild, progress)
+    return _finish(report, counts, index_dir, started)
+
+
+def delete_from_milvus(index_dir: str | Path, ids: Sequence[str]) -> int:
+    """Remove records (and their image rows) by id; returns how many existed."""
+    return open_any(index_dir).delete(list(ids))

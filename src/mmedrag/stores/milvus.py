@@ -1,0 +1,399 @@
+"""A knowledge index that lives in Milvus: vectors, record payloads and the encoder fingerprint in one collection.
+
+One collection holds one index version; readers go through an alias with the index's name, so a rebuild fills a new
+collection and switches the alias atomically (see :mod:`mmedrag.stores.milvus_build`). Rows (primary key ``pk``):
+
+* ``r/<id>``: one per record: its text embedding (a zero vector and ``has_vector`` false when it has no text), the
+  filter columns, the record as JSON (``data``) and a hash of its content (``content``, for idempotent resumes);
+* ``i/<id>#<n>``: one per image view: its image embedding, the same filter columns, the pixel SHA-256 and the
+  difference hash split into eight 8-bit bands (two hashes within 7 bits share a band, so near-duplicate
+  candidates are found by equality on indexed-free scalar columns instead of a scan of every hash);
+* ``m/meta``: format, encoder fingerprint and build state, so the fingerprint always travels with the data.
+
+Filters and the leakage guard become one boolean expression per query (:mod:`mmedrag.stores.milvus_filters`), so a
+filtered search returns ``k`` hits whenever ``k`` rows pass, without allow-lists shipped from the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mmedrag.encoders.base import Fingerprint
+from mmedrag.errors import DataError, EncoderMismatchError, IndexFolderError
+from mmedrag.io.images import hamming
+from mmedrag.stores.milvus_filters import int_equals_any, one_of, search_expression
+from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
+from mmedrag.types import Record
+
+FORMAT_VERSION = 1
+META_PK = "m/meta"
+MAX_TEXT = 65_535  # VARCHAR limit of Milvus 2.3, in bytes
+MAX_ID = 2_048
+MAX_FIELD = 512
+MAX_LIMIT = 16_384  # Milvus' largest topk
+BANDS = 8
+FILTER_FIELDS = ("domain", "modality", "split", "source", "patient_id", "study_id")
+_QUERY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """The leakage guard for one query: its patient, study, image hashes and near-duplicate radius (bits)."""
+
+    patient_id: str | None = None
+    study_id: str | None = None
+    image_sha256: tuple[str, ...] = ()
+    dhash: int | None = None
+    near_bits: int | None = None
+
+
+def bands(value: int) -> list[int]:
+    """The eight 8-bit bands of a 64-bit difference hash."""
+    return [(value >> (8 * i)) & 0xFF for i in range(BANDS)]
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def content_hash(record: Record, views: Sequence[tuple[str, int]]) -> str:
+    """What a record row must match for a re-run to skip re-encoding it."""
+    payload = json.dumps([record.to_dict(), [list(v) for v in views]], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _schema(client: Any, dim: int) -> Any:
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=MAX_ID + 8)
+    schema.add_field("kind", DataType.VARCHAR, max_length=8)
+    schema.add_field("record_id", DataType.VARCHAR, max_length=MAX_ID)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("has_vector", DataType.BOOL)
+    for name in FILTER_FIELDS:
+        # The domain is the partition key: a search filtered on a domain only visits that domain's partitions, so
+        # the HNSW graph is searched unfiltered there. (Milvus 2.3's HNSW loses recall under a filter that keeps
+        # ~1% of a segment, whatever ef is: 0.75 recall@10 measured in BENCHMARKS.md; later versions brute-force.)
+        schema.add_field(name, DataType.VARCHAR, max_length=MAX_FIELD, is_partition_key=name == "domain")
+    schema.add_field("sha256", DataType.VARCHAR, max_length=64)
+    schema.add_field("dhash", DataType.INT64)
+    for band in range(BANDS):
+        schema.add_field(f"band{band}", DataType.INT64)
+    schema.add_field("content", DataType.VARCHAR, max_length=64)
+    schema.add_field("data", DataType.VARCHAR, max_length=MAX_TEXT)
+    return schema
+
+
+def check_record(record: Record) -> None:
+    """Raise :class:`DataError` naming the field when a record does not fit the collection's columns."""
+    if not record.id or len(record.id.encode()) > MAX_ID:
+        raise DataError(f"record {record.id[:80]!r}: id empty or longer than {MAX_ID} bytes; shorten it")
+    for name in FILTER_FIELDS:
+        if len((getattr(record, name) or "").encode()) > MAX_FIELD:
+            raise DataError(f"record {record.id}: {name} longer than {MAX_FIELD} bytes; shorten it")
+    if len(json.dumps(record.to_dict(), ensure_ascii=False).encode()) > MAX_TEXT:
+        raise DataError(f"record {record.id}: report and metadata exceed Milvus' {MAX_TEXT}-byte limit; trim them")
+
+
+class MilvusIndex:
+    """Records and vectors of one index in a Milvus collection (or the alias in front of it).
+
+    Example:
+        >>> index = open_milvus_index("milvus:http://milvus:19530|collection=cxr")  # doctest: +SKIP
+        >>> index.count()  # doctest: +SKIP
+        377110
+    """
+
+    def __init__(self, client: Any, spec: MilvusSpec, name: str, encoder: Fingerprint, meta: dict[str, Any]) -> None:
+        self.client, self.spec, self.name, self.encoder, self.meta = client, spec, name, encoder, meta
+        self.store_spec = spec.to_dict()
+
+    @property
+    def path(self) -> str:
+        return f"milvus:{self.spec.uri} collection {self.name}"
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def create_collection(
+        cls, client: Any, spec: MilvusSpec, name: str, encoder: Fingerprint, state: str = "building"
+    ) -> MilvusIndex:
+        """A new, empty collection ``name`` with the vector index and the meta row."""
+        check_name(name)
+        params = client.prepare_index_params()
+        params.add_index("vector", index_type=spec.index_type, metric_type="IP", params=dict(spec.index_params))
+        client.create_collection(
+            name,
+            schema=_schema(client, encoder.dim),
+            index_params=params,
+            consistency_level=spec.consistency,
+            num_partitions=spec.partitions,
+        )
+        meta = {"format": FORMAT_VERSION, "encoder": encoder.to_dict(), "store": spec.to_dict(), "state": state}
+        index = cls(client, spec, name, encoder, meta)
+        index.write_meta(state=state, created_at=_now())
+        return index
+
+    @classmethod
+    def open(cls, client: Any, spec: MilvusSpec, name: str) -> MilvusIndex:
+        """The collection (or alias) ``name``; raises when it is missing or not an mmedrag index."""
+        if not client.has_collection(name):
+            raise IndexFolderError(
+                f"no Milvus index {name!r} at {spec.uri}; "
+                f"build it with `mmedrag index SOURCE --store milvus:{spec.uri}`"
+            )
+        rows = client.query(name, filter=f'pk == "{META_PK}"', output_fields=["data"], consistency_level="Strong")
+        if not rows:
+            raise IndexFolderError(f"Milvus collection {name!r} at {spec.uri} is not an mmedrag index (no meta row)")
+        meta = json.loads(rows[0]["data"])
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexFolderError(
+                f"Milvus index {name!r}: format {meta.get('format')} is not {FORMAT_VERSION}; rebuild"
+            )
+        return cls(client, spec, name, Fingerprint.from_dict(meta["encoder"]), meta)
+
+    def write_meta(self, **changes: Any) -> None:
+        self.meta.update(changes, updated_at=_now())
+        row = self._blank(META_PK, "meta", "")
+        row["data"] = json.dumps(self.meta)
+        self.client.delete(self.name, ids=[META_PK])
+        self.client.insert(self.name, [row])
+
+    def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None:
+        """Refuse queries (and updates) from an encoder other than the one that built this index (``partial``: the
+        fingerprint holds the probes of the modalities a query uses only, see :meth:`Fingerprint.mismatch`)."""
+        reason = self.encoder.mismatch(fingerprint, partial=partial)
+        if reason:
+            raise EncoderMismatchError(
+                f"index {self.path} was built with encoder {self.encoder.name} but the query encoder is "
+                f"{fingerprint.name} ({reason}); query with the index's encoder or rebuild the index"
+            )
+
+    # --- writes ------------------------------------------------------------------------------------------------------
+
+    def _blank(self, pk: str, kind: str, record_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = {"pk": pk, "kind": kind, "record_id": record_id, "has_vector": False}
+        row["vector"] = np.zeros(self.encoder.dim, dtype=np.float32).tolist()
+        row.update({name: "" for name in FILTER_FIELDS}, sha256="", dhash=0, content="", data="")
+        row.update({f"band{i}": -1 for i in range(BANDS)})
+        return row
+
+    def _record_row(self, record: Record, vector: np.ndarray | None, content: str) -> dict[str, Any]:
+        row = self._blank(f"r/{record.id}", "record", record.id)
+        row.update({name: getattr(record, name) or "" for name in FILTER_FIELDS}, content=content)
+        row["data"] = json.dumps(record.to_dict(), ensure_ascii=False)
+        if vector is not None:
+            row.update(vector=vector.astype(np.float32).tolist(), has_vector=True)
+        return row
+
+    def upsert(
+        self,
+        records: Sequence[Record],
+        text_vectors: Mapping[str, np.ndarray],
+        image_vectors: Mapping[str, Sequence[np.ndarray | None]],
+        fingerprints: Mapping[str, Sequence[tuple[str, int]]],
+    ) -> int:
+        """Insert or replace records with their vectors; returns how many already existed.
+
+        Image rows are written before record rows: the record row (with its content hash) is the commit mark a
+        resumed build trusts, so a process killed in between redoes the record instead of skipping it (and deletes
+        the image rows it had written).
+        """
+        ids = [r.id for r in records]
+        existing = set(self.contents(ids))
+        stale = self._image_pks(ids)
+        images: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            views = fingerprints.get(record.id, ())
+            vectors = list(image_vectors.get(record.id, ()))
+            for n, (sha, value) in enumerate(views):
+                row = self._blank(f"i/{record.id}#{n}", "image", record.id)
+                row.update({name: getattr(record, name) or "" for name in FILTER_FIELDS}, sha256=sha)
+                row.update(dhash=_signed(value), **{f"band{i}": b for i, b in enumerate(bands(value))})
+                vector = vectors[n] if n < len(vectors) else None
+                if vector is not None:  # views are kept without a vector too: the leakage guard needs their hashes
+                    row.update(vector=np.asarray(vector, dtype=np.float32).tolist(), has_vector=True)
+                images.append(row)
+            rows.append(self._record_row(record, text_vectors.get(record.id), content_hash(record, views)))
+        # Delete, then insert: Milvus 2.3's upsert puts rows in the wrong partition of a partition-key collection
+        # (a domain filter then misses them). Everything stored for these records goes first, so a re-run after a
+        # crash at any point never leaves two rows with one key; a reader may miss a replaced record for that moment.
+        doomed = stale + [f"r/{i}" for i in existing]
+        if doomed:
+            self.client.delete(self.name, ids=doomed)
+        for start in range(0, len(images), 1000):
+            self.client.insert(self.name, images[start : start + 1000])
+        self.client.insert(self.name, rows)
+        return len(existing)
+
+    def flush(self) -> None:
+        """Seal what was written so the vector index is built over it (growing segments use a coarse interim index)."""
+        self.client.flush(self.name)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove records and all their image rows; returns how many existed (unknown ids are ignored)."""
+        existing = list(self.contents(ids))
+        pks = [f"r/{i}" for i in existing] + self._image_pks(ids)
+        if pks:
+            self.client.delete(self.name, ids=pks)
+        return len(existing)
+
+    # --- reads -------------------------------------------------------------------------------------------------------
+
+    def _query(self, expression: str, fields: list[str], strong: bool = False) -> list[dict[str, Any]]:
+        # The write path reads its own writes (resume, replace, delete): always Strong, whatever searches use.
+        extra = {"consistency_level": "Strong"} if strong else {}
+        return list(self.client.query(self.name, filter=expression, output_fields=fields, limit=MAX_LIMIT, **extra))
+
+    def _chunked(
+        self, field_name: str, values: Sequence[str], extra: str, fields: list[str], strong: bool = False
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        unique = sorted(set(values))
+        for start in range(0, len(unique), _QUERY_CHUNK):
+            clause = one_of(field_name, unique[start : start + _QUERY_CHUNK])
+            rows += self._query(f"({extra}) and ({clause})", fields, strong)
+        return rows
+
+    def _image_pks(self, record_ids: Sequence[str]) -> list[str]:
+        return [row["pk"] for row in self._chunked("record_id", record_ids, 'kind == "image"', ["pk"], strong=True)]
+
+    def contents(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hash of each stored record among ``ids`` (read Strong: a resumed build trusts it)."""
+        rows = self._chunked("record_id", ids, 'kind == "record"', ["record_id", "content"], strong=True)
+        return {row["record_id"]: row["content"] for row in rows}
+
+    def get(self, ids: Sequence[str]) -> dict[str, Record]:
+        """The stored records among ``ids``."""
+        rows = self._chunked("record_id", ids, 'kind == "record"', ["record_id", "data"])
+        found = {}
+        for row in rows:
+            raw = json.loads(row["data"])
+            raw["image_paths"] = tuple(raw.get("image_paths", ()))
+            found[row["record_id"]] = Record(**raw)
+        return found
+
+    def count(self) -> int:
+        """Number of records (read Strong: counts are checked right after writes)."""
+        rows = self.client.query(
+            self.name, filter='kind == "record"', output_fields=["count(*)"], consistency_level="Strong"
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def ids(self) -> list[str]:
+        """Every record id (streamed page by page)."""
+        return [row["record_id"] for row in self.iter_rows('kind == "record"', ["record_id"])]
+
+    def iter_rows(self, expression: str, fields: list[str], batch: int = 1000) -> Iterable[dict[str, Any]]:
+        iterator = self.client.query_iterator(self.name, batch_size=batch, filter=expression, output_fields=fields)
+        try:
+            while page := iterator.next():
+                yield from page
+        finally:
+            iterator.close()
+
+    # --- search ------------------------------------------------------------------------------------------------------
+
+    def excluded_records(self, exclusion: Exclusion) -> set[str]:
+        """Records holding the query image itself or, with ``near_bits``, a near duplicate of it."""
+        found: set[str] = set()
+        if exclusion.image_sha256:
+            rows = self._chunked("sha256", exclusion.image_sha256, 'kind == "image"', ["record_id"])
+            found |= {row["record_id"] for row in rows}
+        if exclusion.dhash is not None and exclusion.near_bits is not None:
+            probe = exclusion.dhash
+            if exclusion.near_bits < BANDS:  # pigeonhole: within 7 bits, at least one of 8 bands is identical
+                bands_clause = int_equals_any([(f"band{i}", b) for i, b in enumerate(bands(probe))])
+                candidates: Iterable[dict[str, Any]] = self.iter_rows(
+                    f'kind == "image" and ({bands_clause})', ["record_id", "dhash"]
+                )
+            else:
+                candidates = self.iter_rows('kind == "image"', ["record_id", "dhash"])
+            found |= {
+                row["record_id"]
+                for row in candidates
+                if hamming(probe, int(row["dhash"]) % (1 << 64)) <= exclusion.near_bits
+            }
+        return found
+
+    def search_records(
+        self,
+        vectors: np.ndarray,
+        space: str,
+        k: int,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        exclusions: Sequence[Exclusion | None] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Best ``k`` ``(record id, score)`` per query row; ``space`` is ``text`` (reports) or ``image`` (views).
+
+        Filters and exclusions are evaluated by Milvus; image views are collapsed to their best-scoring record.
+        """
+        kind = "image" if space == "image" else "record"
+        guards = list(exclusions) if exclusions is not None else [None] * len(vectors)
+        expressions = []
+        for guard in guards:
+            excluded = self.excluded_records(guard) if guard else set()
+            patient, study = (guard.patient_id, guard.study_id) if guard else (None, None)
+            expressions.append(search_expression(kind, filters or {}, patient, study, excluded))
+        results: list[list[tuple[str, float]]] = [[] for _ in guards]
+        groups: dict[str, list[int]] = {}
+        for row, expression in enumerate(expressions):
+            groups.setdefault(expression, []).append(row)
+        for expression, rows in groups.items():  # one call per distinct expression, all its queries at once
+            for row, hits in zip(rows, self._search(vectors[rows], kind, k, expression), strict=True):
+                results[row] = hits
+        return results
+
+    def _search(self, vectors: np.ndarray, kind: str, k: int, expression: str) -> list[list[tuple[str, float]]]:
+        fetch = min(MAX_LIMIT, k if kind == "record" else 4 * k)
+        while True:
+            params = {"metric_type": "IP", "params": self._search_params(fetch)}
+            raw = self.client.search(
+                self.name,
+                data=[v.astype(np.float32).tolist() for v in vectors],
+                anns_field="vector",
+                limit=fetch,
+                filter=expression,
+                output_fields=["record_id"],
+                search_params=params,
+            )
+            results, short = [], False
+            for hits in raw:
+                best: dict[str, float] = {}
+                for hit in hits:  # hits come best first: the first view of a record is its best
+                    best.setdefault(hit["entity"]["record_id"], float(hit["distance"]))
+                results.append(list(best.items())[:k])
+                short |= len(best) < k and len(hits) >= fetch
+            if not short or fetch >= MAX_LIMIT:
+                return results
+            fetch = min(MAX_LIMIT, fetch * 2)
+
+    def _search_params(self, fetch: int) -> dict[str, Any]:
+        params = dict(self.spec.search_params)
+        if self.spec.index_type.startswith("HNSW") or self.spec.index_type == "AUTOINDEX":
+            params["ef"] = max(int(params.get("ef", 64)), fetch)  # HNSW needs ef >= limit
+        elif self.spec.index_type.startswith("IVF"):
+            params.setdefault("nprobe", 32)
+        return params
+
+
+def open_milvus_index(spec: str | Mapping[str, Any], name: str | None = None) -> MilvusIndex:
+    """Open an existing index from a ``milvus:`` spec (``collection=`` or ``name`` picks the index)."""
+    parsed, token = parse_milvus_spec(spec)
+    collection = name or parsed.collection
+    if not collection:
+        raise IndexFolderError(f"name the Milvus index: add |collection=NAME to {parsed.uri!r}")
+    return MilvusIndex.open(connect(parsed, token), parsed, collection)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
