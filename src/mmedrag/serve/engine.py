@@ -22,6 +22,7 @@ from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
 from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Record
 
 _THUMBNAILS = 512
@@ -64,13 +65,22 @@ def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
 
 
 def index_versions(pipeline: RAGPipeline) -> list[str]:
-    """``folder@version`` of each index, read from its ``CURRENT`` pointer."""
+    """``folder@version`` of each index folder (its ``CURRENT`` pointer); a server-side store by its kind."""
     labels = []
     for retriever in retrievers(pipeline):
-        pointer = retriever.index.path / "CURRENT"
+        index = retriever.index
+        if not isinstance(index, KnowledgeIndex):  # a vector-database collection: always its live state
+            labels.append(f"{index.store_spec.get('kind', 'store')} (live)")
+            continue
+        pointer = index.path / "CURRENT"
         version = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else "?"
-        labels.append(f"{retriever.index.path.name}@{version}")
+        labels.append(f"{index.path.name}@{version}")
     return labels
+
+
+def lookup(index: KnowledgeIndex | PushdownIndex, ids: list[str]) -> dict[str, Record]:
+    """Records by id from an index folder's records store or a server-side store (ids are keys, never paths)."""
+    return index.records.get(ids) if isinstance(index, KnowledgeIndex) else index.get(ids)
 
 
 def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
@@ -80,6 +90,8 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
     def reopen(bundle: Bundle) -> Bundle:
         old = bundle.retriever
         if old is None:
+            return bundle
+        if not isinstance(old.index, KnowledgeIndex):  # a server-side store already serves its live state
             return bundle
         if id(old) not in fresh:  # same encoder and guard settings, the index re-opened at its CURRENT version
             fresh[id(old)] = replace(old, index=KnowledgeIndex.load(old.index.path))
@@ -113,7 +125,7 @@ class Snapshot:
     def record(self, record_id: str) -> Record | None:
         """The case with this id from the records store of any index; None when no index holds it."""
         for retriever in retrievers(self.pipeline):
-            found = retriever.index.records.get([record_id])
+            found = lookup(retriever.index, [record_id])
             if record_id in found:
                 return found[record_id]
         return None
@@ -123,7 +135,7 @@ class Snapshot:
         for retriever in retrievers(self.pipeline):
             missing = [i for i in ids if i not in out]
             if missing:
-                out.update(retriever.index.records.get(missing))
+                out.update(lookup(retriever.index, missing))
         return out
 
 
