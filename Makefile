@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data),)
 export MMEDRAG_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: help install demo test test-fast test-core lint format bench docs clean
+.PHONY: help install demo serve test test-fast test-core lint format bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by
 
 demo: $(STAMP)  ## the main job: end-to-end demo on MedPix 2.0 + VQA-RAD (fetches them first when missing)
 	$(BIN)/mmedrag demo $(DEMO_ARGS)
+
+serve: $(STAMP)  ## the web page and API on the demo's knowledge base, http://127.0.0.1:8000 (built on first use)
+	$(BIN)/mmedrag serve --demo
 
 test: $(STAMP)  ## every test CI runs: unit, contract and integration (tiny real models, real data)
 	$(BIN)/python -m pytest -q

@@ -18,6 +18,7 @@ from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.prefs import PrefsCommand
 from mmedrag.cli.search import SearchCommand
+from mmedrag.cli.serve import ServeCommand
 from mmedrag.cli.train_dpo import TrainDPOCommand
 from mmedrag.cli.train_retriever import TrainRetrieverCommand
 from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
@@ -38,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     TrainRouterCommand(),
     RouteCommand(),
     DemoCommand(),
+    ServeCommand(),
     EnvCommand(),
     DataCommand(),
 )

@@ -1,0 +1,171 @@
+"""The loaded pipeline as a versioned snapshot: request variants (k, without retrieval), case look-ups, reload.
+
+A reload re-opens every index at its newest saved version (``CURRENT``), keeping the already loaded encoders,
+router and generator, and swaps the snapshot in one assignment. Requests hold the snapshot they started with, so a
+request in flight finishes on its version; the old index stays open until its last request lets go of it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+from PIL import Image
+
+from mmedrag.errors import MmedragError
+from mmedrag.io.images import DECODE_SIDE, load_image
+from mmedrag.pipeline import Bundle, RAGPipeline
+from mmedrag.retrieval.retriever import Retriever
+from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.locate import PushdownIndex
+from mmedrag.types import Record
+
+_THUMBNAILS = 512
+
+
+def map_bundles(pipeline: RAGPipeline, change: Callable[[Bundle], Bundle]) -> RAGPipeline:
+    """A copy of ``pipeline`` with ``change`` applied to its default bundle and to every domain's bundle."""
+    bundles = {name: change(bundle) for name, bundle in pipeline.bundles.items()}
+    return replace(pipeline, default=change(pipeline.default), bundles=bundles)
+
+
+def without_retrieval(pipeline: RAGPipeline) -> RAGPipeline:
+    """The same pipeline with every retriever removed: what the generator answers with no references."""
+    return map_bundles(pipeline, lambda bundle: replace(bundle, retriever=None))
+
+
+def with_k(pipeline: RAGPipeline, k: int) -> RAGPipeline:
+    """The pipeline with its selectors capped at ``k`` references (retrieval follows the selector's ``max_k``)."""
+
+    def capped(bundle: Bundle) -> Bundle:
+        selector: Any = bundle.selector
+        names = {f.name for f in fields(selector)} if is_dataclass(selector) else set()
+        changes: dict[str, int] = {name: k for name in ("k", "k_max") if name in names}
+        if "k_min" in names:
+            changes["k_min"] = min(selector.k_min, k)
+        if changes:
+            selector = replace(selector, **changes)
+        return replace(bundle, selector=selector)
+
+    return map_bundles(pipeline, capped)
+
+
+def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
+    """Every distinct retriever of the pipeline (the default bundle's first)."""
+    found: dict[int, Retriever] = {}
+    for bundle in [pipeline.default, *pipeline.bundles.values()]:
+        if bundle.retriever is not None:
+            found.setdefault(id(bundle.retriever), bundle.retriever)
+    return list(found.values())
+
+
+def index_versions(pipeline: RAGPipeline) -> list[str]:
+    """``folder@version`` of each index folder (its ``CURRENT`` pointer); a server-side store by its kind."""
+    labels = []
+    for retriever in retrievers(pipeline):
+        index = retriever.index
+        if not isinstance(index, KnowledgeIndex):  # a vector-database collection: always its live state
+            labels.append(f"{index.store_spec.get('kind', 'store')} (live)")
+            continue
+        pointer = index.path / "CURRENT"
+        version = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else "?"
+        labels.append(f"{index.path.name}@{version}")
+    return labels
+
+
+def lookup(index: KnowledgeIndex | PushdownIndex, ids: list[str]) -> dict[str, Record]:
+    """Records by id from an index folder's records store or a server-side store (ids are keys, never paths)."""
+    return index.records.get(ids) if isinstance(index, KnowledgeIndex) else index.get(ids)
+
+
+def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
+    """A new pipeline whose retrievers read each index's newest saved version; everything else is shared."""
+    fresh: dict[int, Retriever] = {}
+
+    def reopen(bundle: Bundle) -> Bundle:
+        old = bundle.retriever
+        if old is None:
+            return bundle
+        if not isinstance(old.index, KnowledgeIndex):  # a server-side store already serves its live state
+            return bundle
+        if id(old) not in fresh:  # same encoder and guard settings, the index re-opened at its CURRENT version
+            fresh[id(old)] = replace(old, index=KnowledgeIndex.load(old.index.path))
+        return replace(bundle, retriever=fresh[id(old)])
+
+    return map_bundles(pipeline, reopen)
+
+
+@dataclass
+class Snapshot:
+    """One loaded version of the pipeline and the variants requests ask for."""
+
+    pipeline: RAGPipeline
+    generation: int = 1
+    loaded_at: float = field(default_factory=time.time)
+    versions: list[str] = field(default_factory=list)
+    _variants: dict[tuple[int | None, bool], RAGPipeline] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def variant(self, k: int | None = None, retrieval: bool = True) -> RAGPipeline:
+        """The pipeline for a request's options; one object per option set, so batches can group by identity."""
+        if k is None and retrieval:
+            return self.pipeline
+        with self._lock:
+            key = (k, retrieval)
+            if key not in self._variants:
+                pipeline = self.pipeline if k is None else with_k(self.pipeline, k)
+                self._variants[key] = pipeline if retrieval else without_retrieval(pipeline)
+            return self._variants[key]
+
+    def record(self, record_id: str) -> Record | None:
+        """The case with this id from the records store of any index; None when no index holds it."""
+        for retriever in retrievers(self.pipeline):
+            found = lookup(retriever.index, [record_id])
+            if record_id in found:
+                return found[record_id]
+        return None
+
+    def records(self, ids: list[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        for retriever in retrievers(self.pipeline):
+            missing = [i for i in ids if i not in out]
+            if missing:
+                out.update(lookup(retriever.index, missing))
+        return out
+
+
+class Thumbnails:
+    """Small PNGs of knowledge-base images, rendered as the ingester renders them (DICOM windowing included)."""
+
+    def __init__(self, size: int = 192) -> None:
+        self.size = size
+        self._cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def png(self, snapshot: Snapshot, record: Record) -> bytes | None:
+        """The record's first view as a PNG at most ``size`` pixels wide or high; None when it has no readable image."""
+        key = (snapshot.generation, record.id)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        if not record.image_paths:
+            return None
+        try:
+            image = load_image(record.image_paths[0], max_side=DECODE_SIDE)
+        except MmedragError:
+            return None
+        image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        data = buffer.getvalue()
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > _THUMBNAILS:
+                self._cache.popitem(last=False)
+        return data

@@ -1,0 +1,84 @@
+"""Request bodies from JSON or multipart form data, with one-line errors (400 malformed, 415 wrong type, 422)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mmedrag.serve.errors import ApiError, one_line
+from mmedrag.serve.schemas import MAX_K, AskRequest
+from mmedrag.serve.uploads import decode_base64
+
+ASK_FORM = {
+    "type": "object",
+    "required": ["question"],
+    "properties": {
+        "image": {"type": "string", "format": "binary", "description": "PNG, JPEG or DICOM"},
+        "question": {"type": "string"},
+        "domain": {"type": "string"},
+        "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
+        "without_retrieval": {"type": "boolean"},
+    },
+}
+
+
+async def read_json(request: Any) -> Any:
+    """The request body as JSON (415 for another content type, 400 for malformed JSON)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ApiError(415, f"send application/json, not {media or 'no content type'}")
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"malformed JSON ({exc})") from None
+
+
+async def read_ask(request: Any, max_bytes: int) -> tuple[AskRequest, bytes | None]:
+    """An ask request and its image bytes, from JSON (base64 image) or multipart form data (an image file)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        body = AskRequest.model_validate(await read_json(request))
+        return body, (decode_base64(body.image, max_bytes) if body.image else None)
+    form = await request.form(max_files=1, max_fields=8, max_part_size=max_bytes)
+    return await ask_from_form(form)
+
+
+async def ask_from_form(form: Any, extra_fields: frozenset[str] = frozenset()) -> tuple[AskRequest, bytes | None]:
+    """An ask request from parsed form data: fields as in :data:`ASK_FORM` (plus ``extra_fields``)."""
+    from pydantic import ValidationError
+
+    unknown = set(form.keys()) - set(ASK_FORM["properties"]) - extra_fields
+    if unknown:
+        raise ApiError(422, f"unknown form field(s): {', '.join(sorted(unknown))}")
+    upload = form.get("image")
+    image_bytes = None
+    if upload is not None and not isinstance(upload, str):
+        image_bytes = await upload.read()
+        if not image_bytes and upload.filename:
+            raise ApiError(400, "the uploaded image is empty (0 bytes)")
+        image_bytes = image_bytes or None  # a browser sends an empty, nameless part when no file was picked
+    try:
+        k = int(str(form["k"])) if form.get("k") else None
+    except ValueError:
+        raise ApiError(422, f"k must be a whole number, not {one_line(str(form['k']), 40)!r}") from None
+    try:
+        body = AskRequest(
+            question=str(form.get("question", "")),
+            domain=str(form.get("domain")) if form.get("domain") else None,
+            k=k,
+            without_retrieval=str(form.get("without_retrieval", "")).lower() in {"1", "true", "on", "yes"},
+        )
+    except ValidationError as exc:
+        raise ApiError(422, first_error(exc.errors())) from None
+    return body, image_bytes
+
+
+def first_error(errors: Any) -> str:
+    errors = list(errors)
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    more = f" ({len(errors)} errors in all)" if len(errors) > 1 else ""
+    return one_line(f"{where}: {message}{more}")

@@ -1,0 +1,147 @@
+"""The running service: the current snapshot, the batcher, keys, limits, metrics, audit log and reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from mmedrag.pipeline import RAGPipeline
+from mmedrag.serve.batching import MicroBatcher
+from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes
+from mmedrag.serve.errors import ApiError
+from mmedrag.serve.observability import AuditLog, Metrics
+from mmedrag.serve.security import KeyRing, RateLimiter
+from mmedrag.serve.settings import ServeSettings
+from mmedrag.serve.uploads import decode_image
+from mmedrag.serve.views import status_of
+from mmedrag.types import Answer, Hit, Query
+
+log = logging.getLogger("mmedrag.serve")
+
+PipelineSource = RAGPipeline | Callable[[], RAGPipeline]
+
+
+@dataclass
+class Caller:
+    """Who is asking: the key id (``anonymous`` without keys), whether it is an admin key, and the client address."""
+
+    key_id: str
+    admin: bool
+    address: str
+
+
+class Service:
+    """Owns everything a request needs; the FastAPI routes are thin adapters over its methods."""
+
+    def __init__(self, source: PipelineSource, settings: ServeSettings) -> None:
+        settings.check()
+        self.settings, self._source = settings, source
+        self.snapshot: Snapshot | None = None
+        self.error: str | None = None
+        self.started = time.monotonic()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmedrag-pipeline")
+        self.metrics = Metrics()
+        self.keys = KeyRing(settings.api_keys, settings.admin_keys)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.audit = AuditLog(settings.audit_log, settings.audit_questions)
+        self.thumbnails = Thumbnails(settings.thumbnail_px)
+        self.batcher: MicroBatcher | None = None
+        self._reload_lock = asyncio.Lock()
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the batcher and load the pipeline in the background (``/healthz`` answers meanwhile)."""
+        self.batcher = MicroBatcher(
+            self.executor,
+            self.settings.max_batch_size,
+            self.settings.max_wait_ms,
+            self.settings.max_queue,
+            self.settings.retry_after_s,
+            on_batch=self.metrics.batch_size.observe,
+        )
+        self.batcher.start()
+        if isinstance(self._source, RAGPipeline):
+            self._install(self._source, 1)
+        else:
+            asyncio.get_running_loop().create_task(self._load(self._source))
+
+    async def _load(self, loader: Callable[[], RAGPipeline]) -> None:
+        try:
+            pipeline = await asyncio.get_running_loop().run_in_executor(self.executor, loader)
+        except Exception as exc:  # the service stays up and says why it is not ready
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("the pipeline failed to load")
+            return
+        self._install(pipeline, 1)
+        log.info("ready", extra={"fields": {"seconds": round(time.monotonic() - self.started, 2)}})
+
+    def _install(self, pipeline: RAGPipeline, generation: int) -> None:
+        self.snapshot = Snapshot(pipeline, generation=generation, versions=index_versions(pipeline))
+
+    async def stop(self) -> None:
+        """Drain: answer every queued query, then release the pipeline thread."""
+        if self.batcher is not None:
+            await self.batcher.stop()
+        self.executor.shutdown(wait=True)
+
+    def current(self) -> Snapshot:
+        if self.snapshot is None:
+            detail = f": {self.error}" if self.error else "; retry shortly"
+            raise ApiError(503, f"the pipeline is not loaded yet{detail}", {"Retry-After": "2"})
+        return self.snapshot
+
+    async def reload(self) -> dict[str, Any]:
+        """Switch to each index's newest saved version; requests already queued finish on the old one."""
+        async with self._reload_lock:
+            old = self.current()
+            try:
+                pipeline = await asyncio.get_running_loop().run_in_executor(None, reload_indexes, old.pipeline)
+            except Exception as exc:
+                self.metrics.reloads.labels("failed").inc()
+                raise ApiError(500, f"reload failed, still serving {old.versions}: {exc}") from exc
+            self._install(pipeline, old.generation + 1)
+            assert self.snapshot is not None
+            self.metrics.reloads.labels("ok").inc()
+            log.info("reloaded", extra={"fields": {"from": old.versions, "to": self.snapshot.versions}})
+            return {"generation": self.snapshot.generation, "indexes": self.snapshot.versions, "previous": old.versions}
+
+    # -- requests ---------------------------------------------------------------------------------------------
+    def guard(self, authorization: str | None, address: str, form_key: str | None = None) -> Caller:
+        """Authenticate and rate-limit one request (401 / 429)."""
+        key_id, admin = self.keys.authenticate(authorization, form_key)
+        self.limiter.check(key_id if self.keys.enabled else f"address:{address}")
+        return Caller(key_id, admin, address)
+
+    async def decode(self, data: bytes) -> Image.Image:
+        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free."""
+        settings = self.settings
+        return await asyncio.to_thread(decode_image, data, settings.max_pixels, settings.keep_uploads)
+
+    async def ask(
+        self, query: Query, k: int | None = None, baseline: bool = False
+    ) -> tuple[Answer, Answer | None, Snapshot]:
+        """Answer with retrieval (and, with ``baseline``, without it, in the same batch window)."""
+        snapshot = self.current()
+        assert self.batcher is not None
+        self.metrics.queue_depth.set(self.batcher.depth)
+        jobs = [self.batcher.submit(snapshot.variant(k), query)]
+        if baseline:
+            jobs.append(self.batcher.submit(snapshot.variant(k, retrieval=False), query))
+        answers = await asyncio.gather(*jobs)
+        for answer in answers:
+            self.metrics.observe_answer(answer.timings_ms, status_of(answer))
+        return answers[0], (answers[1] if baseline else None), snapshot
+
+    async def search(self, query: Query, k: int) -> tuple[list[Hit], dict[str, Any]]:
+        """Route and retrieve (no generation): the top ``k`` hits of the query's domain."""
+        snapshot = self.current()
+        pipeline = snapshot.variant(k)
+        planned = await asyncio.get_running_loop().run_in_executor(self.executor, pipeline.plan, [query])
+        return planned[0].hits[:k], planned[0].route.to_dict()
