@@ -60,29 +60,32 @@ CORPUS = [
 ]
 
 
+def write_corpus(root: Path, source: str | None = "unit") -> Path:
+    """The six CORPUS records with one small PNG each (relative paths), as ``root/corpus.jsonl``."""
+    (root / "images").mkdir(exist_ok=True)
+    lines = []
+    for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
+        make_image(number).save(root / "images" / f"{rid}.png")
+        line = {
+            "id": rid,
+            "text": text,
+            "image_paths": [f"images/{rid}.png"],
+            "domain": domain,
+            "modality": modality,
+            "patient_id": patient,
+            "study_id": study,
+            "split": split,
+        }
+        lines.append({**line, "source": source} if source else line)
+    manifest = root / "corpus.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return manifest
+
+
 @pytest.fixture
 def tiny_manifest(tmp_path: Path) -> Path:
     """Six records with one small PNG each (relative paths), written as a JSONL manifest."""
-    (tmp_path / "images").mkdir()
-    lines = []
-    for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
-        make_image(number).save(tmp_path / "images" / f"{rid}.png")
-        lines.append(
-            {
-                "id": rid,
-                "text": text,
-                "image_paths": [f"images/{rid}.png"],
-                "domain": domain,
-                "modality": modality,
-                "patient_id": patient,
-                "study_id": study,
-                "split": split,
-                "source": "unit",
-            }
-        )
-    manifest = tmp_path / "corpus.jsonl"
-    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    return manifest
+    return write_corpus(tmp_path)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ hash encoder, tiny temporary manifests, and the extractive answerer.
 from __future__ import annotations
 
 import itertools
-import json
 import tempfile
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CORPUS, make_image
+from conftest import write_corpus
 from mmedrag.cli import main
 from mmedrag.evaluation.questions import write_questions_jsonl
 from mmedrag.types import Question
@@ -30,24 +29,8 @@ def _workspace() -> dict[str, str]:
     root = WORKSPACE
     if (root / "corpus.jsonl").exists():
         return _paths(root)
-    (root / "images").mkdir()
     (root / "runs").mkdir()
-    lines = []
-    for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
-        make_image(number).save(root / "images" / f"{rid}.png")
-        lines.append(
-            {
-                "id": rid,
-                "text": text,
-                "image_paths": [f"images/{rid}.png"],
-                "domain": domain,
-                "modality": modality,
-                "patient_id": patient,
-                "study_id": study,
-                "split": split,
-            }
-        )
-    (root / "corpus.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    write_corpus(root, source=None)
     questions = [
         Question(
             id=f"q{n}",
