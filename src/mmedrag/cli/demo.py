@@ -166,7 +166,9 @@ def _print_report(result: dict) -> None:
         console.print(f"  Q: {example['question']}   gold: {example['gold']}")
         console.print(f"  A: {example['answer']}")
         for number, cite in enumerate(example["citations"], start=1):
-            console.print(f"  [{number}] {cite['id']}  score {cite['score']:.3f}  {cite['first_line'][:90]}")
+            # One line per citation, cut with an ellipsis at the terminal's width rather than wrapped mid-word.
+            line = f"  [{number}] {cite['id']}  score {cite['score']:.3f}  {cite['first_line']}"
+            console.print(line, no_wrap=True, overflow="ellipsis", markup=False)
     iuxray = result.get("iuxray")
     if iuxray:
         title = (
