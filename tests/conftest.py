@@ -88,6 +88,16 @@ def tiny_manifest(tmp_path: Path) -> Path:
     return write_corpus(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def tiny_vlms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny Gemma3, Qwen2.5-VL and LLaVA checkpoints built from config once per session (tests must not change them)."""
+    pytest.importorskip("transformers", reason="tiny VLMs need the hf extra: pip install 'mmedrag[hf]'")
+    from tiny_vlms import ARCHS, build_tiny_vlm
+
+    root = tmp_path_factory.mktemp("tiny_vlms")
+    return {arch: build_tiny_vlm(arch, root / arch) for arch in ARCHS}
+
+
 @pytest.fixture
 def hash_encoder() -> HashEncoder:
     return HashEncoder(dim=32)

@@ -21,7 +21,7 @@ from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.training.adapters import tensors_sha
 from mmedrag.training.dpo import ADAPTER_INFO, DPOReport, DPOSettings, train_dpo
 from mmedrag.types import Context, Query
-from tiny_vlms import ARCHS, build_tiny_vlm
+from tiny_vlms import ARCHS
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::FutureWarning")]
 
@@ -39,12 +39,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("dpo_models")
-    return {arch: build_tiny_vlm(arch, root / arch) for arch in ARCHS}
 
 
 def _images(count: int) -> list[Image.Image]:
@@ -92,10 +86,10 @@ FAST: dict[str, Any] = {"per_device_batch_size": 2, "lora_r": 8, "lora_alpha": 1
 
 
 @pytest.fixture(scope="module")
-def learned(models: dict[str, Path], prefs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> DPOReport:
+def learned(tiny_vlms: dict[str, Path], prefs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> DPOReport:
     settings = DPOSettings(learning_rate=2e-3, epochs=3, **{**FAST, "per_device_batch_size": 4})
     out = tmp_path_factory.mktemp("adapters") / "stage1"
-    return train_dpo(prefs["train"], models[LEARNING_ARCH], out, settings, heldout=prefs["heldout"])
+    return train_dpo(prefs["train"], tiny_vlms[LEARNING_ARCH], out, settings, heldout=prefs["heldout"])
 
 
 def test_dpo_learns_loss_falls_and_heldout_margin_grows(learned: DPOReport) -> None:
@@ -111,11 +105,11 @@ def test_dpo_learns_loss_falls_and_heldout_margin_grows(learned: DPOReport) -> N
 
 
 def test_saved_adapter_loads_into_the_generator_and_moves_its_answers(
-    learned: DPOReport, models: dict[str, Path]
+    learned: DPOReport, tiny_vlms: dict[str, Path]
 ) -> None:
     folder = Path(learned.adapter_dir)
     config = json.loads((folder / "adapter_config.json").read_text())
-    assert config["base_model_name_or_path"] == str(models[LEARNING_ARCH].resolve())
+    assert config["base_model_name_or_path"] == str(tiny_vlms[LEARNING_ARCH].resolve())
     assert "language_model" in config["target_modules"]  # the vision tower and projector stay frozen (§5.4)
     info = json.loads((folder / ADAPTER_INFO).read_text())
     assert info["report"]["final_adapter_sha"] == learned.final_adapter_sha
@@ -125,8 +119,8 @@ def test_saved_adapter_loads_into_the_generator_and_moves_its_answers(
     prompts = [
         PromptBuilder().build(Query(text=q, image=image, task="closed"), Context(), "radiology") for q in QUESTIONS
     ]
-    base = HFGenerator(models[LEARNING_ARCH], max_new_tokens=1).generate(prompts)
-    tuned = HFGenerator(models[LEARNING_ARCH], adapter=folder, max_new_tokens=1).generate(prompts)
+    base = HFGenerator(tiny_vlms[LEARNING_ARCH], max_new_tokens=1).generate(prompts)
+    tuned = HFGenerator(tiny_vlms[LEARNING_ARCH], adapter=folder, max_new_tokens=1).generate(prompts)
     print("P(yes) base", [g.yes_probability for g in base], "tuned", [g.yes_probability for g in tuned])
     for before, after in zip(base, tuned, strict=True):
         assert before.yes_probability is not None and after.yes_probability is not None
@@ -147,7 +141,7 @@ def _vision_inputs(model: Any, seen: list[Any]) -> None:
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_each_architecture_trains_and_the_rejected_forward_sees_the_noise_image(
-    arch: str, models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    arch: str, tiny_vlms: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import torch
     import transformers
@@ -171,18 +165,18 @@ def test_each_architecture_trains_and_the_rejected_forward_sees_the_noise_image(
     with pytest.warns(UserWarning, match="dropped 1 of 3"):
         report = train_dpo(
             _write(tmp_path / "prefs.jsonl", pairs),
-            models[arch],
+            tiny_vlms[arch],
             tmp_path / "adapter",
             DPOSettings(learning_rate=1e-3, trl_args={"max_steps": 1}, **FAST),
         )
     assert report.steps == 1 and report.train_pairs == 2 and report.dropped_identical == 1
-    assert report.architecture == json.loads((models[arch] / "config.json").read_text())["model_type"]
+    assert report.architecture == json.loads((tiny_vlms[arch] / "config.json").read_text())["model_type"]
     assert {"adapter_config.json", "adapter_model.safetensors", ADAPTER_INFO} <= {
         p.name for p in (tmp_path / "adapter").iterdir()
     }
 
     # Expected inputs, processed independently of the collator: one chunk per image.
-    processor = transformers.AutoProcessor.from_pretrained(models[arch])
+    processor = transformers.AutoProcessor.from_pretrained(tiny_vlms[arch])
     chosen = [processor.image_processor(images=[i], return_tensors="pt")["pixel_values"] for i in images]
     noise = [
         processor.image_processor(images=[Image.open(tmp_path / f"noise{n}.png").convert("RGB")], return_tensors="pt")[
@@ -200,16 +194,16 @@ def test_each_architecture_trains_and_the_rejected_forward_sees_the_noise_image(
 
 
 def _stage_two(
-    learned: DPOReport, models: dict[str, Path], prefs: dict[str, Path], out: Path, reference: str
+    learned: DPOReport, tiny_vlms: dict[str, Path], prefs: dict[str, Path], out: Path, reference: str
 ) -> DPOReport:
     settings = DPOSettings(
         learning_rate=1e-3, init_adapter=learned.adapter_dir, reference=reference, trl_args={"max_steps": 1}, **FAST
     )
-    return train_dpo(prefs["heldout"], models[LEARNING_ARCH], out, settings, heldout=prefs["heldout"])
+    return train_dpo(prefs["heldout"], tiny_vlms[LEARNING_ARCH], out, settings, heldout=prefs["heldout"])
 
 
 def test_two_stage_training_continues_the_stage_one_adapter(
-    learned: DPOReport, models: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
+    learned: DPOReport, tiny_vlms: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
 ) -> None:
     from safetensors.torch import load_file
 
@@ -217,7 +211,7 @@ def test_two_stage_training_continues_the_stage_one_adapter(
     assert saved == learned.final_adapter_sha
 
     # Reference = the base model (adapters off), as the reference recipe did in both stages (§5.2, §5.4).
-    stage2 = _stage_two(learned, models, prefs, tmp_path / "stage2", "base")
+    stage2 = _stage_two(learned, tiny_vlms, prefs, tmp_path / "stage2", "base")
     assert stage2.initial_adapter_sha == learned.final_adapter_sha
     assert stage2.final_adapter_sha != learned.final_adapter_sha
     assert stage2.before["margin"] == pytest.approx(learned.after["margin"], abs=1e-4)  # what stage 1 learned
@@ -225,7 +219,7 @@ def test_two_stage_training_continues_the_stage_one_adapter(
     assert stage2.trainable_parameters == learned.trainable_parameters  # only the continued adapter trains
 
     # Reference = the stage-1 adapter, frozen: policy and reference start equal, so the margin starts at zero.
-    anchored = _stage_two(learned, models, prefs, tmp_path / "anchored", learned.adapter_dir)
+    anchored = _stage_two(learned, tiny_vlms, prefs, tmp_path / "anchored", learned.adapter_dir)
     assert anchored.initial_adapter_sha == learned.final_adapter_sha
     assert anchored.before["margin"] == pytest.approx(0.0, abs=1e-5)
     assert anchored.after["margin"] > 0.0
@@ -234,19 +228,23 @@ def test_two_stage_training_continues_the_stage_one_adapter(
 
 
 def test_missing_image_fails_before_anything_is_written(
-    models: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
+    tiny_vlms: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
 ) -> None:
     pairs = [json.loads(line) for line in prefs["train"].read_text().splitlines()]
     pairs[3]["rejected_images"] = [str(tmp_path / "gone.png")]
     bad = _write(prefs["train"].parent / "missing.jsonl", pairs)
     out = tmp_path / "runs" / "adapter"
     with pytest.raises(DataError, match=r"q3:cross_modality.*rejected_images\[0\].*gone\.png"):
-        train_dpo(bad, models["llava"], out, DPOSettings(**FAST))
+        train_dpo(bad, tiny_vlms["llava"], out, DPOSettings(**FAST))
     assert not out.parent.exists()
 
 
 def test_a_crash_mid_training_keeps_the_previous_adapter_whole_and_leaves_no_staging(
-    learned: DPOReport, models: dict[str, Path], prefs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    learned: DPOReport,
+    tiny_vlms: dict[str, Path],
+    prefs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import transformers
 
@@ -259,30 +257,30 @@ def test_a_crash_mid_training_keeps_the_previous_adapter_whole_and_leaves_no_sta
 
     monkeypatch.setattr(transformers.Trainer, "train", power_cut)
     with pytest.raises(RuntimeError, match="power cut"):
-        train_dpo(prefs["heldout"], models[LEARNING_ARCH], out, DPOSettings(**FAST))
+        train_dpo(prefs["heldout"], tiny_vlms[LEARNING_ARCH], out, DPOSettings(**FAST))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files
     assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("not an adapter")
     with pytest.raises(ConfigError, match="not written by train-dpo"):
-        train_dpo(prefs["heldout"], models[LEARNING_ARCH], tmp_path / "mine", DPOSettings(**FAST))
+        train_dpo(prefs["heldout"], tiny_vlms[LEARNING_ARCH], tmp_path / "mine", DPOSettings(**FAST))
 
 
 def test_adapters_of_another_base_model_are_refused(
-    learned: DPOReport, models: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
+    learned: DPOReport, tiny_vlms: dict[str, Path], prefs: dict[str, Path], tmp_path: Path
 ) -> None:
     with pytest.raises(GenerationError, match="trained on"):
-        HFGenerator(models["llava"], adapter=learned.adapter_dir)
+        HFGenerator(tiny_vlms["llava"], adapter=learned.adapter_dir)
     for key in ("init_adapter", "reference"):
         option: dict[str, Any] = {key: learned.adapter_dir}
         with pytest.raises(ConfigError, match=f"{key.replace('_', ' ')} .*qwen2_5_vl"):
-            train_dpo(prefs["heldout"], models["gemma3"], tmp_path / key, DPOSettings(**option, **FAST))
+            train_dpo(prefs["heldout"], tiny_vlms["gemma3"], tmp_path / key, DPOSettings(**option, **FAST))
         assert not (tmp_path / key).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_cli_holds_out_questions_and_prints_the_report_as_json(
-    models: dict[str, Path], prefs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_vlms: dict[str, Path], prefs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import argparse
 
@@ -291,7 +289,7 @@ def test_cli_holds_out_questions_and_prints_the_report_as_json(
     command = TrainDPOCommand()
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    argv = [str(prefs["train"]), "--base", str(models["gemma3"]), "--out", str(tmp_path / "cli"), "--json"]
+    argv = [str(prefs["train"]), "--base", str(tiny_vlms["gemma3"]), "--out", str(tmp_path / "cli"), "--json"]
     argv += ["--heldout-fraction", "0.25", "--lr", "1e-3", "--lora-r", "4", "--lora-targets", "q_proj,v_proj"]
     argv += ["--batch-size", "2", "--trl", "max_steps=2", "--trl", "lr_scheduler_type=constant"]
     assert command.run(parser.parse_args(argv)) == 0

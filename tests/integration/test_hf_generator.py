@@ -17,7 +17,7 @@ from mmedrag.generation.base import Generator
 from mmedrag.generation.hf import HFGenerator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.types import Context, Prompt, Query
-from tiny_vlms import ARCHS, build_tiny_vlm
+from tiny_vlms import ARCHS
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,6 @@ QUESTIONS = (
     "Where is the lesion located in this image of the chest?",
     "Is the heart enlarged?",
 )
-
-
-@pytest.fixture(scope="session")
-def tiny_vlms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny_vlms")
-    return {arch: build_tiny_vlm(arch, root / arch) for arch in ARCHS}
 
 
 @pytest.fixture(scope="session")

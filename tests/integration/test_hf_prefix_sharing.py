@@ -15,7 +15,7 @@ from mmedrag.generation import prefix_cache
 from mmedrag.generation.hf import HFGenerator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.types import Context, Generation, Hit, Prompt, Query, Record
-from tiny_vlms import ARCHS, build_tiny_vlm
+from tiny_vlms import ARCHS
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,6 @@ QUESTIONS = (
     "Is the heart enlarged?",
     "Are the lungs clear?",
 )
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny_vlms_sharing")
-    return {arch: build_tiny_vlm(arch, root / arch) for arch in ARCHS}
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +73,12 @@ def _token_ids(generator: HFGenerator, prompt: Prompt) -> list[int]:
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_two_questions_about_one_image_share_all_but_the_question(
-    arch: str, models: dict[str, Path], images: tuple[Image.Image, Image.Image]
+    arch: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
     """Through the real chat template and processor (image tokens expanded), the common token prefix of two prompts
     covers the image, the role, every reference and the instruction; only the question and the template's closing
     tokens differ."""
-    generator = HFGenerator(models[arch], max_new_tokens=1)
+    generator = HFGenerator(tiny_vlms[arch], max_new_tokens=1)
     a, b = (_token_ids(generator, _prompt(q, images[0], REPORTS)) for q in (QUESTIONS[0], QUESTIONS[3]))
     common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
     decode = generator.tokenizer.decode
@@ -116,12 +110,12 @@ def _assert_same(shared: list[Generation], plain: list[Generation], tolerance: f
 @pytest.mark.parametrize("closed_answer", ["generate", "first_token"])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_shared_prefix_answers_exactly_like_the_unshared_path(
-    arch: str, closed_answer: str, models: dict[str, Path], images: tuple[Image.Image, Image.Image]
+    arch: str, closed_answer: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
     prompts = _mixed_prompts(images)
 
-    shared = _run(models[arch], prompts, share_prefix=True, closed_answer=closed_answer)
-    plain = _run(models[arch], prompts, share_prefix=False, closed_answer=closed_answer)
+    shared = _run(tiny_vlms[arch], prompts, share_prefix=True, closed_answer=closed_answer)
+    plain = _run(tiny_vlms[arch], prompts, share_prefix=False, closed_answer=closed_answer)
 
     _assert_same(shared, plain)
     pairs = list(zip(shared, plain, strict=True))
@@ -146,7 +140,7 @@ MUTATIONS = [(arch, "lost_token") for arch in ARCHS] + [("qwen2_5_vl", "no_rope_
 def test_the_comparison_catches_a_wrong_prefix_cache(
     arch: str,
     mutation: str,
-    models: dict[str, Path],
+    tiny_vlms: dict[str, Path],
     images: tuple[Image.Image, Image.Image],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -155,7 +149,7 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
     import torch
 
     prompts = [_prompt(q, images[0], REPORTS) for q in (QUESTIONS[0], QUESTIONS[2], QUESTIONS[3])]
-    plain = _run(models[arch], prompts, share_prefix=False)
+    plain = _run(tiny_vlms[arch], prompts, share_prefix=False)
     expand, prefill = prefix_cache.expand, prefix_cache.prefill
 
     def lost_token(prefixes: Any, layout: prefix_cache.SharedLayout) -> Any:
@@ -172,7 +166,7 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
         monkeypatch.setattr(prefix_cache, "expand", lost_token)
     else:
         monkeypatch.setattr(prefix_cache, "prefill", no_rope_offset)
-    broken = _run(models[arch], prompts, share_prefix=True)
+    broken = _run(tiny_vlms[arch], prompts, share_prefix=True)
 
     gaps = [
         abs(b.yes_probability - p.yes_probability)
@@ -184,11 +178,11 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_first_token_answers_closed_questions_in_one_pass(
-    arch: str, models: dict[str, Path], images: tuple[Image.Image, Image.Image]
+    arch: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
     prompts = _mixed_prompts(images)
-    one_pass = _run(models[arch], prompts, closed_answer="first_token")
-    decoded = _run(models[arch], prompts, closed_answer="generate")
+    one_pass = _run(tiny_vlms[arch], prompts, closed_answer="first_token")
+    decoded = _run(tiny_vlms[arch], prompts, closed_answer="generate")
 
     for fast, slow in zip(one_pass, decoded, strict=True):
         if slow.yes_probability is None:  # open questions are decoded the same way in both modes
@@ -204,7 +198,7 @@ def test_first_token_answers_closed_questions_in_one_pass(
 
 
 def test_a_batch_whose_image_would_fall_outside_the_prefix_runs_unshared(
-    models: dict[str, Path], images: tuple[Image.Image, Image.Image]
+    tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
     """Fallback: when one row's uncached chunk would have to hold image tokens (here: a long question next to a
     prompt whose image sits right before a short text), the batch runs unshared and says so."""
@@ -216,15 +210,15 @@ def test_a_batch_whose_image_would_fall_outside_the_prefix_runs_unshared(
     prompts.append(_prompt("Is it?", images[1], REPORTS[:1]))
     prompts.append(_prompt("Is the heart enlarged?", images[1], REPORTS[:1]))
 
-    shared = _run(models["llava"], prompts, share_prefix=True, sort_window=1)
-    plain = _run(models["llava"], prompts, share_prefix=False, sort_window=1)
+    shared = _run(tiny_vlms["llava"], prompts, share_prefix=True, sort_window=1)
+    plain = _run(tiny_vlms["llava"], prompts, share_prefix=False, sort_window=1)
 
     _assert_same(shared, plain)
     assert all(g.meta["shared_prefix_tokens"] == 0 for g in shared)
 
 
 def test_sharing_under_a_lora_adapter_matches_the_unshared_path(
-    models: dict[str, Path], images: tuple[Image.Image, Image.Image], tmp_path: Path
+    tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image], tmp_path: Path
 ) -> None:
     """Groups are formed per adapter, and the prefix is prefilled with that adapter active."""
     import dataclasses
@@ -236,12 +230,14 @@ def test_sharing_under_a_lora_adapter_matches_the_unshared_path(
     torch.manual_seed(5)
     adapter = tmp_path / "lora"
     config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    get_peft_model(AutoModelForImageTextToText.from_pretrained(models["qwen2_5_vl"]), config).save_pretrained(adapter)
+    get_peft_model(AutoModelForImageTextToText.from_pretrained(tiny_vlms["qwen2_5_vl"]), config).save_pretrained(
+        adapter
+    )
     base = [_prompt(q, images[0], REPORTS[:2]) for q in QUESTIONS]
     prompts = base + [dataclasses.replace(p, adapter=str(adapter)) for p in base]
 
-    shared = _run(models["qwen2_5_vl"], prompts, share_prefix=True, batch_size=8)
-    plain = _run(models["qwen2_5_vl"], prompts, share_prefix=False, batch_size=8)
+    shared = _run(tiny_vlms["qwen2_5_vl"], prompts, share_prefix=True, batch_size=8)
+    plain = _run(tiny_vlms["qwen2_5_vl"], prompts, share_prefix=False, batch_size=8)
 
     _assert_same(shared, plain)
     assert all(g.meta["shared_prefix_tokens"] > 50 for g in shared)
