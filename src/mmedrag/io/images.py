@@ -23,6 +23,7 @@ BYTES_PER_PIXEL_BUDGET = 3
 # leaves the pixel hash, the dHash and the 128-pixel verification thumbnails of the leakage guard unchanged for
 # every image up to that size, and bounds a decoded view to 3 MB, so a batch never holds full-size scans.
 DECODE_SIDE = 1024
+_SOURCE_SIZE = "mmedrag.source_size"  # Image.info key
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _MODE_BYTES |= {"RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
 _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
@@ -75,21 +76,36 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | N
         from mmedrag.io.dicom import load_dicom_image
 
         image = load_dicom_image(path, max_pixels=max_pixels)
-        return fit(image, max_side) if max_side else image
+        return _with_source_size(fit(image, max_side) if max_side else image, image.size)
     try:
         # No warnings filter here: warnings.catch_warnings is not thread-safe, and images decode in thread pools.
         with Image.open(path) as image:
             _check_budget(path, image, max_pixels)
+            size = image.size
             if max_side and image.format == "JPEG":
                 image.draft(image.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale where that fits
             image.load()
-            return to_rgb(fit(image, max_side) if max_side else image)
+            return _with_source_size(to_rgb(fit(image, max_side) if max_side else image), size)
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{path}: not a readable image ({type(exc).__name__}); check the file format") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data surfaces as these
         raise ImageError(f"{path}: image is corrupt or truncated ({exc}); re-export it") from exc
+
+
+def source_size(image: Image.Image) -> tuple[int, int]:
+    """The size of the file ``image`` was decoded from (before :func:`load_image` downscaled it), else its size."""
+    size = image.info.get(_SOURCE_SIZE)
+    return (int(size[0]), int(size[1])) if isinstance(size, tuple) and len(size) == 2 else image.size
+
+
+def _with_source_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    # Kept for geometry that compares two images at their true pixel scale: a 4% crop of a 2300-pixel film and the
+    # film itself both decode to 1024 pixels wide, at scales 4% apart (quality.duplicates aligns them).
+    if image.size != size:
+        image.info[_SOURCE_SIZE] = size
+    return image
 
 
 def _check_budget(path: Path, image: Image.Image, max_pixels: int) -> None:

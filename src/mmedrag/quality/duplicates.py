@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from mmedrag.errors import MmedragError
-from mmedrag.io.images import DECODE_SIDE, dhash, load_image, pixel_sha256
+from mmedrag.io.images import DECODE_SIDE, dhash, load_image, pixel_sha256, source_size
 
 SHA_BYTES = 32
 _BLOCK_ELEMENTS = 1 << 22  # compare blocks of about 4M hash pairs (32 MB of uint64) at a time
@@ -100,11 +100,23 @@ def thumbnail(path: str) -> Thumbnail | None:
 
 
 def thumbnail_of(image: Image.Image) -> Thumbnail:
-    """The verification thumbnail of a decoded image."""
+    """The verification thumbnail of a decoded image, sized against its source (before decode-time downscaling)."""
     gray = image.convert("L")
-    size = gray.size
+    size = source_size(image)
     gray.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX)
     return Thumbnail(gray, size)
+
+
+def _fast_length(n: int) -> int:
+    """The least 5-smooth integer >= ``n`` (FFT lengths with only 2, 3 and 5 as factors are the fast ones)."""
+    while True:
+        rest = n
+        for factor in (2, 3, 5):
+            while rest % factor == 0:
+                rest //= factor
+        if rest == 1:
+            return n
+        n += 1
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,9 +128,10 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 def _shifted_ncc(a: Thumbnail, b: Thumbnail, min_overlap: float) -> float:
     """Best NCC over all translations of ``b`` against ``a`` at a common pixel scale (one is a crop of the other).
 
-    Every term of the overlap-normalised correlation is a cross-correlation with an image or a mask of ones,
-    computed with FFTs (Lewis 1995, "Fast normalized cross-correlation"); shifts whose overlap is under
-    ``min_overlap`` of the smaller image, or nearly flat, are ignored.
+    The overlap-normalised correlation (Lewis 1995, "Fast normalized cross-correlation") needs, per shift, the
+    cross-correlation of the two images, taken with FFTs, and sums of each image and its square over the overlap,
+    taken from summed-area tables; shifts whose overlap is under ``min_overlap`` of the smaller image, or nearly
+    flat, are ignored.
     """
     scale = min(a.pixels.width / a.size[0], b.pixels.width / b.size[0])
     arrays = []
@@ -126,26 +139,39 @@ def _shifted_ncc(a: Thumbnail, b: Thumbnail, min_overlap: float) -> float:
         width, height = max(1, round(thumb.size[0] * scale)), max(1, round(thumb.size[1] * scale))
         arrays.append(np.asarray(thumb.pixels.resize((width, height), Image.Resampling.BOX), dtype=np.float64))
     x, y = arrays
-    shape = (x.shape[0] + y.shape[0] - 1, x.shape[1] + y.shape[1] - 1)
-
-    # Each image, its square and its support mask are transformed once (6 forward FFTs, 6 inverse) instead of
-    # once per correlation term.
-    fx, fxx, f1x = (np.fft.rfft2(p, shape) for p in (x, x * x, np.ones_like(x)))
-    fy, fyy, f1y = (np.conj(np.fft.rfft2(q, shape)) for q in (y, y * y, np.ones_like(y)))
-
-    def correlate(fp: np.ndarray, fq: np.ndarray) -> np.ndarray:
-        return np.fft.irfft2(fp * fq, shape)
-
-    count = np.maximum(np.round(correlate(f1x, f1y)), 1.0)
-    sum_x, sum_y = correlate(fx, f1y), correlate(f1x, fy)
-    var_x = np.maximum(correlate(fxx, f1y) - sum_x**2 / count, 0.0)
-    var_y = np.maximum(correlate(f1x, fyy) - sum_y**2 / count, 0.0)
+    # Shifts s of y over x along each axis, in the order the padded FFT leaves them: 0..len(x)-1, then the
+    # negative ones, which wrap around to the end. Lengths are 5-smooth (a 255-point FFT costs twice a 256-point one).
+    shifts = [np.r_[0 : x.shape[axis], 1 - y.shape[axis] : 0] for axis in (0, 1)]
+    shape = tuple(_fast_length(x.shape[axis] + y.shape[axis] - 1) for axis in (0, 1))
+    cross = np.fft.irfft2(np.fft.rfft2(x, shape) * np.conj(np.fft.rfft2(y, shape)), shape)
+    cross = cross[np.ix_(*(np.where(s < 0, s + size, s) for s, size in zip(shifts, shape, strict=True)))]
+    # Overlap of y shifted by s with x (at least one pixel), as index ranges into each image per axis.
+    x_ranges = [(np.maximum(s, 0), np.minimum(n, m + s)) for s, n, m in zip(shifts, x.shape, y.shape, strict=True)]
+    y_ranges = [(np.maximum(-s, 0), np.minimum(m, n - s)) for s, n, m in zip(shifts, x.shape, y.shape, strict=True)]
+    count = np.outer(*(high - low for low, high in x_ranges)).astype(np.float64)
+    (sum_x, sum_xx), (sum_y, sum_yy) = _window_sums(x, x_ranges), _window_sums(y, y_ranges)
+    var_x = np.maximum(sum_xx - sum_x**2 / count, 0.0)
+    var_y = np.maximum(sum_yy - sum_y**2 / count, 0.0)
     valid = (count >= min_overlap * min(x.size, y.size)) & (var_x > _MIN_VARIANCE * count)
     valid &= var_y > _MIN_VARIANCE * count
     if not valid.any():
         return 0.0
-    score = (correlate(fx, fy) - sum_x * sum_y / count) / np.sqrt(var_x * var_y + 1e-12)
+    score = (cross - sum_x * sum_y / count) / np.sqrt(var_x * var_y + 1e-12)
     return float(np.clip(score[valid], -1.0, 1.0).max())
+
+
+def _window_sums(image: np.ndarray, ranges: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``image`` and of its square over rows ``[r0, r1)`` x columns ``[c0, c1)``, for every pair of ranges.
+
+    From summed-area tables, one axis at a time (rows of the table first, then columns of that difference).
+    """
+    table = np.zeros((2, image.shape[0] + 1, image.shape[1] + 1))
+    table[0, 1:, 1:], table[1, 1:, 1:] = image, image * image
+    table = table.cumsum(axis=1).cumsum(axis=2)
+    (r0, r1), (c0, c1) = ranges
+    rows = table[:, r1] - table[:, r0]
+    sums = rows[:, :, c1] - rows[:, :, c0]
+    return sums[0], sums[1]
 
 
 def similarity(a: Thumbnail, b: Thumbnail, min_overlap: float = 0.5) -> float:

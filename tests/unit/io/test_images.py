@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import make_image
 from mmedrag.errors import ImageError
-from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256
+from mmedrag.io.images import dhash, hamming, load_image, pixel_sha256, source_size
 
 
 def test_load_image_returns_decoded_rgb(tmp_path: Path) -> None:
@@ -73,3 +73,13 @@ def test_dhash_is_close_for_resized_copies_and_far_for_other_images() -> None:
     resized = image.resize((128, 128))
     assert hamming(dhash(image), dhash(resized)) <= 4
     assert hamming(dhash(image), dhash(make_image(7, size=(256, 256)))) > 10
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_downscaled_images_remember_the_size_of_their_file(tmp_path: Path, suffix: str) -> None:
+    Image.new("RGB", (2000, 1500), (90, 30, 200)).save(tmp_path / f"big{suffix}")
+    Image.new("RGB", (200, 150), (90, 30, 200)).save(tmp_path / f"small{suffix}")
+    big = load_image(tmp_path / f"big{suffix}", max_side=1024)
+    small = load_image(tmp_path / f"small{suffix}", max_side=1024)
+    assert big.size == (1024, 768) and source_size(big) == (2000, 1500)
+    assert small.size == source_size(small) == (200, 150)

@@ -210,6 +210,20 @@ def test_similarity_accepts_resizes_and_crops_and_rejects_other_pictures(tmp_pat
     assert thumbnail(str(tmp_path / "nowhere.png")) is None
 
 
+def test_crops_of_images_larger_than_the_decode_side_are_aligned_at_their_true_scale(tmp_path: Path) -> None:
+    # A 4% crop of a 2400-pixel film and the film both decode to 1024 pixels wide, 4% apart in scale; compared at
+    # their decoded sizes they scored 0.89-0.94 on VQA-RAD films and the crop slipped past the 0.95 threshold.
+    rng = np.random.default_rng(3)
+    base = Image.fromarray(rng.integers(0, 255, size=(36, 48), dtype=np.uint8), mode="L")
+    film = base.resize((2400, 1800), Image.Resampling.BICUBIC)
+    film.save(tmp_path / "film.png")
+    film.crop((96, 72, 2400, 1800)).save(tmp_path / "crop.png")
+    whole, crop = thumbnail(str(tmp_path / "film.png")), thumbnail(str(tmp_path / "crop.png"))
+    assert whole is not None and crop is not None
+    assert whole.size == (2400, 1800) and crop.size == (2304, 1728)  # the files' sizes, not the decoded ones
+    assert similarity(whole, crop) > 0.97
+
+
 @pytest.mark.data
 def test_medpix_and_vqa_rad_share_source_images(shared_data: Path) -> None:
     vqa = read_source(shared_data / "vqa_rad")
