@@ -120,6 +120,9 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
     }
     if workers > 1:
         os.environ[OPTIONS_VARIABLE] = options.to_json()
+        # Each worker's torch/BLAS pool gets its share of the cores (unless the operator chose): N workers each
+        # spawning one thread per core oversubscribe the machine and lose throughput.
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **common)
         return
     uvicorn.run(create_app(pipeline_loader(options), settings), **common)

@@ -74,9 +74,11 @@ def decode_image(data: bytes, max_pixels: int, keep_dir: Path | None = None) -> 
         _keep(data, kind, keep_dir)
     # The ingester's own decoder on a private temporary file: the same VOI windowing for DICOM and the same
     # downscaling to DECODE_SIDE as the index, so the leakage guard's pixel hashes compare like with like.
-    with tempfile.TemporaryDirectory(prefix="mmedrag-upload-") as folder:
-        path = Path(folder) / f"upload.{'dcm' if kind == 'dicom' else kind}"
-        path.write_bytes(data)
+    # A private file (mode 0600, random name) that is unlinked when closed: one create and one unlink per request.
+    with tempfile.NamedTemporaryFile(prefix="mmedrag-upload-", suffix=f".{'dcm' if kind == 'dicom' else kind}") as file:
+        file.write(data)
+        file.flush()
+        path = Path(file.name)
         try:
             return load_image(path, max_pixels=max_pixels, max_side=DECODE_SIDE)
         except MissingExtraError as exc:
