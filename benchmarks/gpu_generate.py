@@ -124,13 +124,15 @@ TINY = {
 def plan(arch: str, tiny: bool) -> list[tuple[str, int, int]]:
     """(setting, k, batch) runs in priority order: the reference grid first, then ours, LLaVA before Qwen."""
     if tiny:
-        return [("plain batching", 5, 4), ("+ prefix sharing", 5, 8), ("+ one-pass closed", 0, 8)]
+        return [("plain batching", 5, 1), ("plain batching", 5, 4), ("+ prefix sharing", 5, 8)]
     batches = (32, 64, 128, 256)
-    runs = [("plain batching", 5, b) for b in batches] + [("plain batching", k, 32) for k in (0, 1, 10)]
+    # Batch 1 against 16 first: what the service's micro-batching buys one GPU (issue 12, max batch size 16).
+    runs = [("plain batching", 5, 1), ("plain batching", 5, 16)]
+    runs += [("plain batching", 5, b) for b in batches] + [("plain batching", k, 32) for k in (0, 1, 10)]
     runs += [("+ one-pass closed", 5, b) for b in batches] + [("+ prefix sharing", 5, b) for b in batches]
     runs += [("+ one-pass closed", k, 128) for k in (0, 1, 10)]
     if arch != "llava-1.5-7b":  # the reference figures are LLaVA's: Qwen gets the k=5 comparison only
-        runs = [r for r in runs if r[1] == 5 and r[2] in (32, 128)]
+        runs = [r for r in runs if r[1] == 5 and r[2] in (1, 16, 32, 128)]
     return runs
 
 
@@ -171,7 +173,7 @@ def bench_arch(arch: str, args: argparse.Namespace, results: dict[str, Any], dea
         if time.perf_counter() > deadline:
             results["skipped"].append(f"{arch} {setting} k={k} batch={batch} (budget spent)")
             continue
-        count = args.questions or max(128, 2 * batch)
+        count = args.questions or (32 if batch < 8 else max(128, 2 * batch))
         prompts = workload(generator, k, count, args.ref_tokens, args.image_px)
         configure(generator, setting, batch).generate(prompts[:batch])  # warm-up: kernels, allocator
         if cuda:
