@@ -137,6 +137,7 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
         return None
     normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
     abnormal = bool(clause & lexicon.ABNORMAL_STATE)
+    abnormal = abnormal or _finding_on_structure(question, terms, tokens, found, range(start, end))
     negated = is_negated(tokens, start, end, max(positions))
     finding: Finding
     if negated:
@@ -151,6 +152,24 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     else:
         finding = "absent" if normal and not abnormal else "present"
     return Reading(sentence, len(positions), finding, normal or abnormal)
+
+
+def _finding_on_structure(
+    question: ClosedQuestion, terms: list[tuple[str, ...]], tokens: list[str], found: dict[str, int], span: range
+) -> bool:
+    """Whether a state question about a structure ("Are the lungs normal?") meets a finding put on that structure:
+    not negated, within three words of it, with no other organ named in between ("normal heart with a right lung
+    nodule" puts the nodule on the lung, not the heart)."""
+    if question.state is None or not set(question.content) <= lexicon.ANATOMY:
+        return False
+    for i in span:
+        if not set(terms[i]) & lexicon.FINDINGS or is_negated(tokens, span.start, span.stop, i):
+            continue
+        for at in found.values():
+            between = range(min(i, at) + 1, max(i, at))
+            if abs(i - at) <= 3 and not any(set(terms[j]) & lexicon.ORGANS for j in between):
+                return True
+    return False
 
 
 def _elsewhere(question: ClosedQuestion, clause: set[str], clause_words: set[str]) -> bool:

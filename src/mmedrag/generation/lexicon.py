@@ -40,6 +40,15 @@ ABNORMAL_STATE = frozenset(
     concern concerns concerning outside enlarged enlargement widened widening deviated deviation increased prominent
     prominence irregular irregularity""".split()  # noqa: SIM905
 )
+# What is wrong, not where: a structure's state question ("Are the lungs normal?") is answered "no" by a sentence
+# that puts one of these on it, whatever other structure the sentence calls normal ("Total right lung opacification
+# ... normal sized heart").
+FINDINGS = frozenset(
+    stem(w)
+    for w in """effusion opacity opacification consolidation infiltrate pneumothorax nodule mass atelectasis collapse
+    granuloma edema fracture lesion tumor tumour cyst hemorrhage haemorrhage infarct infarction pneumonia emphysema
+    fibrosis calcification cavitation cavity abscess metastasis metastases thickening hernia""".split()  # noqa: SIM905
+)
 # Where a finding is, not what it is: a sentence naming only the place does not answer about a finding there.
 ANATOMY = frozenset(
     stem(w)

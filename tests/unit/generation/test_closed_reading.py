@@ -45,6 +45,15 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
             "sentence",
         ),
         ("Are the lungs clear?", "The lungs are clear.", "yes", "sentence"),
+        # a finding put on the asked structure makes it abnormal, whatever else the sentence calls normal
+        (
+            "Are the lungs normal?",
+            "Total right lung opacification and pericardial mass surounding normal sized heart.",
+            "no",
+            "sentence",
+        ),
+        ("Are the lungs normal?", "The lungs are clear without focal consolidation or effusion.", "yes", "sentence"),
+        ("Is the heart normal?", "Normal heart size with a right lung nodule.", "yes", "sentence"),
         ("Is the heart size normal?", "The heart is not normal in size.", "no", "sentence"),
         # a negated finding beside a normal word stays negated
         (
