@@ -97,7 +97,12 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | N
 def source_size(image: Image.Image) -> tuple[int, int]:
     """The size of the file ``image`` was decoded from (before :func:`load_image` downscaled it), else its size."""
     size = image.info.get(_SOURCE_SIZE)
-    return (int(size[0]), int(size[1])) if isinstance(size, tuple) and len(size) == 2 else image.size
+    if not (isinstance(size, tuple) and len(size) == 2 and min(size) > 0):
+        return image.size
+    # Pillow copies ``info`` into crops too: a source of another shape is not this image's source.
+    width, height = image.size
+    same_shape = abs(size[0] * height - size[1] * width) <= 0.02 * size[0] * height
+    return (int(size[0]), int(size[1])) if same_shape else image.size
 
 
 def _with_source_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -83,3 +83,9 @@ def test_downscaled_images_remember_the_size_of_their_file(tmp_path: Path, suffi
     small = load_image(tmp_path / f"small{suffix}", max_side=1024)
     assert big.size == (1024, 768) and source_size(big) == (2000, 1500)
     assert small.size == source_size(small) == (200, 150)
+
+
+def test_a_crop_of_a_downscaled_image_does_not_claim_its_source_size(tmp_path: Path) -> None:
+    Image.new("RGB", (2000, 1500), (90, 30, 200)).save(tmp_path / "big.png")
+    crop = load_image(tmp_path / "big.png", max_side=1024).crop((0, 0, 500, 700))
+    assert source_size(crop) == (500, 700)
