@@ -60,3 +60,19 @@ def test_compressed_store_keeps_the_contract(spec: str, tmp_path: Path) -> None:
     store.save(tmp_path / "s")
     loaded = load_store(store.spec(), tmp_path / "s", DIM)
     assert loaded.count() == 1998 and loaded.search(queries[:5], 3) == store.search(queries[:5], 3)
+
+
+def test_search_settings_change_after_the_build_and_are_saved(tmp_path: Path) -> None:
+    from mmedrag.errors import ConfigError
+
+    data = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    store = create_store({"kind": "faiss", "factory": "HNSW8", "search_params": "efSearch=16"}, 16)
+    store.add([f"v{i}" for i in range(300)], data)
+    store.set_search_params("efSearch=200")  # type: ignore[attr-defined]
+    store.save(tmp_path)
+    again = load_store(store.spec(), tmp_path, 16)
+    assert again.spec()["search_params"] == "efSearch=200"
+    with pytest.raises(ConfigError, match="nprobe"):
+        again.set_search_params("nprobe=8")  # type: ignore[attr-defined]  # an HNSW index has no lists
+    assert again.spec()["search_params"] == "efSearch=200"

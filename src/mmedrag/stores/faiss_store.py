@@ -86,6 +86,16 @@ class FaissStore:
         except RuntimeError as exc:
             raise ConfigError(f"FAISS search_params {self.search_params!r} do not apply to {self.factory!r}") from exc
 
+    def set_search_params(self, search_params: str) -> None:
+        """Change the search-time settings (``efSearch``, ``nprobe``, ``k_factor_rf``) of the built index, e.g. after
+        measuring recall on held-out queries; they are saved with the store."""
+        previous, self.search_params = self.search_params, search_params
+        try:
+            self._apply_search_params()
+        except ConfigError:
+            self.search_params = previous
+            raise
+
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         array = check_vectors(vectors, self.dim, rows=len(ids))
         refuse_duplicates(ids)
