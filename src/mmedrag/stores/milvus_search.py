@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -133,13 +132,12 @@ class CollectionSearch:
 
 
 def merge_top(parts: list[Hits], k: int, rows: int) -> Hits:
-    """Per query row, the best ``k`` of several searches over disjoint candidate sets (ties keep the first)."""
+    """Per query row, the best ``k`` hits of several searches over disjoint candidate sets."""
     merged: Hits = [[] for _ in range(rows)]
-    order: Callable[[tuple[str, float]], float] = lambda hit: -hit[1]  # noqa: E731
     for part in parts:
         for row, hits in enumerate(part):
             merged[row].extend(hits)
-    return [sorted(row, key=order)[:k] for row in merged]
+    return [sorted(row, key=lambda hit: -hit[1])[:k] for row in merged]
 
 
 def wait_until_indexed(client: Any, name: str, timeout_s: float = 600.0) -> bool:
