@@ -95,7 +95,6 @@ class CollectionSearch:
         expression: str,
         fetch_factor: int = 1,
         kept: tuple[int, float] | None = None,
-        consistency: str | None = None,
     ) -> Hits:
         """Best ``k`` ``(key, score)`` per query row among rows matching ``expression``, best first.
 
@@ -103,10 +102,8 @@ class CollectionSearch:
             fetch_factor: rows fetched per wanted key (several rows can share a key, e.g. image views of a record);
                 the fetch doubles until ``k`` distinct keys come back or nothing more can.
             kept: rows the expression keeps and their share (see :meth:`kept`); None for an unrestricted search.
-            consistency: override the spec's consistency level for this search.
         """
         fetch = min(MAX_LIMIT, max(1, k * fetch_factor))
-        extra = {"consistency_level": consistency} if consistency else {}
         data = [row.astype(np.float32).tolist() for row in vectors]
         while True:
             raw = self.client.search(
@@ -117,7 +114,6 @@ class CollectionSearch:
                 filter=expression,
                 output_fields=[self.key],
                 search_params={"metric_type": "IP", "params": self.params(fetch, kept)},
-                **extra,
             )
             results, short = [], False
             for hits in raw:
