@@ -42,7 +42,7 @@ def make(request: pytest.FixtureRequest) -> Callable[[], VectorStore]:
     spec = request.param
     try:
         if "{lite}" in spec:  # one Lite folder per session: each Lite database runs its own server process
-            spec = spec.format(lite=request.config._tmp_path_factory.getbasetemp() / "milvus-lite")
+            spec = spec.format(lite=request.getfixturevalue("tmp_path_factory").getbasetemp() / "milvus-lite")
         elif "{server}" in spec:
             spec = spec.format(server=request.getfixturevalue("milvus_uri"))
         create_store(spec, DIM)

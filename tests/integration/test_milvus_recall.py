@@ -17,6 +17,7 @@ import pytest
 
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.stores.milvus import MilvusIndex
+from mmedrag.stores.milvus_search import wait_until_indexed
 from mmedrag.stores.milvus_spec import connect, parse_milvus_spec
 from mmedrag.types import Record
 
@@ -73,3 +74,19 @@ def test_a_restrictive_filter_finds_the_exact_filtered_top_10(index: MilvusIndex
     assert recall(got, want) >= 0.95
     unfiltered = index.search_records(queries[:5], "text", K)  # an unfiltered search still uses the plain beam
     assert [row[0][0] for row in unfiltered] == [f"v{i}" for i in np.argmax(queries[:5] @ data.T, axis=1)]
+
+
+def test_the_wait_for_the_index_ends_on_flat_which_has_no_index_files(milvus_uri: str) -> None:
+    spec, _ = parse_milvus_spec(f"milvus:{milvus_uri}|index=FLAT,partitions=1")
+    index = MilvusIndex.create_collection(
+        connect(spec), spec, f"wait_{uuid.uuid4().hex[:8]}", Fingerprint("test", "test", 8)
+    )
+    vectors = fullrank(2_000, 3)[:, :8]  # one segment above the server's 1,024-row threshold for indexing
+    index.upsert([Record(id=f"v{i}", text="x") for i in range(2_000)], dict(enumerate_ids(vectors)), {}, {})
+    index.client.flush(index.name)
+    assert wait_until_indexed(index.client, index.name, timeout_s=90)  # FLAT segments are served as they are
+    assert index.search_records(vectors[:1], "text", 1)[0][0][0] == "v0"
+
+
+def enumerate_ids(vectors: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    return [(f"v{i}", vector / np.linalg.norm(vector)) for i, vector in enumerate(vectors)]

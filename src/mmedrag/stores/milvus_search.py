@@ -155,7 +155,9 @@ def wait_until_indexed(client: Any, name: str, timeout_s: float = 600.0) -> bool
             return True
         total = int(described.get("total_rows", 0))
         served = sum(segment.num_rows for segment in segments)
-        indexed = all(segment.index_name for segment in segments if segment.num_rows >= MIN_INDEXED_ROWS)
+        # FLAT has no index files: its sealed segments are served as they are (and searched exactly).
+        flat = str(described.get("index_type", "")).upper() == "FLAT"
+        indexed = flat or all(segment.index_name for segment in segments if segment.num_rows >= MIN_INDEXED_ROWS)
         if total < MIN_INDEXED_ROWS or (int(described.get("indexed_rows", 0)) >= total and served >= total and indexed):
             return True
         if time.monotonic() > deadline:
