@@ -242,7 +242,8 @@ class MilvusIndex:
         lower recall of Milvus' interim index under restrictive filters: see :func:`wait_until_indexed`).
         """
         self.client.flush(self.name)
-        return wait_until_indexed(self.client, self.name) if wait else True
+        # Milvus Lite serves what it indexed at once (and does not answer the segment query the wait asks).
+        return wait_until_indexed(self.client, self.name) if wait and self.spec.remote else True
 
     def delete(self, ids: Sequence[str]) -> int:
         """Remove records and all their image rows; returns how many existed (unknown ids are ignored)."""

@@ -144,14 +144,14 @@ def wait_until_indexed(client: Any, name: str, timeout_s: float = 600.0) -> bool
     parameter reaches), which under a 1% filter found 0.31 of the exact top 10 at 20k full-rank vectors; once the
     indexed segments are served, the same search found all of them. So a build waits for that hand-off (a few seconds
     after the index is built) before it is published. Segments under the server's ``minSegmentNumRowsToEnableIndex``
-    (1,024 rows by default) are never indexed and are scanned exactly. Milvus Lite has no hand-off: it returns at once.
+    (1,024 rows by default) are never indexed and are scanned exactly. Milvus Lite has no hand-off (callers skip it).
     """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             described = client.describe_index(name, "vector")
             segments = client.list_loaded_segments(name)
-        except Exception:  # Milvus Lite answers neither the same way; nothing to wait for there
+        except Exception:  # a Milvus without the segment query (Lite): nothing to wait for
             return True
         total = int(described.get("total_rows", 0))
         served = sum(segment.num_rows for segment in segments)

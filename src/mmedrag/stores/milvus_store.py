@@ -167,7 +167,8 @@ class MilvusVectorStore:
     def save(self, folder: Path) -> None:
         """Seal the collection, wait until it is searched through its index, and write the pointer file."""
         self.client.flush(self.name)
-        wait_until_indexed(self.client, self.name)
+        if self.settings.remote:  # Milvus Lite has no hand-off to wait for
+            wait_until_indexed(self.client, self.name)
         atomic_write_json(Path(folder) / POINTER, {**self.settings.to_dict(), "collection": self.name})
 
     @classmethod
