@@ -58,6 +58,9 @@ ENCODERS.alias("minilm", {"kind": "sentence", "model": "minilm"})
 STORES: Registry[Any] = Registry("store")
 STORES.add("exact", "mmedrag.stores.exact:ExactStore", None, "numpy brute force; the reference and test oracle")
 STORES.add("faiss", "mmedrag.stores.faiss_store:FaissStore", _faiss_argument, "FAISS index_factory string", "faiss")
+STORES.add(
+    "milvus", "mmedrag.stores.milvus_store:MilvusVectorStore", "uri", "a Milvus collection: Lite or server", "milvus"
+)
 
 # Where an index lives: a folder (records in SQLite, vectors in a STORES kind) or a database that holds both and
 # filters server-side. `load_index` picks the kind from the location (a `milvus:` spec or a folder's pointer file).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,11 @@ from mmedrag.stores.exact import ExactStore
 
 DIM = 24
 # Every registered store runs the contract; a kind listed here runs it once per variant instead of once bare.
-VARIANTS = {"faiss": ["faiss:Flat", "faiss:HNSW32|efSearch=128", "faiss:IVF8,Flat|nprobe=8"]}
+# Milvus runs on Milvus Lite in a folder of this session ({lite}) and, in integration runs, on a real server.
+VARIANTS: dict[str, list[Any]] = {
+    "faiss": ["faiss:Flat", "faiss:HNSW32|efSearch=128", "faiss:IVF8,Flat|nprobe=8"],
+    "milvus": ["milvus:{lite}", pytest.param("milvus:{server}|ef=128", marks=pytest.mark.integration)],
+}
 SPECS = [spec for kind in STORES.names() for spec in VARIANTS.get(kind, [kind])]
 
 
@@ -34,11 +39,16 @@ def ids(n: int, prefix: str = "r") -> list[str]:
 
 @pytest.fixture(params=SPECS)
 def make(request: pytest.FixtureRequest) -> Callable[[], VectorStore]:
+    spec = request.param
     try:
-        create_store(request.param, DIM)
+        if "{lite}" in spec:  # one Lite folder per session: each Lite database runs its own server process
+            spec = spec.format(lite=request.getfixturevalue("tmp_path_factory").getbasetemp() / "milvus-lite")
+        elif "{server}" in spec:
+            spec = spec.format(server=request.getfixturevalue("milvus_uri"))
+        create_store(spec, DIM)
     except MissingExtraError as exc:
         pytest.skip(str(exc))
-    return lambda: create_store(request.param, DIM)
+    return lambda: create_store(spec, DIM)
 
 
 def test_store_agrees_with_the_exact_oracle_on_top1(make: Callable[[], VectorStore]) -> None:

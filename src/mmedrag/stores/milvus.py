@@ -29,6 +29,7 @@ from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import DataError, EncoderMismatchError, IndexFolderError
 from mmedrag.io.images import hamming
 from mmedrag.stores.milvus_filters import int_equals_any, one_of, search_expression
+from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, wait_until_indexed
 from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
 from mmedrag.types import Record
 
@@ -37,7 +38,6 @@ META_PK = "m/meta"
 MAX_TEXT = 65_535  # VARCHAR limit of Milvus 2.3, in bytes
 MAX_ID = 2_048
 MAX_FIELD = 512
-MAX_LIMIT = 16_384  # Milvus' largest topk
 BANDS = 8
 FILTER_FIELDS = ("domain", "modality", "split", "source", "patient_id", "study_id")
 _QUERY_CHUNK = 500
@@ -79,9 +79,8 @@ def _schema(client: Any, dim: int) -> Any:
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("has_vector", DataType.BOOL)
     for name in FILTER_FIELDS:
-        # The domain is the partition key: a search filtered on a domain only visits that domain's partitions, so
-        # the HNSW graph is searched unfiltered there. (Milvus 2.3's HNSW loses recall under a filter that keeps
-        # ~1% of a segment, whatever ef is: 0.75 recall@10 measured in BENCHMARKS.md; later versions brute-force.)
+        # The domain is the partition key: a search filtered on a domain only visits that domain's partitions (less
+        # to scan). Recall under restrictive filters on any field comes from the widened beam (milvus_search).
         schema.add_field(name, DataType.VARCHAR, max_length=MAX_FIELD, is_partition_key=name == "domain")
     schema.add_field("sha256", DataType.VARCHAR, max_length=64)
     schema.add_field("dhash", DataType.INT64)
@@ -115,6 +114,7 @@ class MilvusIndex:
     def __init__(self, client: Any, spec: MilvusSpec, name: str, encoder: Fingerprint, meta: dict[str, Any]) -> None:
         self.client, self.spec, self.name, self.encoder, self.meta = client, spec, name, encoder, meta
         self.store_spec = spec.to_dict()
+        self.searcher = CollectionSearch(client, spec, name, key="record_id")
 
     @property
     def path(self) -> str:
@@ -235,9 +235,15 @@ class MilvusIndex:
         self.client.insert(self.name, rows)
         return len(existing)
 
-    def flush(self) -> None:
-        """Seal what was written so the vector index is built over it (growing segments use a coarse interim index)."""
+    def flush(self, wait: bool = True) -> bool:
+        """Seal what was written and (``wait``) wait until the server searches it through the vector index.
+
+        Returns False when the index was not serving every row after the wait (searches then still work, with the
+        lower recall of Milvus' interim index under restrictive filters: see :func:`wait_until_indexed`).
+        """
         self.client.flush(self.name)
+        # Milvus Lite serves what it indexed at once (and does not answer the segment query the wait asks).
+        return wait_until_indexed(self.client, self.name) if wait and self.spec.remote else True
 
     def delete(self, ids: Sequence[str]) -> int:
         """Remove records and all their image rows; returns how many existed (unknown ids are ignored)."""
@@ -348,42 +354,19 @@ class MilvusIndex:
         groups: dict[str, list[int]] = {}
         for row, expression in enumerate(expressions):
             groups.setdefault(expression, []).append(row)
+        filtered = any(bool(value) for value in (filters or {}).values())
         for expression, rows in groups.items():  # one call per distinct expression, all its queries at once
-            for row, hits in zip(rows, self._search(vectors[rows], kind, k, expression), strict=True):
+            for row, hits in zip(rows, self._search(vectors[rows], kind, k, expression, filtered), strict=True):
                 results[row] = hits
         return results
 
-    def _search(self, vectors: np.ndarray, kind: str, k: int, expression: str) -> list[list[tuple[str, float]]]:
-        fetch = min(MAX_LIMIT, k if kind == "record" else 4 * k)
-        while True:
-            params = {"metric_type": "IP", "params": self._search_params(fetch)}
-            raw = self.client.search(
-                self.name,
-                data=[v.astype(np.float32).tolist() for v in vectors],
-                anns_field="vector",
-                limit=fetch,
-                filter=expression,
-                output_fields=["record_id"],
-                search_params=params,
-            )
-            results, short = [], False
-            for hits in raw:
-                best: dict[str, float] = {}
-                for hit in hits:  # hits come best first: the first view of a record is its best
-                    best.setdefault(hit["entity"]["record_id"], float(hit["distance"]))
-                results.append(list(best.items())[:k])
-                short |= len(best) < k and len(hits) >= fetch
-            if not short or fetch >= MAX_LIMIT:
-                return results
-            fetch = min(MAX_LIMIT, fetch * 2)
-
-    def _search_params(self, fetch: int) -> dict[str, Any]:
-        params = dict(self.spec.search_params)
-        if self.spec.index_type.startswith("HNSW") or self.spec.index_type == "AUTOINDEX":
-            params["ef"] = max(int(params.get("ef", 64)), fetch)  # HNSW needs ef >= limit
-        elif self.spec.index_type.startswith("IVF"):
-            params.setdefault("nprobe", 32)
-        return params
+    def _search(
+        self, vectors: np.ndarray, kind: str, k: int, expression: str, filtered: bool
+    ) -> list[list[tuple[str, float]]]:
+        # A filter on the record's fields (domain, modality, ...) may keep few rows: count them, so the search widens
+        # its HNSW beam to keep recall (milvus_search). The leakage guard alone removes a handful: no count needed.
+        kept = self.searcher.kept(expression, search_expression(kind, {})) if filtered else None
+        return self.searcher.search(vectors, k, expression, fetch_factor=1 if kind == "record" else 4, kept=kept)
 
 
 def open_milvus_index(spec: str | Mapping[str, Any], name: str | None = None) -> MilvusIndex:

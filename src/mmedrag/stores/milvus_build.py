@@ -13,6 +13,7 @@ the token).
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from mmedrag.stores.milvus_spec import MILVUS_POINTER as POINTER
 from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, is_milvus_store, parse_milvus_spec
 from mmedrag.types import Record
 
+_log = logging.getLogger(__name__)
 _VERSION_MARK = "__v"
 DROP_GRACE_S = 3.0
 
@@ -198,7 +200,12 @@ def write_batches(
                 counts.replaced += existed
                 counts.added += len(fresh) - existed
             advance(len(batch))
-    index.flush()
+    if not index.flush():  # published anyway: the data is all there, only searched through the interim index
+        _log.warning(
+            "Milvus index %s: the server had not indexed every row after the wait; filtered searches may "
+            "miss hits until it has",
+            index.name,
+        )
     if switch:
         index.write_meta(state="ready")
         counts.switched_from = switch_alias(client, name, index.name, DROP_GRACE_S if spec.remote else 0.0)

@@ -12,9 +12,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-# Scalar fields of the collection that expressions may name (see mmedrag.stores.milvus for the schema).
+# Scalar fields that expressions may name (schemas: mmedrag.stores.milvus and mmedrag.stores.milvus_store).
 FIELDS = frozenset(
-    {"kind", "record_id", "domain", "modality", "split", "source", "patient_id", "study_id", "sha256", "has_vector"}
+    {
+        "pk",
+        "kind",
+        "record_id",
+        "domain",
+        "modality",
+        "split",
+        "source",
+        "patient_id",
+        "study_id",
+        "sha256",
+        "has_vector",
+    }
     | {f"band{i}" for i in range(8)}
 )
 FILTERABLE = ("domain", "modality", "split", "source")
