@@ -123,6 +123,25 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
         # Each worker's torch/BLAS pool gets its share of the cores (unless the operator chose): N workers each
         # spawning one thread per core oversubscribe the machine and lose throughput.
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **common)
+        _run_workers(uvicorn, workers, common)
         return
     uvicorn.run(create_app(pipeline_loader(options), settings), **common)
+
+
+def _run_workers(uvicorn: Any, workers: int, common: dict[str, Any]) -> None:
+    """``uvicorn.run(..., workers=N)``, but with a listening socket whose connections send without delay.
+
+    uvicorn makes the shared socket with protocol 0, and asyncio only turns Nagle's algorithm off (TCP_NODELAY) on
+    connections of a socket that says it is TCP; with delayed ACKs every small response then waited about 40 ms
+    (measured: ``/healthz`` 0.7 ms with one worker, 44 ms with two).
+    """
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(f"{__name__}:app_from_environment", factory=True, workers=workers, **common)
+    bound = config.bind_socket()
+    tcp = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Linux copies it to the connections it accepts
+    tcp.set_inheritable(True)
+    Multiprocess(config, sockets=[tcp]).run()
