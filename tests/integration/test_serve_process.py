@@ -87,6 +87,19 @@ def test_a_100_mb_body_is_refused_with_413_and_the_service_keeps_serving(server)
     )
 
 
+def test_two_worker_processes_answer_and_stop_cleanly(index, tmp_path) -> None:
+    workers = Server(["--index", str(index), "--workers", "2"], log=tmp_path / "workers.log")
+    try:
+        workers.wait_ready()
+        with httpx.Client(base_url=workers.url, timeout=60) as client:
+            answers = [client.post("/v1/search", json={"image": data_url(png_bytes(seed))}) for seed in range(6)]
+        assert [a.status_code for a in answers] == [200] * 6
+        assert all(a.json()["cases"] for a in answers)
+    finally:
+        workers.stop()
+    assert workers.process.returncode == 0
+
+
 def test_binding_beyond_loopback_without_keys_is_refused(index) -> None:
     code = "import sys; from mmedrag.cli import main; sys.exit(main(sys.argv[1:]))"
     result = subprocess.run(
