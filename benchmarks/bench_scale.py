@@ -100,7 +100,15 @@ def tune(store: Any, candidates: list[str], queries: np.ndarray, truth: np.ndarr
     return candidates[-1]
 
 
-def bench_faiss(name: str, data: np.ndarray, queries: np.ndarray, truths: dict[str, np.ndarray], args: Any) -> dict:
+def bench_faiss(
+    name: str,
+    data: np.ndarray,
+    queries: np.ndarray,
+    truths: dict[str, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    args: Any,
+) -> dict:
+    """One FAISS store: build, tune its search setting on ``validation`` (queries, exact top-k), measure ``queries``."""
     from mmedrag.stores.faiss_store import FaissStore
 
     n, k = data.shape[0], args.k
@@ -110,7 +118,7 @@ def bench_faiss(name: str, data: np.ndarray, queries: np.ndarray, truths: dict[s
     store = FaissStore(data.shape[1], factory=factory)
     store.add(ids, data)
     build_s = time.perf_counter() - t
-    params = tune(store, candidates, truths["validation_queries"], truths["validation"], k, args.target_recall)
+    params = tune(store, candidates, *validation, k, args.target_recall)
     row: dict[str, Any] = {"store": name, "index": f"{factory} {params}", "build_s": build_s}
     with tempfile.TemporaryDirectory() as tmp:
         store.save(Path(tmp))
@@ -277,9 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             validation = make(max(100, args.batch // 4), args.dim, 0, 2)  # tunes search settings; never measured
             for n in sizes:
                 allowed = np.arange(0, n, SELECTIVITY)
+                tuning = (validation, exact_top(data[:n], validation, args.k))
                 truths = {
-                    "validation_queries": validation,
-                    "validation": exact_top(data[:n], validation, args.k),
                     "all": exact_top(data[:n], queries, args.k),
                     "filtered": allowed[exact_top(data[allowed], queries, args.k)],
                 }
@@ -288,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                     if name.startswith("milvus"):
                         row = bench_milvus(name, uri, pid, data[:n], queries, truths, args)
                     else:
-                        row = bench_faiss(name, data[:n], queries, truths, args)
+                        row = bench_faiss(name, data[:n], queries, truths, tuning, args)
                     rows.append({"data": kind, "n": n, **row})
                     log(json.dumps(rows[-1]))
     finally:

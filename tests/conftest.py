@@ -50,6 +50,16 @@ def make_image(seed: int, size: tuple[int, int] = (48, 40), mode: str = "RGB") -
     return image.convert(mode)
 
 
+def low_rank(n: int, seed: int, dim: int = 24) -> np.ndarray:
+    """Unit vectors with structure (an 8-d mixture projected to ``dim``): ANN recall is meaningful on them, unlike
+    i.i.d. noise. The store contracts use them."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, 8))
+    points = centres[rng.integers(0, 12, n)] + 0.3 * rng.normal(size=(n, 8))
+    vectors = points @ np.random.default_rng(99).normal(size=(8, dim)) + 0.05 * rng.normal(size=(n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
 CORPUS = [
     ("r1", "No pleural effusion. The lungs are clear.", "radiology", "xray", "p1", "s1", "train"),
     ("r2", "Large left pleural effusion with compressive atelectasis.", "radiology", "xray", "p2", "s2", "train"),

@@ -11,21 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import low_rank
 from mmedrag.stores.base import create_store, load_store
 from mmedrag.stores.exact import ExactStore
 
 pytest.importorskip("faiss")
 
 DIM = 24
-
-
-def low_rank(n: int, seed: int) -> np.ndarray:
-    """Structured data (an 8-d mixture projected to DIM), as the store contract uses."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, 8))
-    points = centres[rng.integers(0, 12, n)] + 0.3 * rng.normal(size=(n, 8))
-    vectors = points @ np.random.default_rng(99).normal(size=(8, DIM)) + 0.05 * rng.normal(size=(n, DIM))
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
 def ids(n: int) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import low_rank
 from mmedrag.backends import STORES
 from mmedrag.errors import ConfigError, MissingExtraError
 from mmedrag.stores.base import VectorStore, create_store, load_store
@@ -22,15 +23,6 @@ VARIANTS: dict[str, list[Any]] = {
     "milvus": ["milvus:{lite}", pytest.param("milvus:{server}|ef=128", marks=pytest.mark.integration)],
 }
 SPECS = [spec for kind in STORES.names() for spec in VARIANTS.get(kind, [kind])]
-
-
-def low_rank(n: int, seed: int) -> np.ndarray:
-    """Structured data (an 8-d mixture projected to DIM): ANN recall is meaningful on it, unlike i.i.d. noise."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, 8))
-    points = centres[rng.integers(0, 12, n)] + 0.3 * rng.normal(size=(n, 8))
-    vectors = points @ np.random.default_rng(99).normal(size=(8, DIM)) + 0.05 * rng.normal(size=(n, DIM))
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
 def ids(n: int, prefix: str = "r") -> list[str]:
