@@ -93,7 +93,8 @@ class FaissStore:
         try:
             self._apply_search_params()
         except ConfigError:
-            self.search_params = previous
+            self.search_params = previous  # and back on the index: a list like "nprobe=8,x=1" may have half-applied
+            self._apply_search_params()
             raise
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
