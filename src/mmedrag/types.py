@@ -15,6 +15,18 @@ from PIL import Image
 Task = Literal["closed", "open", "report"]
 TASKS: tuple[Task, ...] = ("closed", "open", "report")
 
+Grade = Literal["supported", "inferred", "weak", "abstained", "out_of_scope"]
+"""How well the evidence supports an answer (see :mod:`mmedrag.generation.grading`):
+
+* ``supported``: a cited sentence states the answer about the asked structure;
+* ``inferred``: the silence of a complete report *of the query's own study or patient*;
+* ``weak``: only similar cases' silence, or cited sentences that disagree, or a generator's answer no reference
+  states;
+* ``abstained``: no answer (nothing to go on, or the policy declined a weak one);
+* ``out_of_scope``: the image is not one the knowledge base can speak to (chart, photo, screenshot, noise).
+"""
+GRADES: tuple[Grade, ...] = ("supported", "inferred", "weak", "abstained", "out_of_scope")
+
 Message = dict[str, Any]
 """A chat message in the transformers / OpenAI shape: ``{"role": ..., "content": [{"type": "text", ...}, ...]}``."""
 
@@ -105,6 +117,9 @@ class Reference:
     text: str
     score: float
     truncated: bool = False
+    own: bool = False
+    """The reference describes the query's own study or patient (same ``study_id`` or ``patient_id``), as the gold
+    report does in the IU-Xray setting; only such a report's silence may answer (method.md §5.1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +157,9 @@ class Generation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     yes_probability: float | None = None
+    confidence: float | None = None
+    """The generator's own, uncalibrated probability that its answer is right: P(yes)/P(no) of a VLM, token
+    log-probabilities, or the extractive answerer's vote share; None when it has no such number."""
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -161,6 +179,13 @@ class Answer:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     trace: Mapping[str, Any] = field(default_factory=dict)
     yes_probability: float | None = None
+    grade: Grade = "abstained"
+    confidence: float | None = None
+    """Probability that the answer is right: calibrated when the pipeline has a fitted calibrator
+    (``confidence_calibrated``), else the generator's raw number; None for abstentions and out-of-scope."""
+    confidence_calibrated: bool = False
+    note: str = ""
+    """One plain sentence for a reader on the grade: why it abstained, what the evidence is, what was not given."""
 
     @property
     def citations(self) -> list[dict[str, Any]]:
@@ -172,6 +197,10 @@ class Answer:
             "domain": self.domain,
             "task": self.task,
             "k": self.context.k,
+            "grade": self.grade,
+            "confidence": None if self.confidence is None else round(self.confidence, 6),
+            "confidence_calibrated": self.confidence_calibrated,
+            "note": self.note,
             "citations": self.citations,
             "prompt_tokens": self.prompt_tokens,
             "yes_probability": self.yes_probability,
