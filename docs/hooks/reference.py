@@ -88,6 +88,7 @@ def render_config() -> str:
         ("retrieval", config.RetrievalConfig),
         ("selector", config.SelectorConfig),
         ("prompt", config.PromptConfig),
+        ("answers", config.AnswersConfig),
         ("router", config.RouterConfig),
         ("domains.NAME", config.BundleConfig),
     ]

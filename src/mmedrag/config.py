@@ -16,6 +16,10 @@ from mmedrag.backends import SELECTORS
 from mmedrag.errors import ConfigError
 
 
+CONFIDENCE_FILE = "confidence.json"
+"""The confidence calibration `mmedrag calibrate --confidence` writes; found beside a config file by default."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN threshold passes every comparison
 
@@ -69,6 +73,21 @@ class PromptConfig(_Strict):
     min_reference_tokens: int = Field(16, ge=1)
 
 
+class AnswersConfig(_Strict):
+    """What a reader is shown: how weak evidence is answered and how confidence is calibrated."""
+
+    answer_weak: Literal["abstain", "lean"] = Field(
+        "abstain",
+        description="a weakly supported answer (similar cases' silence, disagreeing references, a VLM answer no "
+        "reference states): abstain and say why, or give the leaning answer graded weak",
+    )
+    confidence_calibration: str | None = Field(
+        None,
+        description="confidence.json written by `mmedrag calibrate --confidence` (default: the confidence.json "
+        "beside the config file, when there is one)",
+    )
+
+
 class RouterConfig(_Strict):
     """A trained router folder, or ``zero_shot:ENCODER_SPEC``; ``threshold`` overrides the saved one."""
 
@@ -102,6 +121,9 @@ class PipelineConfig(_Strict):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
+    answers: AnswersConfig = Field(
+        default_factory=AnswersConfig, description="evidence grades shown to readers and confidence calibration"
+    )
     domains: dict[str, BundleConfig] = Field(default_factory=dict)
 
 
@@ -142,6 +164,14 @@ def load_config(
         _set_path(tree, key.strip(), value)
     for key, value in (values or {}).items():
         _set_path(tree, key, value)
+    beside = Path(path).with_name(CONFIDENCE_FILE) if path is not None else None
+    answers = tree.get("answers")
+    if (
+        beside is not None
+        and beside.is_file()
+        and not (isinstance(answers, dict) and "confidence_calibration" in answers)
+    ):
+        _set_path(tree, "answers.confidence_calibration", str(beside))
     try:
         return PipelineConfig.model_validate(tree)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.backends import SELECTORS
+from mmedrag.calibration.confidence import ConfidenceCalibrator
 from mmedrag.config import BundleConfig, PipelineConfig, RetrievalConfig, SelectorConfig
 from mmedrag.domains import check_domain
 from mmedrag.encoders import create_encoder
@@ -84,4 +85,10 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
         },
         router=router,
         default_domain=check_domain(config.default_domain) if config.default_domain else None,
+        answer_weak=config.answers.answer_weak,
+        calibrator=(
+            ConfidenceCalibrator.load(config.answers.confidence_calibration)
+            if config.answers.confidence_calibration
+            else None
+        ),
     )

@@ -13,15 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mmedrag.calibration.confidence import ConfidenceCalibrator
 from mmedrag.domains import OUT_OF_SCOPE
+from mmedrag.errors import ConfigError
 from mmedrag.generation.base import Generator
+from mmedrag.generation.grading import WEAK_POLICIES, grade_generation
 from mmedrag.generation.prompts import PromptBuilder, infer_task
 from mmedrag.io.images import query_image
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
 from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
-from mmedrag.types import UNKNOWN, Answer, Context, Generation, Hit, Prompt, Query
+from mmedrag.types import UNKNOWN, Answer, Context, Generation, Grade, Hit, Prompt, Query
 
 
 @dataclass
@@ -71,6 +74,20 @@ class RAGPipeline:
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
     router: DomainRouter | None = None
     default_domain: str | None = "radiology"
+    answer_weak: str = "abstain"
+    """``abstain``: a weakly supported answer is withheld with the reason (the default: a confident answer the
+    evidence does not support is worse than none); ``lean``: it is given, graded ``weak``."""
+    calibrator: ConfidenceCalibrator | None = None
+    """Maps (grade, raw confidence) to the probability of being right; None: the raw number, marked uncalibrated."""
+
+    def __post_init__(self) -> None:
+        if self.answer_weak not in WEAK_POLICIES:
+            raise ConfigError(f"answer_weak={self.answer_weak!r}; use one of {', '.join(WEAK_POLICIES)}")
+
+    def leaning(self) -> RAGPipeline:
+        """The same pipeline giving weakly supported answers instead of withholding them: the generator's own
+        behaviour, which preference mining, k calibration and reliance diagnostics measure."""
+        return replace(self, answer_weak="lean")
 
     def bundle_for(self, domain: str) -> Bundle:
         return self.bundles.get(domain, self.default)
@@ -148,6 +165,8 @@ class RAGPipeline:
         self, p: Planned, context: Context, prompt: Prompt, generation: Generation, timings: dict[str, float]
     ) -> Answer:
         assert p.bundle is not None
+        verdict = grade_generation(prompt, generation)
+        text, grade = generation.text, verdict.grade
         trace: dict[str, Any] = {
             "query_id": p.query.id,
             "route": p.route.to_dict(),
@@ -158,17 +177,35 @@ class RAGPipeline:
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
             "generation": dict(generation.meta),
+            "grading": {"grade": verdict.grade, "raw_confidence": verdict.raw_confidence, **verdict.evidence},
         }
+        confidence = self._confidence(verdict.grade, verdict.raw_confidence)
+        if grade == "weak" and prompt.task == "closed" and self.answer_weak == "abstain":
+            # Withheld, not lost: the leaning answer and its confidence stay in the trace (risk-coverage curves).
+            trace["withheld"] = {"answer": text, "confidence": confidence}
+            text, grade, confidence = UNKNOWN, "abstained", None
+        if grade == "abstained":
+            confidence = None
+        cited = _cited(context, prompt.references) if grade != "abstained" else Context(trace=context.trace)
         return Answer(
-            text=generation.text,
+            text=text,
             domain=p.route.domain or OUT_OF_SCOPE,
             task=prompt.task,
-            context=_cited(context, prompt.references),
+            context=cited,
             prompt_tokens=generation.prompt_tokens,
             timings_ms=timings,
             trace=trace,
             yes_probability=generation.yes_probability,
+            grade=grade,
+            confidence=confidence,
+            confidence_calibrated=confidence is not None and self.calibrator is not None,
+            note=verdict.note,
         )
+
+    def _confidence(self, grade: str, raw: float | None) -> float | None:
+        if raw is None:
+            return None
+        return self.calibrator(grade, raw) if self.calibrator is not None else raw
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
@@ -181,9 +218,15 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
     }
     if context is None:
         trace["abstained"] = "the router found the image out of scope for every configured domain"
+        grade: Grade = "out_of_scope"
+        note = "The image does not look like any domain this knowledge base covers, so it is not answered."
     else:
         trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"
         trace["selector"] = dict(context.trace)
+        grade, note = (
+            "abstained",
+            f"No number of references is certified for this query ({context.trace.get('reason')}).",
+        )
     return Answer(
         text=UNKNOWN,
         domain=planned.route.domain or OUT_OF_SCOPE,
@@ -191,6 +234,8 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         context=Context(),
         timings_ms=timings,
         trace=trace,
+        grade=grade,
+        note=note,
     )
 
 

@@ -58,7 +58,16 @@ def _fixed_hits(question: Question, source: ReferenceSource) -> list[Hit]:
     )
     if not texts or not all(isinstance(t, str) and t for t in texts):
         raise ConfigError(f"question {question.id} carries no {source}; use a source that provides it")
-    return [Hit(Record(id=f"{question.id}:{source}:{i}", text=str(t)), 1.0, i) for i, t in enumerate(texts, start=1)]
+    # The gold report is the study's own (its silence may answer); given retrievals are other patients'.
+    study = _study_of(question) if source == "gold_report" else None
+    return [
+        Hit(Record(id=f"{question.id}:{source}:{i}", text=str(t), study_id=study), 1.0, i)
+        for i, t in enumerate(texts, start=1)
+    ]
+
+
+def _study_of(question: Question) -> str:
+    return question.study_id or f"question:{question.id}"
 
 
 def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettings) -> list[Planned]:
@@ -67,6 +76,7 @@ def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettin
     if settings.references in {"gold_report", "reference_reports"}:
         for item, question in zip(planned, chunk, strict=True):
             item.hits = _fixed_hits(question, settings.references)
+            item.query = replace(item.query, study_id=_study_of(question))
     return planned
 
 
@@ -116,7 +126,7 @@ def answer_all(
         runs["main"].extend(_row(q, a, judge) for q, a in zip(chunk, answers, strict=True))
         if not settings.reliance:
             continue
-        bare = pipeline.respond(planned, selector=TopK(0))
+        bare = pipeline.leaning().respond(planned, selector=TopK(0))
         runs["without_retrieval"].extend(_row(q, a, judge) for q, a in zip(chunk, bare, strict=True))
         noisy = [
             replace(p, query=replace(p.query, image=noise_image(p.query.image.size, f"{settings.seed}:{q.id}")))
@@ -124,7 +134,7 @@ def answer_all(
             else p
             for p, q in zip(planned, chunk, strict=True)
         ]
-        with_noise = pipeline.respond(noisy, selector=main_selector)
+        with_noise = pipeline.leaning().respond(noisy, selector=main_selector)
         runs["noise_image"].extend(_row(q, a, judge) for q, a in zip(chunk, with_noise, strict=True))
     for name, rows in runs.items():  # back to the input order
         restored: list[dict[str, Any]] = [{}] * len(rows)

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from mmedrag.domains import ROLES, image_noun
-from mmedrag.types import Context, Message, Prompt, Query, Reference, Task
+from mmedrag.types import Context, Message, Prompt, Query, Record, Reference, Task
 
 _CLOSED_START = re.compile(
     r"^(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
@@ -44,6 +44,14 @@ def infer_task(question: str) -> Task:
     if not text or _REPORT_REQUEST.search(text):
         return "report"
     return "closed" if _CLOSED_START.match(text) else "open"
+
+
+def same_case(query: Query, record: Record) -> bool:
+    """Whether ``record`` describes the query's own study or patient: only then may its silence answer."""
+    return bool(
+        (query.study_id and record.study_id == query.study_id)
+        or (query.patient_id and record.patient_id == query.patient_id)
+    )
 
 
 def clean_reference(text: str) -> str:
@@ -80,7 +88,7 @@ class PromptBuilder:
 
         counter = count_tokens or approx_token_count
         task = task or query.task or infer_task(query.text)
-        references, fitting = self._fit_references(context, counter)
+        references, fitting = self._fit_references(query, context, counter)
         role = ROLES.get(domain, ROLES["other"])
         noun = image_noun(domain, query.modality)
         lines = [f"You are a professional {role}."]
@@ -111,7 +119,7 @@ class PromptBuilder:
         )
 
     def _fit_references(
-        self, context: Context, count: Callable[[str], int]
+        self, query: Query, context: Context, count: Callable[[str], int]
     ) -> tuple[list[Reference], list[dict[str, Any]]]:
         """Keep references in rank order while the budget lasts; cut the one that overflows, drop the rest."""
         remaining = self.max_reference_tokens
@@ -137,6 +145,7 @@ class PromptBuilder:
                     text=kept_text,
                     score=hit.score,
                     truncated=entry["status"] == "truncated",
+                    own=same_case(query, hit.record),
                 )
             )
             account.append(entry)
