@@ -6,6 +6,7 @@ from __future__ import annotations
 import colorsys
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,19 +92,20 @@ def test_each_grade_has_its_badge_and_only_answered_grades_list_cited_cases(grad
     if grade in ("abstained", "out_of_scope"):
         assert not cited and "evidence-title" not in html  # no case is offered as support for no answer
         assert "No answer" in article and ">yes<" not in article
+        assert "2: top-k rule" in article and "none is cited" in article  # retrieved, yet not offered as support
     else:
         assert cited and html.count('class="card evidence-card"') == 2
-        assert '<p class="answer-text">yes</p>' in article
+        assert '<p class="answer-text">yes</p>' in article and "none is cited" not in article
 
 
 def test_confidence_shows_as_a_percentage_with_its_calibration_and_the_note_as_text() -> None:
     article = _article(_render(_answer("supported", 0.873, calibrated=True)))
-    assert re.search(r"confidence 87%\s*<span class=\"calibration\">\(calibrated\)", article)
+    assert re.search(r"Confidence 87%\s*<span class=\"calibration\">\(calibrated\)", article)
     assert NOTES["supported"] in article
     raw = _article(_render(_answer("weak", 0.61, calibrated=False)))
-    assert "confidence 61%" in raw and "(uncalibrated)" in raw and NOTES["weak"] in raw
+    assert "Confidence 61%" in raw and "(uncalibrated)" in raw and NOTES["weak"] in raw
     unknown = _article(_render(_answer("inferred", None)))
-    assert "confidence" not in unknown.split("</p>", 2)[0]  # no number: no confidence shown, not "None%"
+    assert 'class="confidence"' not in unknown  # no number: no confidence shown, not "None%"
     assert "None" not in unknown
     hostile = _article(_render(_answer("weak", note='<script>alert("n")</script> Only similar cases.')))
     assert "<script>" not in hostile and "&lt;script&gt;" in hostile
@@ -113,7 +115,7 @@ def test_an_out_of_scope_image_gets_the_banner_with_its_note() -> None:
     article = _article(_render(_answer("out_of_scope", None), _png(), _png_bytes()))
     assert 'class="banner out-of-scope"' in article
     assert "This image does not look like anything in the knowledge base:" in article
-    assert NOTES["out_of_scope"] in article and "confidence" not in article.split("<dl")[0]
+    assert NOTES["out_of_scope"] in article and 'class="confidence"' not in article
     for grade in ("supported", "weak", "abstained"):
         assert "banner out-of-scope" not in _render(_answer(grade))
 
@@ -181,6 +183,15 @@ def test_long_record_ids_break_after_separators_and_stay_escaped() -> None:
     assert "synpic12345_<wbr>view_<wbr>2/<wbr>series-<wbr>0001/<wbr>instance.<wbr>000042" in html
     css = (HERE / "static" / "style.css").read_text(encoding="utf-8")
     assert re.search(r"\.case-id\s*\{[^}]*overflow-wrap:\s*anywhere", css)
+
+
+def test_reports_and_ids_with_markup_are_shown_as_text_on_the_cards() -> None:
+    hostile = Record('x<b>_"y"', '<script>alert("kb")</script> Small effusion. <img src=x onerror=alert(1)>')
+    hits = (Hit(hostile, 0.9, 1),)
+    answer = replace(_answer("supported"), context=replace(_answer("supported").context, hits=hits))
+    html = _render(answer)
+    assert 'class="card evidence-card"' in html and "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "x&lt;b&gt;_<wbr>&#34;y&#34;" in html
 
 
 def test_the_page_links_its_favicon_and_loads_no_inline_script_or_style() -> None:
