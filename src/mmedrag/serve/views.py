@@ -110,11 +110,18 @@ def _card(hit: Hit, sentence: str | None) -> dict[str, Any]:
     }
 
 
+def shown_grade(answer: Answer) -> str:
+    """The grade a reader is shown: :attr:`Answer.grade`, except that a router's refusal is always out of scope."""
+    # The router's refusal happens before any evidence is graded, so nothing else may speak for such an image.
+    return "out_of_scope" if status_of(answer) == "out_of_scope" else answer.grade
+
+
 def summary(answer: Answer) -> dict[str, Any]:
-    """Status, domain and its confidence, and k with the selector's reason."""
+    """Status, grade, domain and its confidence, and k with the selector's reason."""
     route = answer.trace.get("route") or {}
     return {
         "status": status_of(answer),
+        "grade": shown_grade(answer),
         "domain": answer.domain,
         "domain_source": answer.trace.get("domain_source"),
         "domain_confidence": route.get("probability"),
