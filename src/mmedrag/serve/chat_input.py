@@ -66,7 +66,8 @@ def housekeeping(request: ChatRequest) -> Housekeeping | None:
     system = _texts(request, "system")
     for kind, signature, reply in _TASKS:
         if signature.search(user if kind != "tools" else system):
-            return Housekeeping(kind, reply)
+            bare = kind == "title" and "json" not in user.lower()  # a client that asks for the bare title
+            return Housekeeping(kind, NEUTRAL_TITLE if bare else reply)
     if _TASK_HEADER.match(user) and "<chat_history>" in user:
         key = _JSON_KEY.search(user[user.rfind("### Output") :] if "### Output" in user else user)
         if key:

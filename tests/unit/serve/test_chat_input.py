@@ -62,6 +62,11 @@ def test_the_emoji_prompt_gets_one_emoji() -> None:
     assert task is not None and task.kind == "emoji" and len(task.reply) == 1 and not task.reply.isascii()
 
 
+def test_a_title_prompt_that_asks_for_plain_text_gets_plain_text() -> None:
+    task = housekeeping(_user("Generate a concise, 3-5 word title for this chat. Reply with the title only."))
+    assert task is not None and task.kind == "title" and task.reply == "Medical image question"
+
+
 def test_a_question_is_not_a_task_even_when_it_names_one() -> None:
     for text in ("Is there a pleural effusion?", "Generate tags for this chest x-ray?", "What is the title finding?"):
         assert housekeeping(_user(text)) is None
