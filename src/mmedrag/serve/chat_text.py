@@ -9,7 +9,6 @@ syntax is escaped before it is quoted, so a report can neither inject HTML nor b
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
 from mmedrag.serve.views import deciding_sentences, status_of, strip_markup
@@ -66,18 +65,16 @@ def evidence_line(answer: Answer) -> str:
 
 
 def sources(answer: Answer, base_url: str, images: bool = True) -> str:
-    """``**Sources**`` and one numbered item per cited case, numbered as the prompt's references."""
+    """``**Sources**`` and one item per cited case, labelled with its reference number in the prompt."""
     numbers = reference_numbers(answer)
     deciding = deciding_sentences(answer)
-    votes = _votes(answer)
-    decided = ((answer.trace.get("generation") or {}).get("extractive") or {}).get("decided_by")
+    statuses = case_statuses(answer)
     lines = ["**Sources**", ""]
     for hit in answer.context.hits:
         record_id = hit.record.id
         number = numbers.get(record_id)
-        status = _status(votes.get(record_id), number, decided, record_id in deciding)
         label = f"[{number}]" if number is not None else "[-]"
-        item = [f"- **{label} Case {markdown_safe(record_id)}** · score {hit.score:.3f} · {status}"]
+        item = [f"- **{label} Case {markdown_safe(record_id)}** · score {hit.score:.3f} · {statuses[record_id]}"]
         sentence = deciding.get(record_id)
         if sentence:
             item.append(f'  Deciding sentence: "{markdown_safe(sentence)}"')
@@ -99,23 +96,41 @@ def reference_numbers(answer: Answer) -> dict[str, int]:
     return {str(record_id): number for number, record_id in enumerate(kept, start=1)}
 
 
-def _votes(answer: Answer) -> dict[str, dict[str, Any]]:
-    extractive = (answer.trace.get("generation") or {}).get("extractive") or {}
-    return {str(v["id"]): v for v in extractive.get("votes", []) if isinstance(v, dict) and "id" in v}
+def case_statuses(answer: Answer) -> dict[str, str]:
+    """Record id -> what the case says about the asked finding, in the terms of the grade (method.md §5.1).
 
-
-def _status(vote: dict[str, Any] | None, number: int | None, decided: Any, quoted: bool) -> str:
-    """What one case says about the asked finding, in the terms of the grade (method.md §5.1)."""
-    if number is None:
-        return "not shown to the generator (past the prompt's reference budget)"
-    own = " · the query's own study" if vote and vote.get("own") else ""
-    if vote is None:
-        return ("quoted in the answer" if quoted else "does not mention the asked finding") + own
-    if vote.get("sentence"):
-        said = FINDINGS.get(str(vote.get("finding")), "mentions it")
-    else:
-        said = "does not mention it (a complete report: read as absent)"
-    return f"{said}{' · decided the answer' if vote.get('reference') == decided else ''}{own}"
+    The extractive answerer's votes tell it for a yes/no question (the finding a report states, the unmentioned-
+    finding rule, which vote decided); for an open answer or another generator only what the answer quotes is known.
+    """
+    numbers = reference_numbers(answer)
+    extractive = (answer.trace.get("generation") or {}).get("extractive")
+    votes = {str(v["id"]): v for v in (extractive or {}).get("votes", []) if isinstance(v, dict) and "id" in v}
+    closed = extractive is not None and "votes" in extractive
+    decided = (extractive or {}).get("decided_by")
+    quoted = deciding_sentences(answer)
+    account = (answer.trace.get("prompt") or {}).get("references") or []
+    own = {str(e.get("id")) for e in [*account, *votes.values()] if isinstance(e, dict) and e.get("own")}
+    out: dict[str, str] = {}
+    for hit in answer.context.hits:
+        record_id = hit.record.id
+        if record_id not in numbers:
+            out[record_id] = "not shown to the generator (past the prompt's reference budget)"
+            continue
+        vote = votes.get(record_id)
+        if not closed:
+            parts = ["quoted in the answer" if record_id in quoted else "given to the generator"]
+        elif vote is None:
+            parts = ["does not mention the asked finding"]
+        elif vote.get("sentence"):
+            parts = [FINDINGS.get(str(vote.get("finding")), "mentions it")]
+        else:
+            parts = ["does not mention it (a complete report: read as absent)"]
+        if closed and vote is not None and vote.get("reference") == decided:
+            parts.append("decided the answer")
+        if record_id in own:
+            parts.append("the query's own study")
+        out[record_id] = " · ".join(parts)
+    return out
 
 
 def _thumbnail(hit: Hit, base_url: str, images: bool) -> str:

@@ -13,7 +13,7 @@ pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve
 from mmedrag.generation.extractive import ExtractiveGenerator
 from mmedrag.generation.prompts import PromptBuilder
 from mmedrag.retrieval.context import TopK
-from mmedrag.serve.chat_text import chat_text, markdown_safe, reference_numbers
+from mmedrag.serve.chat_text import case_statuses, chat_text, markdown_safe, reference_numbers
 from mmedrag.serve.views import ask_payload, strip_markup
 from mmedrag.types import Answer, Context, Hit, Query, Record
 
@@ -104,3 +104,21 @@ def test_sources_carry_the_prompts_reference_numbers_when_one_was_dropped() -> N
     assert reference_numbers(answer) == {"case-2": 1}
     text = chat_text(dataclasses.replace(answer, grade="weak"), BASE)
     assert "**[-] Case case-1** · score 0.800 · not shown to the generator" in text
+
+
+def test_open_answers_and_other_generators_claim_only_what_the_answer_quotes() -> None:
+    texts = ["Small left pleural effusion.", "Heart size normal."]
+    opened = _answer("Where is the pleural effusion?", texts, grade="supported")
+    assert opened.task == "open"
+    assert case_statuses(opened) == {"case-1": "quoted in the answer", "case-2": "given to the generator"}
+    vlm = dataclasses.replace(opened, text="Left.", trace={**opened.trace, "generation": {"finish_reason": "stop"}})
+    assert set(case_statuses(vlm).values()) == {"given to the generator"}
+
+
+def test_a_reference_from_the_querys_own_study_is_marked() -> None:
+    answer = _answer("Is there a pleural effusion?", ["Small pleural effusion.", "No effusion."], grade="inferred")
+    account = [{"id": "case-1", "status": "full", "own": True}, {"id": "case-2", "status": "full"}]
+    answer = dataclasses.replace(answer, trace={**answer.trace, "prompt": {"references": account}})
+    statuses = case_statuses(answer)
+    assert statuses["case-1"] == "states it present · decided the answer · the query's own study"
+    assert statuses["case-2"] == "states it absent"
