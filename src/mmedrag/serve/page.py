@@ -25,7 +25,7 @@ from mmedrag.domains import DOMAINS
 from mmedrag.serve.engine import Snapshot
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import audit_entry
-from mmedrag.serve.parsing import ask_from_form
+from mmedrag.serve.parsing import ask_from_form, read_form
 from mmedrag.serve.schemas import MAX_K
 from mmedrag.serve.service import Service
 from mmedrag.serve.uploads import sniff
@@ -88,7 +88,7 @@ def add_page_routes(app: Any, service: Service) -> None:
     async def page_ask(request: Request) -> Any:
         form_values: dict[str, Any] = {}
         try:
-            form = await request.form(max_files=1, max_fields=10, max_part_size=service.settings.max_body_bytes)
+            form = await read_form(request, service.settings.max_body_bytes, max_fields=10)
             form_values = {key: str(form.get(key, "")) for key in ("question", "domain", "k", "without_retrieval")}
             who = service.guard(None, request.client.host if request.client else "-", str(form.get("api_key", "")))
             request.state.key_id = who.key_id
