@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mmedrag.backends import SELECTORS
 from mmedrag.errors import ConfigError
 
-
 CONFIDENCE_FILE = "confidence.json"
 """The confidence calibration `mmedrag calibrate --confidence` writes; found beside a config file by default."""
 

@@ -161,6 +161,11 @@ def grade_generation(prompt: Prompt, generation: Generation) -> Verdict:
         return Verdict("abstained", None, "The generator declined to answer.")
     if prompt.task != "closed":
         return free_text_verdict(prompt, None, generation.confidence)
+    return _grade_closed(prompt, generation)
+
+
+def _grade_closed(prompt: Prompt, generation: Generation) -> Verdict:
+    """A generator's yes/no graded by whether the references' deciding tier states the same answer."""
     evidence = closed_evidence(prompt.question, prompt.references)
     trace = {"tier": evidence.tier, "share": evidence.share, "support": evidence.support}
     answer = _label(generation.text)
