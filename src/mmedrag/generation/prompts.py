@@ -129,6 +129,7 @@ class PromptBuilder:
             text = clean_reference(hit.record.text)
             tokens = count(text)
             entry: dict[str, Any] = {"id": hit.record.id, "tokens": tokens, "kept_tokens": 0, "status": "dropped"}
+            entry["own"] = same_case(query, hit.record)
             if tokens <= remaining:
                 kept_text, entry["kept_tokens"], entry["status"] = text, tokens, "full"
             elif remaining >= self.min_reference_tokens:
@@ -145,7 +146,7 @@ class PromptBuilder:
                     text=kept_text,
                     score=hit.score,
                     truncated=entry["status"] == "truncated",
-                    own=same_case(query, hit.record),
+                    own=entry["own"],
                 )
             )
             account.append(entry)

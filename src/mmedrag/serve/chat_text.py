@@ -109,7 +109,11 @@ def case_statuses(answer: Answer) -> dict[str, str]:
     decided = (extractive or {}).get("decided_by")
     quoted = deciding_sentences(answer)
     account = (answer.trace.get("prompt") or {}).get("references") or []
-    own = {str(e.get("id")) for e in [*account, *votes.values()] if isinstance(e, dict) and e.get("own")}
+    own = {
+        str(e.get("id"))
+        for e in [*account, *votes.values()]
+        if isinstance(e, dict) and (e.get("own") or str(e.get("tier", "")).startswith("own"))
+    }
     out: dict[str, str] = {}
     for hit in answer.context.hits:
         record_id = hit.record.id
@@ -123,8 +127,10 @@ def case_statuses(answer: Answer) -> dict[str, str]:
             parts = ["does not mention the asked finding"]
         elif vote.get("sentence"):
             parts = [FINDINGS.get(str(vote.get("finding")), "mentions it")]
+        elif record_id in own:
+            parts = ["does not mention it (this study's complete report: read as absent)"]
         else:
-            parts = ["does not mention it (a complete report: read as absent)"]
+            parts = ["does not mention it (another patient's report: its silence says nothing about this one)"]
         if closed and vote is not None and vote.get("reference") == decided:
             parts.append("decided the answer")
         if record_id in own:
