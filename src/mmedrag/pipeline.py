@@ -177,9 +177,14 @@ class RAGPipeline:
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
             "generation": dict(generation.meta),
-            "grading": {"grade": verdict.grade, "raw_confidence": verdict.raw_confidence, **verdict.evidence},
+            "grading": {
+                "grade": verdict.grade,
+                "group": verdict.group,
+                "raw_confidence": verdict.raw_confidence,
+                **verdict.evidence,
+            },
         }
-        confidence = self._confidence(verdict.grade, verdict.raw_confidence)
+        confidence = self._confidence(verdict.group, verdict.raw_confidence)
         if grade == "weak" and prompt.task == "closed" and self.answer_weak == "abstain":
             # Withheld, not lost: the leaning answer and its confidence stay in the trace (risk-coverage curves).
             trace["withheld"] = {"answer": text, "confidence": confidence}
@@ -202,10 +207,10 @@ class RAGPipeline:
             note=verdict.note,
         )
 
-    def _confidence(self, grade: str, raw: float | None) -> float | None:
+    def _confidence(self, group: str, raw: float | None) -> float | None:
         if raw is None:
             return None
-        return self.calibrator(grade, raw) if self.calibrator is not None else raw
+        return self.calibrator(group, raw) if self.calibrator is not None else raw
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:

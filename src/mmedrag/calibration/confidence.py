@@ -1,8 +1,9 @@
 """Answer-level confidence: map a generator's raw number (vote share, P(yes), token probability) and the evidence
 grade to the probability that the answer is right, fitted on a validation split.
 
-Two methods: ``isotonic`` (pool-adjacent-violators, one monotone map per grade, pooled over grades where a grade has
-too few answers; Zadrozny & Elkan, KDD 2002) and ``temperature`` (one temperature on the logit of the raw number,
+Two methods: ``isotonic`` (pool-adjacent-violators, one monotone map per evidence group, e.g. the tier that decided
+(the query's own report, or similar cases' sentences), pooled over groups where a group has too few answers;
+Zadrozny & Elkan, KDD 2002) and ``temperature`` (one temperature on the logit of the raw number,
 Guo et al., ICML 2017). The result is saved as JSON beside the pipeline config and reported with its expected
 calibration error (ECE, 10 equal-width bins, Naeini et al., AAAI 2015) on answers it was not fitted on.
 """
@@ -24,7 +25,7 @@ from mmedrag.io.atomic import atomic_write_json
 
 Method = Literal["isotonic", "temperature"]
 __all__ = ["CONFIDENCE_FILE", "ConfidenceCalibrator", "expected_calibration_error"]
-MIN_PER_GRADE = 30  # fewer answers of a grade than this: its map is the pooled one
+MIN_PER_GROUP = 30  # fewer answers of a group than this: its map is the pooled one
 _EPS = 1e-6
 
 
@@ -44,12 +45,14 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    """Pool-adjacent-violators: knots (x, fitted y) of the non-decreasing least-squares fit of y on x."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = x[order], y[order]
-    blocks: list[list[float]] = []  # [sum y, count, max x]
-    for xi, yi in zip(xs, ys, strict=True):
-        blocks.append([float(yi), 1.0, float(xi)])
+    """Pool-adjacent-violators: knots (x, fitted y) of the non-decreasing least-squares fit of y on x; equal x
+    values are pooled first, so every x maps to one value."""
+    values, inverse = np.unique(x, return_inverse=True)
+    sums = np.bincount(inverse, weights=y).tolist()
+    counts = np.bincount(inverse).astype(float).tolist()
+    blocks: list[list[float]] = []  # [sum y, count, largest x]
+    for total, count, top in zip(sums, counts, values.tolist(), strict=True):
+        blocks.append([total, count, top])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             total, count, top = blocks.pop()
             blocks[-1] = [blocks[-1][0] + total, blocks[-1][1] + count, top]
@@ -82,7 +85,7 @@ def _fit_temperature(raw: np.ndarray, correct: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class ConfidenceCalibrator:
-    """A fitted map (grade, raw confidence) -> probability the answer is right.
+    """A fitted map (evidence group, raw confidence) -> probability the answer is right.
 
     Example:
         >>> cal = ConfidenceCalibrator.fit(["supported"] * 40, [1.0] * 40, [True] * 30 + [False] * 10)
@@ -91,14 +94,14 @@ class ConfidenceCalibrator:
     """
 
     method: Method
-    maps: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)  # grade -> isotonic knots
+    maps: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)  # group -> isotonic knots
     temperature: float = 1.0
     fitted_on: int = 0
 
     @classmethod
     def fit(
         cls,
-        grades: Sequence[str],
+        groups: Sequence[str],
         raw: Sequence[float | None],
         correct: Sequence[bool],
         method: Method = "isotonic",
@@ -112,32 +115,32 @@ class ConfidenceCalibrator:
             raise ConfigError(f"{x.size} answered questions cannot calibrate confidence; give at least 10")
         if method == "temperature":
             return cls("temperature", temperature=_fit_temperature(x, y), fitted_on=int(x.size))
-        labels = np.asarray(grades)
+        labels = np.asarray(groups)
         maps = {"*": _isotonic(x, y)}
-        for grade in sorted(set(grades)):
-            mask = labels == grade
-            if mask.sum() >= MIN_PER_GRADE:
-                maps[grade] = _isotonic(x[mask], y[mask])
+        for group in sorted(set(groups)):
+            mask = labels == group
+            if mask.sum() >= MIN_PER_GROUP:
+                maps[group] = _isotonic(x[mask], y[mask])
         return cls("isotonic", maps=maps, fitted_on=int(x.size))
 
-    def __call__(self, grade: str, raw: float | None) -> float:
+    def __call__(self, group: str, raw: float | None) -> float:
         value = 0.5 if raw is None else float(raw)
         if self.method == "temperature":
             return float(1.0 / (1.0 + math.exp(-float(_logit(np.asarray([value]))[0]) / self.temperature)))
-        knots, fitted = self.maps.get(grade) or self.maps["*"]
+        knots, fitted = self.maps.get(group) or self.maps["*"]
         return float(np.interp(value, knots, fitted))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "temperature": self.temperature,
-            "maps": {grade: {"x": list(k), "y": list(v)} for grade, (k, v) in self.maps.items()},
+            "maps": {group: {"x": list(k), "y": list(v)} for group, (k, v) in self.maps.items()},
             "fitted_on": self.fitted_on,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceCalibrator:
-        maps = {grade: (list(m["x"]), list(m["y"])) for grade, m in (data.get("maps") or {}).items()}
+        maps = {group: (list(m["x"]), list(m["y"])) for group, m in (data.get("maps") or {}).items()}
         return cls(data["method"], maps, float(data.get("temperature", 1.0)), int(data.get("fitted_on", 0)))
 
     def save(self, path: str | Path) -> Path:

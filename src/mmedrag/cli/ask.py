@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from typing import Any
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
 from mmedrag.cli.query_args import add_query_arguments, query_from_args
+from mmedrag.types import Answer
 
 
 class AskCommand(Command):
@@ -35,6 +38,12 @@ examples:
         parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
         parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
         parser.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
+        parser.add_argument(
+            "--answer-weak",
+            choices=("abstain", "lean"),
+            help="weakly supported answers (similar cases' silence, disagreeing references): abstain and say why "
+            "(default) or give the leaning answer graded weak",
+        )
         add_query_arguments(parser)
         add_json_flag(parser)
 
@@ -47,6 +56,7 @@ examples:
             "generator": args.generator,
             "router.path": args.router,
             "selector.k": args.k,
+            "answers.answer_weak": args.answer_weak,
             "retrieval.mode": args.mode,
             "retrieval.domain": args.filter_domain,
             "retrieval.modality": args.filter_modality,
@@ -61,6 +71,9 @@ examples:
             emit_json(answer.to_dict())
             return 0
         print(f"answer: {answer.text}")
+        print(f"evidence: {evidence_line(answer)}")
+        if answer.note:
+            print(f"note: {answer.note}")
         route = answer.trace.get("route") or {}
         probability = f", p={route['probability']:.3f}" if route.get("probability") is not None else ""
         print(
@@ -69,4 +82,29 @@ examples:
         )
         for number, hit in enumerate(answer.context.hits, start=1):
             print(f"  [{number}] {hit.record.id}  score {hit.score:.4f}  {hit.record.first_line[:100]}")
+        budget = budget_line(answer.trace)
+        if budget:
+            print(budget)
         return 0
+
+
+def evidence_line(answer: Answer) -> str:
+    """``supported, confidence 0.91 (calibrated)``: the grade and, when there is one, the confidence."""
+    if answer.confidence is None:
+        return answer.grade
+    calibrated = "calibrated" if answer.confidence_calibrated else "uncalibrated"
+    return f"{answer.grade}, confidence {answer.confidence:.2f} ({calibrated})"
+
+
+def budget_line(trace: Mapping[str, Any]) -> str:
+    """What the prompt's token budget did to the selected references, when it dropped or cut any."""
+    prompt = trace.get("prompt") or {}
+    account = prompt.get("references") or []
+    dropped = sum(entry.get("status") == "dropped" for entry in account)
+    cut = sum(entry.get("status") == "truncated" for entry in account)
+    if not dropped and not cut:
+        return ""
+    return (
+        f"token budget ({prompt.get('reference_budget')} tokens): {dropped} of {len(account)} selected reference(s) "
+        f"dropped, {cut} cut short; raise prompt.max_reference_tokens (--set) to give the generator more"
+    )

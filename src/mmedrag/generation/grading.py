@@ -5,13 +5,16 @@ votes yes or no; the votes fall in four tiers, strongest first, and the first ti
 
 1. a sentence of the query's *own* report (same study or patient) that names the finding -> ``supported``;
 2. the silence of the query's own report when it reads as complete -> ``inferred`` (the CheXpert labeler's
-   convention, method.md §5.1: radiologists list what is present and summarise the rest as normal);
+   convention, Irvin et al., AAAI 2019: radiologists list what is present and summarise the rest as normal);
 3. a sentence of a similar case's report that names the finding -> ``supported`` (``weak`` when such sentences
    disagree);
 4. the silence of similar cases' reports -> at most ``weak``: another patient's report says nothing about this one.
 
 Within the deciding tier the references vote with weight 1/rank; the raw confidence is the agreeing share of that
-weight. A generator other than the extractive answerer (a VLM) is graded by the same reading: its answer is
+weight with one pseudo-vote each way (Laplace), so that a lone reference never reads as certainty before the
+pipeline's calibrator (:mod:`mmedrag.calibration.confidence`, keyed by the tier) maps it to a probability.
+
+A generator other than the extractive answerer (a VLM) is graded by the same reading: its answer is
 ``supported``/``inferred`` when the deciding tier agrees with it and ``weak`` otherwise (no reference states it, or
 one contradicts it). Open questions and report requests are ``supported`` only by the query's own report.
 """
@@ -49,7 +52,7 @@ class Evidence:
 
     answer: bool | None  # True yes, False no, None: nothing to go on (or a tie)
     grade: Grade
-    share: float | None  # agreeing share of the deciding tier's weight
+    share: float | None  # agreeing share of the deciding tier's weight, Laplace-smoothed
     tier: Tier | None = None
     support: dict[str, Any] | None = None  # the deciding vote: reference number, id, sentence, rule
     votes: list[dict[str, Any]] = field(default_factory=list)
@@ -97,24 +100,27 @@ def closed_evidence(
         if deciding:
             break
     else:
-        note = f"No reference mentions {phrase}." if references else "No reference was given."
+        note = f'No reference mentions "{phrase}".' if references else "No reference was given."
         return Evidence(None, "abstained", None, votes=votes, note=note)
     weight_yes = sum(1.0 / v["reference"] for v in deciding if v["yes"])
     weight_no = sum(1.0 / v["reference"] for v in deciding if not v["yes"])
     if weight_yes == weight_no:
-        return Evidence(None, "abstained", 0.5, tier, votes=votes, note=f"The references disagree about {phrase}.")
+        return Evidence(None, "abstained", 0.5, tier, votes=votes, note=f'The references disagree about "{phrase}".')
     answer = weight_yes > weight_no
-    share = max(weight_yes, weight_no) / (weight_yes + weight_no)
+    share = (max(weight_yes, weight_no) + 1.0) / (weight_yes + weight_no + 2.0)
+    unanimous = min(weight_yes, weight_no) == 0
     support = next(v for v in deciding if v["yes"] == answer)
     grade = _TIER_GRADE[tier]
-    if tier == "similar_sentence" and share < 1.0:
+    if tier == "similar_sentence" and not unanimous:
         grade = "weak"
-        note = f"Similar cases disagree about {phrase}; the best-ranked ones lean {'yes' if answer else 'no'}."
+        note = f'Similar cases disagree about "{phrase}"; the best-ranked ones lean {"yes" if answer else "no"}.'
     elif tier == "similar_silence":
         cited = ", ".join(f"[{v['reference']}]" for v in deciding)
-        note = f"Similar cases {cited} do not mention {phrase}; another patient's silence says nothing about this one."
+        note = (
+            f'Similar cases {cited} do not mention "{phrase}"; another patient\'s silence says nothing about this one.'
+        )
     elif tier == "own_silence":
-        note = f"This study's own report [{support['reference']}] does not mention {phrase} and reads as complete."
+        note = f'This study\'s own report [{support["reference"]}] does not mention "{phrase}" and reads as complete.'
     else:
         whose = "this study's own report" if tier == "own_sentence" else "a similar case"
         note = f'Reference [{support["reference"]}] ({whose}) states: "{support["sentence"]}"'
@@ -135,8 +141,20 @@ class Verdict:
     answer: bool | None = None  # the yes/no the answer gives (closed questions)
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def group(self) -> str:
+        """What the confidence is calibrated per: the evidence tier that decided, else the grade."""
+        return str(self.evidence.get("tier") or self.grade)
+
     def to_meta(self) -> dict[str, Any]:
-        return {"grade": self.grade, "share": self.raw_confidence, "note": self.note, "answer": self.answer}
+        tier = self.evidence.get("tier")
+        return {
+            "grade": self.grade,
+            "share": self.raw_confidence,
+            "note": self.note,
+            "answer": self.answer,
+            "tier": tier,
+        }
 
 
 def evidence_verdict(evidence: Evidence) -> Verdict:
