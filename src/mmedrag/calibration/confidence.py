@@ -54,8 +54,8 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
     for total, count, top in zip(sums, counts, values.tolist(), strict=True):
         blocks.append([total, count, top])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            total, count, top = blocks.pop()
-            blocks[-1] = [blocks[-1][0] + total, blocks[-1][1] + count, top]
+            last = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], last[2]]
     return [b[2] for b in blocks], [b[0] / b[1] for b in blocks]
 
 
