@@ -43,3 +43,30 @@ def plot_summary(summary: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_risk_coverage(curves: dict[str, dict[str, Any]], path: Path, title: str = "") -> None:
+    """Selective risk against coverage, one line per run (``{"coverage": [...], "risk": [...], "aurc": x}``), with
+    the majority answer's constant risk as a dashed line when a curve carries ``majority_aurc``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.2, 3.6))
+    for label, curve in curves.items():
+        axis.plot(curve["coverage"], curve["risk"], label=f"{label} (AURC {curve['aurc']:.3f})")
+    majority = next((c["majority_aurc"] for c in curves.values() if c.get("majority_aurc") is not None), None)
+    if majority is not None:
+        axis.axhline(majority, color="grey", linestyle="--", label=f"majority answer (AURC {majority:.3f})")
+    axis.set_xlabel("coverage (share of questions answered, most confident first)")
+    axis.set_ylabel("risk (error rate of those answered)")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="upper left")
+    if title:
+        axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

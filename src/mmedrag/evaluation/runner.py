@@ -24,6 +24,7 @@ from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_rec
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
 from mmedrag.evaluation.report_metrics import report_metrics
 from mmedrag.evaluation.retrieval_metrics import retrieval_metrics
+from mmedrag.evaluation.selective import selective_metrics
 from mmedrag.evaluation.stats import bootstrap_ci
 from mmedrag.generation.cache import CachedGenerator
 from mmedrag.io.atomic import atomic_open, atomic_write_json, atomic_write_text
@@ -105,6 +106,10 @@ def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
         k=answer.context.k,
         citations=answer.citations,
         retrieved=[hit["id"] for hit in answer.trace.get("retrieved", [])],
+        grade=answer.grade,
+        confidence=answer.confidence,
+        grading=answer.trace.get("grading"),
+        withheld=answer.trace.get("withheld"),
     )
 
 
@@ -204,6 +209,13 @@ def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
+    judged = [r for r, g in zip(rows, golds, strict=True) if g is not None]
+    result["selective"] = selective_metrics(
+        answered=[r["label"] is not None for r in judged],
+        correct=[bool(r["correct"]) for r in judged],
+        confidence=[r.get("confidence") for r in judged],
+        majority_accuracy=result.get("majority_accuracy", 0.0),
+    )
     return result
 
 
@@ -297,9 +309,12 @@ def evaluate(
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
     if available("matplotlib"):
-        from mmedrag.evaluation.plots import plot_summary
+        from mmedrag.evaluation.plots import plot_risk_coverage, plot_summary
 
         plot_summary(summary, out / "summary.png")
+        selective = summary["tasks"].get("closed", {}).get("selective")
+        if selective and selective.get("n"):
+            plot_risk_coverage({name: {**selective, **selective["curve"]}}, out / "risk-coverage.png")
     return results
 
 
@@ -311,7 +326,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [markdown_table([(results["generator"], summary["tasks"]["closed"])]), ""]
     for task, metrics in summary["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items() if not isinstance(value, dict)]
+        lines.append("")
+    selective = summary["tasks"].get("closed", {}).get("selective")
+    if selective and selective.get("n"):
+        lines += ["## closed: selective answering (risk-coverage.png)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in selective.items() if name != "curve"]
         lines.append("")
     for section in ("retrieval", "reliance"):
         if section in summary:
