@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.apps.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
+from mmedrag.config import CONFIDENCE_FILE
 from mmedrag.errors import DataError
 
 
@@ -35,8 +36,12 @@ def demo_values(
             )
         log(f"building the demo knowledge base in {work} (first use: about two minutes)")
         run_demo(settings, log=log)
-    return {
+    values: dict[str, Any] = {
         "index": str(index),
         "retrieval.near_duplicate_bits": settings.near_duplicate_bits,
         "selector.k": settings.k,
     }
+    confidence = work / "confidence" / CONFIDENCE_FILE  # fitted by the demo on VQA-RAD train questions
+    if confidence.is_file():
+        values["answers.confidence_calibration"] = str(confidence)
+    return values
