@@ -15,9 +15,10 @@ from typing import Any
 
 from mmedrag.domains import OUT_OF_SCOPE
 from mmedrag.generation.base import Generator
-from mmedrag.generation.prompts import PromptBuilder, infer_task
+from mmedrag.generation.prompts import PromptBuilder, infer_task, refers_to_image
 from mmedrag.io.images import query_image
 from mmedrag.progress import batches, track
+from mmedrag.retrieval.consistency import screen
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
 from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
@@ -53,6 +54,12 @@ class Planned:
     route: RouteDecision
     bundle: Bundle | None
     hits: list[Hit]
+    inconsistent: list[dict[str, str]] = field(default_factory=list)
+    """Hits set aside because their body region or modality contradicts the query's, with the reason."""
+    abstained: str | None = None
+    """Why the input itself cannot be answered (a question about "this image" without one)."""
+    note: str = ""
+    """What the reader should know about the input (no image given)."""
 
 
 @dataclass
@@ -71,6 +78,10 @@ class RAGPipeline:
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
     router: DomainRouter | None = None
     default_domain: str | None = "radiology"
+    consistency: bool = True
+    """Set aside retrieved cases whose body region or modality contradicts the query's (traced as "inconsistent")."""
+    image_questions: bool = True
+    """Abstain on a question about "this image" that comes without an image (off for deliberate text-only runs)."""
 
     def bundle_for(self, domain: str) -> Bundle:
         return self.bundles.get(domain, self.default)
@@ -110,8 +121,24 @@ class RAGPipeline:
             )
             for item, hits in zip(group, found, strict=True):
                 item.hits = hits
+        for item in planned:
+            self._screen(item)
         clock.lap("retrieve")
         return planned
+
+    def _screen(self, item: Planned) -> None:
+        """The input checks: a question about "this image" without one abstains, a question without an image is
+        answered text-only (and says so), and references that contradict the query are set aside."""
+        if item.bundle is None:
+            return
+        if item.query.image is None:
+            if self.image_questions and refers_to_image(item.query.text):
+                item.bundle, item.hits = None, []
+                item.abstained = item.note = NO_IMAGE
+                return
+            item.note = TEXT_ONLY
+        if self.consistency:
+            item.hits, item.inconsistent = screen(item.query, item.hits)
 
     def respond(
         self, planned: Sequence[Planned], selector: ContextSelector | None = None, clock: _Clock | None = None
@@ -154,6 +181,7 @@ class RAGPipeline:
             "domain_source": p.route.source,
             "bundle": p.bundle.name,
             "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
+            "inconsistent": list(p.inconsistent),
             "selector": dict(context.trace),
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
@@ -168,7 +196,12 @@ class RAGPipeline:
             timings_ms=timings,
             trace=trace,
             yes_probability=generation.yes_probability,
+            note=p.note,
         )
+
+
+NO_IMAGE = "No image was given; the question asks about this image."
+TEXT_ONLY = "Text-only: no image given, answered from the question's text."
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
@@ -179,7 +212,9 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         "route": planned.route.to_dict(),
         "domain_source": planned.route.source,
     }
-    if context is None:
+    if planned.abstained:
+        trace["abstained"] = planned.abstained
+    elif context is None:
         trace["abstained"] = "the router found the image out of scope for every configured domain"
     else:
         trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"
@@ -191,6 +226,7 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         context=Context(),
         timings_ms=timings,
         trace=trace,
+        note=planned.note,
     )
 
 

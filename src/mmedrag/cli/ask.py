@@ -61,6 +61,8 @@ examples:
             emit_json(answer.to_dict())
             return 0
         print(f"answer: {answer.text}")
+        if answer.note:
+            print(f"note: {answer.note}")
         route = answer.trace.get("route") or {}
         probability = f", p={route['probability']:.3f}" if route.get("probability") is not None else ""
         print(

@@ -25,6 +25,16 @@ from mmedrag.types import Context, Message, Prompt, Query, Reference, Task
 _CLOSED_START = re.compile(
     r"^(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
 )
+# A question that points at the image: a determiner, at most two words ("this chest X-ray", "the above image",
+# "this a PA film"), then an image noun. On VQA-RAD's training questions this is how 1 in 6 is phrased ("Is there
+# a mass in this image?"), on the MMed-RAG IU-Xray set 4 in 5 ("... on the chest X-ray?"). Another study ("the
+# prior film", "the previous X-ray") is not this image.
+_IMAGE_NOUN = (
+    r"images?|films?|scans?|radiographs?|pictures?|photos?|photographs?|study|x-?rays?|slices?|views?|ct|mri|mr|"
+    r"ultrasound|sonogram|mammogram|angiogram"
+)
+_IMAGE_REFERENCE = re.compile(rf"\b(?:this|these|the)\s+((?:[\w-]+\s+){{0,2}}?)(?:{_IMAGE_NOUN})\b", re.I)
+_OTHER_STUDY = frozenset("prior previous earlier last old older comparison preceding past former initial".split())  # noqa: SIM905
 _REPORT_REQUEST = re.compile(r"\b(generate|write|produce|draft)\b.*\breport\b|^\s*(describe|report)\b", re.I)
 
 CAUTION = (
@@ -44,6 +54,12 @@ def infer_task(question: str) -> Task:
     if not text or _REPORT_REQUEST.search(text):
         return "report"
     return "closed" if _CLOSED_START.match(text) else "open"
+
+
+def refers_to_image(question: str) -> bool:
+    """Whether the question asks about "this image" (film, scan, radiograph, picture, study...), so that without an
+    image it cannot be answered: a text-only retrieval would answer about other patients' images instead."""
+    return any(not _OTHER_STUDY & set(m.group(1).lower().split()) for m in _IMAGE_REFERENCE.finditer(question))
 
 
 def clean_reference(text: str) -> str:
