@@ -37,7 +37,8 @@ _WORDS: dict[str, str] = {
         cerebrospinal occipital temporal supratentorial infratentorial intraventricular periventricular
         callosum gyrus sulci frontoparietal face facial mandible mandibular maxilla maxillary jaw nasal nose
         sinuses paranasal sphenoid ethmoid mastoid cochlea cochlear tooth teeth dental tongue orbit orbits
-        orbital choroid optic neuro scalp craniocervical""",
+        orbital choroid optic neuro scalp craniocervical ear ears auditory tympanic falx tentorium tentorial
+        intracranially intraaxial extraaxial hemisphere hemispheres olfactory""",
     "neck": """cervical thyroid larynx laryngeal pharynx pharyngeal nasopharynx nasopharyngeal oropharynx
         oropharyngeal hypopharynx parotid submandibular carotid jugular tonsil tonsils tonsillar epiglottis
         retropharyngeal supraclavicular trachea tracheal esophagus esophageal craniocervical""",
@@ -167,8 +168,8 @@ BODY_PARTS: dict[str, frozenset[str]] = {
 # Regions one study commonly shows, or one report commonly speaks of, together: a chest radiograph or CT shows the
 # lower neck, the shoulders, the breasts, the upper abdomen and the thoracic spine; an abdominal CT the lung bases,
 # the lumbar spine and the pelvis; a pelvic study the hips; a head CT or MRI the orbits and the upper neck. Skin
-# covers every region.
-ADJACENT: dict[str, frozenset[str]] = {
+# covers every region. Made symmetric below.
+_NEIGHBOURS: dict[str, frozenset[str]] = {
     region: frozenset(neighbours.split())
     for region, neighbours in {
         "head": "neck eye",
@@ -181,11 +182,19 @@ ADJACENT: dict[str, frozenset[str]] = {
         "upper_limb": "chest",
         "lower_limb": "pelvis",
         "eye": "head",
-        "skin": " ".join(REGIONS),
+        "skin": " ".join(r for r in REGIONS if r != "skin"),
     }.items()
+}
+ADJACENT: dict[str, frozenset[str]] = {
+    region: _NEIGHBOURS[region] | {other for other, near in _NEIGHBOURS.items() if region in near} for region in REGIONS
 }
 
 _WORD = re.compile(r"[a-z]+")
+# Vertebral levels ("C1", "T11", "L4-L5"); T1 and T2 are left out, they name MRI weightings far more often.
+_LEVEL = re.compile(r"\b(?:c[1-7]|t(?:[3-9]|1[0-2])|l[1-5])\b")
+
+
+_SPINE = frozenset({"spine"})
 
 
 def _lookup(word: str) -> frozenset[str]:
@@ -197,8 +206,9 @@ def _lookup(word: str) -> frozenset[str]:
 
 def region_words(text: str) -> dict[str, frozenset[str]]:
     """The words of ``text`` that name a body region, each with its regions (``{"humerus": {"upper_limb"}}``)."""
-    tokens = _WORD.findall(text.lower().replace("x-ray", "xray"))
-    found: dict[str, frozenset[str]] = {}
+    lowered = text.lower().replace("x-ray", "xray")
+    tokens = _WORD.findall(lowered)
+    found: dict[str, frozenset[str]] = {level: _SPINE for level in _LEVEL.findall(lowered)}
     for i, token in enumerate(tokens):
         if token in _REGION_NOUNS:
             before = tokens[i - 1] if i else ""
@@ -228,7 +238,7 @@ def compatible(first: Iterable[str], second: Iterable[str]) -> bool:
     a, b = frozenset(first), frozenset(second)
     if not a or not b or a & b:
         return True
-    return any(ADJACENT.get(r, frozenset()) & b for r in a) or any(ADJACENT.get(r, frozenset()) & a for r in b)
+    return any(ADJACENT.get(region, frozenset()) & b for region in a)
 
 
 def metadata_regions(metadata: Mapping[str, object], keys: Iterable[str]) -> dict[str, frozenset[str]]:

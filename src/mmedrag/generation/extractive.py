@@ -33,7 +33,7 @@ from mmedrag.generation.lexicon import FRAME
 from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
-RULES_VERSION = 2  # bump when a rule or the lexicon changes what the answerer says
+RULES_VERSION = 3  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:
