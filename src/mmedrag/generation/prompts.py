@@ -12,6 +12,7 @@ prefills once per group (:mod:`mmedrag.generation.prefix_cache`) and vLLM's pref
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,8 +63,20 @@ def refers_to_image(question: str) -> bool:
     return any(not _OTHER_STUDY & set(m.group(1).lower().split()) for m in _IMAGE_REFERENCE.finditer(question))
 
 
+# Report markup (HTML exports, MedPix pages): script and style blocks go with their content, other tags alone.
+# A tag starts with a letter, "/" or "!", so "<5 mm" and "< 2 cm" stay text.
+_MARKUP_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<!--.*?-->|</?[a-z][^<>]*>|<![^<>]*>", re.I | re.S)
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
+
+
 def clean_reference(text: str) -> str:
-    """One line per reference: newlines and runs of spaces collapse (as RULE's MIMIC prompts do, method.md §6.2)."""
+    """One line per reference, as plain text: markup is removed (entities decoded first, so an escaped tag goes
+    too), then newlines and runs of spaces collapse (as RULE's MIMIC prompts do, method.md §6.2)."""
+    if "<" in text or "&" in text:
+        plain = _TAG.sub(" ", _MARKUP_BLOCK.sub(" ", html.unescape(text)))
+        if plain != text:  # "<b>effusion</b>." reads "effusion.", not "effusion ."
+            text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", plain)
     return " ".join(text.split())
 
 
