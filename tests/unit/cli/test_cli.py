@@ -147,3 +147,17 @@ def test_env_reports_versions_and_extras(capsys: pytest.CaptureFixture[str]) -> 
 
     assert set(data["registries"]) == set(ROLES) and "faiss" in data["registries"]["store"]
     assert all(data["registries"][role] == registry.names() for role, registry in ROLES.items())
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "note"),
+    [
+        ("Is there a mass in this image?", "answer: unknown", "note: No image was given; the question asks about"),
+        ("Is there a pleural effusion?", "answer: ", "note: Text-only: no image given, answered from the question"),
+    ],
+)
+def test_ask_without_an_image_says_so(
+    index: Path, capsys: pytest.CaptureFixture[str], question: str, answer: str, note: str
+) -> None:
+    code, out, _ = run(capsys, "ask", "--index", str(index), "--question", question)
+    assert code == 0 and out.startswith(answer) and note in out
