@@ -38,7 +38,8 @@ _WORDS: dict[str, str] = {
         callosum gyrus sulci frontoparietal face facial mandible mandibular maxilla maxillary jaw nasal nose
         sinuses paranasal sphenoid ethmoid mastoid cochlea cochlear tooth teeth dental tongue orbit orbits
         orbital choroid optic neuro scalp craniocervical ear ears auditory tympanic falx tentorium tentorial
-        intracranially intraaxial extraaxial hemisphere hemispheres olfactory""",
+        intracranially intraaxial extraaxial hemisphere hemispheres olfactory cerebellopontine pineal sylvian
+        vermis tectum tectal putamen insula insular dura dural leptomeningeal""",
     "neck": """cervical thyroid larynx laryngeal pharynx pharyngeal nasopharynx nasopharyngeal oropharynx
         oropharyngeal hypopharynx parotid submandibular carotid jugular tonsil tonsils tonsillar epiglottis
         retropharyngeal supraclavicular trachea tracheal esophagus esophageal craniocervical""",
@@ -63,7 +64,7 @@ _WORDS: dict[str, str] = {
         endometrium endometrial kub""",
     "spine": """spine spinal vertebra vertebrae vertebral intervertebral paraspinal lumbar lumbosacral
         thoracolumbar cervicothoracic sacrum sacral coccyx thecal cervical epidural subarachnoid cerebrospinal
-        craniocervical""",
+        craniocervical dura dural leptomeningeal""",
     "upper_limb": """arm arms humerus humeral elbow elbows forearm radius ulna ulnar wrist wrists hand hands
         finger fingers thumb thumbs carpal carpus metacarpal scaphoid shoulder shoulders glenoid glenohumeral
         rotator deltoid biceps triceps olecranon acromion acromioclavicular clavicle clavicles scapula scapular

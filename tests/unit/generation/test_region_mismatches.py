@@ -2,7 +2,7 @@
 question asks about never decides.
 
 Questions are VQA-RAD *train* questions, sentences MedPix 2.0 captions and case findings (both under
-shared/data); each pair was answered "yes" or "no" from the sentence by rules version 2. Controls keep answering.
+shared/data), and one sentence retrieved for the reported DICOM query; each pair was answered "yes" or "no" from the sentence by rules version 2. Controls keep answering.
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ MISMATCHES = [
         "The overlying cortex is thinned, and there is a pathologic fracture of the humeral neck.",
     ),
     ("Is there fluid in the left lung?", "MR images of the left knee demonstrate a large joint effusion."),
+    # retrieved for pydicom's CT_small (a MedPix index, hash encoder) and read as "Yes" by rules version 2
+    (
+        "Is there a mass in the liver?",
+        "A heterogeneous cystic and solid lesion is seen at the right cerebellopontine angle with heterogeneous "
+        "contrast enhancement of a mural nodule.",
+    ),
     # the place is outside the finding's clause: the sentence places it
     (
         "Is there a skull fracture?",
