@@ -1,8 +1,9 @@
 """The extractive reader's organ and region check on field data: a sentence about another body region than the
 question asks about never decides.
 
-Questions are VQA-RAD *train* questions, sentences MedPix 2.0 captions and case findings (both under
-shared/data), and one sentence retrieved for the reported DICOM query; each pair was answered "yes" or "no" from the sentence by rules version 2. Controls keep answering.
+Questions are VQA-RAD *train* questions, sentences MedPix 2.0 captions and case findings (both under shared/data),
+and one sentence retrieved for the reported DICOM query; rules version 2 answered "yes" or "no" from each sentence.
+Controls keep answering.
 """
 
 from __future__ import annotations
