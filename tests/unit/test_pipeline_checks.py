@@ -53,9 +53,10 @@ def test_a_case_about_another_region_never_decides() -> None:
     ]
     assert [c["id"] for c in answer.citations] == ["liver"]
     assert answer.text.startswith("No.")
-    # switched off, the humerus case is cited and its first sentence decides
+    # switched off, the humerus case reaches the reader, and its first sentence votes yes
     unchecked = pipeline(consistency=False).answer(query)
-    assert unchecked.trace["inconsistent"] == [] and unchecked.text.startswith('Yes. Reference [1]: "Space')
+    votes = unchecked.trace["generation"]["extractive"]["votes"]
+    assert unchecked.trace["inconsistent"] == [] and [v["id"] for v in votes if v["yes"]] == ["humerus"]
 
 
 def test_the_reported_dicom_case_is_not_decided_by_the_humerus() -> None:
@@ -65,7 +66,7 @@ def test_the_reported_dicom_case_is_not_decided_by_the_humerus() -> None:
     query = Query(text="Is there a mass in the liver?", image_path=str(get_testdata_file("CT_small.dcm")))
     answer = pipeline().answer(query)
     assert [d["id"] for d in answer.trace["inconsistent"]] == ["humerus"]
-    assert "humerus" not in answer.text and answer.note == ""
+    assert "humerus" not in answer.text and TEXT_ONLY not in answer.note
 
 
 @pytest.mark.parametrize(
@@ -81,11 +82,11 @@ def test_a_question_about_this_image_without_one_abstains(question: str) -> None
 
 def test_a_question_without_an_image_is_answered_text_only() -> None:
     answer = pipeline().answer(Query(text="Is there a mass in the liver?"))
-    assert answer.note == TEXT_ONLY and answer.text.startswith("No.")
+    assert answer.note.endswith(TEXT_ONLY) and answer.text.startswith("No.")
     with_image = pipeline().answer(Query(text="Is there a mass in this image?", image=make_image(2)))
-    assert with_image.note == ""
+    assert TEXT_ONLY not in with_image.note and "abstained" not in with_image.trace
 
 
 def test_image_questions_off_answers_text_only() -> None:
-    answer = pipeline(EchoGenerator(), image_questions=False).answer(Query(text="Is there a mass in this image?"))
-    assert answer.text.startswith("closed|") and answer.note == TEXT_ONLY
+    answer = pipeline(image_questions=False).answer(Query(text="Is there a mass in this image?"))
+    assert answer.trace["prompt"]["references"] and answer.note.endswith(TEXT_ONLY)
