@@ -31,6 +31,10 @@ class RetrievalConfig(_Strict):
     near_duplicate_bits: int | None = Field(
         None, ge=0, le=64, description="dHash distance that makes a near-copy candidate (null: 10)"
     )
+    consistency: bool = Field(
+        True,
+        description="set aside retrieved cases whose body region or modality contradicts the query's (traced)",
+    )
     domain: str | None = None
     modality: str | None = None
     split: str | None = None
@@ -117,6 +121,9 @@ class PipelineConfig(_Strict):
     generator: str | dict[str, Any] = "extractive"
     default_domain: str | None = "radiology"
     router: RouterConfig | None = None
+    image_questions: bool = Field(
+        True, description='abstain on a question about "this image" asked without an image (false: answer text-only)'
+    )
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)

@@ -85,6 +85,8 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
         },
         router=router,
         default_domain=check_domain(config.default_domain) if config.default_domain else None,
+        consistency=config.retrieval.consistency,
+        image_questions=config.image_questions,
         answer_weak=config.answers.answer_weak,
         calibrator=(
             ConfidenceCalibrator.load(config.answers.confidence_calibration)

@@ -18,9 +18,10 @@ from mmedrag.domains import OUT_OF_SCOPE
 from mmedrag.errors import ConfigError
 from mmedrag.generation.base import Generator
 from mmedrag.generation.grading import WEAK_POLICIES, grade_generation
-from mmedrag.generation.prompts import PromptBuilder, infer_task
+from mmedrag.generation.prompts import PromptBuilder, infer_task, refers_to_image
 from mmedrag.io.images import query_image
 from mmedrag.progress import batches, track
+from mmedrag.retrieval.consistency import screen
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
 from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
@@ -56,6 +57,12 @@ class Planned:
     route: RouteDecision
     bundle: Bundle | None
     hits: list[Hit]
+    inconsistent: list[dict[str, str]] = field(default_factory=list)
+    """Hits set aside because their body region or modality contradicts the query's, with the reason."""
+    abstained: str | None = None
+    """Why the input itself cannot be answered (a question about "this image" without one)."""
+    note: str = ""
+    """What the reader should know about the input (no image given)."""
 
 
 @dataclass
@@ -74,6 +81,10 @@ class RAGPipeline:
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
     router: DomainRouter | None = None
     default_domain: str | None = "radiology"
+    consistency: bool = True
+    """Set aside retrieved cases whose body region or modality contradicts the query's (traced as "inconsistent")."""
+    image_questions: bool = True
+    """Abstain on a question about "this image" that comes without an image (off for deliberate text-only runs)."""
     answer_weak: str = "abstain"
     """``abstain``: a weakly supported answer is withheld with the reason (the default: a confident answer the
     evidence does not support is worse than none); ``lean``: it is given, graded ``weak``."""
@@ -127,8 +138,24 @@ class RAGPipeline:
             )
             for item, hits in zip(group, found, strict=True):
                 item.hits = hits
+        for item in planned:
+            self._screen(item)
         clock.lap("retrieve")
         return planned
+
+    def _screen(self, item: Planned) -> None:
+        """The input checks: a question about "this image" without one abstains, a question without an image is
+        answered text-only (and says so), and references that contradict the query are set aside."""
+        if item.bundle is None:
+            return
+        if item.query.image is None:
+            if self.image_questions and refers_to_image(item.query.text):
+                item.bundle, item.hits = None, []
+                item.abstained = item.note = NO_IMAGE
+                return
+            item.note = TEXT_ONLY
+        if self.consistency:
+            item.hits, item.inconsistent = screen(item.query, item.hits)
 
     def respond(
         self, planned: Sequence[Planned], selector: ContextSelector | None = None, clock: _Clock | None = None
@@ -173,6 +200,7 @@ class RAGPipeline:
             "domain_source": p.route.source,
             "bundle": p.bundle.name,
             "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
+            "inconsistent": list(p.inconsistent),
             "selector": dict(context.trace),
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
@@ -204,13 +232,17 @@ class RAGPipeline:
             grade=grade,
             confidence=confidence,
             confidence_calibrated=confidence is not None and self.calibrator is not None,
-            note=verdict.note,
+            note=" ".join(n for n in (verdict.note, p.note) if n),
         )
 
     def _confidence(self, group: str, raw: float | None) -> float | None:
         if raw is None:
             return None
         return self.calibrator(group, raw) if self.calibrator is not None else raw
+
+
+NO_IMAGE = "No image was given; the question asks about this image."
+TEXT_ONLY = "Text-only: no image given, answered from the question's text."
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
@@ -221,9 +253,13 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         "route": planned.route.to_dict(),
         "domain_source": planned.route.source,
     }
-    if context is None:
+    grade: Grade
+    if planned.abstained:
+        trace["abstained"] = planned.abstained
+        grade, note = "abstained", planned.note
+    elif context is None:
         trace["abstained"] = "the router found the image out of scope for every configured domain"
-        grade: Grade = "out_of_scope"
+        grade = "out_of_scope"
         note = "The image does not look like any domain this knowledge base covers, so it is not answered."
     else:
         trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"

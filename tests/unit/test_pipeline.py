@@ -31,7 +31,9 @@ def test_answer_cites_the_selected_cases_and_traces_every_stage(retriever: Retri
     shown = [r.record_id for r in generator.calls[0][0].references]
     assert answer.text == "closed|Is there a pleural effusion?|" + ",".join(shown)
     assert [c["id"] for c in answer.citations] == shown and answer.context.k == 2
-    assert len(answer.trace["retrieved"]) == 5 and answer.trace["selector"]["cut"] == 2
+    # the fundus case (r5) is about the eye, the question about the chest: set aside, with its reason
+    assert [h["id"] for h in answer.trace["inconsistent"]] == ["r5"]
+    assert len(answer.trace["retrieved"]) == 4 and answer.trace["selector"]["cut"] == 2
     assert answer.domain == "radiology" and answer.trace["domain_source"] == "default"
     assert set(answer.timings_ms) == {"route", "retrieve", "select", "prompt", "generate", "total"}
     assert answer.prompt_tokens > 0

@@ -73,10 +73,11 @@ def _study_of(question: Question) -> str:
 
 def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettings) -> list[Planned]:
     queries = [q.to_query() if settings.images else replace(q.to_query(), image_path=None) for q in chunk]
-    planned = pipeline.plan(queries)
+    # Questions asked without their images on purpose are answered text-only, not refused for lacking one.
+    planned = (pipeline if settings.images else replace(pipeline, image_questions=False)).plan(queries)
     if settings.references in {"gold_report", "reference_reports"}:
         for item, question in zip(planned, chunk, strict=True):
-            item.hits = _fixed_hits(question, settings.references)
+            item.hits, item.inconsistent = _fixed_hits(question, settings.references), []
             item.query = replace(item.query, study_id=_study_of(question))
     return planned
 

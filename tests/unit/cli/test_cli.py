@@ -153,3 +153,21 @@ def test_env_reports_versions_and_extras(capsys: pytest.CaptureFixture[str]) -> 
 
     assert set(data["registries"]) == set(ROLES) and "faiss" in data["registries"]["store"]
     assert all(data["registries"][role] == registry.names() for role, registry in ROLES.items())
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "note"),
+    [
+        (
+            "Is there a mass in this image?",
+            "answer: unknown",
+            "No image was given; the question asks about this image.",
+        ),
+        ("Is there a pleural effusion?", "answer: ", "Text-only: no image given, answered from the question's text."),
+    ],
+)
+def test_ask_without_an_image_says_so(
+    index: Path, capsys: pytest.CaptureFixture[str], question: str, answer: str, note: str
+) -> None:
+    code, out, _ = run(capsys, "ask", "--index", str(index), "--question", question)
+    assert code == 0 and out.startswith(answer) and "\nnote: " in out and note in out
