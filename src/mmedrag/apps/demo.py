@@ -323,10 +323,10 @@ def _plot(rows: list[dict[str, Any]], iuxray: dict[str, Any] | None, path: Path)
 
     if not available("matplotlib"):
         return
-    from mmedrag.evaluation.plots import plot_risk_coverage
+    from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage
 
-    curves = {f"VQA-RAD: {r['name']}": {**r, **r["curve"]} for r in rows[1:2]}
+    curves = {f"VQA-RAD, {r['name']}": curve_entry(r["selective"]) for r in rows[1:2]}
     for row in (iuxray or {}).get("rows", [])[1:]:
         if "weak answers" not in row["name"]:
-            curves[f"IU-Xray: {row['name']}"] = {**row, **row["curve"], "majority_aurc": None}
-    plot_risk_coverage(curves, path, title="Selective risk, answers ranked by calibrated confidence")
+            curves[f"IU-Xray, {row['name']}"] = curve_entry(row["selective"], majority=False)
+    plot_risk_coverage(curves, path, title="Risk against coverage, answers ranked by calibrated confidence")

@@ -21,7 +21,7 @@ from mmedrag.evaluation.closed_table import closed_summary
 from mmedrag.evaluation.confidence_fit import fit_confidence
 from mmedrag.evaluation.judges import Judge
 from mmedrag.evaluation.runner import EvalSettings, answer_all
-from mmedrag.evaluation.selective import selective_metrics
+from mmedrag.evaluation.selective import selective_inputs, selective_metrics
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.types import Question
 
@@ -31,12 +31,7 @@ def score_rows(name: str, rows: Sequence[dict[str, Any]], seconds: float) -> dic
     golds = [parse_yes_no(r["gold"]) for r in rows]
     metrics = closed_summary([r["label"] for r in rows], golds)
     judged = [r for r, g in zip(rows, golds, strict=True) if g is not None]
-    selective = selective_metrics(
-        answered=[r["label"] is not None for r in judged],
-        correct=[bool(r["correct"]) for r in judged],
-        confidence=[r.get("confidence") for r in judged],
-        majority_accuracy=metrics.get("majority_accuracy", 0.0),
-    )
+    selective = selective_metrics(*selective_inputs(judged), metrics.get("majority_accuracy", 0.0))
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
     return {
         "name": name,
@@ -47,7 +42,7 @@ def score_rows(name: str, rows: Sequence[dict[str, Any]], seconds: float) -> dic
         "ece": None if selective["ece"] is None else round(selective["ece"], 4),
         "unparsable_gold": sum(g is None for g in golds),
         "grades": _grades(rows),
-        "curve": selective["curve"],
+        "selective": selective,
         "seconds": round(seconds, 2),
     }
 

@@ -45,26 +45,41 @@ def plot_summary(summary: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+def curve_entry(selective: dict[str, Any], majority: bool = True) -> dict[str, Any]:
+    """What :func:`plot_risk_coverage` draws of one run's selective metrics (:mod:`mmedrag.evaluation.selective`)."""
+    point = None
+    if selective.get("answered_accuracy") is not None:
+        point = (selective["coverage"], 1.0 - selective["answered_accuracy"])
+    return {
+        **selective["curve"],
+        "aurc": selective["aurc"],
+        "majority_aurc": selective["majority_aurc"] if majority else None,
+        "point": point,
+    }
+
+
 def plot_risk_coverage(curves: dict[str, dict[str, Any]], path: Path, title: str = "") -> None:
-    """Selective risk against coverage, one line per run (``{"coverage": [...], "risk": [...], "aurc": x}``), with
-    the majority answer's constant risk as a dashed line when a curve carries ``majority_aurc``."""
+    """Selective risk against coverage, one line per run (:func:`curve_entry`), a dot where its shown answers sit,
+    and the majority answer's constant risk as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(5.2, 3.6))
+    figure, axis = plt.subplots(figsize=(5.6, 3.8))
     for label, curve in curves.items():
-        axis.plot(curve["coverage"], curve["risk"], label=f"{label} (AURC {curve['aurc']:.3f})")
+        (line,) = axis.plot(curve["coverage"], curve["risk"], label=f"{label} (AURC {curve['aurc']:.3f})")
+        if curve.get("point"):
+            axis.plot(*curve["point"], marker="o", color=line.get_color())
     majority = next((c["majority_aurc"] for c in curves.values() if c.get("majority_aurc") is not None), None)
     if majority is not None:
         axis.axhline(majority, color="grey", linestyle="--", label=f"majority answer (AURC {majority:.3f})")
-    axis.set_xlabel("coverage (share of questions answered, most confident first)")
+    axis.set_xlabel("coverage (share answered, most confident first); dot: answers shown by default")
     axis.set_ylabel("risk (error rate of those answered)")
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="upper left")
+    axis.legend(fontsize=6.5, loc="upper left")
     if title:
         axis.set_title(title, fontsize=9)
     figure.tight_layout()

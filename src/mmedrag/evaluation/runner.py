@@ -24,7 +24,7 @@ from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_rec
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
 from mmedrag.evaluation.report_metrics import report_metrics
 from mmedrag.evaluation.retrieval_metrics import retrieval_metrics
-from mmedrag.evaluation.selective import selective_metrics
+from mmedrag.evaluation.selective import selective_inputs, selective_metrics
 from mmedrag.evaluation.stats import bootstrap_ci
 from mmedrag.generation.cache import CachedGenerator
 from mmedrag.io.atomic import atomic_open, atomic_write_json, atomic_write_text
@@ -98,6 +98,8 @@ def _scored(question: Question, text: str, judge: Judge, **details: Any) -> dict
 
 
 def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
+    withheld = answer.trace.get("withheld")
+    lean = str(withheld["answer"]) if withheld else None
     return _scored(
         question,
         answer.text,
@@ -110,7 +112,8 @@ def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
         grade=answer.grade,
         confidence=answer.confidence,
         grading=answer.trace.get("grading"),
-        withheld=answer.trace.get("withheld"),
+        withheld=withheld,
+        withheld_correct=None if lean is None else judge.correct(question.task, lean, question.answer),
     )
 
 
@@ -211,12 +214,7 @@ def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
     judged = [r for r, g in zip(rows, golds, strict=True) if g is not None]
-    result["selective"] = selective_metrics(
-        answered=[r["label"] is not None for r in judged],
-        correct=[bool(r["correct"]) for r in judged],
-        confidence=[r.get("confidence") for r in judged],
-        majority_accuracy=result.get("majority_accuracy", 0.0),
-    )
+    result["selective"] = selective_metrics(*selective_inputs(judged), result.get("majority_accuracy", 0.0))
     return result
 
 
@@ -310,12 +308,12 @@ def evaluate(
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
     if available("matplotlib"):
-        from mmedrag.evaluation.plots import plot_risk_coverage, plot_summary
+        from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage, plot_summary
 
         plot_summary(summary, out / "summary.png")
         selective = summary["tasks"].get("closed", {}).get("selective")
         if selective and selective.get("n"):
-            plot_risk_coverage({name: {**selective, **selective["curve"]}}, out / "risk-coverage.png")
+            plot_risk_coverage({name: curve_entry(selective)}, out / "risk-coverage.png")
     return results
 
 

@@ -2,9 +2,12 @@
 
 A system that may abstain is judged by the risk it takes at each coverage (Geifman & El-Yaniv, NeurIPS 2017):
 answers are ranked by confidence, most confident first, and the selective risk at coverage c is the error rate of
-the first c·n. Abstentions rank last and count as errors, so the curve runs to full coverage and its area (AURC,
-lower is better) is comparable with the majority-answer baseline, which answers everything with one confidence:
-its AURC equals its error rate. Ties in confidence share their errors evenly (the expected order).
+the first c·n. The ranking holds every answer the pipeline has, shown or withheld (a weakly supported answer it
+withholds still has a leaning answer and a confidence), so the curve is the one a confidence threshold sweeps and
+the shown answers are one point on it (``coverage``, ``answered_accuracy``). Questions with no answer at all rank
+last and count as errors, so the curve runs to full coverage and its area (AURC, lower is better) is comparable
+with the majority-answer baseline, which answers everything with one confidence: its AURC equals its error rate.
+Ties in confidence share their errors evenly (the expected order).
 """
 
 from __future__ import annotations
@@ -44,17 +47,36 @@ def aurc(confidence: Sequence[float | None], correct: Sequence[bool]) -> float:
     return float(np.mean(risks)) if risks else float("nan")
 
 
+def selective_inputs(rows: Sequence[dict[str, Any]]) -> tuple[list[bool], list[bool], list[float | None]]:
+    """(shown, correct, confidence) per evaluation row: a shown answer's own; a withheld one's leaning answer and
+    confidence (``withheld_correct``); nothing for a question with no answer at all."""
+    shown, correct, confidence = [], [], []
+    for row in rows:
+        answered = row["label"] is not None
+        withheld = row.get("withheld") or {}
+        shown.append(answered)
+        if answered:
+            correct.append(bool(row["correct"]))
+            confidence.append(row.get("confidence"))
+        elif withheld.get("confidence") is not None and row.get("withheld_correct") is not None:
+            correct.append(bool(row["withheld_correct"]))
+            confidence.append(float(withheld["confidence"]))
+        else:
+            correct.append(False)
+            confidence.append(None)
+    return shown, correct, confidence
+
+
 def selective_metrics(
-    answered: Sequence[bool], correct: Sequence[bool], confidence: Sequence[float | None], majority_accuracy: float
+    shown: Sequence[bool], correct: Sequence[bool], confidence: Sequence[float | None], majority_accuracy: float
 ) -> dict[str, Any]:
-    """Coverage, accuracy on answered, AURC beside the majority baseline's, ECE of the answered confidences, and
-    the curve (for plots). ``correct`` is False for every abstention."""
-    n = len(answered)
+    """Coverage and accuracy of the shown answers, ECE of their confidences, and the risk-coverage curve and AURC
+    of every answer ranked by confidence, beside the majority baseline's AURC (see the module docstring)."""
+    n = len(shown)
     if n == 0:
         return {"n": 0}
-    ranked = [c if a else None for c, a in zip(confidence, answered, strict=True)]
-    coverage, risk = risk_coverage(ranked, correct)
-    kept = [(c, ok) for c, ok, a in zip(confidence, correct, answered, strict=True) if a]
+    coverage, risk = risk_coverage(confidence, correct)
+    kept = [(c, ok) for c, ok, s in zip(confidence, correct, shown, strict=True) if s]
     scored = [(c, ok) for c, ok in kept if c is not None]
     return {
         "n": n,
