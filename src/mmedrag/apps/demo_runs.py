@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.calibration.confidence import ConfidenceCalibrator
+from mmedrag.errors import ConfigError
 from mmedrag.evaluation.closed import parse_yes_no
 from mmedrag.evaluation.closed_table import closed_summary
 from mmedrag.evaluation.confidence_fit import fit_confidence
@@ -71,7 +72,11 @@ def calibrate(
     progress: bool = False,
 ) -> tuple[RAGPipeline, dict[str, Any]]:
     """Fit the confidence calibrator on development questions (half fitted, half held out for its ECE); the
-    pipeline that uses it, and the fit's report."""
-    report = fit_confidence(pipeline, questions, out_dir, settings=settings, progress=progress)
+    pipeline that uses it, and the fit's report. Too few development answers (a ``--limit`` run): the pipeline
+    stays uncalibrated, and the report says why."""
+    try:
+        report = fit_confidence(pipeline, questions, out_dir, settings=settings, progress=progress)
+    except ConfigError as exc:
+        return pipeline, {"skipped": str(exc)}
     calibrator = ConfidenceCalibrator.load(report["calibrator"])
     return replace(pipeline, calibrator=calibrator), report

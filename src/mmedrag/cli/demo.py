@@ -206,8 +206,10 @@ def _calibration_lines(result: dict) -> list[str]:
     reports = dict(result.get("calibration") or {})
     reports.update({f"IU-Xray {k}": v for k, v in ((result.get("iuxray") or {}).get("calibration") or {}).items()})
     return [
-        f"confidence calibrated on {name}: held-out ECE {r['ece_held_out']:.3f} (raw {r['ece_raw_held_out']:.3f}), "
-        f"fitted on {r['answered_fit']} answers, judged on {r['answered_held_out']}"
+        f"confidence not calibrated for {name}: {r['skipped']}"
+        if "skipped" in r
+        else f"confidence calibrated on {name}: held-out ECE {r['ece_held_out']:.3f} "
+        f"(raw {r['ece_raw_held_out']:.3f}), fitted on {r['answered_fit']} answers, judged on {r['answered_held_out']}"
         for name, r in reports.items()
     ]
 

@@ -147,13 +147,15 @@ class Verdict:
         return str(self.evidence.get("tier") or self.grade)
 
     def to_meta(self) -> dict[str, Any]:
-        tier = self.evidence.get("tier")
+        support = self.evidence.get("support") or {}
         return {
             "grade": self.grade,
             "share": self.raw_confidence,
             "note": self.note,
             "answer": self.answer,
-            "tier": tier,
+            "tier": self.evidence.get("tier"),
+            "reference": support.get("reference"),
+            "sentence": support.get("sentence"),
         }
 
 
