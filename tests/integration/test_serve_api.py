@@ -89,8 +89,14 @@ def test_ask_json_with_base64_gives_the_same_answer_as_multipart(client) -> None
 
 
 def test_a_text_question_is_answered_with_its_deciding_sentence_highlighted(client) -> None:
-    body = client.post("/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology"}).json()
-    assert body["summary"]["status"] == "answered", body["answer"]
+    # With three references the cases disagree about the effusion (weak evidence: withheld); the best one states it.
+    split = client.post("/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology"}).json()
+    assert (split["answer"], split["grade"], split["evidence"]) == ("unknown", "abstained", [])
+    assert split["note"].startswith('Similar cases disagree about "pleural effusion"')
+    body = client.post(
+        "/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology", "k": 1}
+    ).json()
+    assert body["summary"]["status"] == "answered" and body["grade"] == "supported", body["answer"]
     decided = [card for card in body["evidence"] if card["deciding_sentence"]]
     assert decided and decided[0]["deciding_sentence"] in decided[0]["report"]
     assert decided[0]["deciding_sentence"] in body["answer"]
