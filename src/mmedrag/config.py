@@ -99,6 +99,11 @@ class PipelineConfig(_Strict):
     generator: str | dict[str, Any] = "extractive"
     default_domain: str | None = "radiology"
     router: RouterConfig | None = None
+    scope_check: bool = Field(
+        True,
+        description="abstain (grade out_of_scope) on a query image unlike every image of the index, by the in-scope "
+        "check fitted when the index was built (alpha 5%: `mmedrag index --scope-alpha`); false turns it off",
+    )
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)

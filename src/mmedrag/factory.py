@@ -84,4 +84,5 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
         },
         router=router,
         default_domain=check_domain(config.default_domain) if config.default_domain else None,
+        scope_check=config.scope_check,
     )

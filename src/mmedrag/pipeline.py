@@ -1,7 +1,9 @@
 """The RAG pipeline, readable top to bottom: route -> retrieve -> select -> prompt -> generate, with a trace.
 
 Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
-the default; a query the router finds out of scope is not answered. Each domain may have its own bundle (index,
+the default; a query the router finds out of scope is not answered, nor one whose image the knowledge base's own
+in-scope check flags (:mod:`mmedrag.retrieval.scope`, on unless ``scope_check`` is False; the router and the check
+both apply). Each domain may have its own bundle (index,
 selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
 pipeline's default bundle. No graph engine, no callbacks: each stage is a plain object with one method.
 """
@@ -71,6 +73,7 @@ class RAGPipeline:
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
     router: DomainRouter | None = None
     default_domain: str | None = "radiology"
+    scope_check: bool = True
 
     def bundle_for(self, domain: str) -> Bundle:
         return self.bundles.get(domain, self.default)
@@ -105,11 +108,18 @@ class RAGPipeline:
         for group in groups.values():
             bundle = group[0].bundle
             assert bundle is not None and bundle.retriever is not None
-            found = bundle.retriever.search_batch(
-                [p.query for p in group], k=bundle.retrieve_k, mode=bundle.retrieval_mode, filters=bundle.filters
+            found, verdicts = bundle.retriever.search_checked(
+                [p.query for p in group],
+                k=bundle.retrieve_k,
+                mode=bundle.retrieval_mode,
+                filters=bundle.filters,
+                check_scope=self.scope_check,
             )
-            for item, hits in zip(group, found, strict=True):
+            for item, hits, verdict in zip(group, found, verdicts, strict=True):
                 item.hits = hits
+                item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
+                if verdict.out_of_scope:
+                    item.bundle = None  # answered as an abstention, with no citations
         clock.lap("retrieve")
         return planned
 
