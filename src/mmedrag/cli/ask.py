@@ -6,7 +6,7 @@ import argparse
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
-from mmedrag.cli.query_args import add_query_arguments, query_from_args
+from mmedrag.cli.query_args import add_query_arguments, add_scope_flag, query_from_args
 
 
 class AskCommand(Command):
@@ -35,6 +35,7 @@ examples:
         parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
         parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
         parser.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
+        add_scope_flag(parser)
         add_query_arguments(parser)
         add_json_flag(parser)
 
@@ -53,6 +54,7 @@ examples:
             "retrieval.split": args.filter_split,
             "retrieval.leakage_guard": False if args.no_leakage_guard else None,
             "retrieval.near_duplicate_guard": False if args.no_near_duplicate_guard else None,
+            "scope_check": False if args.no_scope_check else None,
         }
         values = {key: value for key, value in flags.items() if value is not None}
         pipeline = build_pipeline(load_config(args.config, args.set, values))
