@@ -3,9 +3,9 @@
 Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
 the default; a query the router finds out of scope is not answered, nor one whose image the knowledge base's own
 in-scope check flags (:mod:`mmedrag.retrieval.scope`, on unless ``scope_check`` is False; the router and the check
-both apply). Each domain may have its own bundle (index,
-selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
-pipeline's default bundle. No graph engine, no callbacks: each stage is a plain object with one method.
+both apply). Each domain may have its own bundle (index, selector, prompts, adapter: MMed-RAG's per-domain
+retrievers, method.md §2.1); domains without one use the pipeline's default bundle. No graph engine, no callbacks:
+each stage is a plain object with one method.
 """
 
 from __future__ import annotations

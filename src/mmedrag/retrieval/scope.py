@@ -40,7 +40,7 @@ def check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-def conformal_threshold(scores: Sequence[float], alpha: float) -> float | None:
+def conformal_threshold(scores: Sequence[float] | np.ndarray, alpha: float) -> float | None:
     """The least score an image needs to be in scope at level ``alpha``: the ``floor(alpha * (n + 1))``-th smallest.
 
     An exchangeable new score falls strictly below it with probability at most ``floor(alpha * (n + 1)) / (n + 1)
