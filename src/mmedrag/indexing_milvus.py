@@ -172,6 +172,7 @@ def copy_index_to_milvus(
         return text, images
 
     counts = write_batches(index_dir, store, folder.encoder, records, load, encode, batch_size, rebuild, progress)
+    report.scope = refit_milvus_scope(index_dir)  # fitted again: the meta row keeps fewer scores than a folder
     return _finish(report, counts, index_dir, started)
 
 

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from mmedrag.stores.milvus import MilvusIndex
 
 EMBEDDING = "embedding"
-MILVUS_NEAR_BITS = 7  # Milvus finds dHash near copies by band equality, exact up to 7 bits (stores/milvus.py)
 
 # (view ids sampled for calibration) -> extra fitted tests (the image-statistics test), keyed by name
 ExtraTests = Callable[[Sequence[str]], dict[str, ScopeTest]]
@@ -120,32 +119,39 @@ def fit_pushdown_scope(
     alpha: float = DEFAULT_ALPHA,
     limit: int = MAX_CALIBRATION,
     seed: int = 0,
+    near_bits: int = DEFAULT_BITS,
     extra: ExtraTests | None = None,
 ) -> ScopeModel | None:
     """Fit the check on a Milvus index: the same leave-one-out scores, with the exclusions evaluated by Milvus."""
     from mmedrag.stores.milvus import Exclusion
 
     check_alpha(alpha)
-    fields = ["pk", "vector", "patient_id", "study_id", "sha256", "dhash"]
-    rows = list(index.iter_rows('kind == "image" and has_vector == true', fields))
-    if not rows:
+    every = list(index.iter_rows('kind == "image" and has_vector == true', ["pk", "sha256", "dhash"]))
+    if not every:
         return None
-    rows = [rows[row] for row in sample_rows(len(rows), limit, seed)]
+    shas = [str(row["sha256"]) for row in every]
+    views_of: dict[str, set[str]] = {}  # record id -> the pixel hashes of all its views (it is never its neighbour)
+    for row, sha in zip(every, shas, strict=True):
+        views_of.setdefault(record_of_view(str(row["pk"])[2:]), set()).add(sha)
+    hashes = np.array([int(row["dhash"]) % (1 << 64) for row in every], dtype=np.uint64)
+    chosen = [str(every[row]["pk"]) for row in sample_rows(len(every), limit, seed)]
+    fields = ["pk", "vector", "patient_id", "study_id", "sha256", "dhash"]
+    by_pk = {str(row["pk"]): row for row in index.rows(chosen, fields)}
+    rows = [by_pk[pk] for pk in chosen if pk in by_pk]
     vectors = np.asarray([row["vector"] for row in rows], dtype=np.float32)
-    guards = [
-        Exclusion(
-            row["patient_id"] or None,
-            row["study_id"] or None,
-            (row["sha256"],) if row["sha256"] else (),
-            int(row["dhash"]) % (1 << 64),
-            MILVUS_NEAR_BITS,
-        )
-        for row in rows
-    ]
+    # Near copies are found here, among every stored hash, and excluded by their pixel hashes: Milvus' own band
+    # search stops at 7 bits, the folder fit (and the retriever's guard) look as far as DEFAULT_BITS.
+    guards = []
+    for row in rows:
+        xor = hashes ^ np.uint64(int(row["dhash"]) % (1 << 64))
+        near = np.flatnonzero(np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1) <= near_bits)
+        own = views_of.get(record_of_view(str(row["pk"])[2:]), set())
+        copies = tuple(sorted(({row["sha256"], *own} | {shas[i] for i in near}) - {""}))
+        guards.append(Exclusion(row["patient_id"] or None, row["study_id"] or None, copies))
     found = index.search_records(vectors, "image", 1, exclusions=guards)
     scores = np.array([hits[0][1] if hits else np.nan for hits in found], dtype=np.float64)
-    chosen = [str(row["pk"])[2:] for row in rows]  # i/<record>#<n> -> <record>#<n>
-    return _model(alpha, chosen, scores, index.count(), index.encoder.name, extra)
+    views = [str(row["pk"])[2:] for row in rows]  # i/<record>#<n> -> <record>#<n>
+    return _model(alpha, views, scores, index.count(), index.encoder.name, extra)
 
 
 def stats_test(get_records: Callable[[list[str]], dict[str, Record]], reference: int = MAX_REFERENCE) -> ExtraTests:

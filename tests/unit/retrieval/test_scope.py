@@ -206,3 +206,24 @@ def test_image_statistics_tell_a_chart_from_a_grey_scan() -> None:
     assert chart_stats.shape == scan_stats.shape and np.isfinite(chart_stats).all()
     saturation = FEATURES.index("saturation_mean")  # a grey scan has none, the chart's bars do
     assert scan_stats[saturation] == 0.0 < chart_stats[saturation]
+
+
+def test_cli_ask_off_switch_and_index_refit(
+    medpix: tuple[Path, list[Record]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmedrag.cli import main
+
+    folder, _ = medpix
+    chart().save(tmp_path / "chart.png")
+    ask = ["ask", "--index", str(folder), "--image", str(tmp_path / "chart.png"), "--question", QUESTION, "--json"]
+    assert main(ask) == 0
+    flagged = json.loads(capsys.readouterr().out)
+    assert flagged["citations"] == [] and flagged["trace"]["route"]["scope"]["status"] == "out_of_scope"
+    assert main([*ask, "--no-scope-check"]) == 0
+    answered = json.loads(capsys.readouterr().out)
+    assert answered["citations"] and answered["trace"]["route"]["scope"]["status"] == "off"
+    copy = tmp_path / "copy"
+    build_index(medpix[1][:40], copy, HashEncoder(dim=64), store="exact")
+    assert main(["index", "--index", str(copy), "--refit-scope", "--scope-alpha", "0.2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scope"]["alpha"] == 0.2
+    assert scope_of(KnowledgeIndex.load(copy)).alpha == 0.2  # type: ignore[union-attr]
