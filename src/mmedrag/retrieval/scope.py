@@ -12,7 +12,8 @@ correction built in: the threshold is the ``floor(alpha * (n + 1))``-th smallest
 ``1 / alpha - 1`` scores nothing can be flagged.
 
 Each check is one *test* (a score per image, higher = more like the knowledge base); several tests share ``alpha``
-by Bonferroni and an image is flagged when any of them flags it. Images in :mod:`mmedrag.retrieval.image_stats`.
+by Bonferroni and an image is flagged when any of them flags it. The image-statistics test is in
+:mod:`mmedrag.retrieval.image_stats`, the fitting on an index in :mod:`mmedrag.retrieval.scope_fit`.
 """
 
 from __future__ import annotations
