@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -227,3 +229,32 @@ def test_cli_ask_off_switch_and_index_refit(
     assert main(["index", "--index", str(copy), "--refit-scope", "--scope-alpha", "0.2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scope"]["alpha"] == 0.2
     assert scope_of(KnowledgeIndex.load(copy)).alpha == 0.2  # type: ignore[union-attr]
+
+
+class ConfidentRouter:
+    """A router sure that every image is radiology (as a weak router may be about a chart)."""
+
+    classes: tuple[str, ...] = ("radiology", "out_of_scope")
+    threshold: float = 0.5
+
+    def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return np.tile([0.97, 0.03], (len(images), 1))
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "confident"}
+
+    def save(self, path: str | Path) -> Path:
+        return Path(path)
+
+
+def test_with_a_router_both_apply(medpix: tuple[Path, list[Record]]) -> None:
+    folder, records = medpix
+    retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), router=ConfidentRouter())
+    flagged, kept = pipeline.answer_batch(
+        [Query(text=QUESTION, image=chart()), Query(text=QUESTION, image=load_image(records[0].image_paths[0]))]
+    )
+    route = flagged.trace["route"]
+    assert route["source"] == "out_of_scope" and route["probabilities"]["radiology"] == 0.97  # the router's, kept
+    assert route["scope"]["status"] == "out_of_scope" and not flagged.context.hits
+    assert kept.trace["route"]["source"] == "router" and kept.context.hits
