@@ -124,6 +124,11 @@ class PipelineConfig(_Strict):
     image_questions: bool = Field(
         True, description='abstain on a question about "this image" asked without an image (false: answer text-only)'
     )
+    scope_check: bool = Field(
+        True,
+        description="abstain (grade out_of_scope) on a query image unlike every image of the index, by the in-scope "
+        "check fitted when the index was built (alpha 5%: `mmedrag index --scope-alpha`); false turns it off",
+    )
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=SelectorConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)

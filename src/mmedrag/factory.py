@@ -93,4 +93,5 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
             if config.answers.confidence_calibration
             else None
         ),
+        scope_check=config.scope_check,
     )

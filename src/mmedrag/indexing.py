@@ -25,6 +25,8 @@ from mmedrag.errors import DataError, ImageError
 from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
+from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
+from mmedrag.retrieval.scope_fit import fit_folder_scope, fit_summary, stats_test
 from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import KnowledgeIndex, view_id
 from mmedrag.types import Record
@@ -46,6 +48,7 @@ class IndexReport:
     seconds: float = 0.0
     encoder: str = ""
     store: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -97,8 +100,12 @@ def build_index(
     progress: bool = False,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    scope_alpha: float = DEFAULT_ALPHA,
 ) -> IndexReport:
     """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
+
+    Every build (re)fits the in-scope check on the whole index (:mod:`mmedrag.retrieval.scope`): at most about
+    ``scope_alpha`` of images like the knowledge base's are later flagged as out of scope.
 
     Args:
         store: vector store spec for a new index (default: FAISS exact inner product if installed).
@@ -120,7 +127,9 @@ def build_index(
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
         unique = _first_of_each_id(records, milvus)
         load = lambda record: _load_views(record, images, milvus)  # noqa: E731
-        return build_milvus_index(unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
+        return build_milvus_index(
+            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, scope_alpha
+        )
     started = time.perf_counter()
     path = Path(index_dir)
     if not records:
@@ -135,6 +144,7 @@ def build_index(
         report.skipped = len(report.errors)
         if report.added + report.replaced == 0:
             raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+        report.scope = _fit_scope(index, scope_alpha)
         index.save()
         report.total = index.records.count()
     report.seconds = round(time.perf_counter() - started, 3)
@@ -195,6 +205,36 @@ def _add_batch(
     index.records.upsert(records, fingerprints)
     report.replaced += len(existing)
     report.added += len(records) - len(existing)
+
+
+def _fit_scope(index: KnowledgeIndex, alpha: float) -> dict[str, Any]:
+    """Fit the in-scope check on the index in memory and keep it in its metadata (saved with the next version)."""
+    model = fit_folder_scope(index, alpha, extra=stats_test(index.records.get))
+    if model is None:
+        index.info.pop(SCOPE_KEY, None)
+    else:
+        index.info[SCOPE_KEY] = model.to_dict()
+    return fit_summary(model)
+
+
+def refit_scope(
+    index_dir: str | Path,
+    alpha: float = DEFAULT_ALPHA,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the in-scope check of an existing index again (an index built before the check existed has none), from
+    its stored vectors: nothing is encoded. Saves a new version (folder) or the meta row (Milvus)."""
+    from mmedrag.stores.locate import is_milvus
+
+    if is_milvus(index_dir):
+        from mmedrag.indexing_milvus import refit_milvus_scope
+
+        return refit_milvus_scope(index_dir, alpha)
+    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+        summary = _fit_scope(index, alpha)
+        index.save()
+    return summary
 
 
 def copy_index(

@@ -18,11 +18,13 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.images import dhash, pixel_sha256
-from mmedrag.stores.base import VectorStore
+from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
+from mmedrag.retrieval.scope_fit import fit_pushdown_scope, fit_summary, stats_test
 from mmedrag.stores.index import KnowledgeIndex, view_id
 from mmedrag.stores.locate import is_milvus, is_milvus_store
 from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
+from mmedrag.stores.readback import stored_vectors
 from mmedrag.types import Record
 
 # (record) -> its loaded images, or None when it must be skipped (mmedrag.indexing applies the image policy).
@@ -40,11 +42,14 @@ class Report(Protocol):
     image_vectors: int
     seconds: float
     store: dict[str, Any]
+    scope: dict[str, Any]
     errors: list[str]
     warnings: list[str]
 
 
 R = TypeVar("R", bound=Report)
+# The fit lives in the meta row, which holds at most 64 KiB (stores/milvus.py MAX_TEXT): fewer scores and references.
+MILVUS_CALIBRATION, MILVUS_REFERENCE = 1000, 150
 
 
 def _finish(report: R, counts: BuildCounts, index_dir: str | Path, started: float) -> R:
@@ -68,6 +73,7 @@ def build_milvus_index(
     batch_size: int = 32,
     rebuild: bool = False,
     progress: bool = False,
+    scope_alpha: float = DEFAULT_ALPHA,
 ) -> R:
     """Embed ``records`` into the Milvus index that ``store`` names (or ``index_dir``'s pointer names).
 
@@ -120,26 +126,16 @@ def build_milvus_index(
     )
     if counts.added + counts.replaced + counts.unchanged == 0:
         raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+    report.scope = refit_milvus_scope(index_dir, scope_alpha)
     return _finish(report, counts, index_dir, started)
 
 
-def _vector_lookup(space: VectorStore) -> Callable[[list[str]], dict[str, np.ndarray]]:
-    """Read stored vectors back by id (exact store: its matrix; FAISS: reconstruction through its id map)."""
-    from mmedrag.stores.exact import ExactStore
-
-    if isinstance(space, ExactStore):
-        rows = {identifier: row for row, identifier in enumerate(space.ids())}
-        matrix = space.vectors()
-        return lambda ids: {i: matrix[rows[i]] for i in ids if i in rows}
-
-    def faiss_lookup(ids: list[str]) -> dict[str, np.ndarray]:
-        numbers = {i: space._int_of[i] for i in ids if i in space._int_of}  # type: ignore[attr-defined]
-        if not numbers:
-            return {}
-        rebuilt = space._index.reconstruct_batch(np.asarray(list(numbers.values()), dtype=np.int64))  # type: ignore[attr-defined]
-        return dict(zip(numbers, rebuilt, strict=True))
-
-    return faiss_lookup
+def refit_milvus_scope(index_dir: str | Path, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    """Fit the in-scope check on a Milvus index's stored image vectors and keep it in the index's meta row."""
+    index = open_any(index_dir)
+    model = fit_pushdown_scope(index, alpha, limit=MILVUS_CALIBRATION, extra=stats_test(index.get, MILVUS_REFERENCE))
+    index.write_meta(**{SCOPE_KEY: None if model is None else model.to_dict()})
+    return fit_summary(model)
 
 
 def copy_index_to_milvus(
@@ -161,7 +157,7 @@ def copy_index_to_milvus(
     if not records:
         raise DataError(f"index {source} holds no records to copy")
     fingerprints = folder.records.image_fingerprints()
-    text_of, image_of = _vector_lookup(folder.spaces["text"]), _vector_lookup(folder.spaces["image"])
+    text_of, image_of = stored_vectors(folder.spaces["text"]), stored_vectors(folder.spaces["image"])
 
     def load(batch: list[Record]) -> Loaded:
         return batch, {}, {r.id: fingerprints.get(r.id, []) for r in batch}
@@ -176,6 +172,7 @@ def copy_index_to_milvus(
         return text, images
 
     counts = write_batches(index_dir, store, folder.encoder, records, load, encode, batch_size, rebuild, progress)
+    report.scope = refit_milvus_scope(index_dir)  # fitted again: the meta row keeps fewer scores than a folder
     return _finish(report, counts, index_dir, started)
 
 

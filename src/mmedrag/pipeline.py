@@ -1,9 +1,11 @@
 """The RAG pipeline, readable top to bottom: route -> retrieve -> select -> prompt -> generate, with a trace.
 
 Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
-the default; a query the router finds out of scope is not answered. Each domain may have its own bundle (index,
-selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
-pipeline's default bundle. No graph engine, no callbacks: each stage is a plain object with one method.
+the default; a query the router finds out of scope is not answered, nor one whose image the knowledge base's own
+in-scope check flags (:mod:`mmedrag.retrieval.scope`, on unless ``scope_check`` is False; the router and the check
+both apply). Each domain may have its own bundle (index, selector, prompts, adapter: MMed-RAG's per-domain
+retrievers, method.md §2.1); domains without one use the pipeline's default bundle. No graph engine, no callbacks:
+each stage is a plain object with one method.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class RAGPipeline:
     """Set aside retrieved cases whose body region or modality contradicts the query's (traced as "inconsistent")."""
     image_questions: bool = True
     """Abstain on a question about "this image" that comes without an image (off for deliberate text-only runs)."""
+    scope_check: bool = True
+    """Abstain (grade ``out_of_scope``) on a query image unlike every image of the index (its in-scope fit)."""
     answer_weak: str = "abstain"
     """``abstain``: a weakly supported answer is withheld with the reason (the default: a confident answer the
     evidence does not support is worse than none); ``lean``: it is given, graded ``weak``."""
@@ -133,11 +137,18 @@ class RAGPipeline:
         for group in groups.values():
             bundle = group[0].bundle
             assert bundle is not None and bundle.retriever is not None
-            found = bundle.retriever.search_batch(
-                [p.query for p in group], k=bundle.retrieve_k, mode=bundle.retrieval_mode, filters=bundle.filters
+            found, verdicts = bundle.retriever.search_checked(
+                [p.query for p in group],
+                k=bundle.retrieve_k,
+                mode=bundle.retrieval_mode,
+                filters=bundle.filters,
+                check_scope=self.scope_check,
             )
-            for item, hits in zip(group, found, strict=True):
+            for item, hits, verdict in zip(group, found, verdicts, strict=True):
                 item.hits = hits
+                item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
+                if verdict.out_of_scope:
+                    item.bundle = None  # answered as an abstention, with no citations
         for item in planned:
             self._screen(item)
         clock.lap("retrieve")
@@ -258,9 +269,14 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         trace["abstained"] = planned.abstained
         grade, note = "abstained", planned.note
     elif context is None:
-        trace["abstained"] = "the router found the image out of scope for every configured domain"
         grade = "out_of_scope"
-        note = "The image does not look like any domain this knowledge base covers, so it is not answered."
+        scope = planned.route.scope or {}
+        if scope.get("status") == "out_of_scope":
+            trace["abstained"] = f"the in-scope check flagged the image ({scope.get('reason')})"
+            note = "This image does not look like anything in the knowledge base, so it is not answered."
+        else:
+            trace["abstained"] = "the router found the image out of scope for every configured domain"
+            note = "The image does not look like any domain this router covers, so it is not answered."
     else:
         trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"
         trace["selector"] = dict(context.trace)

@@ -223,6 +223,17 @@ def _openi_case(reports: Path, text: str) -> str | None:
     return None
 
 
+def ensure_scope(index_dir: Path, log: Callable[[str], None] = lambda _: None) -> None:
+    """Fit the in-scope check of a demo index cached before the check existed (seconds: nothing is encoded)."""
+    from mmedrag.indexing import refit_scope
+    from mmedrag.retrieval.scope_fit import scope_of
+    from mmedrag.stores.index import KnowledgeIndex
+
+    if scope_of(KnowledgeIndex.load(index_dir)) is None:
+        log(f"fitting the in-scope check of {index_dir} (cached before the check existed)")
+        refit_scope(index_dir)
+
+
 def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Run the demo; returns every number it prints (see the module docstring)."""
     from mmedrag.encoders.tower import TowerEncoder
@@ -255,6 +266,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     else:
         log(f"reusing the index in {index_dir}")
         index_info.update(reused=True, records=len(records))
+        ensure_scope(index_dir, log)
     retriever = Retriever(KnowledgeIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
     rows, example, calibration = _vqa_rad_part(settings, retriever, questions, log)
     iuxray = _iuxray_part(settings, log)

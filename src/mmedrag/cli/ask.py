@@ -8,7 +8,7 @@ from typing import Any
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
-from mmedrag.cli.query_args import add_query_arguments, query_from_args
+from mmedrag.cli.query_args import add_query_arguments, add_scope_flag, query_from_args
 from mmedrag.types import Answer
 
 
@@ -44,6 +44,7 @@ examples:
             help="weakly supported answers (similar cases' silence, disagreeing references): abstain and say why "
             "(default) or give the leaning answer graded weak",
         )
+        add_scope_flag(parser)
         add_query_arguments(parser)
         add_json_flag(parser)
 
@@ -63,6 +64,7 @@ examples:
             "retrieval.split": args.filter_split,
             "retrieval.leakage_guard": False if args.no_leakage_guard else None,
             "retrieval.near_duplicate_guard": False if args.no_near_duplicate_guard else None,
+            "scope_check": False if args.no_scope_check else None,
         }
         values = {key: value for key, value in flags.items() if value is not None}
         pipeline = build_pipeline(load_config(args.config, args.set, values))

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 import mmedrag.cli.argtypes as argtype
+from mmedrag.cli.query_args import add_scope_flag
 
 if TYPE_CHECKING:
     from mmedrag.config import PipelineConfig
@@ -33,6 +34,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="let retrieval return near copies (re-encodes, resizes, crops) of a question's image; only "
         "pixel-identical copies are then excluded (same as --set retrieval.near_duplicate_guard=false)",
     )
+    add_scope_flag(group)
 
 
 def questions_from_args(args: argparse.Namespace) -> list[Question]:
@@ -49,4 +51,6 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     }
     if getattr(args, "no_near_duplicate_guard", False):
         values["retrieval.near_duplicate_guard"] = False
+    if getattr(args, "no_scope_check", False):
+        values["scope_check"] = False
     return load_config(args.config, args.set, values)

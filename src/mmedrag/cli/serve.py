@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmedrag.cli.base import Command
+from mmedrag.cli.query_args import add_scope_flag
 
 
 class ServeCommand(Command):
@@ -29,6 +30,7 @@ examples:
         source.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
         source.add_argument("-k", type=int, help="number of references given to the generator")
         source.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+        add_scope_flag(source)
         source.add_argument("--demo", action="store_true", help="serve the demo's knowledge base (built on first use)")
         source.add_argument("--data", help="with --demo: folder with medpix2/ and vqa_rad/ (default $MMEDRAG_DATA)")
         net = parser.add_argument_group("network and security")
@@ -53,7 +55,13 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.serve.runner import ServeOptions, serve
 
-        flags = {"index": args.index, "generator": args.generator, "router.path": args.router, "selector.k": args.k}
+        flags = {
+            "index": args.index,
+            "generator": args.generator,
+            "router.path": args.router,
+            "selector.k": args.k,
+            "scope_check": False if args.no_scope_check else None,
+        }
         options = ServeOptions(
             config=args.config,
             overrides=list(args.set),

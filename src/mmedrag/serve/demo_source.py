@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mmedrag.apps.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
+from mmedrag.apps.demo import (  # the one import of the demo
+    DemoSettings,
+    default_data_dir,
+    default_work_dir,
+    ensure_scope,
+    run_demo,
+)
 from mmedrag.config import CONFIDENCE_FILE
 from mmedrag.errors import DataError
 
@@ -36,6 +42,8 @@ def demo_values(
             )
         log(f"building the demo knowledge base in {work} (first use: about two minutes)")
         run_demo(settings, log=log)
+    else:
+        ensure_scope(index, log)
     values: dict[str, Any] = {
         "index": str(index),
         "retrieval.near_duplicate_bits": settings.near_duplicate_bits,

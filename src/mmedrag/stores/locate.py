@@ -31,6 +31,7 @@ class PushdownIndex(Protocol):
 
     encoder: Fingerprint
     store_spec: dict[str, Any]
+    meta: dict[str, Any]  # the index's metadata (format, encoder, build state, the in-scope fit)
 
     def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None: ...
 
