@@ -13,6 +13,7 @@ from fakes import EchoGenerator
 from mmedrag.generation.extractive import ExtractiveGenerator
 from mmedrag.pipeline import NO_IMAGE, TEXT_ONLY, Bundle, RAGPipeline
 from mmedrag.retrieval.context import TopK
+from mmedrag.retrieval.scope import OFF
 from mmedrag.types import UNKNOWN, Hit, Query, Record
 
 # The first sentence names no place, so only the record (its findings) says the case is about the humerus.
@@ -35,6 +36,9 @@ class StaticRetriever:
     def search_batch(self, queries: Sequence[Query], k: int = 5, mode: Any = "auto", filters: Any = None) -> list:
         self.queries.extend(queries)
         return [[Hit(r, 1.0 - i / 10, i) for i, r in enumerate(self.records[:k], 1)] for _ in queries]
+
+    def search_checked(self, queries: Sequence[Query], k: int = 5, mode: Any = "auto", filters: Any = None, **_: Any):
+        return self.search_batch(queries, k, mode, filters), [OFF] * len(queries)  # no in-scope fit to check
 
 
 def pipeline(generator: Any = None, **checks: bool) -> RAGPipeline:

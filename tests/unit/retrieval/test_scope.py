@@ -163,11 +163,12 @@ def test_chart_is_flagged_and_knowledge_base_images_are_not(medpix: tuple[Path, 
 def test_pipeline_abstains_out_of_scope_with_the_numbers_in_the_trace(medpix: tuple[Path, list[Record]]) -> None:
     folder, records = medpix
     retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
-    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever))
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), answer_weak="lean")
     flagged, kept = pipeline.answer_batch(
         [Query(text=QUESTION, image=chart()), Query(text=QUESTION, image=load_image(records[0].image_paths[0]))]
     )
     assert flagged.context.hits == () and flagged.trace["domain_source"] == "out_of_scope"
+    assert (flagged.grade, flagged.confidence) == ("out_of_scope", None) and "knowledge base" in flagged.note
     scope = flagged.trace["route"]["scope"]
     assert scope["status"] == "out_of_scope" and scope["alpha"] == 0.05 and "unlike" in scope["reason"]
     for name in (EMBEDDING, IMAGE_STATS):
@@ -183,7 +184,7 @@ def test_off_switch_answers_the_chart(medpix: tuple[Path, list[Record]]) -> None
     assert pipeline.scope_check is False and load_config().scope_check is True
     answer = pipeline.answer(Query(text=QUESTION, image=chart()))
     assert answer.trace["route"]["scope"]["status"] == "off" and answer.trace["domain_source"] == "default"
-    assert answer.context.hits  # what the check prevents: another patient's report cited for a chart
+    assert answer.trace["retrieved"]  # what the check prevents: other patients' reports retrieved for a chart
 
 
 def test_index_without_a_fit_is_not_flagged_until_refitted(tmp_path: Path, medpix: tuple[Path, list[Record]]) -> None:
@@ -250,7 +251,7 @@ class ConfidentRouter:
 def test_with_a_router_both_apply(medpix: tuple[Path, list[Record]]) -> None:
     folder, records = medpix
     retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
-    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), router=ConfidentRouter())
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), router=ConfidentRouter(), answer_weak="lean")
     flagged, kept = pipeline.answer_batch(
         [Query(text=QUESTION, image=chart()), Query(text=QUESTION, image=load_image(records[0].image_paths[0]))]
     )
