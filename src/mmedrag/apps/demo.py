@@ -338,7 +338,7 @@ def _plot(rows: list[dict[str, Any]], iuxray: dict[str, Any] | None, path: Path)
     from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage
 
     curves = {f"VQA-RAD, {r['name']}": curve_entry(r["selective"]) for r in rows[1:2]}
-    for row in (iuxray or {}).get("rows", [])[1:]:
-        if "weak answers" not in row["name"]:
-            curves[f"IU-Xray, {row['name']}"] = curve_entry(row["selective"], majority=False)
+    shown = [row for row in (iuxray or {}).get("rows", [])[1:] if "weak answers" not in row["name"]]
+    for number, row in enumerate(shown):  # one majority line per question set
+        curves[f"IU-Xray, {row['name']}"] = curve_entry(row["selective"], majority=number == len(shown) - 1)
     plot_risk_coverage(curves, path, title="Risk against coverage, answers ranked by calibrated confidence")

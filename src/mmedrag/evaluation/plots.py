@@ -66,16 +66,21 @@ def plot_risk_coverage(curves: dict[str, dict[str, Any]], path: Path, title: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(5.6, 3.8))
+    figure, axis = plt.subplots(figsize=(6.4, 4.0))
     for label, curve in curves.items():
         (line,) = axis.plot(curve["coverage"], curve["risk"], label=f"{label} (AURC {curve['aurc']:.3f})")
         if curve.get("point"):
             axis.plot(*curve["point"], marker="o", color=line.get_color())
-    majority = next((c["majority_aurc"] for c in curves.values() if c.get("majority_aurc") is not None), None)
-    if majority is not None:
-        axis.axhline(majority, color="grey", linestyle="--", label=f"majority answer (AURC {majority:.3f})")
-    axis.set_xlabel("coverage (share answered, most confident first); dot: answers shown by default")
-    axis.set_ylabel("risk (error rate of those answered)")
+        if curve.get("majority_aurc") is not None:  # a constant answer's risk is its error rate at every coverage
+            axis.axhline(
+                curve["majority_aurc"],
+                color=line.get_color(),
+                linestyle="--",
+                linewidth=1,
+                label=f"  majority answer on the same questions (AURC {curve['majority_aurc']:.3f})",
+            )
+    axis.set_xlabel("coverage: share answered, most confident first (dot: the answers shown by default)", fontsize=8)
+    axis.set_ylabel("risk: error rate of those answered", fontsize=8)
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.grid(alpha=0.3)
