@@ -12,6 +12,7 @@ or imaging of two domains (a CT query, a fundus photograph reference). Whatever 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,13 +44,30 @@ def _family(modality: str | None, domain: str | None) -> str | None:
     return domain if domain and domain != "other" else None
 
 
-def _profile(texts: Sequence[str], metadata: Mapping[str, object], modality: str | None, domain: str | None) -> Profile:
+def _profile(
+    texts: Sequence[str],
+    metadata: Mapping[str, object],
+    modality: str | None,
+    domain: str | None,
+    dominant: bool = False,
+) -> Profile:
+    """The regions the metadata and texts name. ``dominant`` (a reference's report): metadata regions when the record
+    has any, else only the region(s) its report names most, so that a passing word ("sigmoid sinus", "femoral
+    head") does not make a head or knee case look like an abdominal one."""
     found = metadata_regions(metadata, REGION_FIELDS)
     evidence = [f"{key}={metadata[key]}" for key in found]
+    words: dict[str, frozenset[str]] = {}
     for text in texts:
-        words = region_words(text)
-        found |= words
-        evidence.extend(word for word in words if word not in evidence)
+        words.update(region_words(text))
+    if dominant and found:
+        words = {}
+    elif dominant and words:
+        counts = Counter(region for regions in words.values() for region in regions)
+        top = max(counts.values())
+        words = {word: regions for word, regions in words.items() if any(counts[r] == top for r in regions)}
+        words = {word: frozenset(r for r in regions if counts[r] == top) for word, regions in words.items()}
+    found |= words
+    evidence.extend(word for word in words if word not in evidence)
     regions = frozenset().union(*found.values())
     return Profile(regions, tuple(evidence), _family(modality, domain), modality)
 
@@ -68,7 +86,7 @@ def query_profile(query: Query) -> Profile:
 
 def record_profile(record: Record) -> Profile:
     """The reference's region (its metadata fields and report text) and imaging family."""
-    return _profile([record.text], record.metadata, normalize_modality(record.modality), record.domain)
+    return _profile([record.text], record.metadata, normalize_modality(record.modality), record.domain, dominant=True)
 
 
 def _names(regions: frozenset[str]) -> str:

@@ -117,3 +117,19 @@ def test_an_unreadable_header_says_nothing(tmp_path: Path) -> None:
     path = tmp_path / "broken.dcm"
     path.write_bytes(b"not dicom at all")
     assert query_profile(Query(text="Is there a mass?", image_path=str(path))).regions == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata"),
+    [
+        # MedPix cases the demo retrieved for CT_small: a passing word (sigmoid sinus, femoral) named the pelvis,
+        # which borders the abdomen, and let a head and a knee case answer a liver question.
+        ("Petrous temporal bone mass, mastoid air cells fluid filled, sigmoid sinus patent.", {}),
+        ("Sclerotic lesion of the left tibia; fibula and patella normal; femoral condyles spared.", {}),
+        ("Mass of the sigmoid sinus.", {"location": "Head and Neck"}),
+    ],
+)
+def test_a_passing_word_does_not_move_a_case_to_another_region(text: str, metadata: dict) -> None:
+    reference = Record(id="r", text=text, domain="radiology", modality="ct", metadata=metadata)
+    kept, dropped = screen(Query(text="Is there a mass in the liver?"), [Hit(reference, 1.0, 1)])
+    assert kept == [] and dropped[0]["id"] == "r"
