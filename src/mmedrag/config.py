@@ -84,6 +84,13 @@ class AnswersConfig(_Strict):
         description="a weakly supported answer (similar cases' silence, disagreeing references, a VLM answer no "
         "reference states): abstain and say why, or give the leaning answer graded weak",
     )
+    min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a yes/no answer whose confidence is below this is withheld with the reason (below 0.5 the "
+        "other answer is the likelier one)",
+    )
     confidence_calibration: str | None = Field(
         None,
         description="confidence.json written by `mmedrag calibrate --confidence` (default: the confidence.json "

@@ -88,6 +88,7 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
         consistency=config.retrieval.consistency,
         image_questions=config.image_questions,
         answer_weak=config.answers.answer_weak,
+        min_confidence=config.answers.min_confidence,
         calibrator=(
             ConfidenceCalibrator.load(config.answers.confidence_calibration)
             if config.answers.confidence_calibration

@@ -94,6 +94,8 @@ class RAGPipeline:
     evidence does not support is worse than none); ``lean``: it is given, graded ``weak``."""
     calibrator: ConfidenceCalibrator | None = None
     """Maps (grade, raw confidence) to the probability of being right; None: the raw number, marked uncalibrated."""
+    min_confidence: float = 0.5
+    """A yes/no answer less likely right than this is withheld: below 0.5 the other answer is the likelier one."""
 
     def __post_init__(self) -> None:
         if self.answer_weak not in WEAK_POLICIES:
@@ -224,9 +226,17 @@ class RAGPipeline:
             },
         }
         confidence = self._confidence(verdict.group, verdict.raw_confidence)
-        if grade == "weak" and prompt.task == "closed" and self.answer_weak == "abstain":
+        note = verdict.note
+        weak = grade == "weak" and self.answer_weak == "abstain"
+        unsure = grade != "abstained" and confidence is not None and confidence < self.min_confidence
+        if prompt.task == "closed" and (weak or unsure):
             # Withheld, not lost: the leaning answer and its confidence stay in the trace (risk-coverage curves).
             trace["withheld"] = {"answer": text, "confidence": confidence}
+            if not weak:
+                note = (
+                    f"Withheld: answers resting on such evidence are right {confidence:.0%} of the time, below the "
+                    f"{self.min_confidence:.0%} this pipeline answers at. {note}"
+                )
             text, grade, confidence = UNKNOWN, "abstained", None
         if grade == "abstained":
             confidence = None
@@ -243,7 +253,7 @@ class RAGPipeline:
             grade=grade,
             confidence=confidence,
             confidence_calibrated=confidence is not None and self.calibrator is not None,
-            note=" ".join(n for n in (verdict.note, p.note) if n),
+            note=" ".join(n for n in (note, p.note) if n),
         )
 
     def _confidence(self, group: str, raw: float | None) -> float | None:

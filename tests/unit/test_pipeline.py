@@ -195,3 +195,20 @@ def test_retrieval_fetches_as_many_hits_as_the_selector_may_keep(retriever: Retr
     )
     answer = pipeline.answer(Query(text="Is there a pleural effusion?", image=make_image(9)))
     assert len(answer.trace["retrieved"]) == 4 and answer.context.k == 4
+
+
+def test_an_answer_less_likely_right_than_min_confidence_is_withheld(retriever: Retriever) -> None:
+    from mmedrag.calibration.confidence import ConfidenceCalibrator
+    from mmedrag.generation.extractive import ExtractiveGenerator
+
+    coin = ConfidenceCalibrator("isotonic", maps={"*": ([0.0, 1.0], [0.4, 0.4])})  # every answer right 40% of the time
+    query = Query(text="Is there a pleural effusion?", domain="radiology")
+    bundle = Bundle(retriever=retriever, selector=TopK(1), retrieval_mode="text")
+    shown = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin, min_confidence=0.0).answer(query)
+    assert shown.grade == "supported" and shown.confidence == pytest.approx(0.4) and shown.confidence_calibrated
+    withheld = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin).answer(query)
+    assert (withheld.text, withheld.grade, withheld.citations) == ("unknown", "abstained", [])
+    assert withheld.note.startswith(
+        "Withheld: answers resting on such evidence are right 40% of the time, below the 50%"
+    )
+    assert withheld.trace["withheld"] == {"answer": shown.text, "confidence": pytest.approx(0.4)}

@@ -122,7 +122,7 @@ def closed_evidence(
     elif tier == "own_silence":
         note = f'This study\'s own report [{support["reference"]}] does not mention "{phrase}" and reads as complete.'
     else:
-        whose = "this study's own report" if tier == "own_sentence" else "a similar case"
+        whose = "this study's own report" if tier == "own_sentence" else "a similar case, another patient's report"
         note = f'Reference [{support["reference"]}] ({whose}) states: "{support["sentence"]}"'
     return Evidence(answer, grade, share, tier, support, votes, note)
 

@@ -112,7 +112,7 @@ def test_ask_text_output_lists_the_cited_cases(
         and lines[0] == 'answer: Yes. Reference [1]: "Large left pleural effusion with compressive atelectasis."'
     )
     assert lines[1].startswith("evidence: supported, confidence 0.") and lines[1].endswith("(uncalibrated)")
-    assert lines[2].startswith('note: Reference [1] (a similar case) states: "Large left pleural effusion')
+    assert lines[2].startswith("note: Reference [1] (a similar case, another patient's report) states: \"Large left")
     assert lines[3].startswith("domain: radiology (query)")
     assert len(lines) == 4 + 3 and lines[4].lstrip().startswith("[1] ")
 
