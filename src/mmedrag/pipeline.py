@@ -102,9 +102,10 @@ class RAGPipeline:
             raise ConfigError(f"answer_weak={self.answer_weak!r}; use one of {', '.join(WEAK_POLICIES)}")
 
     def leaning(self) -> RAGPipeline:
-        """The same pipeline giving weakly supported answers instead of withholding them: the generator's own
-        behaviour, which preference mining, k calibration and reliance diagnostics measure."""
-        return replace(self, answer_weak="lean")
+        """The same pipeline giving every answer it has (weakly supported or unlikely ones too) instead of withholding
+        it: the generator's own behaviour, which preference mining, k calibration and reliance diagnostics measure,
+        and the literature's answer-every-question setting."""
+        return replace(self, answer_weak="lean", min_confidence=0.0)
 
     def bundle_for(self, domain: str) -> Bundle:
         return self.bundles.get(domain, self.default)

@@ -172,7 +172,7 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
         log(f"IU-Xray, {name}: coverage {row['coverage']:.3f}, accuracy on answered {row['answered_accuracy']:.3f}")
         if source == "reference_reports":
             cards[name] = per_question
-            lean, _ = run(f"{name}, weak answers given too", answering.leaning(), questions, evaluation)
+            lean, _ = run(f"{name}, every answer given", answering.leaning(), questions, evaluation)
             rows.append(lean)
     card = _evidence_card(folder, questions, cards[rows[1]["name"]])
     return {
@@ -319,7 +319,7 @@ def _vqa_rad_part(
     for name, answering in (
         ("no retrieval", pipeline("auto", with_retrieval=False)),
         (f"retrieval image->report top-{settings.k}", image),
-        (f"retrieval image->report top-{settings.k}, weak answers given too", image.leaning()),
+        (f"retrieval image->report top-{settings.k}, every answer given", image.leaning()),
         (f"retrieval question->report top-{settings.k}", text),
     ):
         row, per_question = run(name, answering, questions, evaluation, settings.progress)
@@ -338,7 +338,7 @@ def _plot(rows: list[dict[str, Any]], iuxray: dict[str, Any] | None, path: Path)
     from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage
 
     curves = {f"VQA-RAD, {r['name']}": curve_entry(r["selective"]) for r in rows[1:2]}
-    shown = [row for row in (iuxray or {}).get("rows", [])[1:] if "weak answers" not in row["name"]]
+    shown = [row for row in (iuxray or {}).get("rows", [])[1:] if "every answer given" not in row["name"]]
     for number, row in enumerate(shown):  # one majority line per question set
         curves[f"IU-Xray, {row['name']}"] = curve_entry(row["selective"], majority=number == len(shown) - 1)
     plot_risk_coverage(curves, path, title="Risk against coverage, answers ranked by calibrated confidence")
