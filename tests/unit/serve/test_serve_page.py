@@ -92,10 +92,10 @@ def test_each_grade_has_its_badge_and_only_answered_grades_list_cited_cases(grad
     if grade in ("abstained", "out_of_scope"):
         assert not cited and "evidence-title" not in html  # no case is offered as support for no answer
         assert "No answer" in article and ">yes<" not in article
-        assert "2: top-k rule" in article and "none is cited" in article  # retrieved, yet not offered as support
+        assert "none cited, as no answer rests on them (top-k rule" in article  # retrieved, not offered as support
     else:
         assert cited and html.count('class="card evidence-card"') == 2
-        assert '<p class="answer-text">yes</p>' in article and "none is cited" not in article
+        assert '<p class="answer-text">yes</p>' in article and "none cited" not in article
 
 
 def test_confidence_shows_as_a_percentage_with_its_calibration_and_the_note_as_text() -> None:
