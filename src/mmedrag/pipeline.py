@@ -284,7 +284,11 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         scope = planned.route.scope or {}
         if scope.get("status") == "out_of_scope":
             trace["abstained"] = f"the in-scope check flagged the image ({scope.get('reason')})"
-            note = "This image does not look like anything in the knowledge base, so it is not answered."
+            share = 1.0 - float(scope.get("alpha") or 0.05)
+            note = (
+                f"Its nearest knowledge-base cases are less alike than {share:.0%} of the knowledge base's own images "
+                "are to theirs (a chart, a photograph or a screenshot is): it is not answered and nothing is cited."
+            )
         else:
             trace["abstained"] = "the router found the image out of scope for every configured domain"
             note = "The image does not look like any domain this router covers, so it is not answered."
