@@ -304,6 +304,12 @@ class MilvusIndex:
         return [row["record_id"] for row in self.iter_rows('kind == "record"', ["record_id"])]
 
     def iter_rows(self, expression: str, fields: list[str], batch: int = 1000) -> Iterable[dict[str, Any]]:
+        """Every row matching ``expression``: one query up to half Milvus' query window, else streamed by a query
+        iterator (pymilvus 3's iterator on a 2.3 server can wait indefinitely for its session timestamp right after
+        a write; one query does not)."""
+        if self.searcher.count(expression, consistency="Strong") < MAX_LIMIT // 2:
+            yield from self._query(expression, fields, strong=True)
+            return
         iterator = self.client.query_iterator(self.name, batch_size=batch, filter=expression, output_fields=fields)
         try:
             while page := iterator.next():
