@@ -34,7 +34,8 @@ def split_by_image(questions: Sequence[Question], seed: int = 0) -> tuple[list[i
         groups.setdefault(question.image_path or f"id:{question.id}", []).append(index)
     keys = sorted(groups)
     order = np.random.default_rng(seed).permutation(len(keys))
-    fit, held = [], []
+    fit: list[int] = []
+    held: list[int] = []
     for position, key_index in enumerate(order):
         (fit if position % 2 == 0 else held).extend(groups[keys[key_index]])
     return sorted(fit), sorted(held)
