@@ -342,7 +342,7 @@ def _voi(values: np.ndarray, dataset: Dataset, window: Window | None) -> tuple[n
         item = dataset.VOILUTSequence[0]
         if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None:
             return _voi_lut(values, dataset), "dataset VOI LUT"
-    file_centre, file_width = _first(dataset.get("WindowCenter")), _first(dataset.get("WindowWidth"))
+    file_centre, file_width = first_value(dataset.get("WindowCenter")), first_value(dataset.get("WindowWidth"))
     function = str(dataset.get("VOILUTFunction", "LINEAR")).strip().upper() or "LINEAR"
     usable = function in {"LINEAR", "LINEAR_EXACT", "SIGMOID"}
     if file_centre is not None and file_width is not None and file_width > 0 and usable:
@@ -350,7 +350,7 @@ def _voi(values: np.ndarray, dataset: Dataset, window: Window | None) -> tuple[n
     return _min_max(values), "min-max"
 
 
-def _first(value: Any) -> float | None:
+def first_value(value: Any) -> float | None:
     """Window Center/Width are multi-valued (alternative views, PS3.3 C.11.2.1.2); the first is the default view."""
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         value = value[0] if len(value) else None

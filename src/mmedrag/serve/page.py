@@ -13,7 +13,7 @@ import asyncio
 import base64
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from PIL import Image
 
 from mmedrag.domains import DOMAINS
+from mmedrag.io.dicom import first_value
 from mmedrag.serve.engine import Snapshot
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import audit_entry
@@ -160,7 +161,7 @@ def dicom_caption(data: bytes) -> str:
 def _rendering(dataset: Any) -> str:
     modality = str(dataset.get("Modality", "") or "").strip() or "modality not stated"
     size = f"{dataset.get('Columns', '?')}x{dataset.get('Rows', '?')}"
-    centre, width = _first(dataset.get("WindowCenter")), _first(dataset.get("WindowWidth"))
+    centre, width = first_value(dataset.get("WindowCenter")), first_value(dataset.get("WindowWidth"))
     lut = dataset.VOILUTSequence[0] if dataset.get("VOILUTSequence") else {}
     function = str(dataset.get("VOILUTFunction", "LINEAR")).strip().upper() or "LINEAR"
     if lut and lut.get("LUTDescriptor") is not None and lut.get("LUTData") is not None:
@@ -171,13 +172,3 @@ def _rendering(dataset: Any) -> str:
         window = "min-max greys (the file names no window)"
     inverted = ", inverted (MONOCHROME1)" if str(dataset.get("PhotometricInterpretation", "")) == "MONOCHROME1" else ""
     return f"({modality}, {size}), as the service decoded it: {window}{inverted}"
-
-
-def _first(value: Any) -> float | None:
-    """The first of a multi-valued Window Center/Width (PS3.3 C.11.2.1.2), as a number."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        value = value[0] if len(value) else None
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
