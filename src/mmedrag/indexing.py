@@ -120,7 +120,9 @@ def build_index(
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
         unique = _first_of_each_id(records, milvus)
         load = lambda record: _load_views(record, images, milvus)  # noqa: E731
-        return build_milvus_index(unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress)
+        return build_milvus_index(
+            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, wait, on_wait
+        )
     started = time.perf_counter()
     path = Path(index_dir)
     if not records:
@@ -222,7 +224,7 @@ def delete_records(
     if is_milvus(index_dir):
         from mmedrag.indexing_milvus import delete_from_milvus
 
-        return delete_from_milvus(index_dir, ids)
+        return delete_from_milvus(index_dir, ids, wait, on_wait)
     with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
         removed = index.delete(list(ids))
         if removed:

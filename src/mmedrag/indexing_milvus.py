@@ -23,6 +23,7 @@ from mmedrag.stores.index import KnowledgeIndex, view_id
 from mmedrag.stores.locate import is_milvus, is_milvus_store
 from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
+from mmedrag.stores.versions import writer_lock
 from mmedrag.types import Record
 
 # (record) -> its loaded images, or None when it must be skipped (mmedrag.indexing applies the image policy).
@@ -68,6 +69,8 @@ def build_milvus_index(
     batch_size: int = 32,
     rebuild: bool = False,
     progress: bool = False,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> R:
     """Embed ``records`` into the Milvus index that ``store`` names (or ``index_dir``'s pointer names).
 
@@ -116,7 +119,7 @@ def build_milvus_index(
         return text, by_record
 
     counts = write_batches(
-        index_dir, store, fingerprint_of(encoder), records, load, encode, batch_size, rebuild, progress
+        index_dir, store, fingerprint_of(encoder), records, load, encode, batch_size, rebuild, progress, wait, on_wait
     )
     if counts.added + counts.replaced + counts.unchanged == 0:
         raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
@@ -179,6 +182,11 @@ def copy_index_to_milvus(
     return _finish(report, counts, index_dir, started)
 
 
-def delete_from_milvus(index_dir: str | Path, ids: Sequence[str]) -> int:
-    """Remove records (and their image rows) by id; returns how many existed."""
-    return open_any(index_dir).delete(list(ids))
+def delete_from_milvus(
+    index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> int:
+    """Remove records (and their image rows) by id, under the pointer folder's writer lock; returns how many existed."""
+    if str(index_dir).startswith("milvus:"):
+        return open_any(index_dir, wait, on_wait).delete(list(ids))
+    with writer_lock(Path(index_dir), wait=wait, on_wait=on_wait):
+        return open_any(index_dir, wait, on_wait).delete(list(ids))

@@ -69,6 +69,16 @@ def index_exists(location: str | Path) -> bool:
     return is_milvus(location) or KnowledgeIndex.exists(location)
 
 
+def verify_index(location: str | Path) -> dict[str, Any]:
+    """Check the index at ``location`` in full (``mmedrag index --verify``); damage is reported, never raised."""
+    if is_milvus(location):
+        from mmedrag.stores.milvus_build import open_any
+        from mmedrag.stores.milvus_verify import verify_milvus
+
+        return verify_milvus(open_any(location))
+    return KnowledgeIndex.verify(location)
+
+
 def load_index(location: str | Path) -> KnowledgeIndex | PushdownIndex:
     """The index at ``location``: a folder, a folder pointing to Milvus, or ``milvus:URI|collection=NAME``."""
     kind = "milvus" if is_milvus(location) else "folder"

@@ -29,7 +29,7 @@ from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import DataError, EncoderMismatchError, IndexFolderError
 from mmedrag.io.images import hamming
 from mmedrag.stores.milvus_filters import int_equals_any, one_of, search_expression
-from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, wait_until_indexed
+from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, ensure_loaded, wait_until_indexed
 from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
 from mmedrag.types import Record
 
@@ -120,6 +120,11 @@ class MilvusIndex:
     def path(self) -> str:
         return f"milvus:{self.spec.uri} collection {self.name}"
 
+    def version(self) -> str:
+        """The collection the index's alias points to (a rebuild switches it; upserts go into the live one)."""
+        described = self.client.describe_collection(self.name)
+        return str(described.get("collection_name", self.name))
+
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
     @classmethod
@@ -150,6 +155,7 @@ class MilvusIndex:
                 f"no Milvus index {name!r} at {spec.uri}; "
                 f"build it with `mmedrag index SOURCE --store milvus:{spec.uri}`"
             )
+        ensure_loaded(client, name)
         rows = client.query(name, filter=f'pk == "{META_PK}"', output_fields=["data"], consistency_level="Strong")
         if not rows:
             raise IndexFolderError(f"Milvus collection {name!r} at {spec.uri} is not an mmedrag index (no meta row)")

@@ -24,7 +24,7 @@ from mmedrag.io.atomic import atomic_write_json
 from mmedrag.stores.base import SearchResult, check_vectors
 from mmedrag.stores.exact import refuse_duplicates
 from mmedrag.stores.milvus_filters import one_of
-from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, merge_top, wait_until_indexed
+from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, ensure_loaded, merge_top, wait_until_indexed
 from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
 
 POINTER = "milvus_store.json"  # in a store folder: the URI, collection and index settings (never the token)
@@ -61,6 +61,7 @@ class MilvusVectorStore:
         self.client = connect(self.settings)
         self.name = check_name(self.settings.collection or f"mmedrag_vectors_{uuid.uuid4().hex[:12]}")
         if self.client.has_collection(self.name):
+            ensure_loaded(self.client, self.name)
             self._check_dim(self.name)
         else:
             self._create()
