@@ -24,7 +24,7 @@ from mmedrag.io.manifest import read_manifest, write_manifest
 from mmedrag.io.readers import read_source
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Answer, Context, Hit, Query, Question, Record
 
 try:
@@ -43,7 +43,7 @@ __all__ = [
     "Hit",
     "ImageError",
     "IndexFolderError",
-    "KnowledgeIndex",
+    "FolderIndex",
     "MissingExtraError",
     "MmedragError",
     "PipelineConfig",

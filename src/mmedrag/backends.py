@@ -63,11 +63,12 @@ STORES.add(
 )
 
 # Where an index lives: a folder (records in SQLite, vectors in a STORES kind) or a database that holds both and
-# filters server-side. `load_index` picks the kind from the location (a `milvus:` spec or a folder's pointer file).
+# filters server-side. Each entry is an IndexKind (mmedrag.stores.locate): `load_index` asks each which one claims a
+# location (a folder's CURRENT file, a `milvus:` spec or a folder's Milvus pointer), so the kind is decided once.
 INDEXES: Registry[Any] = Registry("index")
-INDEXES.add("folder", "mmedrag.stores.index:KnowledgeIndex.load", "path", "an index folder: SQLite records + a store")
+INDEXES.add("folder", "mmedrag.stores.index:FolderIndex", "path", "an index folder: SQLite records + a store")
 INDEXES.add(
-    "milvus", "mmedrag.stores.milvus_build:open_any", "location", "Milvus Lite, standalone or cluster", "milvus"
+    "milvus", "mmedrag.stores.milvus_build:MilvusKind", "location", "Milvus Lite, standalone or cluster", "milvus"
 )
 
 GENERATORS: Registry[Any] = Registry("generator")

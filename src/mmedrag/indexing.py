@@ -26,7 +26,7 @@ from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.base import default_store_spec
-from mmedrag.stores.index import KnowledgeIndex, view_id
+from mmedrag.stores.index import FolderIndex, view_id
 from mmedrag.types import Record
 
 ImagePolicy = Literal["require", "optional", "ignore"]
@@ -112,9 +112,9 @@ def build_index(
         EncoderMismatchError: updating an index that another encoder built.
         IndexFolderError: the live version is damaged, or another writer holds the lock and ``wait`` is False.
     """
-    from mmedrag.stores.locate import is_milvus, is_milvus_store
+    from mmedrag.stores.locate import index_kind
 
-    if is_milvus_store(store) or is_milvus(index_dir):
+    if index_kind(index_dir, store) == "milvus":
         from mmedrag.indexing_milvus import build_milvus_index
 
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
@@ -129,7 +129,7 @@ def build_index(
         raise DataError(f"no records to index into {path}; check the source and its format")
     fingerprint = fingerprint_of(encoder)
     spec = store or default_store_spec()
-    with KnowledgeIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
+    with FolderIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
         if index.base is not None:
             index.check_encoder(fingerprint)
         report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
@@ -144,7 +144,7 @@ def build_index(
 
 
 def _fill(
-    index: KnowledgeIndex,
+    index: FolderIndex,
     encoder: Encoder,
     records: Sequence[Record],
     batch_size: int,
@@ -172,7 +172,7 @@ def _fill(
 
 
 def _add_batch(
-    index: KnowledgeIndex,
+    index: FolderIndex,
     encoder: Encoder,
     records: list[Record],
     views: list[list[Image.Image]],
@@ -219,13 +219,13 @@ def delete_records(
     index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> int:
     """Remove records by id from a saved index and save it, under the writer lock; returns how many existed."""
-    from mmedrag.stores.locate import is_milvus
+    from mmedrag.stores.locate import index_kind
 
-    if is_milvus(index_dir):
+    if index_kind(index_dir) == "milvus":
         from mmedrag.indexing_milvus import delete_from_milvus
 
         return delete_from_milvus(index_dir, ids, wait, on_wait)
-    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+    with FolderIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
         removed = index.delete(list(ids))
         if removed:
             index.save()

@@ -18,9 +18,8 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.images import dhash, pixel_sha256
-from mmedrag.stores.base import VectorStore
-from mmedrag.stores.index import KnowledgeIndex, view_id
-from mmedrag.stores.locate import is_milvus, is_milvus_store
+from mmedrag.stores.index import FolderIndex, view_id
+from mmedrag.stores.locate import index_kind
 from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
 from mmedrag.stores.versions import writer_lock
@@ -126,25 +125,6 @@ def build_milvus_index(
     return _finish(report, counts, index_dir, started)
 
 
-def _vector_lookup(space: VectorStore) -> Callable[[list[str]], dict[str, np.ndarray]]:
-    """Read stored vectors back by id (exact store: its matrix; FAISS: reconstruction through its id map)."""
-    from mmedrag.stores.exact import ExactStore
-
-    if isinstance(space, ExactStore):
-        rows = {identifier: row for row, identifier in enumerate(space.ids())}
-        matrix = space.vectors()
-        return lambda ids: {i: matrix[rows[i]] for i in ids if i in rows}
-
-    def faiss_lookup(ids: list[str]) -> dict[str, np.ndarray]:
-        numbers = {i: space._int_of[i] for i in ids if i in space._int_of}  # type: ignore[attr-defined]
-        if not numbers:
-            return {}
-        rebuilt = space._index.reconstruct_batch(np.asarray(list(numbers.values()), dtype=np.int64))  # type: ignore[attr-defined]
-        return dict(zip(numbers, rebuilt, strict=True))
-
-    return faiss_lookup
-
-
 def copy_index_to_milvus(
     source: str | Path,
     index_dir: str | Path,
@@ -156,15 +136,15 @@ def copy_index_to_milvus(
 ) -> R:
     """Copy an index folder's records, vectors and image fingerprints into Milvus, without encoding anything."""
     started = time.perf_counter()
-    if not is_milvus_store(store) and not is_milvus(index_dir):
+    if index_kind(index_dir, store) != "milvus":
         raise ConfigError("copying an index folder needs a Milvus destination: give --store milvus:URI")
     resolve(index_dir, store)  # fail on a bad spec before reading anything
-    folder = KnowledgeIndex.load(source)
+    folder = FolderIndex.load(source)
     records = list(folder.records.iter_records())
     if not records:
         raise DataError(f"index {source} holds no records to copy")
     fingerprints = folder.records.image_fingerprints()
-    text_of, image_of = _vector_lookup(folder.spaces["text"]), _vector_lookup(folder.spaces["image"])
+    text_of, image_of = folder.spaces["text"].vectors_of, folder.spaces["image"].vectors_of
 
     def load(batch: list[Record]) -> Loaded:
         return batch, {}, {r.id: fingerprints.get(r.id, []) for r in batch}

@@ -88,6 +88,18 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True)
+class Exclusion:
+    """The leakage guard for one query, as every index applies it (method.md §11 item 14): never a record of the
+    query's patient or study, one holding the query image itself (its pixel SHA-256), or one in ``records`` (near
+    copies of the query image, found by :class:`mmedrag.retrieval.near_duplicates.NearDuplicateGuard`)."""
+
+    patient_id: str | None = None
+    study_id: str | None = None
+    image_sha256: tuple[str, ...] = ()
+    records: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A retrieved record with its similarity score (higher is better, always)."""
 

@@ -226,7 +226,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     from mmedrag.factory import build_pipeline
     from mmedrag.indexing import build_index
     from mmedrag.retrieval.retriever import Retriever
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
     started = time.perf_counter()
     medpix, vqa_rad = settings.data_dir / "medpix2", settings.data_dir / "vqa_rad"
@@ -243,8 +243,8 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     encoder = TowerEncoder(tower["path"])  # loads the frozen text encoder the tower was aligned to
     index_dir = settings.work_dir / "index"
     index_info: dict[str, Any] = {"path": str(index_dir), "reused": False}
-    fresh = not KnowledgeIndex.exists(index_dir) or not tower["reused"]
-    if not fresh and KnowledgeIndex.load(index_dir).records.count() != len(records):
+    fresh = not FolderIndex.exists(index_dir) or not tower["reused"]
+    if not fresh and FolderIndex.load(index_dir).records.count() != len(records):
         fresh = True
     if fresh:
         log(f"indexing {len(records)} records into {index_dir}")
@@ -253,7 +253,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     else:
         log(f"reusing the index in {index_dir}")
         index_info.update(reused=True, records=len(records))
-    retriever = Retriever(KnowledgeIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
+    retriever = Retriever(FolderIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
     queries = [q.to_query(load_image(q.image_path)) for q in questions]  # type: ignore[arg-type]
     rows = []
     answers_by_name: dict[str, list[Answer]] = {}

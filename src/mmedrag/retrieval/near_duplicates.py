@@ -14,6 +14,7 @@ more, when its dHash is within ``sure_bits``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,10 +23,11 @@ from PIL import Image
 from mmedrag.errors import MmedragError
 from mmedrag.io.images import DECODE_SIDE, dhash, load_image
 from mmedrag.quality.duplicates import Thumbnail, similarity, thumbnail_of
-from mmedrag.stores.index import KnowledgeIndex, record_of_view
+from mmedrag.stores.locate import KnowledgeIndex
 
 DEFAULT_BITS = 10  # candidate radius: JPEG re-encodes and resizes land within 6 bits, 2% crops within 7 (measured)
 SURE_BITS = 3  # excluded without a thumbnail check only when the record's file is gone
+HASHES_TTL_S = 30.0  # a live index (Milvus) gains records while served: its hashes are re-read this often
 
 
 @dataclass
@@ -45,23 +47,23 @@ class NearDuplicateGuard:
     max_checks: int = 32
     _ids: list[str] | None = field(default=None, init=False, repr=False)
     _hashes: np.ndarray | None = field(default=None, init=False, repr=False)
+    _source: tuple[int, float] = field(default=(0, 0.0), init=False, repr=False)  # (id of the index, read at)
     _thumbs: dict[str, Thumbnail | None] = field(default_factory=dict, init=False, repr=False)
 
     def excluded(self, index: KnowledgeIndex, image: Image.Image, image_vector: np.ndarray | None = None) -> set[str]:
-        """Ids of the records in ``index`` whose image is a near copy of ``image``."""
+        """Ids of the records in ``index`` whose image is a near copy of ``image`` (any backend: it reads the
+        index's image hashes, its image-space neighbours and its records' files through the protocol)."""
         probe = dhash(image)
         distance = self._candidates(index, probe)
-        if image_vector is not None and self.neighbours > 0:
-            space = index.spaces.get("image")
-            if space is not None and space.count() > 0:
-                for view, _ in space.search(image_vector[None, :], min(self.neighbours, space.count()))[0]:
-                    distance.setdefault(record_of_view(view), 64)
+        if image_vector is not None and self.neighbours > 0 and self._ids:
+            for record_id, _ in index.search_records(image_vector[None, :], "image", self.neighbours)[0]:
+                distance.setdefault(record_id, 64)
         if not distance:
             return set()
         query = thumbnail_of(image)
         found: set[str] = set()
         ranked = sorted(distance, key=lambda rid: distance[rid])[: self.max_checks + self.neighbours]
-        records = index.records.get(ranked)
+        records = index.get(ranked)
         for record_id in ranked:
             thumbs = [self._thumbnail(path) for path in records[record_id].image_paths] if record_id in records else []
             readable = [t for t in thumbs if t is not None]
@@ -74,8 +76,15 @@ class NearDuplicateGuard:
 
     def _candidates(self, index: KnowledgeIndex, probe: int) -> dict[str, int]:
         """Record id -> least dHash distance of its images, for those within ``bits``."""
-        if self._hashes is None or self._ids is None:
-            pairs = index.records.dhashes()
+        now = time.monotonic()
+        if (
+            self._hashes is None
+            or self._ids is None
+            or self._source[0] != id(index)
+            or now - self._source[1] > HASHES_TTL_S
+        ):
+            self._source = (id(index), now)
+            pairs = index.image_hashes()
             self._ids = [rid for rid, _ in pairs]
             self._hashes = np.array([value for _, value in pairs], dtype=np.uint64)
         if not self._ids:

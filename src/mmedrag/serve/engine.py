@@ -21,8 +21,6 @@ from mmedrag.errors import MmedragError
 from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
-from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Record
 
 _THUMBNAILS = 512
@@ -65,22 +63,8 @@ def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
 
 
 def index_versions(pipeline: RAGPipeline) -> list[str]:
-    """``folder@version`` of each index folder (its ``CURRENT`` pointer); a server-side store by its kind."""
-    labels = []
-    for retriever in retrievers(pipeline):
-        index = retriever.index
-        if not isinstance(index, KnowledgeIndex):  # a vector-database collection: always its live state
-            labels.append(f"{index.store_spec.get('kind', 'store')} (live)")
-            continue
-        pointer = index.path / "CURRENT"
-        version = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else "?"
-        labels.append(f"{index.path.name}@{version}")
-    return labels
-
-
-def lookup(index: KnowledgeIndex | PushdownIndex, ids: list[str]) -> dict[str, Record]:
-    """Records by id from an index folder's records store or a server-side store (ids are keys, never paths)."""
-    return index.records.get(ids) if isinstance(index, KnowledgeIndex) else index.get(ids)
+    """``name@version`` of each index (a folder's ``v-NNNNNN``, the collection behind a Milvus alias)."""
+    return [f"{retriever.index.name}@{retriever.index.version()}" for retriever in retrievers(pipeline)]
 
 
 def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
@@ -91,10 +75,9 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
         old = bundle.retriever
         if old is None:
             return bundle
-        if not isinstance(old.index, KnowledgeIndex):  # a server-side store already serves its live state
-            return bundle
-        if id(old) not in fresh:  # same encoder and guard settings, the index re-opened at its CURRENT version
-            fresh[id(old)] = replace(old, index=KnowledgeIndex.load(old.index.path))
+        if id(old) not in fresh:  # same encoder and guard settings, the index at its newest version
+            index = old.index.reopen()
+            fresh[id(old)] = old if index is old.index else replace(old, index=index)
         return replace(bundle, retriever=fresh[id(old)])
 
     return map_bundles(pipeline, reopen)
@@ -125,7 +108,7 @@ class Snapshot:
     def record(self, record_id: str) -> Record | None:
         """The case with this id from the records store of any index; None when no index holds it."""
         for retriever in retrievers(self.pipeline):
-            found = lookup(retriever.index, [record_id])
+            found = retriever.index.get([record_id])
             if record_id in found:
                 return found[record_id]
         return None
@@ -135,7 +118,7 @@ class Snapshot:
         for retriever in retrievers(self.pipeline):
             missing = [i for i in ids if i not in out]
             if missing:
-                out.update(lookup(retriever.index, missing))
+                out.update(retriever.index.get(missing))
         return out
 
 

@@ -247,6 +247,32 @@ def open_any(location: str | Path, wait: bool = False, on_wait: Callable[[str], 
     return MilvusIndex.open(connect(spec, token, wait=wait, on_wait=on_wait), spec, name)
 
 
+class MilvusKind:
+    """The ``milvus`` entry of ``INDEXES``: a ``milvus:`` spec or a folder holding a Milvus pointer (an IndexKind)."""
+
+    @staticmethod
+    def claims(location: str | Path) -> bool:
+        return str(location).startswith("milvus:") or has_pointer(location)
+
+    @staticmethod
+    def exists(location: str | Path) -> bool:
+        return MilvusKind.claims(location)
+
+    @classmethod
+    def load(cls, location: str | Path) -> MilvusIndex:
+        return open_any(location)
+
+    @classmethod
+    def verify(cls, location: str | Path) -> dict[str, Any]:
+        from mmedrag.stores.milvus_verify import verify_milvus
+
+        try:
+            index = open_any(location)
+        except IndexFolderError as exc:
+            return {"index": str(location), "version": "?", "ok": False, "problems": [str(exc)], "warnings": []}
+        return verify_milvus(index)
+
+
 def create_milvus_index(spec: str | Mapping[str, Any], encoder: Fingerprint, name: str) -> MilvusIndex:
     """A new empty index ``name`` (a collection behind an alias of that name), ready for upserts.
 

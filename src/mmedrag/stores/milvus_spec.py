@@ -34,6 +34,7 @@ BUILD_DEFAULTS: dict[str, dict[str, Any]] = {
 BUILD_KEYS = {"M", "efConstruction", "nlist", "m", "nbits", "sq_type"}
 SEARCH_KEYS = {"ef", "nprobe"}
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
+MAX_ID = 2_048  # bytes of a record (or vector) id: the VARCHAR primary key's length in both collection layouts
 MILVUS_POINTER = "milvus.json"  # in an index folder: where its Milvus index lives (never the token)
 _REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
 _CLIENTS: dict[tuple[str, str], Any] = {}

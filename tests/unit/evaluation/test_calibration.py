@@ -18,7 +18,7 @@ from mmedrag.io.manifest import read_manifest
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import CalibratedK
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Generation, Prompt, Query, Question
 
 
@@ -41,7 +41,7 @@ class NeedsTwoReferences:
 @pytest.fixture
 def setup(tiny_manifest: Path, hash_encoder: HashEncoder) -> tuple[RAGPipeline, list[Question]]:
     build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store="exact")
-    retriever = Retriever(KnowledgeIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
+    retriever = Retriever(FolderIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
     questions = [
         Question(id=f"q{i}", question=f"Is there finding {i}?", answer="yes", image_path=None, task="closed")
         for i in range(60)
