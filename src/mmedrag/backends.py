@@ -28,6 +28,17 @@ def _openai_argument(argument: str) -> dict[str, Any]:
     return {"model": model, "base_url": base_url}
 
 
+def _milvus_argument(argument: str) -> dict[str, Any]:
+    """``milvus:URI|options``: a URI is required, and a token never travels in a spec (the rest is checked on open)."""
+    uri, _, options = argument.partition("|")
+    if not uri.strip():
+        raise ConfigError(f"bad index spec 'milvus:{argument}'; use milvus:URI|collection=NAME")
+    keys = {item.partition("=")[0].strip().lower() for item in options.split(",")}
+    if keys & {"token", "password", "user"}:
+        raise ConfigError("never put a Milvus token in a spec string; set MILVUS_TOKEN or `token` in the config")
+    return {"location": argument}
+
+
 def _float_argument(name: str) -> Any:
     def parse(argument: str) -> dict[str, Any]:
         try:
@@ -68,7 +79,7 @@ STORES.add(
 INDEXES: Registry[Any] = Registry("index")
 INDEXES.add("folder", "mmedrag.stores.index:FolderIndex", "path", "an index folder: SQLite records + a store")
 INDEXES.add(
-    "milvus", "mmedrag.stores.milvus_build:MilvusKind", "location", "Milvus Lite, standalone or cluster", "milvus"
+    "milvus", "mmedrag.stores.milvus_build:MilvusKind", _milvus_argument, "Milvus Lite, standalone or cluster", "milvus"
 )
 
 GENERATORS: Registry[Any] = Registry("generator")

@@ -123,8 +123,6 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
     build = {**BUILD_DEFAULTS.get(index_type, {}), **dict(raw.pop("index_params", {}) or {})}
     search = dict(raw.pop("search_params", {}) or {})
     uri, collection = str(raw.pop("uri")).strip(), raw.pop("collection", None)
-    # A config's `index:` is read as a Path, which folds "http://" to "http:/": restore the scheme's slashes.
-    uri = re.sub(r"^(https?|tcp|grpc):/(?!/)", r"\1://", uri)
     consistency = str(raw.pop("consistency", "Strong")).capitalize()
     partitions = int(raw.pop("partitions", 16))
     if not 1 <= partitions <= 1024:

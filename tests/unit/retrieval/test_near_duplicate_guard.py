@@ -104,7 +104,7 @@ def test_unrelated_real_images_exclude_nothing(
 
 def test_the_guard_is_the_default_for_ask_and_evaluate_and_a_flag_turns_it_off() -> None:
     from mmedrag.cli import build_parser
-    from mmedrag.cli.run_args import config_from_args
+    from mmedrag.cli.pipeline_args import config_from_args
 
     assert load_config().retrieval.near_duplicate_guard is True
     parser = build_parser()
