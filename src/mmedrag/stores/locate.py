@@ -29,12 +29,15 @@ class KnowledgeIndex(Protocol):
     Attributes:
         encoder: fingerprint of the encoder that built the index (queries must match it).
         store_spec: how the vectors are stored (``{"kind": ...}``).
-        name: a short label (the folder's or the Milvus alias's name).
     """
 
     encoder: Fingerprint
     store_spec: dict[str, Any]
-    name: str
+
+    @property
+    def name(self) -> str:
+        """A short label: the folder's name, or the Milvus alias."""
+        ...
 
     def check_encoder(self, fingerprint: Fingerprint, partial: bool = False) -> None:
         """Raise :class:`~mmedrag.errors.EncoderMismatchError` for another encoder's queries."""
