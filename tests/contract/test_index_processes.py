@@ -29,6 +29,7 @@ from mmedrag.types import Query
 from serve_helpers import Server
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
+Ranked = list[tuple[float, str]]
 QUESTIONS = ["pleural effusion", "ring-enhancing lesion", "glaucoma optic disc"]
 
 
@@ -87,17 +88,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"milvus:{uri}|collection=e2e_{uuid.uuid4().hex[:8]}"
 
 
-def ranked(hits: list[tuple[str, float]]) -> list[tuple[float, str]]:
+def ranked(hits: list[tuple[str, float]]) -> Ranked:
     """Hits by score, ties (equal to 4 decimals: float32 sums differ per backend) in id order; hits scoring 0 share
     no word with the question, and which of those fill the last places is the backend's choice."""
     return sorted((-round(score, 4), rid) for rid, score in hits if abs(score) > 1e-6)
 
 
-def cited(answer: dict[str, Any]) -> list[tuple[float, str]]:
+def cited(answer: dict[str, Any]) -> Ranked:
     return ranked([(c["id"], c["score"]) for c in answer["citations"]])
 
 
-def reference(whole: Path, root: Path) -> tuple[dict[str, list[str]], dict[str, tuple[str, list[str]]]]:
+def reference(whole: Path, root: Path) -> tuple[dict[str, Ranked], dict[str, tuple[str, Ranked]]]:
     """Top-3 ids, and extractive answers with their cited ids, per question from an exact index in this process."""
     from mmedrag.config import load_config
     from mmedrag.factory import build_pipeline
