@@ -23,6 +23,7 @@ pixels, where 1.5% of unrelated pairs reach 0.8 (``benchmarks/bench_leakage_guar
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,11 +93,23 @@ class NearDuplicateGuard:
     def excluded(self, index: KnowledgeIndex, image: Image.Image, image_vector: np.ndarray | None = None) -> set[str]:
         """Ids of the records in ``index`` whose image is a near copy of ``image`` (any backend: it reads the
         index's image hashes, its image-space neighbours and its records' files through the protocol)."""
-        probe = dhash(image)
-        distance = self._candidates(index, probe)
-        if image_vector is not None and self.neighbours > 0 and self._ids:
-            for record_id, _ in index.search_records(image_vector[None, :], "image", self.neighbours)[0]:
-                distance.setdefault(record_id, 64)
+        return self.excluded_batch(index, [image], None if image_vector is None else image_vector[None, :])[0]
+
+    def excluded_batch(
+        self, index: KnowledgeIndex, images: Sequence[Image.Image], image_vectors: np.ndarray | None = None
+    ) -> list[set[str]]:
+        """:meth:`excluded` for several query images, with one image-space search for all their neighbours (each
+        search is a round trip to a database)."""
+        distances = [self._candidates(index, dhash(image)) for image in images]
+        if image_vectors is not None and self.neighbours > 0 and self._ids:
+            found = index.search_records(image_vectors, "image", self.neighbours)
+            for distance, hits in zip(distances, found, strict=True):
+                for record_id, _ in hits:
+                    distance.setdefault(record_id, 64)
+        return [self._confirmed(index, image, distance) for image, distance in zip(images, distances, strict=True)]
+
+    def _confirmed(self, index: KnowledgeIndex, image: Image.Image, distance: dict[str, int]) -> set[str]:
+        """The candidates (record id -> least dHash distance) that hold a near copy of ``image``."""
         if not distance:
             return set()
         query = look_of(thumbnail_of(image))

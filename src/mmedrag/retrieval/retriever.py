@@ -86,10 +86,7 @@ class Retriever:
         images = [query_image(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
-        guards = [
-            self._exclusion(query, image, vector if chosen != "text" else None) if self.leakage_guard else None
-            for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True)
-        ]
+        guards = self._exclusions(queries, images, modes, vectors) if self.leakage_guard else [None] * len(queries)
         active = filters.active() if filters else {}
         scored: list[list[tuple[str, float]]] = [[] for _ in queries]
         for space in ("text", "image"):
@@ -104,17 +101,29 @@ class Retriever:
             for hits in scored
         ]
 
-    def _exclusion(self, query: Query, image: Image.Image | None, image_vector: np.ndarray | None) -> Exclusion:
-        """The query's patient and study, its image's pixel hash and the records holding a near copy of it."""
-        if image is None:
-            return Exclusion(query.patient_id, query.study_id)
-        near: set[str] = set()
+    def _exclusions(
+        self, queries: Sequence[Query], images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
+    ) -> list[Exclusion | None]:
+        """Per query: its patient and study, its image's pixel hash and the records holding a near copy of it (the
+        near-copy guard runs once for the batch: one image-space search for every query's neighbours)."""
+        near: dict[int, set[str]] = {}
         if self.near_duplicate_guard:
             bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
             if self._near is None or self._near.bits != bits:
                 self._near = NearDuplicateGuard(bits=bits)
-            near = self._near.excluded(self.index, image, image_vector)
-        return Exclusion(query.patient_id, query.study_id, (pixel_sha256(image),), frozenset(near))
+            # Neighbours by the query's image vector where it has one (a text-mode query embedded no image).
+            embedded = [i for i, image in enumerate(images) if image is not None and modes[i] != "text"]
+            unembedded = [i for i, image in enumerate(images) if image is not None and modes[i] == "text"]
+            for group, group_vectors in ((embedded, vectors[embedded]), (unembedded, None)):
+                if group:
+                    pictures = [image for i in group if (image := images[i]) is not None]
+                    found = self._near.excluded_batch(self.index, pictures, group_vectors)
+                    near.update(zip(group, found, strict=True))
+        out: list[Exclusion | None] = []
+        for number, (query, image) in enumerate(zip(queries, images, strict=True)):
+            hashes = (pixel_sha256(image),) if image is not None else ()
+            out.append(Exclusion(query.patient_id, query.study_id, hashes, frozenset(near.get(number, ()))))
+        return out
 
     def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
         can_image = "image" in self.encoder.modalities
