@@ -22,7 +22,7 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
-from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
+from mmedrag.io.images import decode_side, dhash, load_image, pixel_sha256
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.stores.base import default_store_spec
@@ -53,22 +53,21 @@ class IndexReport:
         return dict(vars(self))
 
 
-def _load_views(
-    record: Record, policy: ImagePolicy, report: IndexReport, max_side: int = DECODE_SIDE
-) -> list[Image.Image] | None:
+def _load_views(record: Record, policy: ImagePolicy, report: IndexReport, encoder: Encoder) -> list[Image.Image] | None:
     """The record's images, downscaled as they decode (never a batch of full-size scans), or None when the record
-    must be skipped (its error is already reported)."""
-    if policy == "ignore":
-        return []
+    must be skipped (its error is already reported): the one skip rule of both builders (folder and Milvus)."""
     images: list[Image.Image] = []
-    for path in record.image_paths:
+    for path in record.image_paths if policy != "ignore" else ():
         try:
-            images.append(load_image(path, max_side=max_side))
+            images.append(load_image(path, max_side=decode_side(encoder)))
         except ImageError as exc:
             if policy == "require":
                 report.errors.append(f"record {record.id}: {exc}")
                 return None
             report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
+    if not record.text.strip() and not (images and "image" in encoder.modalities):
+        report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+        return None
     return images
 
 
@@ -119,7 +118,7 @@ def build_index(
 
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
         unique = _first_of_each_id(records, milvus)
-        load = lambda record: _load_views(record, images, milvus)  # noqa: E731
+        load = lambda record: _load_views(record, images, milvus, encoder)  # noqa: E731
         return build_milvus_index(
             unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, wait, on_wait
         )
@@ -153,17 +152,13 @@ def _fill(
     report: IndexReport,
 ) -> None:
     embed_images = "image" in encoder.modalities
-    side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:
         kept: list[Record] = []
         loaded: list[list[Image.Image]] = []
         for record in batch:
-            views = _load_views(record, images, report, side)
+            views = _load_views(record, images, report, encoder)
             if views is None:
-                continue
-            if not record.text.strip() and not (views and embed_images):
-                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
                 continue
             kept.append(record)
             loaded.append(views)

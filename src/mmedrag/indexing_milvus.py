@@ -95,10 +95,7 @@ def build_milvus_index(
                 report.errors.append(str(exc))
                 continue
             loaded = load_views(record)
-            if loaded is None:
-                continue
-            if not record.text.strip() and not (loaded and embed_images):
-                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+            if loaded is None:  # the image policy or the skip rule of mmedrag.indexing said no (and why)
                 continue
             kept.append(record)
             views[record.id] = loaded
