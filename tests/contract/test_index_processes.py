@@ -178,14 +178,21 @@ def test_a_busy_lite_folder_is_one_line_for_readers_and_a_wait_for_writers(tmp_p
     assert json.loads(mmedrag("index", str(whole), "--index", "idx", "--json", cwd=tmp_path).stdout)["total"] == 6
 
 
-@lite_only
-def test_two_concurrent_lite_writers_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "where", [pytest.param("lite", marks=lite_only), pytest.param("server", marks=pytest.mark.integration)]
+)
+def test_two_concurrent_milvus_writers_lose_nothing(where: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Both writers go through the pointer folder's writer lock: the second waits for the first (one line on
+    stderr), then adds its records to the collection the first published."""
     first, whole = split_corpus(tmp_path)
     second = tmp_path / "second.jsonl"
     second.write_text("".join(whole.read_text(encoding="utf-8").splitlines(keepends=True)[4:]), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (SRC, os.environ.get("PYTHONPATH"))))}
     code = "import sys; from mmedrag.cli import main; sys.exit(main(sys.argv[1:]))"
-    store = f"milvus:{tmp_path / 'lite'}"
+    if where == "lite":
+        store = f"milvus:{tmp_path / 'lite'}"
+    else:
+        store = f"milvus:{request.getfixturevalue('milvus_uri')}|collection=w_{uuid.uuid4().hex[:8]}"
     writers = [
         subprocess.Popen(
             [
