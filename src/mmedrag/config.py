@@ -108,6 +108,7 @@ class CalibratedConfig(_Strict):
     kind: Literal["calibrated"] = "calibrated"
     calibration: str
     on_uncertified: Literal["abstain", "no_retrieval"] = "abstain"
+    k: int | None = Field(None, ge=0, description="calibrated: a cap on the certified k* (null: k* itself)")
 
 
 class CustomSelectorConfig(BaseModel):

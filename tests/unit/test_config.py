@@ -73,7 +73,7 @@ def test_the_example_config_is_valid() -> None:
             "config selector.ratio: Extra inputs are not permitted for selector kind 'gap'",
         ),
         ({"selector.kind": "calibrated"}, "config selector.calibration: Field required for selector kind 'calibrated'"),
-        ({"selector.kind": "calibrated", "selector.calibration": "c.json", "selector.k": 3}, "selector.k: Extra"),
+        ({"selector.kind": "calibrated", "selector.calibration": "c.json", "selector.gamma": 0.1}, "selector.gamma"),
         ({"selector.gamma": 0.2}, "selector kind 'top_k'"),  # kind defaults to top_k
     ],
 )
