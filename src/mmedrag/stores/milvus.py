@@ -311,11 +311,15 @@ class MilvusIndex:
         return found
 
     def image_hashes(self) -> list[tuple[str, int]]:
-        """``(record id, dHash)`` of every image view (streamed; the near-copy guard caches them)."""
-        return [
-            (row["record_id"], int(row["dhash"]) % (1 << 64))
-            for row in self.iter_rows('kind == "image"', ["record_id", "dhash"])
-        ]
+        """``(record id, dHash)`` of every image view (the near-copy guard caches them).
+
+        Up to half of Milvus' largest query window they come in one query; past it, streamed by a query iterator
+        (pymilvus 3's iterator on a 2.3 server can wait long for its session timestamp: one query avoids it).
+        """
+        fields = ["record_id", "dhash"]
+        small = self.searcher.count('kind == "image"') < MAX_LIMIT // 2
+        rows = self._query('kind == "image"', fields) if small else self.iter_rows('kind == "image"', fields)
+        return [(row["record_id"], int(row["dhash"]) % (1 << 64)) for row in rows]
 
     def reopen(self) -> MilvusIndex:
         """A live collection always serves its newest state (a rebuild switches the alias under it)."""
