@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
+# PyTorch from the package registry is a CUDA build (about 3 GB of CUDA libraries). On a CPU-only machine set
+# TORCH_INDEX to PyTorch's CPU wheel index (see "Install" in the README) to get the CPU build of the same version.
+TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -16,18 +20,29 @@ endif
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+define venv_with
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev,docs,milvus-server]"
-	touch $(STAMP)
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet -c constraints.txt --index-url "$(TORCH_INDEX)" torch torchvision)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(1)]"
+endef
+
+$(STAMP): pyproject.toml constraints.txt
+	$(call venv_with,all$(comma)dev$(comma)docs$(comma)milvus-server)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml constraints.txt
+	$(call venv_with,demo)
+	touch $(DEMO_STAMP)
+
+comma := ,
 
 install: $(STAMP)  ## create .venv with every extra and the dev tools (pinned by constraints.txt)
 
-demo: $(STAMP)  ## the main job: end-to-end demo on MedPix 2.0 + VQA-RAD (fetches them first when missing)
+demo: $(DEMO_STAMP)  ## the main job: end-to-end demo on MedPix 2.0 + VQA-RAD (fetches them first when missing)
 	$(BIN)/mmedrag demo $(DEMO_ARGS)
 
-serve: $(STAMP)  ## the web page and API on the demo's knowledge base, http://127.0.0.1:8000 (built on first use)
+serve: $(DEMO_STAMP)  ## the web page and API on the demo's knowledge base, http://127.0.0.1:8000 (built on first use)
 	$(BIN)/mmedrag serve --demo
 
 test: $(STAMP)  ## every test CI runs: unit, contract and integration (tiny real models, real data)

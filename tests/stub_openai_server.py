@@ -50,6 +50,7 @@ class StubOpenAIServer:
         delay_s: every answer waits this long first (to outlast a client timeout).
         jitter_s: plus a random extra wait in ``[0, jitter_s)`` (to shuffle completion order under concurrency).
         empty: answer with no choices at all.
+        top_logprobs: when a request asks for ``logprobs``, the first answer token's alternatives (token -> log p).
 
     ``requests`` lists what arrived; ``max_in_flight`` is the most answers that were pending at once.
 
@@ -65,6 +66,7 @@ class StubOpenAIServer:
     delay_s: float = 0.0
     jitter_s: float = 0.0
     empty: bool = False
+    top_logprobs: dict[str, float] | None = None
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     max_in_flight: int = field(default=0, init=False)
 
@@ -133,6 +135,10 @@ class StubOpenAIServer:
             if self.empty
             else [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
         )
+        if choices and body.get("logprobs") and self.top_logprobs:
+            alternatives = [{"token": t, "logprob": lp, "bytes": None} for t, lp in self.top_logprobs.items()]
+            first = {"token": text.split()[0] if text.split() else "", "logprob": max(self.top_logprobs.values())}
+            choices[0]["logprobs"] = {"content": [{**first, "bytes": None, "top_logprobs": alternatives}]}
         prompt_tokens = len(json.dumps(body["messages"]).split())
         completion_tokens = len(text.split())
         return (

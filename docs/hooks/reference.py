@@ -88,6 +88,7 @@ def render_config() -> str:
         ("retrieval", config.RetrievalConfig),
         *((f"selector (kind: {model.model_fields['kind'].default})", model) for model in config.SELECTOR_MODELS),
         ("prompt", config.PromptConfig),
+        ("answers", config.AnswersConfig),
         ("router", config.RouterConfig),
         ("domains.NAME", config.BundleConfig),
     ]

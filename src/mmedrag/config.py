@@ -25,6 +25,9 @@ from mmedrag.backends import ENCODERS, GENERATORS, INDEXES, ROUTERS, SELECTORS
 from mmedrag.errors import ConfigError
 from mmedrag.registry import Registry
 
+CONFIDENCE_FILE = "confidence.json"
+"""The confidence calibration `mmedrag calibrate --confidence` writes; found beside a config file by default."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN threshold passes every comparison
@@ -63,6 +66,10 @@ class RetrievalConfig(_Strict):
     near_duplicate_guard: bool = Field(True, description="exclude near copies of the query image (re-encodes, crops)")
     near_duplicate_bits: int | None = Field(
         None, ge=0, le=64, description="dHash distance that makes a near-copy candidate (null: 10)"
+    )
+    consistency: bool = Field(
+        True,
+        description="set aside retrieved cases whose body region or modality contradicts the query's (traced)",
     )
     domain: str | None = None
     modality: str | None = None
@@ -159,6 +166,28 @@ class PromptConfig(_Strict):
     min_reference_tokens: int = Field(16, ge=1)
 
 
+class AnswersConfig(_Strict):
+    """What a reader is shown: how weak evidence is answered and how confidence is calibrated."""
+
+    answer_weak: Literal["abstain", "lean"] = Field(
+        "abstain",
+        description="a weakly supported answer (similar cases' silence, disagreeing references, a VLM answer no "
+        "reference states): abstain and say why, or give the leaning answer graded weak",
+    )
+    min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a yes/no answer whose confidence is below this is withheld with the reason (below 0.5 the "
+        "other answer is the likelier one)",
+    )
+    confidence_calibration: str | None = Field(
+        None,
+        description="confidence.json written by `mmedrag calibrate --confidence` (default: the confidence.json "
+        "beside the config file, when there is one)",
+    )
+
+
 class RouterConfig(_Strict):
     """A trained router folder, or ``zero_shot:ENCODER_SPEC``; ``threshold`` overrides the saved one."""
 
@@ -189,9 +218,20 @@ class PipelineConfig(_Strict):
     generator: GeneratorSpec = "extractive"
     default_domain: str | None = "radiology"
     router: RouterConfig | None = None
+    image_questions: bool = Field(
+        True, description='abstain on a question about "this image" asked without an image (false: answer text-only)'
+    )
+    scope_check: bool = Field(
+        True,
+        description="abstain (grade out_of_scope) on a query image unlike every image of the index, by the in-scope "
+        "check fitted when the index was built (alpha 5%: `mmedrag index --scope-alpha`); false turns it off",
+    )
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     selector: SelectorConfig = Field(default_factory=TopKConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
+    answers: AnswersConfig = Field(
+        default_factory=AnswersConfig, description="evidence grades shown to readers and confidence calibration"
+    )
     domains: dict[str, BundleConfig] = Field(default_factory=dict)
 
 
@@ -232,6 +272,14 @@ def load_config(
         _set_path(tree, key.strip(), value)
     for key, value in (values or {}).items():
         _set_path(tree, key, value)
+    beside = Path(path).with_name(CONFIDENCE_FILE) if path is not None else None
+    answers = tree.get("answers")
+    if (
+        beside is not None
+        and beside.is_file()
+        and not (isinstance(answers, dict) and "confidence_calibration" in answers)
+    ):
+        _set_path(tree, "answers.confidence_calibration", str(beside))
     try:
         return PipelineConfig.model_validate(tree)
     except ValidationError as exc:

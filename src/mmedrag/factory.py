@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.backends import SELECTORS
+from mmedrag.calibration.confidence import ConfidenceCalibrator
 from mmedrag.config import BundleConfig, PipelineConfig, RetrievalConfig, SelectorConfig
 from mmedrag.domains import check_domain
 from mmedrag.encoders import create_encoder
@@ -80,4 +81,14 @@ def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -
         },
         router=router,
         default_domain=check_domain(config.default_domain) if config.default_domain else None,
+        consistency=config.retrieval.consistency,
+        image_questions=config.image_questions,
+        answer_weak=config.answers.answer_weak,
+        min_confidence=config.answers.min_confidence,
+        calibrator=(
+            ConfidenceCalibrator.load(config.answers.confidence_calibration)
+            if config.answers.confidence_calibration
+            else None
+        ),
+        scope_check=config.scope_check,
     )

@@ -25,6 +25,8 @@ from mmedrag.errors import DataError, ImageError
 from mmedrag.io.images import decode_side, dhash, load_image, pixel_sha256
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
+from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
+from mmedrag.retrieval.scope_fit import fit_folder_scope, fit_summary, stats_test
 from mmedrag.stores.base import default_store_spec
 from mmedrag.stores.index import FolderIndex, view_id
 from mmedrag.types import Record
@@ -46,6 +48,7 @@ class IndexReport:
     seconds: float = 0.0
     encoder: str = ""
     store: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -96,8 +99,12 @@ def build_index(
     progress: bool = False,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    scope_alpha: float = DEFAULT_ALPHA,
 ) -> IndexReport:
     """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
+
+    Every build (re)fits the in-scope check on the whole index (:mod:`mmedrag.retrieval.scope`): at most about
+    ``scope_alpha`` of images like the knowledge base's are later flagged as out of scope.
 
     Args:
         store: vector store spec for a new index (default: FAISS exact inner product if installed).
@@ -120,7 +127,7 @@ def build_index(
         unique = _first_of_each_id(records, milvus)
         load = lambda record: _load_views(record, images, milvus, encoder)  # noqa: E731
         return build_milvus_index(
-            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, wait, on_wait
+            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, scope_alpha, wait, on_wait
         )
     started = time.perf_counter()
     path = Path(index_dir)
@@ -136,6 +143,7 @@ def build_index(
         report.skipped = len(report.errors)
         if report.added + report.replaced == 0:
             raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+        report.scope = _fit_scope(index, scope_alpha)
         index.save()
         report.total = index.records.count()
     report.seconds = round(time.perf_counter() - started, 3)
@@ -192,6 +200,36 @@ def _add_batch(
     index.records.upsert(records, fingerprints)
     report.replaced += len(existing)
     report.added += len(records) - len(existing)
+
+
+def _fit_scope(index: FolderIndex, alpha: float) -> dict[str, Any]:
+    """Fit the in-scope check on the index in memory and keep it in its metadata (saved with the next version)."""
+    model = fit_folder_scope(index, alpha, extra=stats_test(index.records.get))
+    if model is None:
+        index.info.pop(SCOPE_KEY, None)
+    else:
+        index.info[SCOPE_KEY] = model.to_dict()
+    return fit_summary(model)
+
+
+def refit_scope(
+    index_dir: str | Path,
+    alpha: float = DEFAULT_ALPHA,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the in-scope check of an existing index again (an index built before the check existed has none), from
+    its stored vectors: nothing is encoded. Saves a new version (folder) or the meta row (Milvus)."""
+    from mmedrag.stores.locate import index_kind
+
+    if index_kind(index_dir) == "milvus":
+        from mmedrag.indexing_milvus import refit_milvus_scope
+
+        return refit_milvus_scope(index_dir, alpha)
+    with FolderIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+        summary = _fit_scope(index, alpha)
+        index.save()
+    return summary
 
 
 def copy_index(

@@ -18,6 +18,8 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.images import dhash, pixel_sha256
+from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
+from mmedrag.retrieval.scope_fit import fit_pushdown_scope, fit_summary, stats_test
 from mmedrag.stores.index import FolderIndex, view_id
 from mmedrag.stores.locate import index_kind
 from mmedrag.stores.milvus import check_record
@@ -40,11 +42,14 @@ class Report(Protocol):
     image_vectors: int
     seconds: float
     store: dict[str, Any]
+    scope: dict[str, Any]
     errors: list[str]
     warnings: list[str]
 
 
 R = TypeVar("R", bound=Report)
+# The fit lives in the meta row, which holds at most 64 KiB (stores/milvus.py MAX_TEXT): fewer scores and references.
+MILVUS_CALIBRATION, MILVUS_REFERENCE = 1000, 150
 
 
 def _finish(report: R, counts: BuildCounts, index_dir: str | Path, started: float) -> R:
@@ -68,6 +73,7 @@ def build_milvus_index(
     batch_size: int = 32,
     rebuild: bool = False,
     progress: bool = False,
+    scope_alpha: float = DEFAULT_ALPHA,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
 ) -> R:
@@ -119,7 +125,16 @@ def build_milvus_index(
     )
     if counts.added + counts.replaced + counts.unchanged == 0:
         raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
+    report.scope = refit_milvus_scope(index_dir, scope_alpha)
     return _finish(report, counts, index_dir, started)
+
+
+def refit_milvus_scope(index_dir: str | Path, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    """Fit the in-scope check on a Milvus index's stored image vectors and keep it in the index's meta row."""
+    index = open_any(index_dir)
+    model = fit_pushdown_scope(index, alpha, limit=MILVUS_CALIBRATION, extra=stats_test(index.get, MILVUS_REFERENCE))
+    index.write_meta(**{SCOPE_KEY: None if model is None else model.to_dict()})
+    return fit_summary(model)
 
 
 def copy_index_to_milvus(
@@ -156,6 +171,7 @@ def copy_index_to_milvus(
         return text, images
 
     counts = write_batches(index_dir, store, folder.encoder, records, load, encode, batch_size, rebuild, progress)
+    report.scope = refit_milvus_scope(index_dir)  # fitted again: the meta row keeps fewer scores than a folder
     return _finish(report, counts, index_dir, started)
 
 

@@ -1,9 +1,11 @@
 """The RAG pipeline, readable top to bottom: route -> retrieve -> select -> prompt -> generate, with a trace.
 
 Routing follows the written order of :func:`mmedrag.routing.route`: the query's own domain, then the router, then
-the default; a query the router finds out of scope is not answered. Each domain may have its own bundle (index,
-selector, prompts, adapter: MMed-RAG's per-domain retrievers, method.md §2.1); domains without one use the
-pipeline's default bundle. No graph engine, no callbacks: each stage is a plain object with one method.
+the default; a query the router finds out of scope is not answered, nor one whose image the knowledge base's own
+in-scope check flags (:mod:`mmedrag.retrieval.scope`, on unless ``scope_check`` is False; the router and the check
+both apply). Each domain may have its own bundle (index, selector, prompts, adapter: MMed-RAG's per-domain
+retrievers, method.md §2.1); domains without one use the pipeline's default bundle. No graph engine, no callbacks:
+each stage is a plain object with one method.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mmedrag.calibration.confidence import ConfidenceCalibrator
 from mmedrag.domains import OUT_OF_SCOPE
+from mmedrag.errors import ConfigError
 from mmedrag.generation.base import Generator
-from mmedrag.generation.prompts import PromptBuilder, infer_task
+from mmedrag.generation.grading import WEAK_POLICIES, grade_generation
+from mmedrag.generation.prompts import PromptBuilder, infer_task, refers_to_image
 from mmedrag.io.images import query_image
 from mmedrag.progress import batches, track
+from mmedrag.retrieval.consistency import screen
 from mmedrag.retrieval.context import ContextSelector, TopK
 from mmedrag.retrieval.retriever import Filters, Mode, Retriever
 from mmedrag.routing.base import DomainRouter, RouteDecision, route_batch
-from mmedrag.types import UNKNOWN, Answer, Context, Generation, Hit, Prompt, Query
+from mmedrag.types import UNKNOWN, Answer, Context, Generation, Grade, Hit, Prompt, Query
 
 
 @dataclass
@@ -53,6 +59,12 @@ class Planned:
     route: RouteDecision
     bundle: Bundle | None
     hits: list[Hit]
+    inconsistent: list[dict[str, str]] = field(default_factory=list)
+    """Hits set aside because their body region or modality contradicts the query's, with the reason."""
+    abstained: str | None = None
+    """Why the input itself cannot be answered (a question about "this image" without one)."""
+    note: str = ""
+    """What the reader should know about the input (no image given)."""
 
 
 @dataclass
@@ -71,6 +83,29 @@ class RAGPipeline:
     bundles: Mapping[str, Bundle] = field(default_factory=dict)
     router: DomainRouter | None = None
     default_domain: str | None = "radiology"
+    consistency: bool = True
+    """Set aside retrieved cases whose body region or modality contradicts the query's (traced as "inconsistent")."""
+    image_questions: bool = True
+    """Abstain on a question about "this image" that comes without an image (off for deliberate text-only runs)."""
+    scope_check: bool = True
+    """Abstain (grade ``out_of_scope``) on a query image unlike every image of the index (its in-scope fit)."""
+    answer_weak: str = "abstain"
+    """``abstain``: a weakly supported answer is withheld with the reason (the default: a confident answer the
+    evidence does not support is worse than none); ``lean``: it is given, graded ``weak``."""
+    calibrator: ConfidenceCalibrator | None = None
+    """Maps (grade, raw confidence) to the probability of being right; None: the raw number, marked uncalibrated."""
+    min_confidence: float = 0.5
+    """A yes/no answer less likely right than this is withheld: below 0.5 the other answer is the likelier one."""
+
+    def __post_init__(self) -> None:
+        if self.answer_weak not in WEAK_POLICIES:
+            raise ConfigError(f"answer_weak={self.answer_weak!r}; use one of {', '.join(WEAK_POLICIES)}")
+
+    def leaning(self) -> RAGPipeline:
+        """The same pipeline giving every answer it has (weakly supported or unlikely ones too) instead of withholding
+        it: the generator's own behaviour, which preference mining, k calibration and reliance diagnostics measure,
+        and the literature's answer-every-question setting."""
+        return replace(self, answer_weak="lean", min_confidence=0.0)
 
     def bundle_for(self, domain: str) -> Bundle:
         return self.bundles.get(domain, self.default)
@@ -105,13 +140,36 @@ class RAGPipeline:
         for group in groups.values():
             bundle = group[0].bundle
             assert bundle is not None and bundle.retriever is not None
-            found = bundle.retriever.search_batch(
-                [p.query for p in group], k=bundle.retrieve_k, mode=bundle.retrieval_mode, filters=bundle.filters
+            found, verdicts = bundle.retriever.search_checked(
+                [p.query for p in group],
+                k=bundle.retrieve_k,
+                mode=bundle.retrieval_mode,
+                filters=bundle.filters,
+                check_scope=self.scope_check,
             )
-            for item, hits in zip(group, found, strict=True):
+            for item, hits, verdict in zip(group, found, verdicts, strict=True):
                 item.hits = hits
+                item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
+                if verdict.out_of_scope:
+                    item.bundle = None  # answered as an abstention, with no citations
+        for item in planned:
+            self._screen(item)
         clock.lap("retrieve")
         return planned
+
+    def _screen(self, item: Planned) -> None:
+        """The input checks: a question about "this image" without one abstains, a question without an image is
+        answered text-only (and says so), and references that contradict the query are set aside."""
+        if item.bundle is None:
+            return
+        if item.query.image is None:
+            if self.image_questions and refers_to_image(item.query.text):
+                item.bundle, item.hits = None, []
+                item.abstained = item.note = NO_IMAGE
+                return
+            item.note = TEXT_ONLY
+        if self.consistency:
+            item.hits, item.inconsistent = screen(item.query, item.hits)
 
     def respond(
         self, planned: Sequence[Planned], selector: ContextSelector | None = None, clock: _Clock | None = None
@@ -148,27 +206,65 @@ class RAGPipeline:
         self, p: Planned, context: Context, prompt: Prompt, generation: Generation, timings: dict[str, float]
     ) -> Answer:
         assert p.bundle is not None
+        verdict = grade_generation(prompt, generation)
+        text, grade = generation.text, verdict.grade
         trace: dict[str, Any] = {
             "query_id": p.query.id,
             "route": p.route.to_dict(),
             "domain_source": p.route.source,
             "bundle": p.bundle.name,
             "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
+            "inconsistent": list(p.inconsistent),
             "selector": dict(context.trace),
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
             "generation": dict(generation.meta),
+            "grading": {
+                "grade": verdict.grade,
+                "group": verdict.group,
+                "raw_confidence": verdict.raw_confidence,
+                **verdict.evidence,
+            },
         }
+        confidence = self._confidence(verdict.group, verdict.raw_confidence)
+        note = verdict.note
+        weak = grade == "weak" and self.answer_weak == "abstain"
+        unsure = grade != "abstained" and confidence is not None and confidence < self.min_confidence
+        if prompt.task == "closed" and (weak or unsure):
+            # Withheld, not lost: the leaning answer and its confidence stay in the trace (risk-coverage curves).
+            trace["withheld"] = {"answer": text, "confidence": confidence}
+            if not weak:
+                note = (
+                    f"Withheld: answers resting on such evidence are right {confidence:.0%} of the time, below the "
+                    f"{self.min_confidence:.0%} this pipeline answers at. {note}"
+                )
+            text, grade, confidence = UNKNOWN, "abstained", None
+        if grade == "abstained":
+            confidence = None
+        cited = _cited(context, prompt.references) if grade != "abstained" else Context(trace=context.trace)
         return Answer(
-            text=generation.text,
+            text=text,
             domain=p.route.domain or OUT_OF_SCOPE,
             task=prompt.task,
-            context=_cited(context, prompt.references),
+            context=cited,
             prompt_tokens=generation.prompt_tokens,
             timings_ms=timings,
             trace=trace,
             yes_probability=generation.yes_probability,
+            grade=grade,
+            confidence=confidence,
+            confidence_calibrated=confidence is not None and self.calibrator is not None,
+            note=" ".join(n for n in (note, p.note) if n),
         )
+
+    def _confidence(self, group: str, raw: float | None) -> float | None:
+        if raw is None:
+            return None
+        return self.calibrator(group, raw) if self.calibrator is not None else raw
+
+
+NO_IMAGE = "No image was given; the question asks about this image."
+TEXT_ONLY = "Text-only: no image given, answered from the question's text."
 
 
 def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
@@ -179,11 +275,30 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         "route": planned.route.to_dict(),
         "domain_source": planned.route.source,
     }
-    if context is None:
-        trace["abstained"] = "the router found the image out of scope for every configured domain"
+    grade: Grade
+    if planned.abstained:
+        trace["abstained"] = planned.abstained
+        grade, note = "abstained", planned.note
+    elif context is None:
+        grade = "out_of_scope"
+        scope = planned.route.scope or {}
+        if scope.get("status") == "out_of_scope":
+            trace["abstained"] = f"the in-scope check flagged the image ({scope.get('reason')})"
+            share = 1.0 - float(scope.get("alpha") or 0.05)
+            note = (
+                f"Its nearest knowledge-base cases are less alike than {share:.0%} of the knowledge base's own images "
+                "are to theirs (a chart, a photograph or a screenshot is): it is not answered and nothing is cited."
+            )
+        else:
+            trace["abstained"] = "the router found the image out of scope for every configured domain"
+            note = "The image does not look like any domain this router covers, so it is not answered."
     else:
         trace["abstained"] = f"the context selector abstained ({context.trace.get('reason')})"
         trace["selector"] = dict(context.trace)
+        grade, note = (
+            "abstained",
+            f"No number of references is certified for this query ({context.trace.get('reason')}).",
+        )
     return Answer(
         text=UNKNOWN,
         domain=planned.route.domain or OUT_OF_SCOPE,
@@ -191,6 +306,8 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         context=Context(),
         timings_ms=timings,
         trace=trace,
+        grade=grade,
+        note=note,
     )
 
 

@@ -131,7 +131,7 @@ class Reference:
     truncated: bool = False
     own: bool = False
     """The reference describes the query's own study or patient (same ``study_id`` or ``patient_id``), as the gold
-    report does in the IU-Xray setting; only such a report's silence may answer (method.md §5.1)."""
+    report does in the IU-Xray gold setting: only such a report's silence may answer a question."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,3 +216,25 @@ def test_create_milvus_index_is_a_plain_factory(tmp_path: Path) -> None:
     index.upsert([record], {"a": encoder.encode_texts(["hello"])[0]}, {}, {})
     assert index.search_records(encoder.encode_texts(["hello"]), "text", 3, {"domain": "radiology"})[0][0][0] == "a"
     assert index.search_records(encoder.encode_texts(["hello"]), "text", 3, {"domain": "pathology"}) == [[]]
+
+
+def test_in_scope_fit_lives_in_the_meta_row(store: Callable[[str], str], tmp_path: Path) -> None:
+    from mmedrag.indexing import refit_scope
+    from mmedrag.retrieval.scope_fit import EMBEDDING, scope_of
+
+    encoder = HashEncoder(dim=16)
+    records = []
+    for n in range(45):  # alpha 0.05 over two tests needs 39 images before anything can be flagged
+        path = tmp_path / f"s{n}.png"
+        make_image(300 + n).save(path)
+        records.append(Record(id=f"s{n}", text=f"report {n}", image_paths=(str(path),), patient_id=f"p{n // 2}"))
+    report = build_index(records, tmp_path / "idx", encoder, store=store("scope"))
+    assert report.scope["fitted"] and report.scope["scored"] == 45
+    model = scope_of(load_index(tmp_path / "idx"))  # a new connection reads it back from the meta row
+    assert model is not None and len(model.tests[EMBEDDING].scores) == 45
+    own = Query(image=make_image(300))
+    verdict = Retriever(load_index(tmp_path / "idx"), encoder).search_checked([own], k=2)[1][0]
+    assert verdict.status == "in_scope"  # a knowledge-base image is its own nearest neighbour
+    assert refit_scope(tmp_path / "idx", alpha=0.2)["alpha"] == 0.2
+    refitted = scope_of(load_index(tmp_path / "idx"))
+    assert refitted is not None and refitted.alpha == 0.2

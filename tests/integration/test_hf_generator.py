@@ -368,3 +368,20 @@ def test_each_prompt_runs_with_its_own_adapter_or_the_base(
         assert got.yes_probability == pytest.approx(want.yes_probability, abs=1e-5)
     assert [r.meta["adapter"] for r in results] == [str(gemma_adapter), None, str(other)]
     assert len({round(r.yes_probability, 6) for r in results}) == 3
+
+
+def test_a_vlm_answer_is_graded_with_its_probability_as_confidence(
+    tiny_vlms: dict[str, Path], image: Image.Image
+) -> None:
+    from mmedrag.pipeline import RAGPipeline
+
+    generator = HFGenerator(tiny_vlms["gemma3"], closed_answer="first_token")
+    lean = RAGPipeline(generator, answer_weak="lean").answer(Query(text=QUESTIONS[0], image=image))
+    # No reference states anything: the model's own reading of the image, weak, with P(its answer) as confidence.
+    assert lean.grade == "weak" and lean.text in ("yes", "no") and lean.yes_probability is not None
+    assert lean.confidence == pytest.approx(lean.yes_probability if lean.text == "yes" else 1 - lean.yes_probability)
+    assert "model's own reading of the image" in lean.note
+    withheld = RAGPipeline(generator).answer(Query(text=QUESTIONS[0], image=image))
+    assert (withheld.text, withheld.grade) == ("unknown", "abstained") and withheld.trace["withheld"][
+        "answer"
+    ] == lean.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import random
 import re
 import socket
@@ -58,7 +59,7 @@ def test_request_carries_model_settings_image_and_verbatim_text() -> None:
     assert [r.text for r in results] == ["yes", "no"]
     assert results[0].prompt_tokens > 0 and results[0].completion_tokens == 1
     assert results[0].yes_probability is None
-    assert results[0].meta == {"finish_reason": "stop", "model": MODEL}
+    assert results[0].meta == {"finish_reason": "stop", "model": MODEL, "logprobs": False}
     assert len(server.requests) == 2
     for request, prompt, image in zip(server.requests, prompts, images, strict=True):
         body = request.body
@@ -73,6 +74,19 @@ def test_request_carries_model_settings_image_and_verbatim_text() -> None:
         assert decoded.size == image.size
         assert decoded.convert("RGB").tobytes() == image.tobytes()  # PNG is lossless
         assert text_part == prompt.messages[0]["content"][1]  # {"type": "text", "text": ...} unchanged
+
+
+def test_log_probabilities_give_p_yes_and_a_graded_confidence() -> None:
+    prompts = [_prompt("Is there a pleural effusion?"), _prompt("What is shown?")]
+    alternatives = {"Yes": -0.2, " yes": -2.5, "No": -1.9, "Maybe": -4.0}
+    with StubOpenAIServer(reply=lambda body: "yes", top_logprobs=alternatives) as server:
+        results = OpenAICompatGenerator(server.base_url, MODEL).generate(prompts)
+        plain = OpenAICompatGenerator(server.base_url, MODEL, logprobs=False).generate(prompts[:1])
+    yes, no = math.exp(-0.2) + math.exp(-2.5), math.exp(-1.9)
+    assert results[0].yes_probability == pytest.approx(yes / (yes + no))
+    assert results[1].yes_probability is None and results[1].confidence == pytest.approx(math.exp(-0.2))
+    assert server.requests[0].body["logprobs"] is True and server.requests[0].body["top_logprobs"] == 5
+    assert "logprobs" not in server.requests[2].body and plain[0].yes_probability is None
 
 
 def test_text_only_prompt_sends_no_image_part() -> None:

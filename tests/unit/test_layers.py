@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mmedrag"
 # Bottom to top. Names are the first component under mmedrag (a sub-package or a top-level module);
 # "__init__" is the public API re-exported by mmedrag/__init__.py.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "_optional", "registry", "backends", "types", "domains", "progress", "config"}),
+    frozenset({"errors", "_optional", "registry", "backends", "types", "domains", "anatomy", "progress", "config"}),
     frozenset({"io"}),
     frozenset({"quality", "calibration", "encoders", "stores", "datasets"}),
     frozenset({"retrieval", "routing", "generation"}),

@@ -25,13 +25,15 @@ def retriever(tiny_manifest: Path, hash_encoder: HashEncoder) -> Retriever:
 
 
 def test_answer_cites_the_selected_cases_and_traces_every_stage(retriever: Retriever) -> None:
-    generator = EchoGenerator()
-    pipeline = RAGPipeline(generator, Bundle(retriever=retriever, selector=TopK(2), fetch_k=5))
+    generator = EchoGenerator()  # its answers are neither yes nor no: "lean" shows them, graded weak
+    pipeline = RAGPipeline(generator, Bundle(retriever=retriever, selector=TopK(2), fetch_k=5), answer_weak="lean")
     answer = pipeline.answer(Query(text="Is there a pleural effusion?", image=make_image(9)))
     shown = [r.record_id for r in generator.calls[0][0].references]
     assert answer.text == "closed|Is there a pleural effusion?|" + ",".join(shown)
     assert [c["id"] for c in answer.citations] == shown and answer.context.k == 2
-    assert len(answer.trace["retrieved"]) == 5 and answer.trace["selector"]["cut"] == 2
+    # the fundus case (r5) is about the eye, the question about the chest: set aside, with its reason
+    assert [h["id"] for h in answer.trace["inconsistent"]] == ["r5"]
+    assert len(answer.trace["retrieved"]) == 4 and answer.trace["selector"]["cut"] == 2
     assert answer.domain == "radiology" and answer.trace["domain_source"] == "default"
     assert set(answer.timings_ms) == {"route", "retrieve", "select", "prompt", "generate", "total"}
     assert answer.prompt_tokens > 0
@@ -132,6 +134,7 @@ def test_router_picks_the_bundle_and_out_of_scope_is_not_answered(tiny_manifest:
         generator=generator,
         router=router,
         bundles={"ophthalmology": Bundle("ophthalmology", retriever=eye, selector=TopK(1))},
+        answer_weak="lean",
     )
     queries = [Query(text="Is the disc cupped?", image=make_image(1, size=(w, 40))) for w in (48, 50, 52, 54)]
     eye_answer, chart, unsure, xray = pipeline.answer_batch(queries)
@@ -142,6 +145,7 @@ def test_router_picks_the_bundle_and_out_of_scope_is_not_answered(tiny_manifest:
     )
     assert eye_answer.trace["route"]["probability"] == 0.85 and eye_answer.trace["domain_source"] == "router"
     assert chart.domain == "out_of_scope" and chart.text == "unknown" and chart.citations == []
+    assert (chart.grade, unsure.grade, chart.confidence) == ("out_of_scope", "out_of_scope", None)
     assert unsure.domain == "out_of_scope"  # 0.45 is below the threshold: abstain, never fall back to the default
     assert (xray.domain, xray.trace["bundle"], xray.context.k) == ("radiology", "default", 0)
     assert len(generator.calls[0]) == 2  # the two out-of-scope queries never reach the generator
@@ -186,6 +190,25 @@ def test_config_builds_bundles_per_domain(tiny_manifest: Path, hash_encoder, tmp
 
 
 def test_retrieval_fetches_as_many_hits_as_the_selector_may_keep(retriever: Retriever) -> None:
-    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever, selector=TopK(4), fetch_k=2))
+    pipeline = RAGPipeline(
+        EchoGenerator(), Bundle(retriever=retriever, selector=TopK(4), fetch_k=2), answer_weak="lean"
+    )
     answer = pipeline.answer(Query(text="Is there a pleural effusion?", image=make_image(9)))
     assert len(answer.trace["retrieved"]) == 4 and answer.context.k == 4
+
+
+def test_an_answer_less_likely_right_than_min_confidence_is_withheld(retriever: Retriever) -> None:
+    from mmedrag.calibration.confidence import ConfidenceCalibrator
+    from mmedrag.generation.extractive import ExtractiveGenerator
+
+    coin = ConfidenceCalibrator("isotonic", maps={"*": ([0.0, 1.0], [0.4, 0.4])})  # every answer right 40% of the time
+    query = Query(text="Is there a pleural effusion?", domain="radiology")
+    bundle = Bundle(retriever=retriever, selector=TopK(1), retrieval_mode="text")
+    shown = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin, min_confidence=0.0).answer(query)
+    assert shown.grade == "supported" and shown.confidence == pytest.approx(0.4) and shown.confidence_calibrated
+    withheld = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin).answer(query)
+    assert (withheld.text, withheld.grade, withheld.citations) == ("unknown", "abstained", [])
+    assert withheld.note.startswith(
+        "Withheld: answers resting on such evidence are right 40% of the time, below the 50%"
+    )
+    assert withheld.trace["withheld"] == {"answer": shown.text, "confidence": pytest.approx(0.4)}

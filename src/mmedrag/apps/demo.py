@@ -8,8 +8,10 @@
 
 No pretrained medical image encoder can be downloaded offline, so the demo trains a small image tower against the
 frozen pretrained MiniLM text encoder for about a minute (symmetric contrastive loss) and reports recall@k on
-MedPix cases it did not train on. It then answers every question with the extractive generator, without and with
-retrieval, and reports accuracy, abstentions and time. The tower and the index are cached: a second run reuses both.
+MedPix cases it did not train on. Every answer is graded by its evidence and withheld when the evidence is weak
+(another patient's silence never answers); its confidence is calibrated on a development split (VQA-RAD train,
+RULE's IU-Xray val questions) and the tables report coverage, accuracy on answered questions, AURC and ECE beside the
+majority answer (:mod:`mmedrag.apps.demo_runs`). The tower and the index are cached: a second run reuses both.
 """
 
 from __future__ import annotations
@@ -20,16 +22,14 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mmedrag.errors import DataError
 from mmedrag.evaluation.closed import parse_yes_no
-from mmedrag.evaluation.closed_table import closed_summary
-from mmedrag.io.images import load_image
 from mmedrag.io.readers import read_source
-from mmedrag.types import Answer, Question, Record
+from mmedrag.types import Question, Record
 
 HELD_OUT_FRACTION = 0.15
 
@@ -46,6 +46,7 @@ class DemoSettings:
     near_duplicate_bits: int = 6  # dHash distance treated as the same picture (catches re-crops; io/images.py)
     retrain: bool = False
     progress: bool = False
+    plot: bool = True
 
 
 def default_data_dir() -> Path:
@@ -111,81 +112,83 @@ def _tower(settings: DemoSettings, records: list[Record], log: Callable[[str], N
     return {**info, "reused": False}
 
 
-def _closed_questions(data_dir: Path, limit: int | None) -> list[Question]:
-    questions = [q for q in read_source(data_dir / "vqa_rad").questions if q.split == "test" and q.task == "closed"]
+def _closed_questions(data_dir: Path, split: str, limit: int | None) -> list[Question]:
+    questions = [q for q in read_source(data_dir / "vqa_rad").questions if q.split == split and q.task == "closed"]
     return questions[:limit] if limit else questions
 
 
-def _score(name: str, questions: list[Question], answers: list[Answer], seconds: float) -> dict[str, Any]:
-    return _score_texts(name, questions, [a.text for a in answers], seconds)
-
-
-def _score_texts(name: str, questions: list[Question], texts: list[str], seconds: float) -> dict[str, Any]:
-    metrics = closed_summary([parse_yes_no(t) for t in texts], [parse_yes_no(q.answer) for q in questions])
-    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
-    return {"name": name, **rounded, "seconds": round(seconds, 2)}
-
-
-def _example(questions: list[Question], answers: list[Answer]) -> dict[str, Any] | None:
+def _example(questions: list[Question], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The first question the retrieval pipeline answered correctly, with its cited cases."""
-    for question, answer in zip(questions, answers, strict=True):
-        if answer.context.hits and parse_yes_no(answer.text) == parse_yes_no(question.answer):
+    for question, row in zip(questions, rows, strict=True):
+        if row["citations"] and row["label"] is not None and row["correct"]:
             return {
                 "question_id": question.id,
                 "image": question.image_path,
                 "question": question.question,
                 "gold": question.answer,
-                "answer": answer.text,
-                "citations": [
-                    {"id": h.record.id, "score": round(h.score, 4), "first_line": h.record.first_line}
-                    for h in answer.context.hits
-                ],
+                "answer": row["answer"],
+                "grade": row["grade"],
+                "confidence": row["confidence"],
+                "citations": row["citations"],
             }
     return None
 
 
 IU_FOLDER = "mmed_rag_iuxray"
 IU_QUESTIONS = "vqa_test_retrieved_top1.jsonl"  # MMed-RAG's test questions with the authors' top-1 retrieval
+IU_DEV = "rule_alignment.json"  # RULE's val-split questions: where part 2's confidence is calibrated
 
 
-def _iuxray_part(data_dir: Path, limit: int | None, log: Callable[[str], None]) -> dict[str, Any] | None:
+def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str, Any] | None:
     """Part 2 of the demo (see the module docstring); None when the IU-Xray files are not there."""
-    from mmedrag.generation.extractive import ClosedPolicy, answer_closed
+    from mmedrag.apps.demo_runs import calibrate, run
+    from mmedrag.evaluation.alignment_questions import load_alignment_questions
+    from mmedrag.evaluation.runner import EvalSettings
+    from mmedrag.generation.extractive import ExtractiveGenerator
     from mmedrag.io.readers.mmed_rag import read_mmed_rag
-    from mmedrag.types import Reference
+    from mmedrag.pipeline import RAGPipeline
 
-    folder = data_dir / IU_FOLDER
+    folder = settings.data_dir / IU_FOLDER
     if not (folder / IU_QUESTIONS).is_file():
         log(f"IU-Xray part skipped: {folder / IU_QUESTIONS} not found")
         return None
-    questions = [q for q in read_mmed_rag(folder / IU_QUESTIONS) if isinstance(q, Question)][:limit]
-    policy = ClosedPolicy()
-    conditions: tuple[tuple[str, Callable[[Question], list[str]]], ...] = (
-        ("no reference", lambda q: []),
-        ("authors' top-1 retrieved report", lambda q: list(q.metadata.get("reference_reports") or [])),
-        ("gold report (the ceiling)", lambda q: [str(q.metadata.get("gold_report") or "")]),
-    )
-    rows, runs = [], {}
-    for name, texts_of in conditions:
-        clock = time.perf_counter()
-        answered = [
-            answer_closed(q.question, [Reference(i, f"r{i}", t, 1.0) for i, t in enumerate(texts_of(q), 1)], policy)
-            for q in questions
-        ]
-        rows.append(_score_texts(name, questions, [text for text, _ in answered], time.perf_counter() - clock))
-        runs[name] = answered
-        log(f"IU-Xray, {name}: accuracy {rows[-1]['accuracy']:.3f}, balanced {rows[-1]['balanced_accuracy']:.3f}")
-    card = _evidence_card(folder, questions, runs[conditions[1][0]])
-    return {"source": f"{IU_FOLDER}/{IU_QUESTIONS}", "count": len(questions), "rows": rows, "card": card}
+    questions = [q for q in read_mmed_rag(folder / IU_QUESTIONS) if isinstance(q, Question)][: settings.limit]
+    dev = load_alignment_questions(folder / IU_DEV)[: settings.limit]
+    pipeline = RAGPipeline(ExtractiveGenerator())
+    rows, calibration, cards = [], {}, {}
+    for name, source in (
+        ("no reference", "none"),
+        ("the authors' top-1 retrieved report", "reference_reports"),
+        ("the gold report (the ceiling)", "gold_report"),
+    ):
+        evaluation = EvalSettings(references=source, images=False)  # type: ignore[arg-type]
+        answering = pipeline
+        if source != "none":
+            fit_settings = replace(evaluation, bootstrap=0)
+            answering, report = calibrate(pipeline, dev, settings.work_dir / f"confidence-{source}", fit_settings)
+            calibration[name] = report
+        row, per_question = run(name, answering, questions, evaluation)
+        rows.append(row)
+        log(f"IU-Xray, {name}: coverage {row['coverage']:.3f}, accuracy on answered {row['answered_accuracy']:.3f}")
+        if source == "reference_reports":
+            cards[name] = per_question
+            lean, _ = run(f"{name}, every answer given", answering.leaning(), questions, evaluation)
+            rows.append(lean)
+    card = _evidence_card(folder, questions, cards[rows[1]["name"]])
+    return {
+        "source": f"{IU_FOLDER}/{IU_QUESTIONS}",
+        "count": len(questions),
+        "rows": rows,
+        "calibration": calibration,
+        "card": card,
+    }
 
 
-def _evidence_card(
-    folder: Path, questions: list[Question], answered: list[tuple[str, dict[str, Any]]]
-) -> dict[str, Any] | None:
+def _evidence_card(folder: Path, questions: list[Question], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The first "yes" question the authors' top-1 report answers right from one of its sentences."""
-    for question, (text, trace) in zip(questions, answered, strict=True):
-        gold = parse_yes_no(question.answer)
-        if gold != "yes" or parse_yes_no(text) != gold or trace.get("rule") != "sentence":
+    for question, row in zip(questions, rows, strict=True):
+        grading = row.get("grading") or {}
+        if parse_yes_no(question.answer) != "yes" or not row["correct"] or not grading.get("sentence"):
             continue
         report = question.metadata["reference_reports"][0]
         return {
@@ -193,9 +196,10 @@ def _evidence_card(
             "image": "/".join(Path(str(question.image_path)).parts[-2:]),  # <study>/<view>.png
             "question": question.question,
             "gold": question.answer,
-            "answer": text,
-            "rule": trace["rule"],
-            "deciding_sentence": trace["votes"][0]["sentence"],
+            "answer": row["answer"],
+            "grade": row["grade"],
+            "confidence": row["confidence"],
+            "deciding_sentence": grading["sentence"],
             "cited_report": report,
             "cited_case": _openi_case(folder.parent / "iu_xray_reports" / "reports.jsonl", report),
         }
@@ -219,11 +223,20 @@ def _openi_case(reports: Path, text: str) -> str | None:
     return None
 
 
+def ensure_scope(index_dir: Path, log: Callable[[str], None] = lambda _: None) -> None:
+    """Fit the in-scope check of a demo index cached before the check existed (seconds: nothing is encoded)."""
+    from mmedrag.indexing import refit_scope
+    from mmedrag.retrieval.scope_fit import scope_of
+    from mmedrag.stores.index import FolderIndex
+
+    if scope_of(FolderIndex.load(index_dir)) is None:
+        log(f"fitting the in-scope check of {index_dir} (cached before the check existed)")
+        refit_scope(index_dir)
+
+
 def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Run the demo; returns every number it prints (see the module docstring)."""
-    from mmedrag.config import PipelineConfig
     from mmedrag.encoders.tower import TowerEncoder
-    from mmedrag.factory import build_pipeline
     from mmedrag.indexing import build_index
     from mmedrag.retrieval.retriever import Retriever
     from mmedrag.stores.index import FolderIndex
@@ -237,7 +250,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
                 f"medpix2/ and vqa_rad/"
             )
     records = read_source(medpix).records
-    questions = _closed_questions(settings.data_dir, settings.limit)
+    questions = _closed_questions(settings.data_dir, "test", settings.limit)
     log(f"knowledge base: {len(records)} MedPix 2.0 images; queries: {len(questions)} VQA-RAD test closed questions")
     tower = _tower(settings, records, log)
     encoder = TowerEncoder(tower["path"])  # loads the frozen text encoder the tower was aligned to
@@ -253,24 +266,12 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     else:
         log(f"reusing the index in {index_dir}")
         index_info.update(reused=True, records=len(records))
+        ensure_scope(index_dir, log)
     retriever = Retriever(FolderIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
-    queries = [q.to_query(load_image(q.image_path)) for q in questions]  # type: ignore[arg-type]
-    rows = []
-    answers_by_name: dict[str, list[Answer]] = {}
-    for name, use_retrieval, mode in (
-        ("no retrieval", False, "auto"),
-        (f"retrieval image->report top-{settings.k}", True, "image"),
-        (f"retrieval question->report top-{settings.k}", True, "text"),
-    ):
-        config = PipelineConfig.model_validate({"selector": {"k": settings.k}, "retrieval": {"mode": mode}})
-        pipeline = build_pipeline(config, retriever=retriever if use_retrieval else None)
-        clock = time.perf_counter()
-        answers = pipeline.answer_batch(queries, progress=settings.progress)
-        rows.append(_score(name, questions, answers, time.perf_counter() - clock))
-        answers_by_name[name] = answers
-        log(f"{name}: accuracy {rows[-1]['accuracy']:.3f}, abstentions {rows[-1]['abstention_rate']:.3f}")
-    image_rows = answers_by_name[rows[1]["name"]]
-    iuxray = _iuxray_part(settings.data_dir, settings.limit, log)
+    rows, example, calibration = _vqa_rad_part(settings, retriever, questions, log)
+    iuxray = _iuxray_part(settings, log)
+    if settings.plot:
+        _plot(rows, iuxray, settings.work_dir / "risk-coverage.png")
     return {
         "data": str(settings.data_dir),
         "knowledge_base": {"source": "medpix2", "records": len(records)},
@@ -278,8 +279,10 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         "tower": {k: v for k, v in tower.items() if k != "key"},
         "index": index_info,
         "rows": rows,
-        "example": _example(questions, image_rows),
+        "calibration": calibration,
+        "example": example,
         "iuxray": iuxray,
+        "plot": str(settings.work_dir / "risk-coverage.png") if settings.plot else None,
         "settings": {
             "k": settings.k,
             "epochs": settings.epochs,
@@ -290,3 +293,52 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _vqa_rad_part(
+    settings: DemoSettings, retriever: Any, questions: list[Question], log: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any]]:
+    """Part 1: VQA-RAD test closed questions against the MedPix index, confidence calibrated on VQA-RAD train."""
+    from mmedrag.apps.demo_runs import calibrate, run
+    from mmedrag.config import PipelineConfig
+    from mmedrag.evaluation.runner import EvalSettings
+    from mmedrag.factory import build_pipeline
+
+    def pipeline(mode: str, with_retrieval: bool = True) -> Any:
+        config = PipelineConfig.model_validate({"selector": {"k": settings.k}, "retrieval": {"mode": mode}})
+        return build_pipeline(config, retriever=retriever if with_retrieval else None)
+
+    development = _closed_questions(settings.data_dir, "train", settings.limit and 4 * settings.limit)
+    log(f"calibrating confidence on {len(development)} VQA-RAD train closed questions (half held out for its ECE)")
+    image, report = calibrate(
+        pipeline("image"), development, settings.work_dir / "confidence", EvalSettings(bootstrap=0)
+    )
+    text = replace(pipeline("text"), calibrator=image.calibrator)
+    evaluation = EvalSettings()
+    rows, example = [], None
+    for name, answering in (
+        ("no retrieval", pipeline("auto", with_retrieval=False)),
+        (f"retrieval image->report top-{settings.k}", image),
+        (f"retrieval image->report top-{settings.k}, every answer given", image.leaning()),
+        (f"retrieval question->report top-{settings.k}", text),
+    ):
+        row, per_question = run(name, answering, questions, evaluation, settings.progress)
+        rows.append(row)
+        example = example or (_example(questions, per_question) if answering is image else None)
+        log(f"{name}: coverage {row['coverage']:.3f}, accuracy on answered {row['answered_accuracy']:.3f}")
+    return rows, example, {"vqa_rad_train": report}
+
+
+def _plot(rows: list[dict[str, Any]], iuxray: dict[str, Any] | None, path: Path) -> None:
+    """Risk-coverage curves of the demo's retrieval runs (part 1 and part 2) in one figure."""
+    from mmedrag._optional import available
+
+    if not available("matplotlib"):
+        return
+    from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage
+
+    curves = {f"VQA-RAD, {r['name']}": curve_entry(r["selective"]) for r in rows[1:2]}
+    shown = [row for row in (iuxray or {}).get("rows", [])[1:] if "every answer given" not in row["name"]]
+    for number, row in enumerate(shown):  # one majority line per question set
+        curves[f"IU-Xray, {row['name']}"] = curve_entry(row["selective"], majority=number == len(shown) - 1)
+    plot_risk_coverage(curves, path, title="Risk against coverage, answers ranked by calibrated confidence")

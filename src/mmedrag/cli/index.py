@@ -38,13 +38,20 @@ examples:
     --images ignore
   mmedrag index --index idx/cxr --delete iuxray:CXR12_IM-0133
   mmedrag index --verify idx/cxr
+  mmedrag index --index idx/cxr --refit-scope --scope-alpha 0.05   # fit the in-scope check again, no encoding
   mmedrag index corpus.jsonl --index idx/cxr --store milvus:./milvus-data          # Milvus Lite, embedded
   mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding
 
 One writer at a time: a second `index` run on the same folder waits for the first (or fails at once with
 --no-wait); searches keep working throughout. Ids must be unique in a source: the first record with an id is
 indexed, later ones are skipped and listed. --verify checks every file's checksum, the record database and the
-vector files of the live version and exits 1 if anything is damaged."""
+vector files of the live version and exits 1 if anything is damaged.
+
+Every build also fits the in-scope check (`ask`, `serve` and `evaluate` abstain on a query image unlike every image
+of the index): leave-one-out nearest-neighbour scores of the index's own images, in the encoder's space and in a
+space of image statistics, with a conformal threshold that flags at most about --scope-alpha of images like the
+knowledge base's. An index built before the check existed has none (answers' traces say "not_fitted"): fit it with
+--refit-scope, which reads the stored vectors and images and encodes nothing."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", nargs="?", help="a JSONL manifest, a dataset file or a dataset folder")
@@ -87,6 +94,17 @@ vector files of the live version and exits 1 if anything is damaged."""
             help="check the index (DIR, else --index) for damage instead of indexing; exit 1 if any is found",
         )
         parser.add_argument(
+            "--scope-alpha",
+            type=argtype.open_fraction,
+            default=0.05,
+            help="share of knowledge-base-like images the in-scope check may flag (default %(default)s)",
+        )
+        parser.add_argument(
+            "--refit-scope",
+            action="store_true",
+            help="fit the in-scope check of the existing --index again (e.g. one built before the check existed)",
+        )
+        parser.add_argument(
             "--no-wait",
             dest="wait",
             action="store_false",
@@ -106,6 +124,8 @@ vector files of the live version and exits 1 if anything is damaged."""
             raise ConfigError("give --index DIR (the index folder to create or update)")
         if args.delete:
             return _delete(args)
+        if args.refit_scope:
+            return _refit(args)
         if args.from_index:
             report = copy_index(args.from_index, args.index, args.store, args.rebuild, progress=show_progress(args))
             return _summary(args, report, [], {})
@@ -135,6 +155,7 @@ vector files of the live version and exits 1 if anything is damaged."""
             progress=show_progress(args),
             wait=args.wait,
             on_wait=log,
+            scope_alpha=args.scope_alpha,
         )
         return _summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
 
@@ -153,6 +174,26 @@ def _summary(args: argparse.Namespace, report: Any, read_errors: list[str], sour
         log(f"  ... {len(read_errors) + len(report.errors) - 10} more (use --json for all)")
     for message in report.warnings[:5]:
         log(f"  warning: {message}")
+    if report.scope:
+        log(f"  in-scope check: {_scope_line(report.scope)}")
+    return 0
+
+
+def _scope_line(summary: dict[str, Any]) -> str:
+    if not summary.get("fitted"):
+        return "not fitted (no image vectors)"
+    thresholds = ", ".join(f"{name} {value}" for name, value in summary["thresholds"].items())
+    return f"alpha {summary['alpha']}, fitted on {summary['scored']} images; thresholds {thresholds}"
+
+
+def _refit(args: argparse.Namespace) -> int:
+    from mmedrag.indexing import refit_scope
+
+    summary = refit_scope(args.index, args.scope_alpha, wait=args.wait, on_wait=log)
+    if args.json:
+        emit_json({"index": args.index, "scope": summary})
+    else:
+        log(f"{args.index}: in-scope check {_scope_line(summary)}")
     return 0
 
 

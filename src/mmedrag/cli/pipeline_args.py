@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 import mmedrag.cli.argtypes as argtype
+from mmedrag.cli.query_args import add_scope_flag
 
 if TYPE_CHECKING:
     from mmedrag.config import PipelineConfig
@@ -27,11 +28,17 @@ FLAG_KEYS = {
     "filter_domain": "retrieval.domain",
     "filter_modality": "retrieval.modality",
     "filter_split": "retrieval.split",
+    "answer_weak": "answers.answer_weak",
 }
 
 
 def add_pipeline_arguments(
-    parser: argparse.ArgumentParser, generation: bool = True, guard_flag: bool = True, k: bool = True
+    parser: argparse.ArgumentParser,
+    generation: bool = True,
+    guard_flag: bool = True,
+    k: bool = True,
+    scope: bool = True,
+    answer_weak: bool = False,
 ) -> None:
     """The pipeline group.
 
@@ -40,6 +47,8 @@ def add_pipeline_arguments(
         guard_flag: add ``--no-near-duplicate-guard`` (verbs with query flags have it there already).
         k: with ``generation``, add ``-k`` (references given to the generator; a verb with its own ``-k`` says no,
             and leaves ``selector.k`` out of :func:`config_from_args`).
+        scope: add ``--no-scope-check`` (the in-scope check of query images).
+        answer_weak: add ``--answer-weak`` (what a weakly supported answer does).
     """
     group = parser.add_argument_group("pipeline")
     group.add_argument("--config", help="pipeline YAML (see configs/)")
@@ -55,6 +64,15 @@ def add_pipeline_arguments(
         group.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
         if k:
             group.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
+    if answer_weak:
+        group.add_argument(
+            "--answer-weak",
+            choices=("abstain", "lean"),
+            help="weakly supported answers (similar cases' silence, disagreeing references): abstain and say why "
+            "(default) or give the leaning answer graded weak",
+        )
+    if scope:
+        add_scope_flag(group)
     if guard_flag:
         group.add_argument(
             "--no-near-duplicate-guard",
@@ -72,6 +90,8 @@ def pipeline_values(args: argparse.Namespace) -> dict[str, Any]:
         values["retrieval.leakage_guard"] = False
     if given.get("no_near_duplicate_guard"):
         values["retrieval.near_duplicate_guard"] = False
+    if given.get("no_scope_check"):
+        values["scope_check"] = False
     return values
 
 

@@ -1,4 +1,5 @@
-"""Flags shared by the verbs that take a query (``search``, ``ask``)."""
+"""Flags shared by the verbs that take a query (``search``, ``ask``), and the in-scope switch (``ask``, ``serve``,
+``evaluate``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-near-duplicate-guard",
         action="store_true",
         help="exclude only pixel-identical copies of the query image, not re-encodes, resizes or crops of it",
+    )
+
+
+def add_scope_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--no-scope-check``, shared by ask, serve and evaluate."""
+    parser.add_argument(
+        "--no-scope-check",
+        action="store_true",
+        help="answer query images unlike every image of the index too (by default they get an out-of-scope "
+        "abstention; same as --set scope_check=false)",
     )
 
 

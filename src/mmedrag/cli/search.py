@@ -23,7 +23,7 @@ examples:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", default="", help="query text")
-        add_pipeline_arguments(parser, generation=False, guard_flag=False)
+        add_pipeline_arguments(parser, generation=False, guard_flag=False, scope=False)
         parser.add_argument("-k", type=argtype.top_k, default=5, help="number of results (default 5)")
         parser.add_argument("--encoder", help="override the index's encoder spec (must have the same fingerprint)")
         add_query_arguments(parser)

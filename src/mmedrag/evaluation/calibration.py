@@ -76,7 +76,8 @@ def run_calibration(
     out.mkdir(parents=True, exist_ok=True)
     judge = judge or Judge()
     cached = CachedGenerator(pipeline.generator, out / "answers.sqlite")
-    pipeline = replace(_with_fetch_k(pipeline, max(candidates)), generator=cached)
+    # Risk of the generator's own answers at each k (RULE's FR(k)), weakly supported ones included.
+    pipeline = replace(_with_fetch_k(pipeline, max(candidates)), generator=cached).leaning()
     selectors: dict[str, ContextSelector] = {f"k={k}": TopK(k) for k in candidates}
     selectors.update({f"gamma={g}": GapCutoff(g, k_min=1, k=max(candidates)) for g in gammas})
     errors = error_counts(pipeline, questions, selectors, judge, progress=progress)

@@ -24,6 +24,7 @@ from mmedrag.evaluation.open_answers import exact_match, open_metrics, token_rec
 from mmedrag.evaluation.reliance import noise_image, reliance_metrics
 from mmedrag.evaluation.report_metrics import report_metrics
 from mmedrag.evaluation.retrieval_metrics import retrieval_metrics
+from mmedrag.evaluation.selective import selective_inputs, selective_metrics
 from mmedrag.evaluation.stats import bootstrap_ci
 from mmedrag.generation.cache import CachedGenerator
 from mmedrag.io.atomic import atomic_open, atomic_write_json, atomic_write_text
@@ -58,15 +59,26 @@ def _fixed_hits(question: Question, source: ReferenceSource) -> list[Hit]:
     )
     if not texts or not all(isinstance(t, str) and t for t in texts):
         raise ConfigError(f"question {question.id} carries no {source}; use a source that provides it")
-    return [Hit(Record(id=f"{question.id}:{source}:{i}", text=str(t)), 1.0, i) for i, t in enumerate(texts, start=1)]
+    # The gold report is the study's own (its silence may answer); given retrievals are other patients'.
+    study = _study_of(question) if source == "gold_report" else None
+    return [
+        Hit(Record(id=f"{question.id}:{source}:{i}", text=str(t), study_id=study), 1.0, i)
+        for i, t in enumerate(texts, start=1)
+    ]
+
+
+def _study_of(question: Question) -> str:
+    return question.study_id or f"question:{question.id}"
 
 
 def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettings) -> list[Planned]:
     queries = [q.to_query() if settings.images else replace(q.to_query(), image_path=None) for q in chunk]
-    planned = pipeline.plan(queries)
+    # Questions asked without their images on purpose are answered text-only, not refused for lacking one.
+    planned = (pipeline if settings.images else replace(pipeline, image_questions=False)).plan(queries)
     if settings.references in {"gold_report", "reference_reports"}:
         for item, question in zip(planned, chunk, strict=True):
-            item.hits = _fixed_hits(question, settings.references)
+            item.hits, item.inconsistent = _fixed_hits(question, settings.references), []
+            item.query = replace(item.query, study_id=_study_of(question))
     return planned
 
 
@@ -86,6 +98,8 @@ def _scored(question: Question, text: str, judge: Judge, **details: Any) -> dict
 
 
 def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
+    withheld = answer.trace.get("withheld")
+    lean = str(withheld["answer"]) if withheld else None
     return _scored(
         question,
         answer.text,
@@ -95,6 +109,11 @@ def _row(question: Question, answer: Answer, judge: Judge) -> dict[str, Any]:
         k=answer.context.k,
         citations=answer.citations,
         retrieved=[hit["id"] for hit in answer.trace.get("retrieved", [])],
+        grade=answer.grade,
+        confidence=answer.confidence,
+        grading=answer.trace.get("grading"),
+        withheld=withheld,
+        withheld_correct=None if lean is None else judge.correct(question.task, lean, question.answer),
     )
 
 
@@ -116,7 +135,7 @@ def answer_all(
         runs["main"].extend(_row(q, a, judge) for q, a in zip(chunk, answers, strict=True))
         if not settings.reliance:
             continue
-        bare = pipeline.respond(planned, selector=TopK(0))
+        bare = pipeline.leaning().respond(planned, selector=TopK(0))
         runs["without_retrieval"].extend(_row(q, a, judge) for q, a in zip(chunk, bare, strict=True))
         noisy = [
             replace(p, query=replace(p.query, image=noise_image(p.query.image.size, f"{settings.seed}:{q.id}")))
@@ -124,7 +143,7 @@ def answer_all(
             else p
             for p, q in zip(planned, chunk, strict=True)
         ]
-        with_noise = pipeline.respond(noisy, selector=main_selector)
+        with_noise = pipeline.leaning().respond(noisy, selector=main_selector)
         runs["noise_image"].extend(_row(q, a, judge) for q, a in zip(chunk, with_noise, strict=True))
     for name, rows in runs.items():  # back to the input order
         restored: list[dict[str, Any]] = [{}] * len(rows)
@@ -194,6 +213,8 @@ def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
+    judged = [r for r, g in zip(rows, golds, strict=True) if g is not None]
+    result["selective"] = selective_metrics(*selective_inputs(judged), result.get("majority_accuracy", 0.0))
     return result
 
 
@@ -287,9 +308,12 @@ def evaluate(
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
     if available("matplotlib"):
-        from mmedrag.evaluation.plots import plot_summary
+        from mmedrag.evaluation.plots import curve_entry, plot_risk_coverage, plot_summary
 
         plot_summary(summary, out / "summary.png")
+        selective = summary["tasks"].get("closed", {}).get("selective")
+        if selective and selective.get("n"):
+            plot_risk_coverage({name: curve_entry(selective)}, out / "risk-coverage.png")
     return results
 
 
@@ -301,7 +325,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [markdown_table([(results["generator"], summary["tasks"]["closed"])]), ""]
     for task, metrics in summary["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items()]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items() if not isinstance(value, dict)]
+        lines.append("")
+    selective = summary["tasks"].get("closed", {}).get("selective")
+    if selective and selective.get("n"):
+        lines += ["## closed: selective answering (risk-coverage.png)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in selective.items() if name != "curve"]
         lines.append("")
     for section in ("retrieval", "reliance"):
         if section in summary:

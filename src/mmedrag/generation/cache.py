@@ -25,7 +25,8 @@ def prompt_key(prompt: Prompt, identity: str) -> str:
     digest.update(json.dumps(list(prompt.messages), sort_keys=True, default=str).encode())
     digest.update(f"\0{prompt.task}\0{prompt.question}\0{prompt.domain}".encode())
     for reference in prompt.references:
-        digest.update(f"\0{reference.record_id}\0{reference.text}".encode())
+        # Whether a reference is the query's own report changes what its silence may answer.
+        digest.update(f"\0{reference.record_id}\0{reference.own}\0{reference.text}".encode())
     for image in prompt.images:
         digest.update(pixel_sha256(image).encode())
     return digest.hexdigest()
@@ -91,5 +92,6 @@ def _to_json(generation: Generation) -> dict[str, Any]:
         "prompt_tokens": generation.prompt_tokens,
         "completion_tokens": generation.completion_tokens,
         "yes_probability": generation.yes_probability,
+        "confidence": generation.confidence,
         "meta": dict(generation.meta),
     }

@@ -8,11 +8,14 @@
 2. **Mention.** A sentence mentions the asked finding when it holds at least half of the content terms (words of
    one family match: "elevated"/"elevation"), including a finding term when the question names one besides
    anatomy ("Is there a fracture of the ribs?" is not answered by "Ribs are seen"), and does not place it in
-   another organ or on the other side than asked ("mass in the right lower lobe" does not answer "Is there a mass
-   in the liver?" or "... in the left lung?"). The mention is *negated* by NegEx triggers in its clause, *hedged*
-   by an uncertainty phrase in its clause, and *normal* when it states a normal state ("unremarkable", "within
-   normal limits", "clear", "midline"; for temporal questions also "stable", "unchanged"). States are read in the
-   comma-separated part holding the finding when that part names one, else in the whole clause.
+   another organ, another body region or on the other side than asked ("mass in the right lower lobe" or "mass
+   lesion proximal humerus" does not answer "Is there a mass in the liver?", "mass in the right lung" does not
+   answer "... in the left lung?"). Regions are those of :mod:`mmedrag.anatomy`, read in the clause (else in the
+   sentence); a place one study shows with the asked one ("projecting over the ribs" for a lung question) is not
+   elsewhere. The mention is *negated* by NegEx triggers in its clause, *hedged* by an uncertainty phrase in its
+   clause, and *normal* when it states a normal state ("unremarkable", "within normal limits", "clear", "midline";
+   for temporal questions also "stable", "unchanged"). States are read in the comma-separated part holding the
+   finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
    uncertain, any other mention says it is present. Among a report's mentions the one matching most content terms
    decides, preferring one that speaks to the asked state; among equals present beats uncertain beats absent, the
@@ -37,6 +40,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from mmedrag.anatomy import compatible, regions_in
 from mmedrag.generation import lexicon
 from mmedrag.generation.negation import clause_bounds, contains_phrase, is_negated, sentences, stem, words
 
@@ -72,6 +76,7 @@ class ClosedQuestion:
     temporal: bool
     negated: bool
     sides: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()  # the body regions the question names (mmedrag.anatomy)
 
 
 def parse_question(question: str) -> ClosedQuestion:
@@ -94,7 +99,9 @@ def parse_question(question: str) -> ClosedQuestion:
             elif term not in content:
                 content.append(term)
     sides = frozenset(tokens) & lexicon.SIDES
-    return ClosedQuestion(tuple(content), state, temporal, negated, sides if len(sides) == 1 else frozenset())
+    return ClosedQuestion(
+        tuple(content), state, temporal, negated, sides if len(sides) == 1 else frozenset(), regions_in(question)
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     if not clause & (lexicon.NORMAL_STATE | lexicon.ABNORMAL_STATE | lexicon.STABLE_STATE):
         near = list(range(start, end))
         clause = {term for i in near for term in terms[i]}
-    if _elsewhere(question, clause, {tokens[i] for i in near}):
+    if _elsewhere(question, clause, [tokens[i] for i in near], tokens):
         return None
     normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
     abnormal = bool(clause & lexicon.ABNORMAL_STATE)
@@ -172,14 +179,31 @@ def _finding_on_structure(
     return False
 
 
-def _elsewhere(question: ClosedQuestion, clause: set[str], clause_words: set[str]) -> bool:
-    """Whether the mention is placed in another organ, or on the other side, than the question asks about."""
-    asked_organs = set(question.content) & lexicon.ORGANS
-    organs = clause & lexicon.ORGANS
+def _elsewhere(question: ClosedQuestion, clause: set[str], clause_words: list[str], sentence: list[str]) -> bool:
+    """Whether the mention is placed in another organ, another body region, or on the other side, than the question
+    asks about. A clause that names no region is placed by its sentence ("Expansile mass which extends from the
+    calvarium" is about the head)."""
+    places = regions_in(" ".join(clause_words)) or regions_in(" ".join(sentence))
+    asked_organs = _organs(set(question.content), question.regions)
+    organs = _organs(clause, places)
     if asked_organs and organs and not asked_organs & organs:
         return True
-    sides = clause_words & lexicon.SIDES
+    if not compatible(question.regions, places):
+        return True
+    sides = set(clause_words) & lexicon.SIDES
     return bool(question.sides and sides and not question.sides & sides)
+
+
+def _organs(terms: set[str], regions: frozenset[str]) -> set[str]:
+    """The organs among canonical terms. "Lobe" reads as the lung (lexicon), unless the words place it elsewhere
+    ("hepatic lobe", "temporal lobe": a region other than the chest and no lung word)."""
+    organs = terms & lexicon.ORGANS
+    if _LUNG in organs and regions and "chest" not in regions:
+        organs.discard(_LUNG)
+    return organs
+
+
+_LUNG = stem("lung")
 
 
 def is_complete(report: str) -> bool:

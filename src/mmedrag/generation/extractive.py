@@ -3,7 +3,9 @@
 * Closed (yes/no) questions: find the asked finding in the retrieved reports' sentences, whether it is negated
   (NegEx-style, :mod:`mmedrag.generation.negation`), hedged or stated normal, by the written rules and lexicon of
   :mod:`mmedrag.generation.closed_reading` and :mod:`mmedrag.generation.lexicon`; an unmentioned finding in a
-  complete report reads as absent (policy ``unmentioned``); references vote, the best-ranked weighing most.
+  complete report *of the query's own study* reads as absent (policy ``unmentioned``), while similar cases' silence
+  is only weak evidence; references vote, the best-ranked weighing most, and every answer carries its evidence grade
+  (:mod:`mmedrag.generation.grading`).
 * Open questions: the retrieved sentence that covers most of the question's terms.
 * Report requests: the best-ranked retrieved report, as retrieval-based report generation does (CXR-RePaiR,
   Endo et al. 2021).
@@ -20,20 +22,13 @@ from typing import Any
 
 from mmedrag.errors import ConfigError
 from mmedrag.generation.base import approx_token_count
-from mmedrag.generation.closed_reading import (
-    HEDGE_POLICIES,
-    UNMENTIONED_POLICIES,
-    ClosedQuestion,
-    answer_from,
-    is_complete,
-    parse_question,
-    read_report,
-)
+from mmedrag.generation.closed_reading import HEDGE_POLICIES, UNMENTIONED_POLICIES, parse_question
+from mmedrag.generation.grading import Verdict, closed_evidence, evidence_verdict, free_text_verdict
 from mmedrag.generation.lexicon import FRAME
 from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
-RULES_VERSION = 2  # bump when a rule or the lexicon changes what the answerer says
+RULES_VERSION = 3  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:
@@ -56,7 +51,8 @@ class ClosedPolicy:
 
     Attributes:
         unmentioned: ``absent_if_complete`` (a complete report that does not mention a finding says it is absent,
-            as the CheXpert labeler reads reports) or ``abstain`` (answer "unknown").
+            as the CheXpert labeler reads reports; only the query's own report infers an answer, similar cases'
+            silence is at most weak evidence) or ``abstain`` (silence never votes).
         hedged: a hedged finding ("may represent", "cannot exclude") counts as ``yes`` (present, CheXpert's U-Ones),
             ``no`` (U-Zeros) or ``abstain``.
     """
@@ -71,55 +67,42 @@ class ClosedPolicy:
             raise ConfigError(f"hedged={self.hedged!r}; use one of {', '.join(HEDGE_POLICIES)}")
 
 
-def _vote(reference: Reference, question: ClosedQuestion, policy: ClosedPolicy) -> dict[str, Any] | None:
-    """One reference's vote: the deciding sentence, or the unmentioned-finding rule; None when it is silent."""
-    reading = read_report(reference.text, question)
-    if reading is not None:
-        says_yes = answer_from(reading.finding, question, policy.hedged)
-        rule = "hedged" if reading.finding == "uncertain" else "sentence"
-        vote: dict[str, Any] = {"sentence": reading.sentence, "finding": reading.finding, "rule": rule}
-    elif policy.unmentioned == "absent_if_complete" and is_complete(reference.text):
-        says_yes = answer_from("absent", question, policy.hedged)
-        vote = {"sentence": None, "finding": "absent", "rule": "unmentioned_absent_in_complete_report"}
-    else:
-        return None
-    if says_yes is None:
-        return None
-    return {"reference": reference.number, "id": reference.record_id, "yes": says_yes, **vote}
-
-
 def answer_closed(
     question: str, references: Sequence[Reference], policy: ClosedPolicy | None = None
 ) -> tuple[str, dict[str, Any]]:
     """``Yes.``/``No.`` with the deciding sentence (or rule), or ``unknown``; plus the votes for the trace.
 
-    References vote, the best-ranked weighing most (weight 1/rank). References that name the finding decide; the
-    unmentioned-finding rule votes only when none does, so a lower-ranked report that names the finding wins.
+    The references' reading and its grade come from :func:`mmedrag.generation.grading.closed_evidence`: the query's
+    own report decides before similar cases, a sentence naming the finding before a report's silence, and within a
+    tier references vote with weight 1/rank. A ``weak`` answer (similar cases' silence, or their sentences
+    disagreeing) is still given here; the pipeline's ``answer_weak`` policy decides whether a reader sees it.
     """
     policy = policy or ClosedPolicy()
+    evidence = closed_evidence(question, references, policy.unmentioned, policy.hedged)
     parsed = parse_question(question)
     trace: dict[str, Any] = {
         "terms": list(parsed.content),
         "state": parsed.state,
         "policy": {"unmentioned": policy.unmentioned, "hedged": policy.hedged},
-        "votes": [],
+        "votes": evidence.votes,
+        "grade": evidence.grade,
+        "share": evidence.share,
     }
-    if not parsed.content:
-        trace["rule"] = "no_finding_terms"
+    trace["evidence"] = evidence_verdict(evidence).to_meta()
+    support = evidence.support
+    if evidence.answer is None or support is None:
+        trace["rule"] = "no_finding_terms" if not parsed.content else "silent" if not evidence.votes else "tie"
         return UNKNOWN, trace
-    trace["votes"] = [vote for reference in references if (vote := _vote(reference, parsed, policy))]
-    named = [vote for vote in trace["votes"] if vote["sentence"]]
-    tally = sum((1.0 if v["yes"] else -1.0) / v["reference"] for v in named or trace["votes"])
-    if tally == 0:
-        trace["rule"] = "silent" if not trace["votes"] else "tie"
-        return UNKNOWN, trace
-    support = next(v for v in named or trace["votes"] if v["yes"] == (tally > 0))
     trace["rule"] = support["rule"]
     trace["decided_by"] = support["reference"]
-    word = "Yes" if tally > 0 else "No"
+    word = "Yes" if evidence.answer else "No"
+    number = support["reference"]
     if support["sentence"]:
-        return f'{word}. Reference [{support["reference"]}]: "{support["sentence"]}"', trace
-    return f"{word}. Reference [{support['reference']}] does not mention it and reads as a complete report.", trace
+        return f'{word}. Reference [{number}]: "{support["sentence"]}"', trace
+    if evidence.tier == "own_silence":
+        return f"{word}. This study's own report [{number}] does not mention it and reads as complete.", trace
+    cited = ", ".join(f"[{v['reference']}]" for v in evidence.votes if v["tier"] == "similar_silence")
+    return f"{word} (weak evidence). Similar cases {cited} do not mention it.", trace
 
 
 def answer_open(question: str, references: Sequence[Reference]) -> tuple[str, dict[str, Any]]:
@@ -151,17 +134,26 @@ class ExtractiveGenerator:
     def _one(self, prompt: Prompt) -> Generation:
         if prompt.task == "closed":
             text, trace = answer_closed(prompt.question, prompt.references, self.policy)
-        elif prompt.task == "open":
-            text, trace = answer_open(prompt.question, prompt.references)
-        elif prompt.references:
-            text, trace = prompt.references[0].text, {"reference": prompt.references[0].record_id}
+            evidence = trace.pop("evidence")
         else:
-            text, trace = UNKNOWN, {}
+            if prompt.task == "open":
+                text, trace = answer_open(prompt.question, prompt.references)
+            elif prompt.references:
+                text, trace = prompt.references[0].text, {"reference": prompt.references[0].record_id}
+            else:
+                text, trace = UNKNOWN, {}
+            verdict = (
+                Verdict("abstained", None, "No reference mentions what the question asks.")
+                if text == UNKNOWN
+                else free_text_verdict(prompt, trace.get("reference"))
+            )
+            evidence = verdict.to_meta()
         return Generation(
             text=text,
             prompt_tokens=approx_token_count(prompt.text),
             completion_tokens=approx_token_count(text),
-            meta={"extractive": trace},
+            confidence=evidence["share"],
+            meta={"extractive": trace, "evidence": evidence},
         )
 
     def count_tokens(self, text: str) -> int:

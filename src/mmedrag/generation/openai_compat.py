@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,9 @@ class OpenAICompatGenerator:
         concurrency: requests in flight at once.
         image_format: how images are encoded for the data URL: PNG (lossless), JPEG or WEBP.
         extra_body: extra JSON fields for every request (e.g. vLLM's ``{"top_k": 1}``).
+        logprobs: ask for token log-probabilities (``logprobs``, ``top_logprobs=5``): P(yes)/P(no) of a yes/no
+            answer's first token and the answer's mean token probability become its raw confidence; servers that
+            ignore the request give none (set False for one that rejects it).
 
     Example:
         >>> generator = OpenAICompatGenerator("http://localhost:8000/v1", "llava-hf/llava-1.5-7b-hf")  # doctest: +SKIP
@@ -66,6 +70,7 @@ class OpenAICompatGenerator:
         concurrency: int = 4,
         image_format: str = "PNG",
         extra_body: dict[str, Any] | None = None,
+        logprobs: bool = True,
     ) -> None:
         openai = require("openai", "openai")
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0 or max_tokens < 1:
@@ -81,6 +86,7 @@ class OpenAICompatGenerator:
         self.max_tokens, self.temperature = max_tokens, temperature
         self.image_format = image_format.upper()
         self.extra_body = dict(extra_body or {})
+        self.logprobs = logprobs
         self._api_key_env = api_key_env
         self._errors = openai  # the SDK's exception classes, kept so that openai is imported once, here
         key = api_key or os.environ.get(api_key_env) or "EMPTY"
@@ -130,6 +136,7 @@ class OpenAICompatGenerator:
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
                 extra_body=self.extra_body or None,
+                **({"logprobs": True, "top_logprobs": 5} if self.logprobs else {}),
             )
         except self._errors.APITimeoutError as exc:
             raise GenerationError(
@@ -158,12 +165,15 @@ class OpenAICompatGenerator:
                 "completions and that max_tokens leaves room for an answer"
             )
         usage = response.usage
+        tokens = getattr(getattr(choices[0], "logprobs", None), "content", None) or []
+        yes_probability = first_token_yes_probability(tokens) if prompt.task == "closed" else None
         return Generation(
             text=choices[0].message.content,
             prompt_tokens=(usage.prompt_tokens if usage else 0) or 0,
             completion_tokens=(usage.completion_tokens if usage else 0) or 0,
-            yes_probability=None,
-            meta={"finish_reason": choices[0].finish_reason, "model": response.model},
+            yes_probability=yes_probability,
+            confidence=None if yes_probability is not None else mean_token_probability(tokens),
+            meta={"finish_reason": choices[0].finish_reason, "model": response.model, "logprobs": bool(tokens)},
         )
 
     def _convert(self, prompt: Prompt) -> list[dict[str, Any]]:
@@ -189,6 +199,27 @@ class OpenAICompatGenerator:
         image.save(buffer, format=self.image_format)
         encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
         return f"data:{_MIME_TYPES[self.image_format]};base64,{encoded}"
+
+
+def first_token_yes_probability(tokens: Sequence[Any]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) over the first non-blank answer token's top alternatives ("Yes", " yes", "NO" ...,
+    as the local generator's one-pass reading does); None when neither word is among them."""
+    first = next((t for t in tokens if str(getattr(t, "token", "")).strip()), None)
+    if first is None:
+        return None
+    mass = {"yes": 0.0, "no": 0.0}
+    for option in getattr(first, "top_logprobs", None) or [first]:
+        word = str(getattr(option, "token", "")).strip().lower()
+        if word in mass:
+            mass[word] += math.exp(float(option.logprob))
+    total = mass["yes"] + mass["no"]
+    return mass["yes"] / total if total > 0 else None
+
+
+def mean_token_probability(tokens: Sequence[Any]) -> float | None:
+    """exp(mean log-probability) of the answer's tokens: a length-fair probability of the whole text."""
+    values = [float(t.logprob) for t in tokens if getattr(t, "logprob", None) is not None]
+    return math.exp(sum(values) / len(values)) if values else None
 
 
 def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ prefills once per group (:mod:`mmedrag.generation.prefix_cache`) and vLLM's pref
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +21,21 @@ from typing import Any
 from PIL import Image
 
 from mmedrag.domains import ROLES, image_noun
-from mmedrag.types import Context, Message, Prompt, Query, Reference, Task
+from mmedrag.types import Context, Message, Prompt, Query, Record, Reference, Task
 
 _CLOSED_START = re.compile(
     r"^(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
 )
+# A question that points at the image: a determiner, at most two words ("this chest X-ray", "the above image",
+# "this a PA film"), then an image noun. On VQA-RAD's training questions this is how 1 in 6 is phrased ("Is there
+# a mass in this image?"), on the MMed-RAG IU-Xray set 4 in 5 ("... on the chest X-ray?"). Another study ("the
+# prior film", "the previous X-ray") is not this image.
+_IMAGE_NOUN = (
+    r"images?|films?|scans?|radiographs?|pictures?|photos?|photographs?|study|x-?rays?|slices?|views?|ct|mri|mr|"
+    r"ultrasound|sonogram|mammogram|angiogram"
+)
+_IMAGE_REFERENCE = re.compile(rf"\b(?:this|these|the)\s+((?:[\w-]+\s+){{0,2}}?)(?:{_IMAGE_NOUN})\b", re.I)
+_OTHER_STUDY = frozenset("prior previous earlier last old older comparison preceding past former initial".split())  # noqa: SIM905
 _REPORT_REQUEST = re.compile(r"\b(generate|write|produce|draft)\b.*\breport\b|^\s*(describe|report)\b", re.I)
 
 CAUTION = (
@@ -46,8 +57,34 @@ def infer_task(question: str) -> Task:
     return "closed" if _CLOSED_START.match(text) else "open"
 
 
+def same_case(query: Query, record: Record) -> bool:
+    """Whether ``record`` describes the query's own study or patient: only then may its silence answer."""
+    return bool(
+        (query.study_id and record.study_id == query.study_id)
+        or (query.patient_id and record.patient_id == query.patient_id)
+    )
+
+
+def refers_to_image(question: str) -> bool:
+    """Whether the question asks about "this image" (film, scan, radiograph, picture, study...), so that without an
+    image it cannot be answered: a text-only retrieval would answer about other patients' images instead."""
+    return any(not _OTHER_STUDY & set(m.group(1).lower().split()) for m in _IMAGE_REFERENCE.finditer(question))
+
+
+# Report markup (HTML exports, MedPix pages): script and style blocks go with their content, other tags alone.
+# A tag starts with a letter, "/" or "!", so "<5 mm" and "< 2 cm" stay text.
+_MARKUP_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<!--.*?-->|</?[a-z][^<>]*>|<![^<>]*>", re.I | re.S)
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
+
+
 def clean_reference(text: str) -> str:
-    """One line per reference: newlines and runs of spaces collapse (as RULE's MIMIC prompts do, method.md §6.2)."""
+    """One line per reference, as plain text: markup is removed (entities decoded first, so an escaped tag goes
+    too), then newlines and runs of spaces collapse (as RULE's MIMIC prompts do, method.md §6.2)."""
+    if "<" in text or "&" in text:
+        plain = _TAG.sub(" ", _MARKUP_BLOCK.sub(" ", html.unescape(text)))
+        if plain != text:  # "<b>effusion</b>." reads "effusion.", not "effusion ."
+            text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", plain)
     return " ".join(text.split())
 
 
@@ -80,7 +117,7 @@ class PromptBuilder:
 
         counter = count_tokens or approx_token_count
         task = task or query.task or infer_task(query.text)
-        references, fitting = self._fit_references(context, counter)
+        references, fitting = self._fit_references(query, context, counter)
         role = ROLES.get(domain, ROLES["other"])
         noun = image_noun(domain, query.modality)
         lines = [f"You are a professional {role}."]
@@ -111,7 +148,7 @@ class PromptBuilder:
         )
 
     def _fit_references(
-        self, context: Context, count: Callable[[str], int]
+        self, query: Query, context: Context, count: Callable[[str], int]
     ) -> tuple[list[Reference], list[dict[str, Any]]]:
         """Keep references in rank order while the budget lasts; cut the one that overflows, drop the rest."""
         remaining = self.max_reference_tokens
@@ -121,6 +158,7 @@ class PromptBuilder:
             text = clean_reference(hit.record.text)
             tokens = count(text)
             entry: dict[str, Any] = {"id": hit.record.id, "tokens": tokens, "kept_tokens": 0, "status": "dropped"}
+            entry["own"] = same_case(query, hit.record)
             if tokens <= remaining:
                 kept_text, entry["kept_tokens"], entry["status"] = text, tokens, "full"
             elif remaining >= self.min_reference_tokens:
@@ -137,6 +175,7 @@ class PromptBuilder:
                     text=kept_text,
                     score=hit.score,
                     truncated=entry["status"] == "truncated",
+                    own=entry["own"],
                 )
             )
             account.append(entry)

@@ -102,6 +102,16 @@ def dicom_metadata(dataset: Dataset) -> dict[str, str]:
     return metadata
 
 
+def read_dicom_header(path: str | Path) -> dict[str, str]:
+    """The whitelisted tags of a DICOM file's header (:func:`dicom_metadata`), without reading its pixel data.
+
+    Raises:
+        ImageError: the file is missing, empty, not DICOM, or its header is corrupt.
+        MissingExtraError: pydicom is not installed.
+    """
+    return dicom_metadata(_read_dataset(require("pydicom", "dicom"), Path(path)))
+
+
 def load_dicom_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """The middle frame of a DICOM file as 8-bit RGB, greys mapped by the file's own VOI (else min-max).
 

@@ -19,6 +19,8 @@ from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
 from mmedrag.io.images import pixel_sha256, query_image
 from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
+from mmedrag.retrieval.scope import NO_IMAGE, NOT_FITTED, NOT_IMAGE_ENCODER, OFF, ScopeModel, ScopeVerdict
+from mmedrag.retrieval.scope_fit import scope_of, scope_scores
 from mmedrag.stores.locate import KnowledgeIndex
 from mmedrag.types import Exclusion, Hit, Query
 
@@ -61,6 +63,7 @@ class Retriever:
     near_duplicate_guard: bool = True
     _near: NearDuplicateGuard | None = field(default=None, init=False, repr=False)
     _checked: set[str] = field(default_factory=set, init=False, repr=False)
+    _scope: tuple[ScopeModel | None] | None = field(default=None, init=False, repr=False)  # loaded on first use
 
     def __post_init__(self) -> None:
         # The probes are embedded when a query first uses a modality, so an image query never loads the text side
@@ -79,13 +82,77 @@ class Retriever:
         self, queries: Sequence[Query], k: int = 5, mode: Mode = "auto", filters: Filters | None = None
     ) -> list[list[Hit]]:
         """Hits per query, best first. Query images are encoded in one batch."""
+        return self.search_checked(queries, k, mode, filters, check_scope=False)[0]
+
+    def search_checked(
+        self,
+        queries: Sequence[Query],
+        k: int = 5,
+        mode: Mode = "auto",
+        filters: Filters | None = None,
+        check_scope: bool = True,
+    ) -> tuple[list[list[Hit]], list[ScopeVerdict]]:
+        """:meth:`search_batch` plus each query image's in-scope verdict (:mod:`mmedrag.retrieval.scope`), from the
+        embedding the search computes anyway; a query found out of scope is not searched and gets no hits."""
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}; use one of {MODES}")
-        if k <= 0 or not queries:
-            return [[] for _ in queries]
+        if not queries or (k <= 0 and not check_scope):
+            return [[] for _ in queries], [OFF for _ in queries]
         images = [query_image(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
+        verdicts = self._scope_verdicts(images, modes, vectors) if check_scope else [OFF for _ in queries]
+        live = [row for row, verdict in enumerate(verdicts) if not verdict.out_of_scope]
+        results: list[list[Hit]] = [[] for _ in queries]
+        if k > 0 and live:
+            found = self._search_encoded(
+                [queries[r] for r in live],
+                [images[r] for r in live],
+                [modes[r] for r in live],
+                vectors[live],
+                k,
+                filters,
+            )
+            for row, hits in zip(live, found, strict=True):
+                results[row] = hits
+        return results, verdicts
+
+    def _scope_verdicts(
+        self, images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
+    ) -> list[ScopeVerdict]:
+        """The in-scope check for every query with an image (text-only queries are not checked here)."""
+        verdicts = [NO_IMAGE for _ in images]
+        rows = [row for row, image in enumerate(images) if image is not None]
+        if not rows:
+            return verdicts
+        if self._scope is None:
+            self._scope = (scope_of(self.index),)
+        model = self._scope[0]
+        if model is None or "image" not in self.encoder.modalities:
+            for row in rows:
+                verdicts[row] = NOT_FITTED if model is None else NOT_IMAGE_ENCODER
+            return verdicts
+        probe = vectors[rows].copy()
+        text_rows = [n for n, row in enumerate(rows) if modes[row] == "text"]  # encoded as text: embed the image too
+        if text_rows:
+            self._check("image")
+            probe[text_rows] = self.encoder.encode_images([images[rows[n]] for n in text_rows])  # type: ignore[misc]
+        scores = scope_scores(self.index, probe, [images[row] for row in rows], model)  # type: ignore[misc]
+        for row, score in zip(rows, scores, strict=True):
+            verdicts[row] = model.verdict(score)
+        return verdicts
+
+    def _search_encoded(
+        self,
+        queries: Sequence[Query],
+        images: Sequence[Image.Image | None],
+        modes: list[str],
+        vectors: np.ndarray,
+        k: int,
+        filters: Filters | None,
+    ) -> list[list[Hit]]:
+        """Filters and the leakage guard go with the query to the index, which applies them where its vectors are
+        (one path for every backend: :class:`~mmedrag.stores.locate.KnowledgeIndex`)."""
         guards = self._exclusions(queries, images, modes, vectors) if self.leakage_guard else [None] * len(queries)
         active = filters.active() if filters else {}
         scored: list[list[tuple[str, float]]] = [[] for _ in queries]

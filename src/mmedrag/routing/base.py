@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -33,12 +33,14 @@ class RouteDecision:
     ``domain`` is None exactly when ``source == "out_of_scope"``: the router abstained and the query must not be
     answered as if it were a medical image of any domain. ``probability`` is the router's calibrated probability of
     its top class (None when no router was asked); ``probabilities`` holds every class, out_of_scope included.
+    ``scope`` is the knowledge-base in-scope check's verdict (``mmedrag.retrieval.scope``; None: not run).
     """
 
     domain: str | None
     probability: float | None
     probabilities: dict[str, float] = field(default_factory=dict)
     source: RouteSource = "router"
+    scope: dict[str, Any] | None = None
 
     @property
     def out_of_scope(self) -> bool:
@@ -50,7 +52,15 @@ class RouteDecision:
             "probability": None if self.probability is None else round(self.probability, 6),
             "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
             "source": self.source,
+            **({"scope": self.scope} if self.scope is not None else {}),
         }
+
+    def with_scope(self, verdict: dict[str, Any], out_of_scope: bool) -> RouteDecision:
+        """This decision with the in-scope check's verdict; out of scope overrides any domain (never answered),
+        keeping the router's probabilities for the trace."""
+        if out_of_scope:
+            return replace(self, domain=None, source="out_of_scope", scope=verdict)
+        return replace(self, scope=verdict)
 
 
 @runtime_checkable

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mmedrag.apps.demo import DemoSettings, default_data_dir, default_work_dir, run_demo  # the one import of the demo
+from mmedrag.apps.demo import (  # the one import of the demo
+    DemoSettings,
+    default_data_dir,
+    default_work_dir,
+    ensure_scope,
+    run_demo,
+)
+from mmedrag.config import CONFIDENCE_FILE
 from mmedrag.errors import DataError
 
 
@@ -35,8 +42,14 @@ def demo_values(
             )
         log(f"building the demo knowledge base in {work} (first use: about two minutes)")
         run_demo(settings, log=log)
-    return {
+    else:
+        ensure_scope(index, log)
+    values: dict[str, Any] = {
         "index": str(index),
         "retrieval.near_duplicate_bits": settings.near_duplicate_bits,
         "selector.k": settings.k,
     }
+    confidence = work / "confidence" / CONFIDENCE_FILE  # fitted by the demo on VQA-RAD train questions
+    if confidence.is_file():
+        values["answers.confidence_calibration"] = str(confidence)
+    return values

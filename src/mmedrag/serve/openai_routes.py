@@ -1,8 +1,14 @@
 """``POST /v1/chat/completions``: mmedrag as an OpenAI-compatible model, so any OpenAI client or chat front-end
-can use it. The question is the last user message's text, the image its last ``image_url`` part (a ``data:`` URL:
-the service fetches nothing from the network). The answer's cited cases travel in the response as ``citations``
-(ids and scores) and the full ``ask --json`` object as ``mmedrag``; with ``stream`` they arrive in the final chunk
-of the server-sent events, before ``data: [DONE]``.
+can use it. The question is the last user message's text (client wrappers such as Open WebUI's ``<attached_files>``
+taken off, see :mod:`mmedrag.serve.chat_input`), the image its last ``image_url`` part (a ``data:`` URL: the service
+fetches nothing from the network). A client's housekeeping prompt (a chat title, tags, follow-ups) gets a short
+neutral reply in the JSON it asks for, without retrieval.
+
+The message text is the answer, its evidence grade and confidence and the numbered sources in Markdown
+(:mod:`mmedrag.serve.chat_text`), since chat clients show only the text. The cited cases also travel as
+``citations`` (ids and scores) and the full ``ask --json`` object as ``mmedrag``; with ``stream`` they arrive in the
+last content chunk, followed by a usage chunk when ``stream_options.include_usage`` is set (OpenAI's streaming
+format: empty ``choices``), then ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Any
 
 from fastapi import Request
 
+from mmedrag.serve.chat_input import housekeeping, question_and_image
+from mmedrag.serve.chat_text import chat_text
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import audit_entry
 from mmedrag.serve.parsing import first_error, read_json
@@ -22,75 +30,68 @@ from mmedrag.serve.schemas import ChatRequest, check_question
 from mmedrag.serve.service import Service
 from mmedrag.serve.uploads import decode_base64
 from mmedrag.serve.views import ask_payload
-from mmedrag.types import Answer, Query
+from mmedrag.types import Query
 
 
-def question_and_image(request: ChatRequest) -> tuple[str, str | None]:
-    """The last user message's text and the latest image of the conversation (a data: URL)."""
-    question, image = "", None
-    for message in request.messages:
-        content = message.content
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
-        texts = []
-        for part in parts:
-            kind = part.get("type")
-            if kind == "text":
-                texts.append(str(part.get("text", "")))
-            elif kind == "image_url":
-                url = part.get("image_url")
-                url = url.get("url") if isinstance(url, dict) else url
-                if not isinstance(url, str) or not url.startswith("data:"):
-                    raise ApiError(400, "image_url must be a data: URL (base64); the service fetches nothing")
-                image = url
-            else:
-                raise ApiError(422, f"unsupported content part type {kind!r}; use text or image_url")
-        if message.role == "user":
-            question = " ".join(t for t in texts if t.strip())
-    if not question.strip():
-        raise ApiError(422, "the last user message has no text question")
-    return question, image
+class Reply:
+    """One chat reply: its text, token counts and the extra fields (``citations``, ``mmedrag``) it carries."""
 
-
-def completion(answer: Answer, model: str, identifier: str) -> dict[str, Any]:
-    """A ``chat.completion`` object with ``citations`` and the full answer as ``mmedrag``."""
-    payload = ask_payload(answer)
-    return {
-        "id": identifier,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": len(answer.text.split()),
-            "total_tokens": answer.prompt_tokens + len(answer.text.split()),
-        },
-        "citations": answer.citations,
-        "mmedrag": payload,
-    }
-
-
-async def stream(answer: Answer, model: str, identifier: str) -> AsyncIterator[bytes]:
-    """Server-sent ``chat.completion.chunk`` events: the role, the answer word by word, then the citations."""
-    created = int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {
-            "id": identifier,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
+    def __init__(self, text: str, model: str, prompt_tokens: int = 0, **extra: Any) -> None:
+        self.text, self.model, self.extra = text, model, extra
+        self.identifier = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.created = int(time.time())
+        completion_tokens = len(text.split())
+        self.usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
-    yield chunk({"role": "assistant", "content": ""})
-    words = answer.text.split(" ")
-    for number, word in enumerate(words):
-        yield chunk({"content": word if number == len(words) - 1 else word + " "})
-    yield chunk({}, "stop", citations=answer.citations, mmedrag=ask_payload(answer))
-    yield b"data: [DONE]\n\n"
+    def completion(self) -> dict[str, Any]:
+        """A ``chat.completion`` object."""
+        message = {"role": "assistant", "content": self.text}
+        return {
+            "id": self.identifier,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": self.usage,
+            **self.extra,
+        }
+
+    async def stream(self, include_usage: bool) -> AsyncIterator[bytes]:
+        """Server-sent ``chat.completion.chunk`` events: the role, the text word by word, the extra fields with
+        ``finish_reason``, the usage chunk when asked, then ``[DONE]``."""
+        usage: dict[str, Any] = {"usage": None} if include_usage else {}
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            body = {
+                "id": self.identifier,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": choices,
+                **extra,
+            }
+            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+        def delta(content: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+            return chunk([{"index": 0, "delta": content, "finish_reason": finish}], **usage, **extra)
+
+        yield delta({"role": "assistant", "content": ""})
+        words = self.text.split(" ")
+        for number, word in enumerate(words):
+            yield delta({"content": word if number == len(words) - 1 else word + " "})
+        yield delta({}, "stop", **self.extra)
+        if include_usage:
+            yield chunk([], usage=self.usage)
+        yield b"data: [DONE]\n\n"
+
+
+def _include_usage(body: ChatRequest) -> bool:
+    options = body.stream_options or {}
+    return bool(options.get("include_usage")) if isinstance(options, dict) else False
 
 
 def add_openai_routes(app: Any, service: Service, caller: Callable[[Any], Any]) -> None:
@@ -106,6 +107,17 @@ def add_openai_routes(app: Any, service: Service, caller: Callable[[Any], Any]) 
             body = ChatRequest.model_validate(await read_json(request))
         except ValidationError as exc:
             raise ApiError(422, first_error(exc.errors())) from None
+        task = housekeeping(body)
+        if task is not None:
+            reply = Reply(task.reply, body.model, citations=[])
+        else:
+            reply = await _answer(request, body)
+        if body.stream:
+            events = reply.stream(_include_usage(body))
+            return StreamingResponse(events, media_type="text/event-stream")
+        return reply.completion()
+
+    async def _answer(request: Request, body: ChatRequest) -> Reply:
         question, url = question_and_image(body)
         try:
             question = check_question(question)
@@ -114,10 +126,9 @@ def add_openai_routes(app: Any, service: Service, caller: Callable[[Any], Any]) 
         image = await service.decode(decode_base64(url, service.settings.max_body_bytes)) if url else None
         answer, _, _ = await service.ask(Query(text=question, image=image))
         request.state.audit = audit_entry(service, question, answer.domain, answer.citations)
-        identifier = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        if body.stream:
-            return StreamingResponse(stream(answer, body.model, identifier), media_type="text/event-stream")
-        return completion(answer, body.model, identifier)
+        # Thumbnails as images only where a browser may load them: with API keys it sends none.
+        text = chat_text(answer, str(request.base_url), images=not service.settings.auth_required)
+        return Reply(text, body.model, answer.prompt_tokens, citations=answer.citations, mmedrag=ask_payload(answer))
 
     @app.get("/v1/models", tags=["openai"])
     async def models(request: Request) -> dict[str, Any]:

@@ -39,8 +39,33 @@ async def read_ask(request: Any, max_bytes: int) -> tuple[AskRequest, bytes | No
     if media != "multipart/form-data":
         body = AskRequest.model_validate(await read_json(request))
         return body, (decode_base64(body.image, max_bytes) if body.image else None)
-    form = await request.form(max_files=1, max_fields=8, max_part_size=max_bytes)
+    form = await read_form(request, max_bytes, max_fields=8)
     return await ask_from_form(form)
+
+
+async def read_form(request: Any, max_bytes: int, max_fields: int) -> Any:
+    """Form data with at most one file; a multipart body that ends before its closing boundary is a 400.
+
+    The multipart parser keeps the parts it finished and drops a cut-off one without a word: a cut upload would be
+    answered as a text-only question. RFC 2046 §5.1.1: a body ends with its close delimiter ``--boundary--``.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        boundary = _boundary(content_type)
+        body = await request.body()  # read once; the form parser reads the cached body
+        if boundary is not None and b"--" + boundary + b"--" not in body:
+            raise ApiError(
+                400, "the multipart body is incomplete: it ends before its closing boundary (upload cut off?)"
+            )
+    return await request.form(max_files=1, max_fields=max_fields, max_part_size=max_bytes)
+
+
+def _boundary(content_type: str) -> bytes | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.strip().lower() == "boundary" and value.strip().strip('"'):
+            return value.strip().strip('"').encode("latin-1", "replace")
+    return None
 
 
 async def ask_from_form(form: Any, extra_fields: frozenset[str] = frozenset()) -> tuple[AskRequest, bytes | None]:

@@ -78,3 +78,4 @@ class ChatRequest(BaseModel):
     model: str = "mmedrag"
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+    stream_options: dict[str, Any] | None = Field(None, description='{"include_usage": true} adds a usage chunk')

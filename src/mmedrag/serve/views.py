@@ -1,7 +1,8 @@
 """What a reader needs beside the answer: status, routing confidence, why the selector cut at k, evidence cards.
 
 ``ask_payload`` is the ``mmedrag ask --json`` object (:meth:`mmedrag.types.Answer.to_dict`, the one serialisation
-of an answer) plus ``summary`` and ``evidence``; the page and the API show the same facts.
+of an answer, with markup stripped from the answer text) plus ``summary`` and ``evidence``; the page and the API
+show the same facts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from mmedrag.generation.extractive import UNKNOWN
 from mmedrag.types import Answer, Hit
 
 _REFERENCE_SUFFIX = re.compile(r"\s*\[reference \d+\]\s*$")
+_BLOCKS = re.compile(r"<(script|style|iframe|object|template)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<!--.*?(?:-->|$)|</?[A-Za-z][^<>]*(?:>|$)", re.DOTALL)
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without HTML: script/style blocks with their content, comments and tags removed (an unclosed tag
+    at the end included); the words between tags are kept. Answers quote report sentences, and reports are data
+    that may carry markup: a client that renders the answer as HTML or Markdown must not run it."""
+    return _TAGS.sub("", _BLOCKS.sub("", text))
 
 
 def status_of(answer: Answer) -> str:
@@ -110,11 +120,18 @@ def _card(hit: Hit, sentence: str | None) -> dict[str, Any]:
     }
 
 
+def shown_grade(answer: Answer) -> str:
+    """The grade a reader is shown: :attr:`Answer.grade`, except that a router's refusal is always out of scope."""
+    # The router's refusal happens before any evidence is graded, so nothing else may speak for such an image.
+    return "out_of_scope" if status_of(answer) == "out_of_scope" else answer.grade
+
+
 def summary(answer: Answer) -> dict[str, Any]:
-    """Status, domain and its confidence, and k with the selector's reason."""
+    """Status, grade, domain and its confidence, and k with the selector's reason."""
     route = answer.trace.get("route") or {}
     return {
         "status": status_of(answer),
+        "grade": shown_grade(answer),
         "domain": answer.domain,
         "domain_source": answer.trace.get("domain_source"),
         "domain_confidence": route.get("probability"),
@@ -126,12 +143,12 @@ def summary(answer: Answer) -> dict[str, Any]:
 
 def ask_payload(answer: Answer, baseline: Answer | None = None) -> dict[str, Any]:
     """The ``ask --json`` object plus ``summary``, ``evidence`` and, when asked, the no-retrieval answer."""
-    payload = answer.to_dict()
+    payload = {**answer.to_dict(), "answer": strip_markup(answer.text)}
     payload["summary"] = summary(answer)
     payload["evidence"] = evidence(answer)
     if baseline is not None:
         facts = {**summary(baseline), "selector": "retrieval off: the generator saw no references"}
-        payload["without_retrieval"] = {**baseline.to_dict(), "summary": facts}
+        payload["without_retrieval"] = {**baseline.to_dict(), "answer": strip_markup(baseline.text), "summary": facts}
     return payload
 
 

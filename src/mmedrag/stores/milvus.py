@@ -263,6 +263,10 @@ class MilvusIndex:
             rows += self._query(f"({extra}) and ({clause})", fields, strong)
         return rows
 
+    def rows(self, pks: Sequence[str], fields: list[str]) -> list[dict[str, Any]]:
+        """The rows with these primary keys (e.g. stored image vectors for the in-scope fit), in no set order."""
+        return self._chunked("pk", pks, 'kind != ""', fields)
+
     def _image_pks(self, record_ids: Sequence[str]) -> list[str]:
         return [row["pk"] for row in self._chunked("record_id", record_ids, 'kind == "image"', ["pk"], strong=True)]
 

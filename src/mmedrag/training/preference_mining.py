@@ -168,7 +168,7 @@ def mine_preferences(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        report = _mine(pipeline, questions, staging, settings, judge, progress)
+        report = _mine(pipeline.leaning(), questions, staging, settings, judge, progress)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)  # the folder appears whole; noise paths inside it are relative, so they stay valid

@@ -107,8 +107,14 @@ def test_ask_text_output_lists_the_cited_cases(
         "radiology",
     )
     lines = out.splitlines()
-    assert code == 0 and lines[0].startswith("answer: ") and lines[1].startswith("domain: radiology (query)")
-    assert len(lines) == 2 + 3 and lines[2].lstrip().startswith("[1] ")
+    assert (
+        code == 0
+        and lines[0] == 'answer: Yes. Reference [1]: "Large left pleural effusion with compressive atelectasis."'
+    )
+    assert lines[1].startswith("evidence: supported, confidence 0.") and lines[1].endswith("(uncalibrated)")
+    assert lines[2].startswith("note: Reference [1] (a similar case, another patient's report) states: \"Large left")
+    assert lines[3].startswith("domain: radiology (query)")
+    assert len(lines) == 4 + 3 and lines[4].lstrip().startswith("[1] ")
 
 
 @pytest.mark.parametrize(
@@ -147,3 +153,21 @@ def test_env_reports_versions_and_extras(capsys: pytest.CaptureFixture[str]) -> 
 
     assert set(data["registries"]) == set(ROLES) and "faiss" in data["registries"]["store"]
     assert all(data["registries"][role] == registry.names() for role, registry in ROLES.items())
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "note"),
+    [
+        (
+            "Is there a mass in this image?",
+            "answer: unknown",
+            "No image was given; the question asks about this image.",
+        ),
+        ("Is there a pleural effusion?", "answer: ", "Text-only: no image given, answered from the question's text."),
+    ],
+)
+def test_ask_without_an_image_says_so(
+    index: Path, capsys: pytest.CaptureFixture[str], question: str, answer: str, note: str
+) -> None:
+    code, out, _ = run(capsys, "ask", "--index", str(index), "--question", question)
+    assert code == 0 and out.startswith(answer) and "\nnote: " in out and note in out

@@ -71,16 +71,17 @@ def test_calibrated_selector_uses_k_star_or_abstains(setup, tmp_path: Path) -> N
     run_calibration(pipeline, questions, [1, 2], alpha=0.2, delta=0.1, out_dir=tmp_path / "ok")
     pipeline.default.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"))
     answer = pipeline.answer(Query(text="Is there a finding?"))
-    assert answer.context.k == 2 and answer.trace["selector"]["k_star"] == 2
+    assert answer.trace["selector"]["cut"] == 2 and answer.trace["selector"]["k_star"] == 2
     pipeline.default.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"), k=1)  # the config's k caps k*
     capped = pipeline.answer(Query(text="Is there a finding?"))
-    assert capped.context.k == 1 and capped.trace["selector"]["k_star"] == 2 and pipeline.default.selector.max_k == 1
+    assert capped.trace["selector"]["cut"] == 1 and capped.trace["selector"]["k_star"] == 2
+    assert pipeline.default.selector.max_k == 1
     run_calibration(pipeline, questions, [0, 1], alpha=0.2, delta=0.1, out_dir=tmp_path / "none")
     pipeline.default.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"))
     abstained = pipeline.answer(Query(text="Is there a finding?"))
     assert abstained.text == "unknown" and "no k certified" in abstained.trace["abstained"]
     pipeline.default.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"), on_uncertified="no_retrieval")
-    assert pipeline.answer(Query(text="Is there a finding?")).context.k == 0
+    assert pipeline.answer(Query(text="Is there a finding?")).trace["selector"]["cut"] == 0
 
 
 def test_cli_calibrate_writes_the_result(

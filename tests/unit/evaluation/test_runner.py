@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from mmedrag.evaluation.runner import EvalSettings, evaluate
 from mmedrag.generation.base import approx_token_count
 from mmedrag.generation.extractive import ExtractiveGenerator
 from mmedrag.pipeline import Bundle, RAGPipeline
-from mmedrag.types import Generation, Prompt, Question
+from mmedrag.types import Generation, Prompt, Query, Question
 
 
 def closed_questions(tmp_path: Path, n: int = 8) -> list[Question]:
@@ -186,8 +187,6 @@ def test_cli_evaluate_errors_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_retrieval_metrics_when_questions_name_their_relevant_records(tiny_manifest: Path, tmp_path: Path) -> None:
-    from dataclasses import replace
-
     from mmedrag.encoders.hashing import HashEncoder
     from mmedrag.indexing import build_index
     from mmedrag.io.manifest import read_manifest
@@ -219,3 +218,15 @@ def test_retrieval_metrics_when_questions_name_their_relevant_records(tiny_manif
     results = evaluate(pipeline, [replace(q) for q in questions], tmp_path / "out", EvalSettings(bootstrap=20))
     retrieval = results["summary"]["retrieval"]
     assert retrieval["n"] == 2 and retrieval["recall@1"] == 1.0 and retrieval["mrr"] == 1.0
+
+
+def test_questions_asked_without_their_images_on_purpose_are_answered(tmp_path: Path) -> None:
+    """``images=False`` (IU-Xray: images absent) answers "... on the chest X-ray?" from the reports, text-only; the
+    same questions without images asked of the pipeline directly abstain."""
+    questions = [
+        replace(q, question=q.question.replace("?", " on the chest X-ray?")) for q in closed_questions(tmp_path, n=4)
+    ]
+    pipeline = RAGPipeline(generator=ExtractiveGenerator())
+    results = evaluate(pipeline, questions, tmp_path / "out", EvalSettings(references="gold_report", images=False))
+    assert results["summary"]["tasks"]["closed"]["accuracy"] == 1.0
+    assert pipeline.answer(Query(text=questions[0].question)).trace["abstained"]

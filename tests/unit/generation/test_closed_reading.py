@@ -17,8 +17,9 @@ from mmedrag.types import Reference
 COMPLETE = "Heart size is normal. The lungs are clear. No pleural effusion or pneumothorax. Bones are intact."
 
 
-def refs(*texts: str) -> list[Reference]:
-    return [Reference(number=i, record_id=f"r{i}", text=t, score=1.0) for i, t in enumerate(texts, 1)]
+def refs(*texts: str, own: bool = True) -> list[Reference]:
+    """References of the query's own study (the gold-report setting the reading rules are written for)."""
+    return [Reference(number=i, record_id=f"r{i}", text=t, score=1.0, own=own) for i, t in enumerate(texts, 1)]
 
 
 def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
@@ -88,18 +89,18 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
             "Is there a fracture of the ribs?",
             COMPLETE + " Ribs are seen.",
             "no",
-            "unmentioned_absent_in_complete_report",
+            "unmentioned_in_own_report",
         ),
         # unmentioned finding in a complete report: absent; for a "normal" question: normal
         (
             "Is there a pneumothorax?",
             "Heart normal. Lungs clear. Bones intact.",
             "no",
-            "unmentioned_absent_in_complete_report",
+            "unmentioned_in_own_report",
         ),
-        ("Is the aorta normal?", COMPLETE, "yes", "unmentioned_absent_in_complete_report"),
-        ("Is there a mass?", "FINDINGS: Left effusion.", "no", "unmentioned_absent_in_complete_report"),
-        ("Is there a mass?", "No acute cardiopulmonary abnormality.", "no", "unmentioned_absent_in_complete_report"),
+        ("Is the aorta normal?", COMPLETE, "yes", "unmentioned_in_own_report"),
+        ("Is there a mass?", "FINDINGS: Left effusion.", "no", "unmentioned_in_own_report"),
+        ("Is there a mass?", "No acute cardiopulmonary abnormality.", "no", "unmentioned_in_own_report"),
         # states are read in the finding's own comma part when it names one, else in the whole clause
         (
             "Is the pulmonary vascularity abnormal?",
@@ -113,13 +114,13 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
             "Is there a mass in the liver?",
             COMPLETE + " Mass in the right lower lobe.",
             "no",
-            "unmentioned_absent_in_complete_report",
+            "unmentioned_in_own_report",
         ),
         (
             "Is there an opacity in the left lung?",
             COMPLETE + " Right lower lung opacity.",
             "no",
-            "unmentioned_absent_in_complete_report",
+            "unmentioned_in_own_report",
         ),
         ("Is there an opacity in the right lung?", COMPLETE + " Right lower lung opacity.", "yes", "sentence"),
         (

@@ -4,7 +4,15 @@ import pytest
 
 from conftest import make_image
 from mmedrag.generation.base import approx_token_count
-from mmedrag.generation.prompts import CAUTION, PromptBuilder, infer_task, truncate_to_tokens
+from mmedrag.generation.extractive import ExtractiveGenerator
+from mmedrag.generation.prompts import (
+    CAUTION,
+    PromptBuilder,
+    clean_reference,
+    infer_task,
+    refers_to_image,
+    truncate_to_tokens,
+)
 from mmedrag.types import Context, Hit, Query, Record
 
 
@@ -96,3 +104,49 @@ def test_truncate_to_tokens_fits_the_budget_on_word_boundaries() -> None:
     cut = truncate_to_tokens(text, 6, approx_token_count)
     assert approx_token_count(cut) <= 6 and cut == "Large left pleural ..."
     assert truncate_to_tokens(text, 1, approx_token_count) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Is there a mass in this image?", True),
+        ("Is the liver visible in the image?", True),
+        ("Is this a CT?", True),
+        ("Is this a PA film?", True),
+        ("Does the patient have a large pleural effusion as seen on the chest X-ray?", True),
+        ("Is there an infarct on this brain scan?", True),
+        ("Please generate a report for this image.", True),
+        ("Are the orbits in view?", True),
+        ("Is there a pleural effusion?", False),
+        ("Has the nodule grown since the prior film?", False),  # another study, not this image
+        ("Compared with the previous x-ray, is the effusion larger?", False),
+        ("What are the causes of a pleural effusion?", False),
+    ],
+)
+def test_refers_to_image(question: str, expected: bool) -> None:
+    assert refers_to_image(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("Small left <b>effusion</b>.", "Small left effusion."),
+        ("Clear lungs.<script>alert('x')</script> No effusion.", "Clear lungs. No effusion."),
+        ("<p>Heart normal.</p><p>Lungs clear.</p>", "Heart normal. Lungs clear."),
+        ("&lt;script&gt;alert(1)&lt;/script&gt;Lungs clear.", "Lungs clear."),  # an escaped tag goes too
+        ("Nodule <5 mm, AP & lateral views.", "Nodule <5 mm, AP & lateral views."),  # not markup: unchanged
+        ("Heart  size normal .\n Lungs clear", "Heart size normal . Lungs clear"),  # plain text only collapses
+    ],
+)
+def test_clean_reference_strips_markup(text: str, clean: str) -> None:
+    assert clean_reference(text) == clean
+
+
+def test_extractive_answers_never_quote_markup() -> None:
+    report = "<div>Heart size normal.</div> Small left <b>effusion</b>.<script>document.cookie</script>"
+    query = Query(text="Is there a pleural effusion?")
+    prompt = PromptBuilder().build(query, hits(report), "radiology")
+    answer = ExtractiveGenerator().generate([prompt])[0].text
+    assert answer == 'Yes. Reference [1]: "Small left effusion."'
+    report_prompt = PromptBuilder().build(Query(text=""), hits(report), "radiology")
+    assert ExtractiveGenerator().generate([report_prompt])[0].text == "Heart size normal. Small left effusion."

@@ -127,5 +127,5 @@ def test_ask_never_cites_a_near_copy_of_its_image(
     argv += ["--set", "retrieval.fetch_k=50", "--json"]
     for flags, expect_copy in (([], False), (["--no-near-duplicate-guard"], True)):
         assert main([*argv, *flags]) == 0
-        cited = [c["id"] for c in json.loads(capsys.readouterr().out)["citations"]]
+        cited = [c["id"] for c in json.loads(capsys.readouterr().out)["trace"]["retrieved"]]
         assert ("m3" in cited) is expect_copy and len(cited) == N_INDEXED - (0 if expect_copy else 1)

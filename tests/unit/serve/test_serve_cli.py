@@ -47,12 +47,15 @@ def test_the_demo_knowledge_base_is_built_on_first_use_only(tmp_path, monkeypatc
         (settings.work_dir / "tower" / "demo.json").write_text("{}")
         return {}
 
+    checked: list[object] = []
     monkeypatch.setattr(demo_source, "run_demo", fake_run_demo)
+    monkeypatch.setattr(demo_source, "ensure_scope", lambda index, log: checked.append(index))
     for name in ("medpix2", "vqa_rad"):
         (tmp_path / "data" / name).mkdir(parents=True)
     first = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
     second = demo_source.demo_values(tmp_path / "data", tmp_path / "work")
     assert len(built) == 1 and first == second
+    assert checked == [tmp_path / "work" / "index"]  # a cached index gets its in-scope fit if it has none
     assert first["index"] == str(tmp_path / "work" / "index") and first["selector.k"] == 3
 
 
