@@ -73,7 +73,9 @@ class Query:
     """A question (or report request) about one image.
 
     ``domain`` set by the caller wins over any router. ``patient_id``/``study_id``/``image_sha256`` let the retriever
-    exclude the query's own study from the results (leakage guard).
+    exclude the query's own study from the results (leakage guard). Request options are data too:
+    ``max_references`` caps the references the generator sees, after any selector (calibrated included), and
+    ``retrieval=False`` answers without retrieval (what the generator says alone).
     """
 
     text: str = ""
@@ -85,6 +87,8 @@ class Query:
     patient_id: str | None = None
     study_id: str | None = None
     id: str | None = None
+    max_references: int | None = None
+    retrieval: bool = True
 
 
 @dataclass(frozen=True, slots=True)
