@@ -25,20 +25,20 @@ import numpy as np
 from benchlib import machine, write_section
 from mmedrag._optional import available
 from mmedrag.stores import integrity
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Fingerprint, Record
 
 RECORDS, DIM, REPEATS = 10_000, 512, 5
 
 
-def build(path: Path, store: str) -> KnowledgeIndex:
+def build(path: Path, store: str) -> FolderIndex:
     rng = np.random.default_rng(0)
 
     def unit(rows: int) -> np.ndarray:
         vectors = rng.standard_normal((rows, DIM)).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    index = KnowledgeIndex.create(path, Fingerprint(kind="bench", name="bench", dim=DIM), store)
+    index = FolderIndex.create(path, Fingerprint(kind="bench", name="bench", dim=DIM), store)
     records = [Record(id=f"r{i}", text="No acute cardiopulmonary abnormality. " * 8) for i in range(RECORDS)]
     index.records.upsert(records, {r.id: [(f"{i:064x}", i)] for i, r in enumerate(records)})
     index.spaces["text"].add([r.id for r in records], unit(RECORDS))
@@ -77,15 +77,15 @@ def measure(store: str, checks: bool) -> dict[str, float]:
             index.save()
             times["save"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            KnowledgeIndex.load(path)
+            FolderIndex.load(path)
             times["load"].append(time.perf_counter() - started)
             limit, integrity.LOAD_CHECKSUM_BYTES = integrity.LOAD_CHECKSUM_BYTES, 0
             started = time.perf_counter()
-            KnowledgeIndex.load(path)
+            FolderIndex.load(path)
             times["load_quick"].append(time.perf_counter() - started)
             integrity.LOAD_CHECKSUM_BYTES = limit
             started = time.perf_counter()
-            KnowledgeIndex.verify(path)
+            FolderIndex.verify(path)
             times["verify"].append(time.perf_counter() - started)
             size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return {name: 1000 * statistics.median(values) for name, values in times.items()} | {"mb": size / 2**20}

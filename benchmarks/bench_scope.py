@@ -218,14 +218,14 @@ def run_encoder(spec: str, kb: list[Any], families: dict[str, list[Image.Image]]
     from mmedrag.encoders import create_encoder
     from mmedrag.indexing import build_index
     from mmedrag.retrieval.retriever import Retriever
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
     encoder = create_encoder(spec)
     with tempfile.TemporaryDirectory(prefix="bench-scope-") as folder:
         started = time.perf_counter()
         report = build_index(kb, folder, encoder, store="exact", scope_alpha=alpha)
         build_s = time.perf_counter() - started
-        retriever = Retriever(KnowledgeIndex.load(folder), encoder)
+        retriever = Retriever(FolderIndex.load(folder), encoder)
         rows = {}
         for name, images in families.items():
             rows[name] = measure(retriever, images, alpha)

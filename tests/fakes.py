@@ -14,7 +14,7 @@ from mmedrag.indexing import build_index
 from mmedrag.io.manifest import read_manifest
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Generation, Prompt, Question
 
 
@@ -71,7 +71,7 @@ class ScriptedVLM:
 def mining_setup(tiny_manifest: Path, hash_encoder: HashEncoder, tmp_path: Path) -> tuple[RAGPipeline, list[Question]]:
     """An index of the tiny corpus, a scripted generator, and 12 questions (3 per behaviour) with their images."""
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store="exact")
-    retriever = Retriever(KnowledgeIndex.load(tmp_path / "idx"), hash_encoder)
+    retriever = Retriever(FolderIndex.load(tmp_path / "idx"), hash_encoder)
     questions = []
     for i, word in enumerate([w for w in BEHAVIOUR for _ in range(3)]):
         make_image(100 + i, size=(64, 64)).save(tmp_path / f"q{i}.png")

@@ -44,7 +44,7 @@ def render_cli() -> str:
 
 # Meanings of the keys whose pydantic field has no description yet (a field's own description wins).
 FALLBACK_MEANINGS = {
-    "top level.index": "index folder built with `mmedrag index`",
+    "top level.index": "index built with `mmedrag index`: a folder, or `milvus:URI|collection=NAME`",
     "top level.encoder": "encoder spec; null: the encoder saved in the index",
     "top level.generator": "generator spec: `extractive`, `hf:...` or `openai:MODEL@URL`",
     "top level.default_domain": "domain used when neither the query nor the router decides; null: refuse",
@@ -59,7 +59,7 @@ FALLBACK_MEANINGS = {
     "retrieval.modality": "only candidates of this modality",
     "retrieval.split": "only candidates of this split",
     "retrieval.source": "only candidates of this source",
-    "selector.kind": "how many references the generator sees",
+    "selector.kind": "how many references the generator sees (each kind takes only its own keys)",
     "selector.min_score": "min_score: the least score kept",
     "selector.k_min": "gap: the fewest references kept",
     "selector.calibration": "calibrated: the calibration.json written by `mmedrag calibrate`",
@@ -86,7 +86,7 @@ def render_config() -> str:
     sections = [
         ("top level", config.PipelineConfig),
         ("retrieval", config.RetrievalConfig),
-        ("selector", config.SelectorConfig),
+        *((f"selector (kind: {model.model_fields['kind'].default})", model) for model in config.SELECTOR_MODELS),
         ("prompt", config.PromptConfig),
         ("answers", config.AnswersConfig),
         ("router", config.RouterConfig),
@@ -102,7 +102,8 @@ def render_config() -> str:
             else:
                 default = f"`{field.default!r}`" if field.default is not None else "`null`"
             bundle = "this domain's own value (else the top level's)" if title == "domains.NAME" else ""
-            meaning = (field.description or FALLBACK_MEANINGS.get(f"{title}.{name}", bundle)).replace("|", "\\|")
+            key = f"selector.{name}" if title.startswith("selector") else f"{title}.{name}"
+            meaning = (field.description or FALLBACK_MEANINGS.get(key, bundle)).replace("|", "\\|")
             parts.append(f"| `{name}` | `{_type_name(field.annotation)}` | {default} | {meaning} |")
         parts.append("")
     return "\n".join(parts)

@@ -24,7 +24,8 @@ from mmedrag.io.manifest import read_manifest, write_manifest
 from mmedrag.io.readers import read_source
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
+from mmedrag.stores.locate import KnowledgeIndex, load_index
 from mmedrag.types import Answer, Context, Hit, Query, Question, Record
 
 try:
@@ -42,6 +43,7 @@ __all__ = [
     "GenerationError",
     "Hit",
     "ImageError",
+    "FolderIndex",
     "IndexFolderError",
     "KnowledgeIndex",
     "MissingExtraError",
@@ -57,6 +59,7 @@ __all__ = [
     "build_pipeline",
     "delete_records",
     "load_config",
+    "load_index",
     "read_manifest",
     "read_source",
     "write_manifest",

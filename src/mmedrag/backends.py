@@ -28,6 +28,17 @@ def _openai_argument(argument: str) -> dict[str, Any]:
     return {"model": model, "base_url": base_url}
 
 
+def _milvus_argument(argument: str) -> dict[str, Any]:
+    """``milvus:URI|options``: a URI is required, and a token never travels in a spec (the rest is checked on open)."""
+    uri, _, options = argument.partition("|")
+    if not uri.strip():
+        raise ConfigError(f"bad index spec 'milvus:{argument}'; use milvus:URI|collection=NAME")
+    keys = {item.partition("=")[0].strip().lower() for item in options.split(",")}
+    if keys & {"token", "password", "user"}:
+        raise ConfigError("never put a Milvus token in a spec string; set MILVUS_TOKEN or `token` in the config")
+    return {"location": argument}
+
+
 def _float_argument(name: str) -> Any:
     def parse(argument: str) -> dict[str, Any]:
         try:
@@ -63,11 +74,12 @@ STORES.add(
 )
 
 # Where an index lives: a folder (records in SQLite, vectors in a STORES kind) or a database that holds both and
-# filters server-side. `load_index` picks the kind from the location (a `milvus:` spec or a folder's pointer file).
+# filters server-side. Each entry is an IndexKind (mmedrag.stores.locate): `load_index` asks each which one claims a
+# location (a folder's CURRENT file, a `milvus:` spec or a folder's Milvus pointer), so the kind is decided once.
 INDEXES: Registry[Any] = Registry("index")
-INDEXES.add("folder", "mmedrag.stores.index:KnowledgeIndex.load", "path", "an index folder: SQLite records + a store")
+INDEXES.add("folder", "mmedrag.stores.index:FolderIndex", "path", "an index folder: SQLite records + a store")
 INDEXES.add(
-    "milvus", "mmedrag.stores.milvus_build:open_any", "location", "Milvus Lite, standalone or cluster", "milvus"
+    "milvus", "mmedrag.stores.milvus_build:MilvusKind", _milvus_argument, "Milvus Lite, standalone or cluster", "milvus"
 )
 
 GENERATORS: Registry[Any] = Registry("generator")

@@ -7,13 +7,23 @@ typo in a YAML file is an error, not a silently ignored setting. The resolved co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+)
 
-from mmedrag.backends import SELECTORS
+from mmedrag.backends import ENCODERS, GENERATORS, INDEXES, ROUTERS, SELECTORS
 from mmedrag.errors import ConfigError
+from mmedrag.registry import Registry
 
 CONFIDENCE_FILE = "confidence.json"
 """The confidence calibration `mmedrag calibrate --confidence` writes; found beside a config file by default."""
@@ -21,6 +31,32 @@ CONFIDENCE_FILE = "confidence.json"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN threshold passes every comparison
+
+
+def _check_spec(registry: Registry[Any], value: Any, paths: bool = False) -> Any:
+    """Parse ``value`` through ``registry`` (its one-line error becomes the field's); with ``paths``, a string that
+    names no registered kind before a ``:`` is a folder (an index folder, a router folder), checked when opened."""
+    if value is None:
+        return None
+    if paths and isinstance(value, str) and value.partition(":")[0] not in registry.names():
+        if not value.strip():
+            raise ValueError("empty; give a folder or a KIND:ARGUMENT spec")
+        return value.strip()
+    try:
+        registry.parse(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value.strip() if isinstance(value, str) else value
+
+
+IndexSpec = Annotated[
+    str | None,
+    BeforeValidator(lambda value: str(value) if isinstance(value, Path) else value),
+    AfterValidator(lambda value: _check_spec(INDEXES, value, paths=True)),
+    Field(description="an index folder, a folder holding a Milvus pointer, or milvus:URI|collection=NAME"),
+]
+EncoderSpec = Annotated[str | dict[str, Any] | None, AfterValidator(lambda value: _check_spec(ENCODERS, value))]
+GeneratorSpec = Annotated[str | dict[str, Any], AfterValidator(lambda value: _check_spec(GENERATORS, value))]
 
 
 class RetrievalConfig(_Strict):
@@ -41,34 +77,88 @@ class RetrievalConfig(_Strict):
     source: str | None = None
 
 
-class SelectorConfig(_Strict):
-    """How many references: a kind of :data:`mmedrag.backends.SELECTORS` (``top_k``, ``min_score``, ``gap``
-    (MMed-RAG), ``ratio_to_top1`` (reference code), ``calibrated`` (RULE; ``calibration`` names the file `mmedrag
-    calibrate` wrote)) and its parameters. Each kind takes the fields its constructor names; ``k`` caps them all."""
-
-    kind: str = "top_k"
+class _Selector(_Strict):
     k: int = Field(3, ge=0, description="k for top_k; the cap for min_score, gap (k_max) and ratio_to_top1")
-    min_score: float | None = None
+
+
+class TopKConfig(_Selector):
+    """The ``k`` best hits."""
+
+    kind: Literal["top_k"] = "top_k"
+
+
+class MinScoreConfig(_Selector):
+    """Hits scoring at least ``min_score``, at most ``k``."""
+
+    kind: Literal["min_score"] = "min_score"
+    min_score: float = 0.0
+
+
+class GapConfig(_Selector):
+    """MMed-RAG's gap rule (method.md §4): cut where log(S_i / S_i+1) exceeds ``gamma``; between ``k_min`` and ``k``."""
+
+    kind: Literal["gap"] = "gap"
     gamma: float = Field(0.1, ge=0, description="gap rule: cut where log(S_i / S_i+1) exceeds gamma")
     k_min: int = Field(1, ge=0)
+
+
+class RatioConfig(_Selector):
+    """The reference code's rule: keep hit j while S_1 / S_j < ``ratio``, at most ``k``."""
+
+    kind: Literal["ratio_to_top1"] = "ratio_to_top1"
     ratio: float = Field(1.5, ge=1, description="ratio_to_top1: keep j while S_1 / S_j < ratio")
-    calibration: str | None = None
+
+
+class CalibratedConfig(_Strict):
+    """RULE's calibrated k* (``calibration``: the file `mmedrag calibrate` wrote)."""
+
+    kind: Literal["calibrated"] = "calibrated"
+    calibration: str
     on_uncertified: Literal["abstain", "no_retrieval"] = "abstain"
+    k: int | None = Field(None, ge=0, description="calibrated: a cap on the certified k* (null: k* itself)")
 
-    @field_validator("kind")
-    @classmethod
-    def _registered(cls, kind: str) -> str:
-        if kind not in SELECTORS.names():
-            raise ValueError(f"unknown selector {kind!r}; use one of {', '.join(SELECTORS.names())}")
-        return kind
 
-    @model_validator(mode="after")
-    def _complete(self) -> SelectorConfig:
-        if self.kind == "calibrated" and not self.calibration:
-            raise ValueError(
-                "selector kind 'calibrated' needs selector.calibration: the file `mmedrag calibrate` wrote"
-            )
-        return self
+class CustomSelectorConfig(BaseModel):
+    """A selector outside mmedrag (``kind: package.module:Factory``); its other keys go to the factory as they are."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    kind: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+SELECTOR_MODELS = (TopKConfig, MinScoreConfig, GapConfig, RatioConfig, CalibratedConfig)
+_SELECTOR_KINDS = tuple(str(model.model_fields["kind"].default) for model in SELECTOR_MODELS)
+
+
+def _selector_tag(value: Any) -> str:
+    kind = value.get("kind", "top_k") if isinstance(value, dict) else getattr(value, "kind", "top_k")
+    if kind in _SELECTOR_KINDS:
+        return str(kind)
+    if isinstance(kind, str) and ":" in kind:
+        return "custom"
+    return "unknown"
+
+
+def _unknown_selector(value: Any) -> Any:
+    raise ValueError(f"unknown selector {value.get('kind')!r}; use one of {', '.join(SELECTORS.names())}")
+
+
+def _default_kind(value: Any) -> Any:
+    return {"kind": "top_k", **value} if isinstance(value, dict) and "kind" not in value else value
+
+
+SelectorConfig = Annotated[
+    Annotated[TopKConfig, Tag("top_k")]
+    | Annotated[MinScoreConfig, Tag("min_score")]
+    | Annotated[GapConfig, Tag("gap")]
+    | Annotated[RatioConfig, Tag("ratio_to_top1")]
+    | Annotated[CalibratedConfig, Tag("calibrated")]
+    | Annotated[CustomSelectorConfig, Tag("custom")]
+    | Annotated[Any, BeforeValidator(_unknown_selector), Tag("unknown")],
+    Discriminator(_selector_tag),
+    BeforeValidator(_default_kind),
+]
+"""How many references: one model per kind of :data:`mmedrag.backends.SELECTORS`, each with only the options its
+selector takes (an option of another kind is an error, not silently dropped); ``kind`` defaults to ``top_k``."""
 
 
 class PromptConfig(_Strict):
@@ -101,15 +191,15 @@ class AnswersConfig(_Strict):
 class RouterConfig(_Strict):
     """A trained router folder, or ``zero_shot:ENCODER_SPEC``; ``threshold`` overrides the saved one."""
 
-    path: str
+    path: Annotated[str, AfterValidator(lambda value: _check_spec(ROUTERS, value, paths=True))]
     threshold: float | None = Field(None, ge=0, le=1)
 
 
 class BundleConfig(_Strict):
     """One domain's own settings; every field left out is taken from the top level of the pipeline config."""
 
-    index: Path | None = None
-    encoder: str | dict[str, Any] | None = None
+    index: IndexSpec = None
+    encoder: EncoderSpec = None
     retrieval: RetrievalConfig | None = None
     selector: SelectorConfig | None = None
     prompt: PromptConfig | None = None
@@ -123,9 +213,9 @@ class PipelineConfig(_Strict):
     ``domains``. ``default_domain`` is used when neither the query nor the router decides (null: refuse instead).
     """
 
-    index: Path | None = None
-    encoder: str | dict[str, Any] | None = None
-    generator: str | dict[str, Any] = "extractive"
+    index: IndexSpec = None
+    encoder: EncoderSpec = None
+    generator: GeneratorSpec = "extractive"
     default_domain: str | None = "radiology"
     router: RouterConfig | None = None
     image_questions: bool = Field(
@@ -137,7 +227,7 @@ class PipelineConfig(_Strict):
         "check fitted when the index was built (alpha 5%: `mmedrag index --scope-alpha`); false turns it off",
     )
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
-    selector: SelectorConfig = Field(default_factory=SelectorConfig)
+    selector: SelectorConfig = Field(default_factory=TopKConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     answers: AnswersConfig = Field(
         default_factory=AnswersConfig, description="evidence grades shown to readers and confidence calibration"
@@ -194,8 +284,22 @@ def load_config(
         return PipelineConfig.model_validate(tree)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"config {where}: {first['msg']} ({len(exc.errors())} error(s) in all)") from exc
+        where, kind = _where(first["loc"])
+        message = first["msg"].removeprefix("Value error, ") + (f" for selector kind {kind!r}" if kind else "")
+        raise ConfigError(f"config {where}: {message} ({len(exc.errors())} error(s) in all)") from exc
+
+
+def _where(loc: tuple[int | str, ...]) -> tuple[str, str | None]:
+    """The dotted key of an error, without the selector union's tag (returned apart: the kind that was chosen)."""
+    parts: list[str] = []
+    kind = None
+    names = [str(part) for part in loc]
+    for number, part in enumerate(names):
+        if number and names[number - 1] == "selector" and part in (*_SELECTOR_KINDS, "custom", "unknown"):
+            kind = part if part in _SELECTOR_KINDS else None
+            continue
+        parts.append(part)
+    return ".".join(parts), kind
 
 
 def dump_config(config: PipelineConfig) -> str:

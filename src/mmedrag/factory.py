@@ -4,7 +4,6 @@ registry (:mod:`mmedrag.backends`)."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from mmedrag.stores.locate import load_index
 
 
 def build_retriever(
-    index: Path | None, encoder: str | dict[str, Any] | None, retrieval: RetrievalConfig
+    index: str | Path | None, encoder: str | dict[str, Any] | None, retrieval: RetrievalConfig
 ) -> Retriever | None:
     """The index's retriever, with the encoder saved in the index unless another is named."""
     if index is None:
@@ -39,11 +38,8 @@ def build_retriever(
 
 
 def build_selector(selector: SelectorConfig) -> ContextSelector:
-    """The selector ``selector.kind`` names, given the config fields its constructor takes."""
-    factory = SELECTORS.get(selector.kind)
-    accepted = inspect.signature(factory).parameters
-    params = {key: value for key, value in selector.model_dump().items() if key in accepted and value is not None}
-    built: ContextSelector = SELECTORS.create({"kind": selector.kind, **params})
+    """The selector ``selector.kind`` names, with its options (each config kind holds only what its selector takes)."""
+    built: ContextSelector = SELECTORS.create(selector.model_dump(exclude_none=True))
     return built
 
 

@@ -22,13 +22,13 @@ from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import DataError, ImageError
-from mmedrag.io.images import DECODE_SIDE, decode_side, dhash, load_image, pixel_sha256
+from mmedrag.io.images import decode_side, dhash, load_image, pixel_sha256
 from mmedrag.io.manifest import duplicate_id_message
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
 from mmedrag.retrieval.scope_fit import fit_folder_scope, fit_summary, stats_test
 from mmedrag.stores.base import default_store_spec
-from mmedrag.stores.index import KnowledgeIndex, view_id
+from mmedrag.stores.index import FolderIndex, view_id
 from mmedrag.types import Record
 
 ImagePolicy = Literal["require", "optional", "ignore"]
@@ -56,22 +56,21 @@ class IndexReport:
         return dict(vars(self))
 
 
-def _load_views(
-    record: Record, policy: ImagePolicy, report: IndexReport, max_side: int = DECODE_SIDE
-) -> list[Image.Image] | None:
+def _load_views(record: Record, policy: ImagePolicy, report: IndexReport, encoder: Encoder) -> list[Image.Image] | None:
     """The record's images, downscaled as they decode (never a batch of full-size scans), or None when the record
-    must be skipped (its error is already reported)."""
-    if policy == "ignore":
-        return []
+    must be skipped (its error is already reported): the one skip rule of both builders (folder and Milvus)."""
     images: list[Image.Image] = []
-    for path in record.image_paths:
+    for path in record.image_paths if policy != "ignore" else ():
         try:
-            images.append(load_image(path, max_side=max_side))
+            images.append(load_image(path, max_side=decode_side(encoder)))
         except ImageError as exc:
             if policy == "require":
                 report.errors.append(f"record {record.id}: {exc}")
                 return None
             report.warnings.append(f"record {record.id}: {exc}; indexed without this image")
+    if not record.text.strip() and not (images and "image" in encoder.modalities):
+        report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+        return None
     return images
 
 
@@ -119,16 +118,16 @@ def build_index(
         EncoderMismatchError: updating an index that another encoder built.
         IndexFolderError: the live version is damaged, or another writer holds the lock and ``wait`` is False.
     """
-    from mmedrag.stores.locate import is_milvus, is_milvus_store
+    from mmedrag.stores.locate import index_kind
 
-    if is_milvus_store(store) or is_milvus(index_dir):
+    if index_kind(index_dir, store) == "milvus":
         from mmedrag.indexing_milvus import build_milvus_index
 
         milvus = IndexReport(index=str(index_dir), encoder=encoder.name)
         unique = _first_of_each_id(records, milvus)
-        load = lambda record: _load_views(record, images, milvus)  # noqa: E731
+        load = lambda record: _load_views(record, images, milvus, encoder)  # noqa: E731
         return build_milvus_index(
-            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, scope_alpha
+            unique, index_dir, encoder, milvus, load, store, batch_size, rebuild, progress, scope_alpha, wait, on_wait
         )
     started = time.perf_counter()
     path = Path(index_dir)
@@ -136,7 +135,7 @@ def build_index(
         raise DataError(f"no records to index into {path}; check the source and its format")
     fingerprint = fingerprint_of(encoder)
     spec = store or default_store_spec()
-    with KnowledgeIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
+    with FolderIndex.open_for_write(path, fingerprint, spec, rebuild=rebuild, wait=wait, on_wait=on_wait) as index:
         if index.base is not None:
             index.check_encoder(fingerprint)
         report = IndexReport(index=str(path), encoder=encoder.name, store=index.store_spec)
@@ -152,7 +151,7 @@ def build_index(
 
 
 def _fill(
-    index: KnowledgeIndex,
+    index: FolderIndex,
     encoder: Encoder,
     records: Sequence[Record],
     batch_size: int,
@@ -161,17 +160,13 @@ def _fill(
     report: IndexReport,
 ) -> None:
     embed_images = "image" in encoder.modalities
-    side = decode_side(encoder)
     steps = track(batches(records, batch_size), "indexing", total=-(-len(records) // batch_size), enabled=progress)
     for batch in steps:
         kept: list[Record] = []
         loaded: list[list[Image.Image]] = []
         for record in batch:
-            views = _load_views(record, images, report, side)
+            views = _load_views(record, images, report, encoder)
             if views is None:
-                continue
-            if not record.text.strip() and not (views and embed_images):
-                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
                 continue
             kept.append(record)
             loaded.append(views)
@@ -180,7 +175,7 @@ def _fill(
 
 
 def _add_batch(
-    index: KnowledgeIndex,
+    index: FolderIndex,
     encoder: Encoder,
     records: list[Record],
     views: list[list[Image.Image]],
@@ -207,7 +202,7 @@ def _add_batch(
     report.added += len(records) - len(existing)
 
 
-def _fit_scope(index: KnowledgeIndex, alpha: float) -> dict[str, Any]:
+def _fit_scope(index: FolderIndex, alpha: float) -> dict[str, Any]:
     """Fit the in-scope check on the index in memory and keep it in its metadata (saved with the next version)."""
     model = fit_folder_scope(index, alpha, extra=stats_test(index.records.get))
     if model is None:
@@ -225,13 +220,13 @@ def refit_scope(
 ) -> dict[str, Any]:
     """Fit the in-scope check of an existing index again (an index built before the check existed has none), from
     its stored vectors: nothing is encoded. Saves a new version (folder) or the meta row (Milvus)."""
-    from mmedrag.stores.locate import is_milvus
+    from mmedrag.stores.locate import index_kind
 
-    if is_milvus(index_dir):
+    if index_kind(index_dir) == "milvus":
         from mmedrag.indexing_milvus import refit_milvus_scope
 
         return refit_milvus_scope(index_dir, alpha)
-    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+    with FolderIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
         summary = _fit_scope(index, alpha)
         index.save()
     return summary
@@ -257,13 +252,13 @@ def delete_records(
     index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> int:
     """Remove records by id from a saved index and save it, under the writer lock; returns how many existed."""
-    from mmedrag.stores.locate import is_milvus
+    from mmedrag.stores.locate import index_kind
 
-    if is_milvus(index_dir):
+    if index_kind(index_dir) == "milvus":
         from mmedrag.indexing_milvus import delete_from_milvus
 
-        return delete_from_milvus(index_dir, ids)
-    with KnowledgeIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
+        return delete_from_milvus(index_dir, ids, wait, on_wait)
+    with FolderIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
         removed = index.delete(list(ids))
         if removed:
             index.save()

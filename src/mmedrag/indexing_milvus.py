@@ -20,11 +20,11 @@ from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.images import dhash, pixel_sha256
 from mmedrag.retrieval.scope import DEFAULT_ALPHA, SCOPE_KEY
 from mmedrag.retrieval.scope_fit import fit_pushdown_scope, fit_summary, stats_test
-from mmedrag.stores.index import KnowledgeIndex, view_id
-from mmedrag.stores.locate import is_milvus, is_milvus_store
+from mmedrag.stores.index import FolderIndex, view_id
+from mmedrag.stores.locate import index_kind
 from mmedrag.stores.milvus import check_record
 from mmedrag.stores.milvus_build import BuildCounts, Encoded, Loaded, open_any, resolve, write_batches
-from mmedrag.stores.readback import stored_vectors
+from mmedrag.stores.versions import writer_lock
 from mmedrag.types import Record
 
 # (record) -> its loaded images, or None when it must be skipped (mmedrag.indexing applies the image policy).
@@ -74,6 +74,8 @@ def build_milvus_index(
     rebuild: bool = False,
     progress: bool = False,
     scope_alpha: float = DEFAULT_ALPHA,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> R:
     """Embed ``records`` into the Milvus index that ``store`` names (or ``index_dir``'s pointer names).
 
@@ -99,10 +101,7 @@ def build_milvus_index(
                 report.errors.append(str(exc))
                 continue
             loaded = load_views(record)
-            if loaded is None:
-                continue
-            if not record.text.strip() and not (loaded and embed_images):
-                report.errors.append(f"record {record.id}: no text and no readable image to embed; skipped")
+            if loaded is None:  # the image policy or the skip rule of mmedrag.indexing said no (and why)
                 continue
             kept.append(record)
             views[record.id] = loaded
@@ -122,7 +121,7 @@ def build_milvus_index(
         return text, by_record
 
     counts = write_batches(
-        index_dir, store, fingerprint_of(encoder), records, load, encode, batch_size, rebuild, progress
+        index_dir, store, fingerprint_of(encoder), records, load, encode, batch_size, rebuild, progress, wait, on_wait
     )
     if counts.added + counts.replaced + counts.unchanged == 0:
         raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
@@ -149,15 +148,15 @@ def copy_index_to_milvus(
 ) -> R:
     """Copy an index folder's records, vectors and image fingerprints into Milvus, without encoding anything."""
     started = time.perf_counter()
-    if not is_milvus_store(store) and not is_milvus(index_dir):
+    if index_kind(index_dir, store) != "milvus":
         raise ConfigError("copying an index folder needs a Milvus destination: give --store milvus:URI")
     resolve(index_dir, store)  # fail on a bad spec before reading anything
-    folder = KnowledgeIndex.load(source)
+    folder = FolderIndex.load(source)
     records = list(folder.records.iter_records())
     if not records:
         raise DataError(f"index {source} holds no records to copy")
     fingerprints = folder.records.image_fingerprints()
-    text_of, image_of = stored_vectors(folder.spaces["text"]), stored_vectors(folder.spaces["image"])
+    text_of, image_of = folder.spaces["text"].vectors_of, folder.spaces["image"].vectors_of
 
     def load(batch: list[Record]) -> Loaded:
         return batch, {}, {r.id: fingerprints.get(r.id, []) for r in batch}
@@ -176,6 +175,11 @@ def copy_index_to_milvus(
     return _finish(report, counts, index_dir, started)
 
 
-def delete_from_milvus(index_dir: str | Path, ids: Sequence[str]) -> int:
-    """Remove records (and their image rows) by id; returns how many existed."""
-    return open_any(index_dir).delete(list(ids))
+def delete_from_milvus(
+    index_dir: str | Path, ids: Sequence[str], wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> int:
+    """Remove records (and their image rows) by id, under the pointer folder's writer lock; returns how many existed."""
+    if str(index_dir).startswith("milvus:"):
+        return open_any(index_dir, wait, on_wait).delete(list(ids))
+    with writer_lock(Path(index_dir), wait=wait, on_wait=on_wait):
+        return open_any(index_dir, wait, on_wait).delete(list(ids))

@@ -134,15 +134,16 @@ class RAGPipeline:
             for q, d in zip(loaded, decisions, strict=True)
         ]
         groups: dict[int, list[Planned]] = {}
-        for item in planned:
-            if item.bundle is not None and item.bundle.retriever is not None:
+        for item in planned:  # a query asking for no retrieval (Query.retrieval) is answered from itself alone
+            if item.bundle is not None and item.bundle.retriever is not None and item.query.retrieval:
                 groups.setdefault(id(item.bundle.retriever), []).append(item)
         for group in groups.values():
             bundle = group[0].bundle
             assert bundle is not None and bundle.retriever is not None
+            asked = max((p.query.max_references or 0) for p in group)  # a request may ask for more than the bundle
             found, verdicts = bundle.retriever.search_checked(
                 [p.query for p in group],
-                k=bundle.retrieve_k,
+                k=max(bundle.retrieve_k, asked),
                 mode=bundle.retrieval_mode,
                 filters=bundle.filters,
                 check_scope=self.scope_check,
@@ -178,10 +179,14 @@ class RAGPipeline:
         clock = clock or _Clock(len(planned))
         contexts: dict[int, Context] = {}
         for p in planned:
-            if p.bundle is not None:
-                contexts[id(p)] = (selector or p.bundle.selector).select(p.query, p.hits)
-                if contexts[id(p)].trace.get("abstain"):
-                    p.bundle = None  # e.g. no k was certified: abstaining keeps the risk guarantee honest
+            if p.bundle is None:
+                continue
+            if not p.query.retrieval:
+                contexts[id(p)] = Context(trace={"rule": "no_retrieval"})
+                continue
+            contexts[id(p)] = _capped((selector or p.bundle.selector).select(p.query, p.hits), p.query.max_references)
+            if contexts[id(p)].trace.get("abstain"):
+                p.bundle = None  # e.g. no k was certified: abstaining keeps the risk guarantee honest
         clock.lap("select")
         prompts: dict[int, Prompt] = {}
         for p in planned:
@@ -261,6 +266,13 @@ class RAGPipeline:
         if raw is None:
             return None
         return self.calibrator(group, raw) if self.calibrator is not None else raw
+
+
+def _capped(context: Context, cap: int | None) -> Context:
+    """The request's ``max_references``, applied once after whichever selector chose (calibrated included)."""
+    if cap is None or len(context.hits) <= cap:
+        return context
+    return Context(hits=context.hits[:cap], trace={**context.trace, "max_references": cap})
 
 
 NO_IMAGE = "No image was given; the question asks about this image."

@@ -73,7 +73,9 @@ class Query:
     """A question (or report request) about one image.
 
     ``domain`` set by the caller wins over any router. ``patient_id``/``study_id``/``image_sha256`` let the retriever
-    exclude the query's own study from the results (leakage guard).
+    exclude the query's own study from the results (leakage guard). Request options are data too:
+    ``max_references`` caps the references the generator sees, after any selector (calibrated included), and
+    ``retrieval=False`` answers without retrieval (what the generator says alone).
     """
 
     text: str = ""
@@ -85,6 +87,20 @@ class Query:
     patient_id: str | None = None
     study_id: str | None = None
     id: str | None = None
+    max_references: int | None = None
+    retrieval: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """The leakage guard for one query, as every index applies it (method.md §11 item 14): never a record of the
+    query's patient or study, one holding the query image itself (its pixel SHA-256), or one in ``records`` (near
+    copies of the query image, found by :class:`mmedrag.retrieval.near_duplicates.NearDuplicateGuard`)."""
+
+    patient_id: str | None = None
+    study_id: str | None = None
+    image_sha256: tuple[str, ...] = ()
+    records: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from mmedrag.indexing import build_index, copy_index, delete_records
 from mmedrag.io.images import pixel_sha256
 from mmedrag.retrieval.retriever import Filters, Retriever
 from mmedrag.stores.locate import load_index
-from mmedrag.stores.milvus import Exclusion, MilvusIndex
-from mmedrag.types import Hit, Query, Record
+from mmedrag.stores.milvus import MilvusIndex
+from mmedrag.types import Exclusion, Hit, Query, Record
 
 pytest.importorskip("pymilvus")
 

@@ -77,6 +77,16 @@ def test_delete_replace_and_count(make: Callable[[], VectorStore]) -> None:
     assert set(store.ids()) == set(ids(300)) - {"r0", "r1"}
 
 
+def test_vectors_of_reads_back_what_was_added(make: Callable[[], VectorStore]) -> None:
+    data = low_rank(50, 5)
+    store = make()
+    store.add(ids(50), data)
+    found = store.vectors_of(["r3", "r7", "missing"])
+    assert sorted(found) == ["r3", "r7"]
+    # Every store in the contract keeps full vectors (Flat, HNSW, IVF-Flat, Milvus): read back to float32 precision.
+    assert np.allclose(found["r3"], data[3], atol=1e-5) and np.allclose(found["r7"], data[7], atol=1e-5)
+
+
 def test_allow_restricts_candidates_even_far_ones(make: Callable[[], VectorStore]) -> None:
     data = low_rank(400, 5)
     store = make()

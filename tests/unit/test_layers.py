@@ -136,3 +136,61 @@ def test_no_import_loops() -> None:
 )
 def test_the_loop_finder_finds_loops(graph: dict[str, set[str]], loops: list[list[str]]) -> None:
     assert _cycles(graph) == loops
+
+
+def _defines(path: Path, name: str) -> bool:
+    """True when ``name`` (``Class`` or ``Class.member``) is defined at the top of the module ``path``."""
+    head, _, member = name.partition(".")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == head:
+            if not member or isinstance(node, ast.FunctionDef):
+                return not member
+            return any(getattr(item, "name", None) == member for item in node.body)
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if not member and any(isinstance(t, ast.Name) and t.id == head for t in targets):
+            return True
+    return False
+
+
+def _backend_targets() -> list[tuple[str, str, str]]:
+    """(role, module, attribute) of every entry ``mmedrag.backends`` registers by import path."""
+    from mmedrag.backends import ROLES
+
+    found = []
+    for role, registry in ROLES.items():
+        for kind in registry.names():
+            target = registry.entry(kind).target
+            if isinstance(target, str) and target.startswith("mmedrag."):
+                module, _, attribute = target.partition(":")
+                found.append((f"{role} {kind!r}", module, attribute))
+    return found
+
+
+def test_every_backend_string_target_exists_below_the_applications() -> None:
+    """backends.py names its kinds by string (no import): a renamed class or moved module must fail here, not when
+    a user first asks for that kind; and a registry never points up into the applications layer."""
+    modules = _modules()
+    targets = _backend_targets()
+    assert len(targets) > 20
+    problems = [
+        f"{where}: {module}:{attribute} " + ("does not exist" if module not in modules else "is not defined there")
+        for where, module, attribute in targets
+        if module not in modules or not _defines(modules[module], attribute)
+    ]
+    applications = len(LAYERS) - 1
+    problems += [
+        f"{where}: {module} is in the applications layer"
+        for where, module, _ in targets
+        if module in modules and _layer(module) >= applications
+    ]
+    assert problems == []
+
+
+def test_a_missing_backend_target_is_caught() -> None:
+    modules = _modules()
+    assert _defines(modules["mmedrag.stores.index"], "FolderIndex")
+    assert _defines(modules["mmedrag.stores.index"], "FolderIndex.load")
+    assert not _defines(modules["mmedrag.stores.index"], "FolderIndex.nope")
+    assert not _defines(modules["mmedrag.stores.index"], "KnowledgeIndex")

@@ -14,14 +14,14 @@ from mmedrag.io.manifest import read_manifest
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import MinScore, TopK
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Hit, Query, Record
 
 
 @pytest.fixture
 def retriever(tiny_manifest: Path, hash_encoder: HashEncoder) -> Retriever:
     build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store="exact")
-    return Retriever(KnowledgeIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
+    return Retriever(FolderIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
 
 
 def test_answer_cites_the_selected_cases_and_traces_every_stage(retriever: Retriever) -> None:
@@ -127,7 +127,7 @@ def test_router_picks_the_bundle_and_out_of_scope_is_not_answered(tiny_manifest:
     from mmedrag.pipeline import Bundle
 
     build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store="exact")
-    eye = Retriever(KnowledgeIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
+    eye = Retriever(FolderIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
     generator = EchoGenerator()
     router = FixedRouter({48: [0.1, 0.85, 0.05], 50: [0.2, 0.1, 0.7], 52: [0.45, 0.4, 0.15], 54: [0.9, 0.05, 0.05]})
     pipeline = RAGPipeline(

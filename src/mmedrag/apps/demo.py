@@ -227,9 +227,9 @@ def ensure_scope(index_dir: Path, log: Callable[[str], None] = lambda _: None) -
     """Fit the in-scope check of a demo index cached before the check existed (seconds: nothing is encoded)."""
     from mmedrag.indexing import refit_scope
     from mmedrag.retrieval.scope_fit import scope_of
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
-    if scope_of(KnowledgeIndex.load(index_dir)) is None:
+    if scope_of(FolderIndex.load(index_dir)) is None:
         log(f"fitting the in-scope check of {index_dir} (cached before the check existed)")
         refit_scope(index_dir)
 
@@ -239,7 +239,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     from mmedrag.encoders.tower import TowerEncoder
     from mmedrag.indexing import build_index
     from mmedrag.retrieval.retriever import Retriever
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
     started = time.perf_counter()
     medpix, vqa_rad = settings.data_dir / "medpix2", settings.data_dir / "vqa_rad"
@@ -256,8 +256,8 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
     encoder = TowerEncoder(tower["path"])  # loads the frozen text encoder the tower was aligned to
     index_dir = settings.work_dir / "index"
     index_info: dict[str, Any] = {"path": str(index_dir), "reused": False}
-    fresh = not KnowledgeIndex.exists(index_dir) or not tower["reused"]
-    if not fresh and KnowledgeIndex.load(index_dir).records.count() != len(records):
+    fresh = not FolderIndex.exists(index_dir) or not tower["reused"]
+    if not fresh and FolderIndex.load(index_dir).records.count() != len(records):
         fresh = True
     if fresh:
         log(f"indexing {len(records)} records into {index_dir}")
@@ -267,7 +267,7 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = lambda _: None
         log(f"reusing the index in {index_dir}")
         index_info.update(reused=True, records=len(records))
         ensure_scope(index_dir, log)
-    retriever = Retriever(KnowledgeIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
+    retriever = Retriever(FolderIndex.load(index_dir), encoder, near_duplicate_bits=settings.near_duplicate_bits)
     rows, example, calibration = _vqa_rad_part(settings, retriever, questions, log)
     iuxray = _iuxray_part(settings, log)
     if settings.plot:

@@ -9,19 +9,21 @@ import sys
 from mmedrag.cli.ask import AskCommand
 from mmedrag.cli.base import Command
 from mmedrag.cli.calibrate import CalibrateCommand
+from mmedrag.cli.compare import CompareCommand
 from mmedrag.cli.data import DataCommand
 from mmedrag.cli.demo import DemoCommand
 from mmedrag.cli.env import EnvCommand
-from mmedrag.cli.evaluate import CompareCommand, EvaluateCommand
+from mmedrag.cli.evaluate import EvaluateCommand
 from mmedrag.cli.guard import run_guarded, split_debug, undecodable_argument
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
 from mmedrag.cli.prefs import PrefsCommand
+from mmedrag.cli.route import RouteCommand
 from mmedrag.cli.search import SearchCommand
 from mmedrag.cli.serve import ServeCommand
 from mmedrag.cli.train_dpo import TrainDPOCommand
 from mmedrag.cli.train_retriever import TrainRetrieverCommand
-from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
+from mmedrag.cli.train_router import TrainRouterCommand
 from mmedrag.cli.validate import ValidateCommand
 
 COMMANDS: tuple[Command, ...] = (

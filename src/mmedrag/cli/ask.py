@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json
-from mmedrag.cli.query_args import add_query_arguments, add_scope_flag, query_from_args
+from mmedrag.cli.pipeline_args import add_pipeline_arguments, config_from_args
+from mmedrag.cli.query_args import add_query_arguments, query_from_args
 from mmedrag.types import Answer
 
 
@@ -26,48 +26,14 @@ examples:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--question", default="", help="the question; empty asks for a report")
-        parser.add_argument("--index", help="index folder (omit to answer without retrieval)")
-        parser.add_argument("--config", help="pipeline YAML (see configs/)")
-        parser.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a config value, e.g. selector.k=5 (repeatable)",
-        )
-        parser.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
-        parser.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
-        parser.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
-        parser.add_argument(
-            "--answer-weak",
-            choices=("abstain", "lean"),
-            help="weakly supported answers (similar cases' silence, disagreeing references): abstain and say why "
-            "(default) or give the leaning answer graded weak",
-        )
-        add_scope_flag(parser)
+        add_pipeline_arguments(parser, guard_flag=False, answer_weak=True)
         add_query_arguments(parser)
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from mmedrag.config import load_config
         from mmedrag.factory import build_pipeline
 
-        flags = {
-            "index": args.index,
-            "generator": args.generator,
-            "router.path": args.router,
-            "selector.k": args.k,
-            "answers.answer_weak": args.answer_weak,
-            "retrieval.mode": args.mode,
-            "retrieval.domain": args.filter_domain,
-            "retrieval.modality": args.filter_modality,
-            "retrieval.split": args.filter_split,
-            "retrieval.leakage_guard": False if args.no_leakage_guard else None,
-            "retrieval.near_duplicate_guard": False if args.no_near_duplicate_guard else None,
-            "scope_check": False if args.no_scope_check else None,
-        }
-        values = {key: value for key, value in flags.items() if value is not None}
-        pipeline = build_pipeline(load_config(args.config, args.set, values))
+        pipeline = build_pipeline(config_from_args(args))
         answer = pipeline.answer(query_from_args(args, args.question))
         if args.json:
             emit_json(answer.to_dict())

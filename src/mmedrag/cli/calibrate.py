@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
-from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
+from mmedrag.cli.pipeline_args import add_pipeline_arguments, config_from_args
+from mmedrag.cli.run_args import add_question_arguments, questions_from_args
 from mmedrag.errors import ConfigError
 
 if TYPE_CHECKING:

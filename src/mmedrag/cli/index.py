@@ -210,11 +210,11 @@ def _delete(args: argparse.Namespace) -> int:
 
 def _verify(folder: str | None, as_json: bool) -> int:
     from mmedrag.errors import ConfigError
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.locate import verify_index
 
     if not folder:
         raise ConfigError("give the index folder to check: --verify DIR")
-    report = KnowledgeIndex.verify(folder)
+    report = verify_index(folder)
     if as_json:
         emit_json(report)
     elif report["ok"]:
@@ -226,7 +226,11 @@ def _verify(folder: str | None, as_json: bool) -> int:
             "fingerprints": "image hashes",
         }
         counts = ", ".join(f"{found[name]} {label}" for name, label in labels.items() if name in found)
-        checked = f"{report['files']} files, {report['bytes']:,} bytes checked"
+        checked = (
+            f"{report['files']} files, {report['bytes']:,} bytes checked"
+            if "files" in report
+            else f"{report['rows']:,} rows checked"
+        )
         log(f"{folder}: {report['version']} intact ({checked}; {counts})")
     else:
         log(f"{folder}: {report['version']} is damaged; restore the folder from a backup or rebuild the index")

@@ -6,7 +6,8 @@ import argparse
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
-from mmedrag.cli.run_args import add_pipeline_arguments, add_question_arguments, config_from_args, questions_from_args
+from mmedrag.cli.pipeline_args import add_pipeline_arguments, config_from_args
+from mmedrag.cli.run_args import add_question_arguments, questions_from_args
 
 
 class PrefsCommand(Command):
@@ -23,7 +24,7 @@ examples:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_question_arguments(parser, "mining questions (a split disjoint from the knowledge base)")
-        add_pipeline_arguments(parser)
+        add_pipeline_arguments(parser, k=False)
         parser.add_argument(
             "-k", type=argtype.top_k, default=1, help="references per RAG prompt (default 1, as the reference)"
         )
@@ -48,7 +49,7 @@ examples:
         from mmedrag.factory import build_pipeline
         from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 
-        pipeline = build_pipeline(config_from_args(args))
+        pipeline = build_pipeline(config_from_args(args, without=("selector.k",)))
         questions = questions_from_args(args)
         settings = MiningSettings(
             k=args.k,

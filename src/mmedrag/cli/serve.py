@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmedrag.cli.base import Command
-from mmedrag.cli.query_args import add_scope_flag
+from mmedrag.cli.pipeline_args import add_pipeline_arguments, pipeline_values
 
 
 class ServeCommand(Command):
@@ -23,14 +23,8 @@ examples:
   MMEDRAG_API_KEYS=team:$(openssl rand -hex 16) mmedrag serve --config pipeline.yaml --host 0.0.0.0"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        source = parser.add_argument_group("pipeline (as for `mmedrag ask`)")
-        source.add_argument("--config", help="pipeline YAML (see configs/)")
-        source.add_argument("--index", help="index folder (omit to answer without retrieval)")
-        source.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
-        source.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
-        source.add_argument("-k", type=int, help="number of references given to the generator")
-        source.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
-        add_scope_flag(source)
+        add_pipeline_arguments(parser, guard_flag=False)
+        source = parser.add_argument_group("demo")
         source.add_argument("--demo", action="store_true", help="serve the demo's knowledge base (built on first use)")
         source.add_argument("--data", help="with --demo: folder with medpix2/ and vqa_rad/ (default $MMEDRAG_DATA)")
         net = parser.add_argument_group("network and security")
@@ -55,17 +49,10 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.serve.runner import ServeOptions, serve
 
-        flags = {
-            "index": args.index,
-            "generator": args.generator,
-            "router.path": args.router,
-            "selector.k": args.k,
-            "scope_check": False if args.no_scope_check else None,
-        }
         options = ServeOptions(
             config=args.config,
             overrides=list(args.set),
-            values={key: value for key, value in flags.items() if value is not None},
+            values=pipeline_values(args),
             api_key_file=args.api_key_file,
             admin_key_file=args.admin_key_file,
             demo=args.demo,

@@ -125,7 +125,7 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 0 else float(np.array_equal(a, b))
 
 
-def _shifted_ncc(a: Thumbnail, b: Thumbnail, min_overlap: float) -> float:
+def shifted_ncc(a: Thumbnail, b: Thumbnail, min_overlap: float) -> float:
     """Best NCC over all translations of ``b`` against ``a`` at a common pixel scale (one is a crop of the other).
 
     The overlap-normalised correlation (Lewis 1995, "Fast normalized cross-correlation") needs, per shift, the
@@ -186,7 +186,7 @@ def similarity(a: Thumbnail, b: Thumbnail, min_overlap: float = 0.5) -> float:
         np.asarray(a.pixels.resize(size, Image.Resampling.BILINEAR), dtype=np.float64),
         np.asarray(b.pixels.resize(size, Image.Resampling.BILINEAR), dtype=np.float64),
     )
-    return max(resized, _shifted_ncc(a, b, min_overlap))
+    return max(resized, shifted_ncc(a, b, min_overlap))
 
 
 def connected_groups(count: int, edges: Iterable[tuple[int, int, int, float]]) -> list[tuple[list[int], int, float]]:

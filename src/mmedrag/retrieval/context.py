@@ -151,11 +151,13 @@ class CalibratedK:
     """RULE's calibrated k: top-k* from a ``mmedrag calibrate`` result file.
 
     When the calibration certified no k, the guarantee does not hold for any k: ``on_uncertified="abstain"``
-    makes the pipeline answer "unknown" (the default), ``"no_retrieval"`` answers without references.
+    makes the pipeline answer "unknown" (the default), ``"no_retrieval"`` answers without references. ``k`` caps
+    k* as it caps every other selector (None: k* as certified; the trace keeps both).
     """
 
     calibration: str
     on_uncertified: str = "abstain"
+    k: int | None = None
 
     def __post_init__(self) -> None:
         from mmedrag.calibration.ltt import CalibrationResult
@@ -166,7 +168,8 @@ class CalibratedK:
 
     @property
     def max_k(self) -> int | None:
-        return self.result.k_star  # type: ignore[attr-defined]
+        k_star: int | None = self.result.k_star  # type: ignore[attr-defined]
+        return k_star if k_star is None or self.k is None else min(k_star, self.k)
 
     def select(self, query: Query, hits: Sequence[Hit]) -> Context:
         result = self.result  # type: ignore[attr-defined]
@@ -174,4 +177,5 @@ class CalibratedK:
         if result.k_star is None:
             abstain = self.on_uncertified == "abstain"
             return _context(hits, 0, "calibrated", abstain=abstain, reason="no k certified", **facts)
-        return _context(hits, min(result.k_star, len(hits)), "calibrated", **facts)
+        keep = min(result.k_star, len(hits), self.k if self.k is not None else result.k_star)
+        return _context(hits, keep, "calibrated", cap=self.k, **facts)

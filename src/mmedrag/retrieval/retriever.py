@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
-from mmedrag.io.images import dhash, pixel_sha256, query_image
+from mmedrag.io.images import pixel_sha256, query_image
 from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
 from mmedrag.retrieval.scope import NO_IMAGE, NOT_FITTED, NOT_IMAGE_ENCODER, OFF, ScopeModel, ScopeVerdict
 from mmedrag.retrieval.scope_fit import scope_of, scope_scores
-from mmedrag.stores.index import KnowledgeIndex, record_of_view
-from mmedrag.stores.locate import PushdownIndex
-from mmedrag.types import Hit, Query
+from mmedrag.stores.locate import KnowledgeIndex
+from mmedrag.types import Exclusion, Hit, Query
 
 Mode = Literal["auto", "image", "text", "image2image"]
 MODES: tuple[str, ...] = ("auto", "image", "text", "image2image")
@@ -53,11 +52,11 @@ class Retriever:
         near_duplicate_bits: the dHash distance that makes a candidate (None: the guard's default, 10).
 
     Example:
-        >>> retriever = Retriever(KnowledgeIndex.load("idx"), encoder)  # doctest: +SKIP
+        >>> retriever = Retriever(load_index("idx"), encoder)  # doctest: +SKIP
         >>> hits = retriever.search(Query(image=image), k=5)  # doctest: +SKIP
     """
 
-    index: KnowledgeIndex | PushdownIndex
+    index: KnowledgeIndex
     encoder: Encoder
     leakage_guard: bool = True
     near_duplicate_bits: int | None = None
@@ -118,29 +117,6 @@ class Retriever:
                 results[row] = hits
         return results, verdicts
 
-    def _search_encoded(
-        self,
-        queries: Sequence[Query],
-        images: Sequence[Image.Image | None],
-        modes: list[str],
-        vectors: np.ndarray,
-        k: int,
-        filters: Filters | None,
-    ) -> list[list[Hit]]:
-        if not isinstance(self.index, KnowledgeIndex):
-            return self._search_pushdown(self.index, queries, images, modes, vectors, k, filters)
-        allowed = self.index.records.ids_where(**filters.active()) if filters and filters.active() else None
-        results = []
-        for query, image, chosen, vector in zip(queries, images, modes, vectors, strict=True):
-            image_vector = vector if chosen != "text" else None
-            excluded = self._excluded(query, image, image_vector) if self.leakage_guard else set()
-            scored = self._top_records(vector, chosen, k, allowed, excluded)
-            found = self.index.records.get([record_id for record_id, _ in scored])
-            results.append(
-                [Hit(found[rid], score, rank) for rank, (rid, score) in enumerate(scored, start=1) if rid in found]
-            )
-        return results
-
     def _scope_verdicts(
         self, images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
     ) -> list[ScopeVerdict]:
@@ -166,14 +142,8 @@ class Retriever:
             verdicts[row] = model.verdict(score)
         return verdicts
 
-    @property
-    def _folder(self) -> KnowledgeIndex:
-        """The index as a folder index (the paths that compute allow-lists client-side run only for those)."""
-        return cast(KnowledgeIndex, self.index)
-
-    def _search_pushdown(
+    def _search_encoded(
         self,
-        index: PushdownIndex,
         queries: Sequence[Query],
         images: Sequence[Image.Image | None],
         modes: list[str],
@@ -181,40 +151,46 @@ class Retriever:
         k: int,
         filters: Filters | None,
     ) -> list[list[Hit]]:
-        """Filters and the leakage guard go with the query to an index that evaluates them (Milvus).
-
-        Near duplicates there are the records whose stored dHash is within 7 bits of the query image's (re-encodes
-        and resizes land within 6); crops, which the folder guard confirms by thumbnails, are not caught.
-        """
-        from mmedrag.stores.milvus import Exclusion
-
-        bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
-        near = min(bits, 7) if self.near_duplicate_guard else None
-        guards = [
-            Exclusion(
-                query.patient_id,
-                query.study_id,
-                (pixel_sha256(image),) if image is not None else (),
-                dhash(image) if image is not None and near is not None else None,
-                near,
-            )
-            if self.leakage_guard
-            else None
-            for query, image in zip(queries, images, strict=True)
-        ]
+        """Filters and the leakage guard go with the query to the index, which applies them where its vectors are
+        (one path for every backend: :class:`~mmedrag.stores.locate.KnowledgeIndex`)."""
+        guards = self._exclusions(queries, images, modes, vectors) if self.leakage_guard else [None] * len(queries)
         active = filters.active() if filters else {}
         scored: list[list[tuple[str, float]]] = [[] for _ in queries]
         for space in ("text", "image"):
             rows = [i for i, m in enumerate(modes) if (m == "image2image") == (space == "image")]
             if rows:
-                found = index.search_records(vectors[rows], space, k, active, [guards[i] for i in rows])
+                found = self.index.search_records(vectors[rows], space, k, active, [guards[i] for i in rows])
                 for row, hits in zip(rows, found, strict=True):
                     scored[row] = hits
-        records = index.get(sorted({rid for hits in scored for rid, _ in hits}))
+        records = self.index.get(sorted({rid for hits in scored for rid, _ in hits}))
         return [
             [Hit(records[rid], score, rank) for rank, (rid, score) in enumerate(hits, start=1) if rid in records]
             for hits in scored
         ]
+
+    def _exclusions(
+        self, queries: Sequence[Query], images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
+    ) -> list[Exclusion | None]:
+        """Per query: its patient and study, its image's pixel hash and the records holding a near copy of it (the
+        near-copy guard runs once for the batch: one image-space search for every query's neighbours)."""
+        near: dict[int, set[str]] = {}
+        if self.near_duplicate_guard:
+            bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
+            if self._near is None or self._near.bits != bits:
+                self._near = NearDuplicateGuard(bits=bits)
+            # Neighbours by the query's image vector where it has one (a text-mode query embedded no image).
+            embedded = [i for i, image in enumerate(images) if image is not None and modes[i] != "text"]
+            unembedded = [i for i, image in enumerate(images) if image is not None and modes[i] == "text"]
+            for group, group_vectors in ((embedded, vectors[embedded]), (unembedded, None)):
+                if group:
+                    pictures = [image for i in group if (image := images[i]) is not None]
+                    found = self._near.excluded_batch(self.index, pictures, group_vectors)
+                    near.update(zip(group, found, strict=True))
+        out: list[Exclusion | None] = []
+        for number, (query, image) in enumerate(zip(queries, images, strict=True)):
+            hashes = (pixel_sha256(image),) if image is not None else ()
+            out.append(Exclusion(query.patient_id, query.study_id, hashes, frozenset(near.get(number, ()))))
+        return out
 
     def _mode_for(self, query: Query, image: Image.Image | None, mode: Mode) -> str:
         can_image = "image" in self.encoder.modalities
@@ -244,37 +220,6 @@ class Retriever:
             self._check("text")
             vectors[text_rows] = self.encoder.encode_texts([queries[i].text for i in text_rows])
         return vectors
-
-    def _excluded(self, query: Query, image: Image.Image | None, image_vector: np.ndarray | None) -> set[str]:
-        hashes = [pixel_sha256(image)] if image is not None else []
-        excluded = self._folder.records.related_ids(query.patient_id, query.study_id, hashes)
-        if image is not None and self.near_duplicate_guard:
-            bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
-            if self._near is None or self._near.bits != bits:
-                self._near = NearDuplicateGuard(bits=bits)
-            excluded |= self._near.excluded(self._folder, image, image_vector)
-        return excluded
-
-    def _top_records(
-        self, vector: np.ndarray, mode: str, k: int, allowed: set[str] | None, excluded: set[str]
-    ) -> list[tuple[str, float]]:
-        """Best ``k`` records for one query vector, widening the search until exclusions are made up for."""
-        space = self._folder.spaces["image" if mode == "image2image" else "text"]
-        allow = None
-        if allowed is not None:
-            keep = allowed - excluded
-            allow = keep if mode != "image2image" else {i for i in space.ids() if record_of_view(i) in keep}
-        total = space.count() if allow is None else len(allow)
-        fetch = k + len(excluded) * (4 if mode == "image2image" else 1)
-        while True:
-            best: dict[str, float] = {}
-            for identifier, score in space.search(vector[None, :], min(fetch, total), allow=allow)[0]:
-                record_id = record_of_view(identifier) if mode == "image2image" else identifier
-                if record_id not in excluded and record_id not in best:  # views come best-first: keep the max
-                    best[record_id] = score
-            if len(best) >= k or fetch >= total:
-                return list(best.items())[:k]
-            fetch *= 2
 
 
 __all__ = ["MODES", "Filters", "Retriever"]

@@ -9,7 +9,7 @@ is never its own neighbour either, so calibration and query see the same distrib
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PIL import Image
@@ -29,10 +29,9 @@ from mmedrag.retrieval.scope import (
     leave_one_out_scores,
     sample_rows,
 )
-from mmedrag.stores.index import KnowledgeIndex, record_of_view
-from mmedrag.stores.locate import PushdownIndex
-from mmedrag.stores.readback import stored_vectors
-from mmedrag.types import Record
+from mmedrag.stores.index import FolderIndex, record_of_view
+from mmedrag.stores.locate import KnowledgeIndex
+from mmedrag.types import Exclusion, Record
 
 if TYPE_CHECKING:
     from mmedrag.stores.milvus import MilvusIndex
@@ -43,22 +42,18 @@ EMBEDDING = "embedding"
 ExtraTests = Callable[[Sequence[str]], dict[str, ScopeTest]]
 
 
-def scope_of(index: KnowledgeIndex | PushdownIndex) -> ScopeModel | None:
+def scope_of(index: KnowledgeIndex) -> ScopeModel | None:
     """The fit saved with ``index``; None when it has none (built before the check existed, or text-only)."""
-    saved = index.info.get(SCOPE_KEY) if isinstance(index, KnowledgeIndex) else index.meta.get(SCOPE_KEY)
+    saved = index.info.get(SCOPE_KEY) if isinstance(index, FolderIndex) else cast(Any, index).meta.get(SCOPE_KEY)
     return ScopeModel.from_dict(saved)
 
 
 def scope_scores(
-    index: KnowledgeIndex | PushdownIndex, vectors: np.ndarray, images: Sequence[Image.Image], model: ScopeModel
+    index: KnowledgeIndex, vectors: np.ndarray, images: Sequence[Image.Image], model: ScopeModel
 ) -> list[dict[str, float]]:
     """Each query image's score for every test of ``model``: its nearest stored image's similarity (no exclusions:
     a query that is a knowledge-base image is in scope) and the image-statistics score when that test is fitted."""
-    if isinstance(index, KnowledgeIndex):
-        space = index.spaces["image"]
-        found = space.search(vectors, 1) if space.count() else [[] for _ in vectors]
-    else:
-        found = index.search_records(vectors, "image", 1)
+    found = index.search_records(vectors, "image", 1)  # the best view's score, on every backend
     scores = [{EMBEDDING: float(hits[0][1]) if hits else -1.0} for hits in found]
     if IMAGE_STATS in model.tests:
         for row, value in zip(scores, stats_scores(model.tests[IMAGE_STATS], images), strict=True):
@@ -67,14 +62,14 @@ def scope_scores(
 
 
 def fit_folder_scope(
-    index: KnowledgeIndex,
+    index: FolderIndex,
     alpha: float = DEFAULT_ALPHA,
     limit: int = MAX_CALIBRATION,
     seed: int = 0,
     near_bits: int = DEFAULT_BITS,
     extra: ExtraTests | None = None,
 ) -> ScopeModel | None:
-    """Fit the check on an index folder's image space (in memory: call before :meth:`KnowledgeIndex.save`).
+    """Fit the check on an index folder's image space (in memory: call before :meth:`FolderIndex.save`).
 
     Returns None when the index holds no image vectors (a text-only knowledge base has nothing to compare with).
     """
@@ -84,7 +79,7 @@ def fit_folder_scope(
     if not every:
         return None
     chosen = [every[row] for row in sample_rows(len(every), limit, seed)]
-    found = stored_vectors(space)(chosen)
+    found = space.vectors_of(chosen)
     chosen = [view for view in chosen if view in found]
     vectors = np.stack([found[view] for view in chosen]).astype(np.float32)
     prints = index.records.image_fingerprints()
@@ -123,8 +118,6 @@ def fit_pushdown_scope(
     extra: ExtraTests | None = None,
 ) -> ScopeModel | None:
     """Fit the check on a Milvus index: the same leave-one-out scores, with the exclusions evaluated by Milvus."""
-    from mmedrag.stores.milvus import Exclusion
-
     check_alpha(alpha)
     every = list(index.iter_rows('kind == "image" and has_vector == true', ["pk", "sha256", "dhash"]))
     if not every:

@@ -28,12 +28,12 @@ def demo_values(
     The first call trains the demo's image tower and indexes MedPix (about two minutes on two CPU cores); later
     calls find both in the cache (``~/.cache/mmedrag/demo``) and return at once.
     """
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
     work = work_dir or default_work_dir()
     index = work / "index"
     settings = DemoSettings(data_dir=data_dir or default_data_dir(), work_dir=work, limit=1)
-    if not KnowledgeIndex.exists(index) or not (work / "tower" / "demo.json").is_file():
+    if not FolderIndex.exists(index) or not (work / "tower" / "demo.json").is_file():
         missing = [name for name in ("medpix2", "vqa_rad") if not (settings.data_dir / name).is_dir()]
         if missing:
             raise DataError(

@@ -1,4 +1,5 @@
-"""The loaded pipeline as a versioned snapshot: request variants (k, without retrieval), case look-ups, reload.
+"""The loaded pipeline as a versioned snapshot: case look-ups and reload (a request's k and "without retrieval" are
+fields of its :class:`~mmedrag.types.Query`, so every request of a snapshot runs on the one pipeline).
 
 A reload re-opens every index at its newest saved version (``CURRENT``), keeping the already loaded encoders,
 router and generator, and swaps the snapshot in one assignment. Requests hold the snapshot they started with, so a
@@ -12,8 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -21,8 +21,6 @@ from mmedrag.errors import MmedragError
 from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
-from mmedrag.stores.locate import PushdownIndex
 from mmedrag.types import Record
 
 _THUMBNAILS = 512
@@ -32,27 +30,6 @@ def map_bundles(pipeline: RAGPipeline, change: Callable[[Bundle], Bundle]) -> RA
     """A copy of ``pipeline`` with ``change`` applied to its default bundle and to every domain's bundle."""
     bundles = {name: change(bundle) for name, bundle in pipeline.bundles.items()}
     return replace(pipeline, default=change(pipeline.default), bundles=bundles)
-
-
-def without_retrieval(pipeline: RAGPipeline) -> RAGPipeline:
-    """The same pipeline with every retriever removed: what the generator answers with no references."""
-    return map_bundles(pipeline, lambda bundle: replace(bundle, retriever=None))
-
-
-def with_k(pipeline: RAGPipeline, k: int) -> RAGPipeline:
-    """The pipeline with its selectors capped at ``k`` references (retrieval follows the selector's ``max_k``)."""
-
-    def capped(bundle: Bundle) -> Bundle:
-        selector: Any = bundle.selector
-        names = {f.name for f in fields(selector)} if is_dataclass(selector) else set()
-        changes: dict[str, int] = {name: k for name in ("k", "k_max") if name in names}
-        if "k_min" in names:
-            changes["k_min"] = min(selector.k_min, k)
-        if changes:
-            selector = replace(selector, **changes)
-        return replace(bundle, selector=selector)
-
-    return map_bundles(pipeline, capped)
 
 
 def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
@@ -65,22 +42,8 @@ def retrievers(pipeline: RAGPipeline) -> list[Retriever]:
 
 
 def index_versions(pipeline: RAGPipeline) -> list[str]:
-    """``folder@version`` of each index folder (its ``CURRENT`` pointer); a server-side store by its kind."""
-    labels = []
-    for retriever in retrievers(pipeline):
-        index = retriever.index
-        if not isinstance(index, KnowledgeIndex):  # a vector-database collection: always its live state
-            labels.append(f"{index.store_spec.get('kind', 'store')} (live)")
-            continue
-        pointer = index.path / "CURRENT"
-        version = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else "?"
-        labels.append(f"{index.path.name}@{version}")
-    return labels
-
-
-def lookup(index: KnowledgeIndex | PushdownIndex, ids: list[str]) -> dict[str, Record]:
-    """Records by id from an index folder's records store or a server-side store (ids are keys, never paths)."""
-    return index.records.get(ids) if isinstance(index, KnowledgeIndex) else index.get(ids)
+    """``name@version`` of each index (a folder's ``v-NNNNNN``, the collection behind a Milvus alias)."""
+    return [f"{retriever.index.name}@{retriever.index.version()}" for retriever in retrievers(pipeline)]
 
 
 def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
@@ -91,10 +54,9 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
         old = bundle.retriever
         if old is None:
             return bundle
-        if not isinstance(old.index, KnowledgeIndex):  # a server-side store already serves its live state
-            return bundle
-        if id(old) not in fresh:  # same encoder and guard settings, the index re-opened at its CURRENT version
-            fresh[id(old)] = replace(old, index=KnowledgeIndex.load(old.index.path))
+        if id(old) not in fresh:  # same encoder and guard settings, the index at its newest version
+            index = old.index.reopen()
+            fresh[id(old)] = old if index is old.index else replace(old, index=index)
         return replace(bundle, retriever=fresh[id(old)])
 
     return map_bundles(pipeline, reopen)
@@ -102,30 +64,17 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
 
 @dataclass
 class Snapshot:
-    """One loaded version of the pipeline and the variants requests ask for."""
+    """One loaded version of the pipeline."""
 
     pipeline: RAGPipeline
     generation: int = 1
     loaded_at: float = field(default_factory=time.time)
     versions: list[str] = field(default_factory=list)
-    _variants: dict[tuple[int | None, bool], RAGPipeline] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def variant(self, k: int | None = None, retrieval: bool = True) -> RAGPipeline:
-        """The pipeline for a request's options; one object per option set, so batches can group by identity."""
-        if k is None and retrieval:
-            return self.pipeline
-        with self._lock:
-            key = (k, retrieval)
-            if key not in self._variants:
-                pipeline = self.pipeline if k is None else with_k(self.pipeline, k)
-                self._variants[key] = pipeline if retrieval else without_retrieval(pipeline)
-            return self._variants[key]
 
     def record(self, record_id: str) -> Record | None:
         """The case with this id from the records store of any index; None when no index holds it."""
         for retriever in retrievers(self.pipeline):
-            found = lookup(retriever.index, [record_id])
+            found = retriever.index.get([record_id])
             if record_id in found:
                 return found[record_id]
         return None
@@ -135,7 +84,7 @@ class Snapshot:
         for retriever in retrievers(self.pipeline):
             missing = [i for i in ids if i not in out]
             if missing:
-                out.update(lookup(retriever.index, missing))
+                out.update(retriever.index.get(missing))
         return out
 
 

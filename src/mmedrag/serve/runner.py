@@ -81,16 +81,16 @@ def check_options(options: ServeOptions) -> None:
     """Fail in a second, before binding, on a bad config or a missing index (loading the models takes longer).
 
     Raises:
-        ConfigError: the config is invalid. IndexFolderError: ``index`` is not an index folder.
+        ConfigError: the config is invalid. IndexFolderError: ``index`` is no index of any kind ``ask`` opens.
     """
     from mmedrag.config import load_config
     from mmedrag.errors import IndexFolderError
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.locate import index_exists
 
     config = load_config(options.config, options.overrides, options.values)
     folders = [config.index, *(bundle.index for bundle in config.domains.values())]
     for folder in folders:
-        if folder is not None and not KnowledgeIndex.exists(folder):
+        if folder is not None and not index_exists(folder):
             raise IndexFolderError(f"{folder}: no index found; build it with `mmedrag index` or fix --index")
 
 

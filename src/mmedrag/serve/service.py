@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
@@ -131,9 +131,10 @@ class Service:
         snapshot = self.current()
         assert self.batcher is not None
         self.metrics.queue_depth.set(self.batcher.depth)
-        jobs = [self.batcher.submit(snapshot.variant(k), query)]
+        asked = replace(query, max_references=k) if k is not None else query
+        jobs = [self.batcher.submit(snapshot.pipeline, asked)]
         if baseline:
-            jobs.append(self.batcher.submit(snapshot.variant(k, retrieval=False), query))
+            jobs.append(self.batcher.submit(snapshot.pipeline, replace(asked, retrieval=False)))
         answers = await asyncio.gather(*jobs)
         for answer in answers:
             self.metrics.observe_answer(answer.timings_ms, status_of(answer))
@@ -142,6 +143,6 @@ class Service:
     async def search(self, query: Query, k: int) -> tuple[list[Hit], dict[str, Any]]:
         """Route and retrieve (no generation): the top ``k`` hits of the query's domain."""
         snapshot = self.current()
-        pipeline = snapshot.variant(k)
-        planned = await asyncio.get_running_loop().run_in_executor(self.executor, pipeline.plan, [query])
+        asked = replace(query, max_references=k)
+        planned = await asyncio.get_running_loop().run_in_executor(self.executor, snapshot.pipeline.plan, [asked])
         return planned[0].hits[:k], planned[0].route.to_dict()

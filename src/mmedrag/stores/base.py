@@ -42,6 +42,10 @@ class VectorStore(Protocol):
 
     def ids(self) -> list[str]: ...
 
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (unknown ids left out; a lossy index gives its reconstruction)."""
+        ...
+
     def save(self, folder: Path) -> None: ...
 
     def spec(self) -> dict[str, Any]:

@@ -108,6 +108,9 @@ class ExactStore:
     def ids(self) -> list[str]:
         return list(self._ids)
 
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return {i: self._vectors[self._rows[i]].copy() for i in ids if i in self._rows}
+
     def vectors(self) -> np.ndarray:
         """A copy of all vectors, in the order of :meth:`ids`."""
         return self._vectors.copy()

@@ -215,6 +215,14 @@ class FaissStore:
     def count(self) -> int:
         return len(self._int_of)
 
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors read back through the id map (``reconstruct``: exact for Flat/HNSW, approximate for PQ/SQ)."""
+        numbers = {i: self._int_of[i] for i in ids if i in self._int_of}
+        if not numbers:
+            return {}
+        rebuilt = self._index.reconstruct_batch(np.asarray(list(numbers.values()), dtype=np.int64))
+        return dict(zip(numbers, rebuilt, strict=True))
+
     def ids(self) -> list[str]:
         return list(self._int_of)
 

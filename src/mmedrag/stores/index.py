@@ -8,9 +8,9 @@ Layout::
 
 A save writes a complete new version folder, fsyncs it, records every file's SHA-256 and size in ``index.json``, then
 flips ``CURRENT``; a process killed at any point leaves the previous version loadable, and the next writer removes
-the unfinished folder. Writers serialise on the lock (:meth:`KnowledgeIndex.open_for_write`); readers take no lock
+the unfinished folder. Writers serialise on the lock (:meth:`FolderIndex.open_for_write`); readers take no lock
 and never fail because of a writer: superseded versions stay for a grace period (:mod:`mmedrag.stores.versions`).
-Damage is detected on load and by :meth:`KnowledgeIndex.verify` (:mod:`mmedrag.stores.integrity`), never served.
+Damage is detected on load and by :meth:`FolderIndex.verify` (:mod:`mmedrag.stores.integrity`), never served.
 Spaces: ``text`` holds report embeddings (image->report and text->report search), ``image`` one vector per image view
 (image->image search).
 """
@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mmedrag.backends import STORES
 from mmedrag.errors import ConfigError, EncoderMismatchError, IndexFolderError
 from mmedrag.io.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from mmedrag.stores import integrity, versions
 from mmedrag.stores.base import VectorStore, create_store, load_store
+from mmedrag.stores.folder_search import record_of_view, search_folder, view_id
 from mmedrag.stores.records import RecordStore
-from mmedrag.types import Fingerprint
+from mmedrag.types import Exclusion, Fingerprint, Record
+
+__all__ = ["FORMAT_VERSION", "SPACES", "FolderIndex", "record_of_view", "view_id"]
 
 FORMAT_VERSION = 1
 SPACES = ("text", "image")
@@ -38,23 +43,14 @@ _RECORDS = "records.sqlite"
 _LOAD_ATTEMPTS = 5
 
 
-def view_id(record_id: str, view: int) -> str:
-    """Id of one image view of a record in the ``image`` space."""
-    return f"{record_id}#{view}"
-
-
-def record_of_view(identifier: str) -> str:
-    return identifier.rsplit("#", 1)[0]
-
-
-class KnowledgeIndex:
+class FolderIndex:
     """Records, their vectors and the fingerprint of the encoder that made them.
 
     Example:
-        >>> index = KnowledgeIndex.load("indexes/medpix2")  # doctest: +SKIP
+        >>> index = FolderIndex.load("indexes/medpix2")  # doctest: +SKIP
         >>> index.records.count()  # doctest: +SKIP
         501
-        >>> with KnowledgeIndex.open_for_write("indexes/medpix2") as index:  # doctest: +SKIP
+        >>> with FolderIndex.open_for_write("indexes/medpix2") as index:  # doctest: +SKIP
         ...     index.delete(["medpix:1"])
         ...     index.save()
     """
@@ -81,15 +77,56 @@ class KnowledgeIndex:
     def exists(path: str | Path) -> bool:
         return (Path(path) / versions.CURRENT).is_file()
 
+    @staticmethod
+    def claims(location: str | Path) -> bool:
+        """An index folder is one with a ``CURRENT`` pointer (see :class:`mmedrag.stores.locate.IndexKind`)."""
+        return not str(location).startswith("milvus:") and FolderIndex.exists(location)
+
+    # --- the KnowledgeIndex protocol (mmedrag.stores.locate) ----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def search_records(
+        self,
+        vectors: np.ndarray,
+        space: str,
+        k: int,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        exclusions: Sequence[Exclusion | None] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Best ``k`` ``(record id, score)`` per query row; filters and exclusions become allow-lists here."""
+        return search_folder(self.records, self.spaces, vectors, space, k, filters, exclusions)
+
+    def get(self, ids: Sequence[str]) -> dict[str, Record]:
+        return self.records.get(ids)
+
+    def count(self) -> int:
+        return self.records.count()
+
+    def image_hashes(self) -> list[tuple[str, int]]:
+        return self.records.dhashes()
+
+    def version(self) -> str:
+        return self.base or "(unsaved)"
+
+    def reopen(self) -> FolderIndex:
+        """The folder's live version, loaded afresh (this object keeps serving the version it holds)."""
+        return FolderIndex.load(self.path)
+
+    def close(self) -> None:
+        self.records.close()
+
     @classmethod
-    def create(cls, path: str | Path, encoder: Fingerprint, store: str | dict[str, Any]) -> KnowledgeIndex:
+    def create(cls, path: str | Path, encoder: Fingerprint, store: str | dict[str, Any]) -> FolderIndex:
         """An empty, writable index for ``encoder`` (nothing is written until :meth:`save`)."""
         spec = STORES.parse(store)
         spaces = {name: create_store(spec, encoder.dim) for name in SPACES}
         return cls(Path(path), encoder, spec, RecordStore.in_memory(), spaces, info={"created_at": _now()})
 
     @classmethod
-    def load(cls, path: str | Path, writable: bool = False, full_check: bool = False) -> KnowledgeIndex:
+    def load(cls, path: str | Path, writable: bool = False, full_check: bool = False) -> FolderIndex:
         """Open the live version, checked (see :mod:`mmedrag.stores.integrity`); damage is an IndexFolderError.
 
         Args:
@@ -111,7 +148,7 @@ class KnowledgeIndex:
         raise AssertionError("unreachable")
 
     @classmethod
-    def _load_version(cls, root: Path, version: Path, writable: bool, full_check: bool) -> KnowledgeIndex:
+    def _load_version(cls, root: Path, version: Path, writable: bool, full_check: bool) -> FolderIndex:
         meta = integrity.read_meta(version)
         if meta.get("format") != FORMAT_VERSION:
             raise IndexFolderError(f"{root}: index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild it")
@@ -169,7 +206,7 @@ class KnowledgeIndex:
         rebuild: bool = False,
         wait: bool = True,
         on_wait: Callable[[str], None] | None = None,
-    ) -> Iterator[KnowledgeIndex]:
+    ) -> Iterator[FolderIndex]:
         """Hold the writer lock from load to save: yields the live version (checksums verified) as a writable copy.
 
         A new empty index for ``encoder`` and ``store`` is yielded when none exists or ``rebuild`` is set. Another
@@ -214,7 +251,7 @@ class KnowledgeIndex:
             if self.base is not None and live != self.base:
                 raise IndexFolderError(
                     f"{self.path}: changed since this copy was loaded ({self.base} -> {live}); load it again under "
-                    "the writer lock (KnowledgeIndex.open_for_write) and redo the change"
+                    "the writer lock (FolderIndex.open_for_write) and redo the change"
                 )
             versions.remove_unfinished(self.path, live)
             version = self._commit()

@@ -6,12 +6,13 @@ collection and switches the alias atomically (see :mod:`mmedrag.stores.milvus_bu
 * ``r/<id>``: one per record: its text embedding (a zero vector and ``has_vector`` false when it has no text), the
   filter columns, the record as JSON (``data``) and a hash of its content (``content``, for idempotent resumes);
 * ``i/<id>#<n>``: one per image view: its image embedding, the same filter columns, the pixel SHA-256 and the
-  difference hash split into eight 8-bit bands (two hashes within 7 bits share a band, so near-duplicate
-  candidates are found by equality on indexed-free scalar columns instead of a scan of every hash);
+  difference hash (also split into eight 8-bit ``band`` columns, which format 1 keeps; the near-copy guard reads the
+  hashes through :meth:`MilvusIndex.image_hashes`, the same way for every backend);
 * ``m/meta``: format, encoder fingerprint and build state, so the fingerprint always travels with the data.
 
-Filters and the leakage guard become one boolean expression per query (:mod:`mmedrag.stores.milvus_filters`), so a
-filtered search returns ``k`` hits whenever ``k`` rows pass, without allow-lists shipped from the client.
+Filters and the leakage guard's exclusions become one boolean expression per query
+(:mod:`mmedrag.stores.milvus_filters`), so a filtered search returns ``k`` hits whenever ``k`` rows pass, without
+allow-lists shipped from the client.
 """
 
 from __future__ import annotations
@@ -20,38 +21,24 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import DataError, EncoderMismatchError, IndexFolderError
-from mmedrag.io.images import hamming
-from mmedrag.stores.milvus_filters import int_equals_any, one_of, search_expression
-from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, wait_until_indexed
-from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
-from mmedrag.types import Record
+from mmedrag.stores.milvus_filters import one_of, search_expression
+from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, ensure_loaded, wait_until_indexed
+from mmedrag.stores.milvus_spec import MAX_ID, MilvusSpec, check_name, connect, parse_milvus_spec
+from mmedrag.types import Exclusion, Record
 
 FORMAT_VERSION = 1
 META_PK = "m/meta"
 MAX_TEXT = 65_535  # VARCHAR limit of Milvus 2.3, in bytes
-MAX_ID = 2_048
 MAX_FIELD = 512
 BANDS = 8
 FILTER_FIELDS = ("domain", "modality", "split", "source", "patient_id", "study_id")
 _QUERY_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """The leakage guard for one query: its patient, study, image hashes and near-duplicate radius (bits)."""
-
-    patient_id: str | None = None
-    study_id: str | None = None
-    image_sha256: tuple[str, ...] = ()
-    dhash: int | None = None
-    near_bits: int | None = None
 
 
 def bands(value: int) -> list[int]:
@@ -120,6 +107,11 @@ class MilvusIndex:
     def path(self) -> str:
         return f"milvus:{self.spec.uri} collection {self.name}"
 
+    def version(self) -> str:
+        """The collection the index's alias points to (a rebuild switches it; upserts go into the live one)."""
+        described = self.client.describe_collection(self.name)
+        return str(described.get("collection_name", self.name))
+
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
     @classmethod
@@ -150,6 +142,7 @@ class MilvusIndex:
                 f"no Milvus index {name!r} at {spec.uri}; "
                 f"build it with `mmedrag index SOURCE --store milvus:{spec.uri}`"
             )
+        ensure_loaded(client, name)
         rows = client.query(name, filter=f'pk == "{META_PK}"', output_fields=["data"], consistency_level="Strong")
         if not rows:
             raise IndexFolderError(f"Milvus collection {name!r} at {spec.uri} is not an mmedrag index (no meta row)")
@@ -320,26 +313,30 @@ class MilvusIndex:
     # --- search ------------------------------------------------------------------------------------------------------
 
     def excluded_records(self, exclusion: Exclusion) -> set[str]:
-        """Records holding the query image itself or, with ``near_bits``, a near duplicate of it."""
-        found: set[str] = set()
+        """Records holding the query image itself (its pixel hash), and the near copies the guard found."""
+        found = set(exclusion.records)
         if exclusion.image_sha256:
             rows = self._chunked("sha256", exclusion.image_sha256, 'kind == "image"', ["record_id"])
             found |= {row["record_id"] for row in rows}
-        if exclusion.dhash is not None and exclusion.near_bits is not None:
-            probe = exclusion.dhash
-            if exclusion.near_bits < BANDS:  # pigeonhole: within 7 bits, at least one of 8 bands is identical
-                bands_clause = int_equals_any([(f"band{i}", b) for i, b in enumerate(bands(probe))])
-                candidates: Iterable[dict[str, Any]] = self.iter_rows(
-                    f'kind == "image" and ({bands_clause})', ["record_id", "dhash"]
-                )
-            else:
-                candidates = self.iter_rows('kind == "image"', ["record_id", "dhash"])
-            found |= {
-                row["record_id"]
-                for row in candidates
-                if hamming(probe, int(row["dhash"]) % (1 << 64)) <= exclusion.near_bits
-            }
         return found
+
+    def image_hashes(self) -> list[tuple[str, int]]:
+        """``(record id, dHash)`` of every image view (the near-copy guard caches them).
+
+        Up to half of Milvus' largest query window they come in one query; past it, streamed by a query iterator
+        (pymilvus 3's iterator on a 2.3 server can wait long for its session timestamp: one query avoids it).
+        """
+        fields = ["record_id", "dhash"]
+        small = self.searcher.count('kind == "image"') < MAX_LIMIT // 2
+        rows = self._query('kind == "image"', fields) if small else self.iter_rows('kind == "image"', fields)
+        return [(row["record_id"], int(row["dhash"]) % (1 << 64)) for row in rows]
+
+    def reopen(self) -> MilvusIndex:
+        """A live collection always serves its newest state (a rebuild switches the alias under it)."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release: the client is shared per URI for the process (Milvus Lite allows one)."""
 
     def search_records(
         self,

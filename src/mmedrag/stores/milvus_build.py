@@ -27,6 +27,7 @@ import numpy as np
 from mmedrag.encoders.base import Fingerprint
 from mmedrag.errors import IndexFolderError
 from mmedrag.io.atomic import atomic_write_json
+from mmedrag.stores import versions
 from mmedrag.stores.milvus import MilvusIndex, content_hash
 from mmedrag.stores.milvus_spec import MILVUS_POINTER as POINTER
 from mmedrag.stores.milvus_spec import MilvusSpec, connect, default_name, is_milvus_store, parse_milvus_spec
@@ -176,14 +177,35 @@ def write_batches(
     batch_size: int = 256,
     rebuild: bool = False,
     progress: bool = False,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> BuildCounts:
     """Upsert ``records`` batch by batch, encoding only records whose stored content differs; then publish.
 
     Each batch is written before the next is read, so a killed run loses at most one batch and the next run skips
-    every record already stored with the same content.
+    every record already stored with the same content. Writers through the same pointer folder take its writer lock
+    (:func:`~mmedrag.stores.versions.writer_lock`): a second one waits (``wait``; False: fails in one line), so a
+    rebuild never drops a collection another writer is still filling; a Milvus Lite folder is waited for likewise.
     """
     spec, token, name = resolve(index_dir, store)
-    client = connect(spec, token)
+    with versions.writer_lock(Path(index_dir), wait=wait, on_wait=on_wait):
+        client = connect(spec, token, wait=wait, on_wait=on_wait)
+        return _write(index_dir, spec, client, name, encoder, records, load, encode, batch_size, rebuild, progress)
+
+
+def _write(
+    index_dir: str | Path,
+    spec: MilvusSpec,
+    client: Any,
+    name: str,
+    encoder: Fingerprint,
+    records: Sequence[Record],
+    load: Callable[[list[Record]], Loaded],
+    encode: Callable[[list[Record], dict[str, list[Any]]], Encoded],
+    batch_size: int,
+    rebuild: bool,
+    progress: bool,
+) -> BuildCounts:
     index, switch = _target(client, spec, name, encoder, rebuild)
     write_pointer(index_dir, spec, name)
     counts = BuildCounts(collection=index.name)
@@ -212,15 +234,43 @@ def write_batches(
     return counts
 
 
-def open_any(location: str | Path) -> MilvusIndex:
-    """The Milvus index named by a pointer folder or a ``milvus:`` spec."""
+def open_any(location: str | Path, wait: bool = False, on_wait: Callable[[str], None] | None = None) -> MilvusIndex:
+    """The Milvus index named by a pointer folder or a ``milvus:`` spec (``wait``: see :func:`connect`)."""
     text = str(location)
     if text.startswith("milvus:"):
-        from mmedrag.stores.milvus import open_milvus_index
+        spec, token = parse_milvus_spec(text)
+        if not spec.collection:
+            raise IndexFolderError(f"name the Milvus index: add |collection=NAME to {spec.uri!r}")
+        name = spec.collection
+    else:
+        spec, token, name = resolve(location, None)
+    return MilvusIndex.open(connect(spec, token, wait=wait, on_wait=on_wait), spec, name)
 
-        return open_milvus_index(text)
-    spec, token, name = resolve(location, None)
-    return MilvusIndex.open(connect(spec, token), spec, name)
+
+class MilvusKind:
+    """The ``milvus`` entry of ``INDEXES``: a ``milvus:`` spec or a folder holding a Milvus pointer (an IndexKind)."""
+
+    @staticmethod
+    def claims(location: str | Path) -> bool:
+        return str(location).startswith("milvus:") or has_pointer(location)
+
+    @staticmethod
+    def exists(location: str | Path) -> bool:
+        return MilvusKind.claims(location)
+
+    @classmethod
+    def load(cls, location: str | Path) -> MilvusIndex:
+        return open_any(location)
+
+    @classmethod
+    def verify(cls, location: str | Path) -> dict[str, Any]:
+        from mmedrag.stores.milvus_verify import verify_milvus
+
+        try:
+            index = open_any(location)
+        except IndexFolderError as exc:
+            return {"index": str(location), "version": "?", "ok": False, "problems": [str(exc)], "warnings": []}
+        return verify_milvus(index)
 
 
 def create_milvus_index(spec: str | Mapping[str, Any], encoder: Fingerprint, name: str) -> MilvusIndex:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from mmedrag.errors import IndexFolderError
 from mmedrag.stores.milvus_spec import MilvusSpec
 
 MAX_LIMIT = 16_384  # Milvus' largest topk
@@ -134,6 +135,25 @@ def merge_top(parts: list[Hits], k: int, rows: int) -> Hits:
         for row, hits in enumerate(part):
             merged[row].extend(hits)
     return [sorted(row, key=lambda hit: -hit[1])[:k] for row in merged]
+
+
+def ensure_loaded(client: Any, name: str, timeout_s: float = 300.0) -> None:
+    """Load the collection (or alias) ``name`` into memory and wait until it is searchable.
+
+    Why: a collection is searchable only while loaded, and a Milvus Lite process, or a server restart, leaves every
+    collection released; the process that built an index had it loaded, every later one (``search``, ``serve``, an
+    incremental ``index``) must load it itself (issue 21). Loading a loaded collection costs one state query.
+    """
+    from pymilvus.client.types import LoadState
+
+    if client.get_load_state(name)["state"] == LoadState.Loaded:
+        return
+    client.load_collection(name, timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while client.get_load_state(name)["state"] != LoadState.Loaded:  # load_collection may return while loading
+        if time.monotonic() > deadline:
+            raise IndexFolderError(f"Milvus collection {name!r} did not load within {timeout_s:.0f} s; retry later")
+        time.sleep(0.2)
 
 
 def wait_until_indexed(client: Any, name: str, timeout_s: float = 600.0) -> bool:

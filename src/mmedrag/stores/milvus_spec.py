@@ -8,9 +8,12 @@ filtered search, query, aliases), so the code runs on old servers and current cl
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +34,12 @@ BUILD_DEFAULTS: dict[str, dict[str, Any]] = {
 BUILD_KEYS = {"M", "efConstruction", "nlist", "m", "nbits", "sq_type"}
 SEARCH_KEYS = {"ef", "nprobe"}
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
+MAX_ID = 2_048  # bytes of a record (or vector) id: the VARCHAR primary key's length in both collection layouts
 MILVUS_POINTER = "milvus.json"  # in an index folder: where its Milvus index lives (never the token)
 _REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
 _CLIENTS: dict[tuple[str, str], Any] = {}
+_log = logging.getLogger(__name__)
+LITE_LOCK = "LOCK"  # milvus_lite.db.LOCK_FILENAME: the file its process holds with flock
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,6 @@ def parse_milvus_spec(spec: str | Mapping[str, Any]) -> tuple[MilvusSpec, str | 
     build = {**BUILD_DEFAULTS.get(index_type, {}), **dict(raw.pop("index_params", {}) or {})}
     search = dict(raw.pop("search_params", {}) or {})
     uri, collection = str(raw.pop("uri")).strip(), raw.pop("collection", None)
-    # A config's `index:` is read as a Path, which folds "http://" to "http:/": restore the scheme's slashes.
-    uri = re.sub(r"^(https?|tcp|grpc):/(?!/)", r"\1://", uri)
     consistency = str(raw.pop("consistency", "Strong")).capitalize()
     partitions = int(raw.pop("partitions", 16))
     if not 1 <= partitions <= 1024:
@@ -165,25 +169,93 @@ def default_name(folder: str | Path) -> str:
     return name if not name[0].isdigit() else f"i_{name}"
 
 
-def connect(spec: MilvusSpec, token: str | None = None) -> Any:
-    """A cached ``MilvusClient`` for the spec's URI (Milvus Lite allows one client per folder per process)."""
+class LiteFolderBusyError(IndexFolderError):
+    """Another process holds a Milvus Lite folder (Lite is embedded: one process per folder)."""
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    # milvus_lite logs a full traceback before pymilvus raises its own error; the one-line error below says it all.
+    logger = logging.getLogger(logger_name)
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+def lite_folder_free(path: Path) -> bool:
+    """True when no other process holds the Milvus Lite folder ``path`` (its ``LOCK`` file, taken with flock)."""
+    lock = path / LITE_LOCK
+    if not lock.is_file() or os.name != "posix":  # Lite's own lock (msvcrt on Windows) then reports it
+        return True
+    import fcntl
+
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def lite_path(spec: MilvusSpec) -> Path:
+    """The Milvus Lite data folder of a local spec (``DIR/milvus.db`` for a folder, the ``.db`` path as given)."""
+    path = Path(spec.uri).expanduser().resolve()
+    return path if path.suffix == ".db" else path / "milvus.db"
+
+
+def connect(
+    spec: MilvusSpec, token: str | None = None, wait: bool = False, on_wait: Callable[[str], None] | None = None
+) -> Any:
+    """A cached ``MilvusClient`` for the spec's URI (Milvus Lite allows one client per folder per process).
+
+    Args:
+        wait: when another process uses the Milvus Lite folder, wait until it lets go (telling ``on_wait`` once):
+            what writers do, as they do for an index folder's writer lock. Readers fail at once: the other
+            process may be a server that runs for days.
+
+    Raises:
+        LiteFolderBusyError: another process uses the Milvus Lite folder and ``wait`` is False.
+        IndexFolderError: the server is unreachable or refuses the token.
+    """
     pymilvus = require("pymilvus", "milvus")
     token = token or os.environ.get("MILVUS_TOKEN", "")
     uri = spec.uri
     if not spec.remote:
-        path = Path(uri).expanduser().resolve()
-        path = path if path.suffix == ".db" else path / "milvus.db"
+        path = lite_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         uri = str(path)
+        # Milvus Lite has no MVCC timestamps: pymilvus warns on every query iterator that it falls back to its own.
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     key = (uri, token)
-    if key not in _CLIENTS:
+    told = False
+    while key not in _CLIENTS:
+        if not spec.remote and not lite_folder_free(Path(uri)):
+            if not wait:
+                raise LiteFolderBusyError(_busy(spec))
+            if not told:
+                (on_wait or _log.warning)(f"{spec.uri}: another process is using this Milvus Lite folder; waiting")
+                told = True
+            time.sleep(0.5)
+            continue
         try:
-            _CLIENTS[key] = pymilvus.MilvusClient(uri=uri, token=token) if token else pymilvus.MilvusClient(uri=uri)
+            with _quiet("milvus_lite.server_manager"), _quiet("pymilvus.decorators"):
+                _CLIENTS[key] = pymilvus.MilvusClient(uri=uri, token=token) if token else pymilvus.MilvusClient(uri=uri)
         except Exception as exc:  # pymilvus raises its own hierarchy; name the URI and the likely fix
-            hint = (
-                "is the server up and the token (MILVUS_TOKEN) right?"
-                if spec.remote
-                else "is another process using it?"
-            )
+            if not spec.remote and not lite_folder_free(Path(uri)):  # another process took the lock meanwhile
+                continue
+            hint = "is the server up and the token (MILVUS_TOKEN) right?" if spec.remote else "is the folder writable?"
             raise IndexFolderError(f"cannot open Milvus at {spec.uri}: {str(exc).splitlines()[0]}; {hint}") from exc
     return _CLIENTS[key]
+
+
+def _busy(spec: MilvusSpec) -> str:
+    return (
+        f"{spec.uri}: another process is using this Milvus Lite folder; stop it (Lite serves one process) "
+        "or use a Milvus server"
+    )

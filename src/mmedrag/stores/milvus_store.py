@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from mmedrag.errors import ConfigError, IndexFolderError
+from mmedrag.errors import DataError, IndexFolderError
 from mmedrag.io.atomic import atomic_write_json
 from mmedrag.stores.base import SearchResult, check_vectors
 from mmedrag.stores.exact import refuse_duplicates
 from mmedrag.stores.milvus_filters import one_of
-from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, merge_top, wait_until_indexed
-from mmedrag.stores.milvus_spec import MilvusSpec, check_name, connect, parse_milvus_spec
+from mmedrag.stores.milvus_search import MAX_LIMIT, CollectionSearch, ensure_loaded, merge_top, wait_until_indexed
+from mmedrag.stores.milvus_spec import MAX_ID, MilvusSpec, check_name, connect, parse_milvus_spec
 
 POINTER = "milvus_store.json"  # in a store folder: the URI, collection and index settings (never the token)
-MAX_ID = 2_048
 _CHUNK = 1_000  # ids per write call and per ``pk in [...]`` expression
 
 
@@ -61,6 +60,7 @@ class MilvusVectorStore:
         self.client = connect(self.settings)
         self.name = check_name(self.settings.collection or f"mmedrag_vectors_{uuid.uuid4().hex[:12]}")
         if self.client.has_collection(self.name):
+            ensure_loaded(self.client, self.name)
             self._check_dim(self.name)
         else:
             self._create()
@@ -103,7 +103,7 @@ class MilvusVectorStore:
         refuse_duplicates(ids)
         for identifier in ids:
             if not identifier or len(identifier.encode()) > MAX_ID:
-                raise ConfigError(f"id {identifier[:80]!r}: empty or longer than {MAX_ID} bytes; shorten it")
+                raise DataError(f"id {identifier[:80]!r}: empty or longer than {MAX_ID} bytes; shorten it")
         for start in range(0, len(ids), _CHUNK):
             rows = [
                 {"pk": identifier, "vector": vector.tolist()}
@@ -117,6 +117,16 @@ class MilvusVectorStore:
         for start in range(0, len(existing), _CHUNK):
             self.client.delete(self.name, ids=existing[start : start + _CHUNK])
         return len(existing)
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        unique = sorted(set(ids))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(unique), _CHUNK):
+            rows = self.client.query(
+                self.name, filter=one_of("pk", unique[start : start + _CHUNK]), output_fields=["pk", "vector"]
+            )
+            found.update({row["pk"]: np.asarray(row["vector"], dtype=np.float32) for row in rows})
+        return found
 
     def _existing(self, ids: Iterable[str]) -> list[str]:
         unique = sorted(set(ids))

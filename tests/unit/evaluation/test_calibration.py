@@ -18,7 +18,7 @@ from mmedrag.io.manifest import read_manifest
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import CalibratedK
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Generation, Prompt, Query, Question
 
 
@@ -41,7 +41,7 @@ class NeedsTwoReferences:
 @pytest.fixture
 def setup(tiny_manifest: Path, hash_encoder: HashEncoder) -> tuple[RAGPipeline, list[Question]]:
     build_index(read_manifest(tiny_manifest), tiny_manifest.parent / "idx", hash_encoder, store="exact")
-    retriever = Retriever(KnowledgeIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
+    retriever = Retriever(FolderIndex.load(tiny_manifest.parent / "idx"), hash_encoder)
     questions = [
         Question(id=f"q{i}", question=f"Is there finding {i}?", answer="yes", image_path=None, task="closed")
         for i in range(60)
@@ -72,6 +72,10 @@ def test_calibrated_selector_uses_k_star_or_abstains(setup, tmp_path: Path) -> N
     pipeline.default.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"))
     answer = pipeline.answer(Query(text="Is there a finding?"))
     assert answer.trace["selector"]["cut"] == 2 and answer.trace["selector"]["k_star"] == 2
+    pipeline.default.selector = CalibratedK(str(tmp_path / "ok" / "calibration.json"), k=1)  # the config's k caps k*
+    capped = pipeline.answer(Query(text="Is there a finding?"))
+    assert capped.trace["selector"]["cut"] == 1 and capped.trace["selector"]["k_star"] == 2
+    assert pipeline.default.selector.max_k == 1
     run_calibration(pipeline, questions, [0, 1], alpha=0.2, delta=0.1, out_dir=tmp_path / "none")
     pipeline.default.selector = CalibratedK(str(tmp_path / "none" / "calibration.json"))
     abstained = pipeline.answer(Query(text="Is there a finding?"))

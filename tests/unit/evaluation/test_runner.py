@@ -191,11 +191,11 @@ def test_retrieval_metrics_when_questions_name_their_relevant_records(tiny_manif
     from mmedrag.indexing import build_index
     from mmedrag.io.manifest import read_manifest
     from mmedrag.retrieval.retriever import Retriever
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
     encoder = HashEncoder(32)
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", encoder, store="exact")
-    retriever = Retriever(KnowledgeIndex.load(tmp_path / "idx"), encoder)
+    retriever = Retriever(FolderIndex.load(tmp_path / "idx"), encoder)
     pipeline = RAGPipeline(ExtractiveGenerator(), Bundle(retriever=retriever, retrieval_mode="text"))
     questions = [
         Question(

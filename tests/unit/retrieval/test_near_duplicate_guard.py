@@ -1,5 +1,6 @@
 """The near-duplicate leakage guard is on by default: re-encodes, resizes and small crops of an indexed real image
-never come back, unrelated images are not excluded, and a flag turns the guard off."""
+never come back, unrelated images are not excluded, and a flag turns the guard off; the same on every index backend
+(an index folder, exact and FAISS, Milvus Lite and a Milvus server): one guard over the KnowledgeIndex protocol."""
 
 from __future__ import annotations
 
@@ -17,10 +18,26 @@ from mmedrag.io.images import load_image
 N_INDEXED = 12
 
 
-@pytest.fixture(scope="module")
-def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list[Path]]:
-    """A manifest of 12 real MedPix images (paths inside ../shared/data) indexed with the hash encoder, plus 4
-    held-out real images that are not in the index."""
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "exact",
+        pytest.param("faiss:Flat", marks=pytest.mark.skipif(not _installed("faiss"), reason="needs faiss")),
+        pytest.param("lite", marks=pytest.mark.skipif(not _installed("pymilvus"), reason="needs pymilvus")),
+        pytest.param("server", marks=pytest.mark.integration),
+    ],
+)
+def real_corpus(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[Path], list[Path]]:
+    """A manifest of 12 real MedPix images (paths inside ../shared/data) indexed with the hash encoder on one
+    backend, plus 4 held-out real images that are not in the index."""
     from conftest import SHARED_DATA
 
     images = sorted((SHARED_DATA / "medpix2" / "images").glob("*.png"))
@@ -32,7 +49,12 @@ def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Pa
     lines = [{"id": f"m{n}", "text": f"case {n} report", "image_paths": [str(p)]} for n, p in enumerate(indexed)]
     manifest.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     index = folder / "idx"
-    argv = ["index", str(manifest), "--index", str(index), "--encoder", "hash:32", "--store", "exact"]
+    store = request.param
+    if store == "lite":
+        store = f"milvus:{folder / 'lite'}"
+    elif store == "server":
+        store = f"milvus:{request.getfixturevalue('milvus_uri')}|collection=neardup_{folder.name.replace('-', '_')}"
+    argv = ["index", str(manifest), "--index", str(index), "--encoder", "hash:32", "--store", store]
     assert main([*argv, "--data-root", str(SHARED_DATA)]) == 0
     return index, indexed, held_out
 
@@ -82,7 +104,7 @@ def test_unrelated_real_images_exclude_nothing(
 
 def test_the_guard_is_the_default_for_ask_and_evaluate_and_a_flag_turns_it_off() -> None:
     from mmedrag.cli import build_parser
-    from mmedrag.cli.run_args import config_from_args
+    from mmedrag.cli.pipeline_args import config_from_args
 
     assert load_config().retrieval.near_duplicate_guard is True
     parser = build_parser()

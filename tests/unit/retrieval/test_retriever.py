@@ -12,7 +12,7 @@ from mmedrag.indexing import build_index
 from mmedrag.io.images import load_image
 from mmedrag.io.manifest import read_manifest
 from mmedrag.retrieval.retriever import Filters, Retriever
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.stores.locate import load_index
 from mmedrag.types import Query
 
@@ -129,7 +129,7 @@ def test_the_encoder_check_embeds_only_the_modality_a_query_uses(tiny_manifest: 
     folder = tiny_manifest.parent / "idx"
     build_index(read_manifest(tiny_manifest), folder, HashEncoder(dim=16), store="exact")
     encoder = _CountingEncoder()
-    retriever = Retriever(KnowledgeIndex.load(folder), encoder)
+    retriever = Retriever(FolderIndex.load(folder), encoder)
     assert (encoder.text_calls, encoder.image_calls) == (0, 0)  # nothing embedded before the first query
     retriever.search(Query(image=image_of(tiny_manifest, "r3")), k=2)
     retriever.search(Query(image=image_of(tiny_manifest, "r2")), k=2)
@@ -143,8 +143,8 @@ def test_an_encoder_of_other_weights_is_refused_at_its_first_query(tiny_manifest
 
     folder = tiny_manifest.parent / "idx"
     build_index(read_manifest(tiny_manifest), folder, HashEncoder(dim=16), store="exact")
-    retriever = Retriever(KnowledgeIndex.load(folder), _CountingEncoder(seed=7))
+    retriever = Retriever(FolderIndex.load(folder), _CountingEncoder(seed=7))
     with pytest.raises(EncoderMismatchError, match="image embeddings differ"):
         retriever.search(Query(image=image_of(tiny_manifest, "r3")), k=2)
     with pytest.raises(EncoderMismatchError, match="dimension"):
-        Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=32))
+        Retriever(FolderIndex.load(folder), HashEncoder(dim=32))

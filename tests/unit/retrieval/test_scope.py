@@ -35,7 +35,7 @@ from mmedrag.retrieval.scope import (
     leave_one_out_scores,
 )
 from mmedrag.retrieval.scope_fit import EMBEDDING, scope_of
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Query, Record
 
 QUESTION = "Is there a pleural effusion?"
@@ -135,12 +135,12 @@ def medpix(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 def test_fit_is_saved_with_the_index_and_reloads_in_a_new_process(medpix: tuple[Path, list[Record]]) -> None:
     folder, _ = medpix
-    model = scope_of(KnowledgeIndex.load(folder))
+    model = scope_of(FolderIndex.load(folder))
     assert model is not None and set(model.tests) == {EMBEDDING, IMAGE_STATS} and model.alpha == 0.05
     assert len(model.tests[EMBEDDING].scores) == 60
     code = (
-        "import json, sys\nfrom mmedrag.stores.index import KnowledgeIndex\nfrom mmedrag.retrieval.scope_fit import "
-        "scope_of\nprint(json.dumps(scope_of(KnowledgeIndex.load(sys.argv[1])).to_dict()))"
+        "import json, sys\nfrom mmedrag.stores.index import FolderIndex\nfrom mmedrag.retrieval.scope_fit import "
+        "scope_of\nprint(json.dumps(scope_of(FolderIndex.load(sys.argv[1])).to_dict()))"
     )
     src = str(Path(__file__).resolve().parents[3] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
@@ -150,7 +150,7 @@ def test_fit_is_saved_with_the_index_and_reloads_in_a_new_process(medpix: tuple[
 
 def test_chart_is_flagged_and_knowledge_base_images_are_not(medpix: tuple[Path, list[Record]]) -> None:
     folder, records = medpix
-    retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    retriever = Retriever(FolderIndex.load(folder), HashEncoder(dim=64))
     own = [Query(text=QUESTION, image=load_image(r.image_paths[0])) for r in records[::6]]
     hits, verdicts = retriever.search_checked([Query(text=QUESTION, image=chart()), *own], k=3)
     assert verdicts[0].out_of_scope and hits[0] == []  # not searched: nothing to cite
@@ -162,7 +162,7 @@ def test_chart_is_flagged_and_knowledge_base_images_are_not(medpix: tuple[Path, 
 
 def test_pipeline_abstains_out_of_scope_with_the_numbers_in_the_trace(medpix: tuple[Path, list[Record]]) -> None:
     folder, records = medpix
-    retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    retriever = Retriever(FolderIndex.load(folder), HashEncoder(dim=64))
     pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), answer_weak="lean")
     flagged, kept = pipeline.answer_batch(
         [Query(text=QUESTION, image=chart()), Query(text=QUESTION, image=load_image(records[0].image_paths[0]))]
@@ -191,15 +191,15 @@ def test_index_without_a_fit_is_not_flagged_until_refitted(tmp_path: Path, medpi
     _, records = medpix
     folder = tmp_path / "old"
     build_index(records[:40], folder, HashEncoder(dim=64), store="exact")
-    with KnowledgeIndex.open_for_write(folder) as index:  # as an index saved before the check existed
+    with FolderIndex.open_for_write(folder) as index:  # as an index saved before the check existed
         index.info.pop(SCOPE_KEY)
         index.save()
-    retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    retriever = Retriever(FolderIndex.load(folder), HashEncoder(dim=64))
     hits, verdicts = retriever.search_checked([Query(text=QUESTION, image=chart())], k=2)
     assert verdicts[0].status == "not_fitted" and "--refit-scope" in verdicts[0].reason and hits[0]
     summary = refit_scope(folder, alpha=0.1)
     assert summary["fitted"] and summary["alpha"] == 0.1
-    again = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    again = Retriever(FolderIndex.load(folder), HashEncoder(dim=64))
     assert again.search_checked([Query(text=QUESTION, image=chart())], k=2)[1][0].out_of_scope
 
 
@@ -229,7 +229,7 @@ def test_cli_ask_off_switch_and_index_refit(
     build_index(medpix[1][:40], copy, HashEncoder(dim=64), store="exact")
     assert main(["index", "--index", str(copy), "--refit-scope", "--scope-alpha", "0.2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scope"]["alpha"] == 0.2
-    assert scope_of(KnowledgeIndex.load(copy)).alpha == 0.2  # type: ignore[union-attr]
+    assert scope_of(FolderIndex.load(copy)).alpha == 0.2  # type: ignore[union-attr]
 
 
 class ConfidentRouter:
@@ -250,7 +250,7 @@ class ConfidentRouter:
 
 def test_with_a_router_both_apply(medpix: tuple[Path, list[Record]]) -> None:
     folder, records = medpix
-    retriever = Retriever(KnowledgeIndex.load(folder), HashEncoder(dim=64))
+    retriever = Retriever(FolderIndex.load(folder), HashEncoder(dim=64))
     pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever), router=ConfidentRouter(), answer_weak="lean")
     flagged, kept = pipeline.answer_batch(
         [Query(text=QUESTION, image=chart()), Query(text=QUESTION, image=load_image(records[0].image_paths[0]))]

@@ -358,7 +358,8 @@ def _run(command: Any, argv: list[str]) -> int:
 
 @needs("torch", "torch")
 def test_train_router_and_route_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mmedrag.cli.train_router import RouteCommand, TrainRouterCommand
+    from mmedrag.cli.route import RouteCommand
+    from mmedrag.cli.train_router import TrainRouterCommand
 
     manifest = write_manifest(tmp_path, 8)
     argv = [

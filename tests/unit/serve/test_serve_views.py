@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
@@ -71,18 +73,29 @@ def test_a_case_never_carries_patient_or_study_ids_or_paths() -> None:
     assert payload["views"] == 1 and payload["thumbnail_url"] == "/v1/cases/a/thumbnail"
 
 
-def test_a_request_k_caps_every_selector_kind_without_breaking_its_rules() -> None:
-    from mmedrag.generation.extractive import ExtractiveGenerator
-    from mmedrag.pipeline import Bundle, RAGPipeline
-    from mmedrag.serve.engine import with_k, without_retrieval
+def test_a_request_k_caps_every_selector_kind_and_retrieval_off_is_a_query_field(tiny_manifest: Path) -> None:
+    """Request options are data on the Query (issue 21): one pipeline answers every option set; the cap applies
+    after whichever selector chose, and the loaded pipeline is left as it was."""
+    from dataclasses import replace
 
-    pipeline = RAGPipeline(
-        ExtractiveGenerator(),
-        Bundle(selector=GapCutoff(gamma=0.1, k_min=3, k=10)),
-        bundles={"ophthalmology": Bundle("ophthalmology", selector=TopK(k=5))},
-    )
-    capped = with_k(pipeline, 2)
-    assert (capped.default.selector.k, capped.default.selector.k_min) == (2, 2)
-    assert capped.bundles["ophthalmology"].selector.k == 2
-    assert pipeline.default.selector.k == 10  # the loaded pipeline is left as it was
-    assert without_retrieval(pipeline).default.retriever is None
+    from mmedrag.config import load_config
+    from mmedrag.encoders.hashing import HashEncoder
+    from mmedrag.factory import build_pipeline
+    from mmedrag.indexing import build_index
+    from mmedrag.io.readers import read_source
+    from mmedrag.types import Query
+
+    index = tiny_manifest.parent / "capidx"
+    build_index(read_source(tiny_manifest).records, index, HashEncoder(dim=32), store="exact")
+    for selector in ({"kind": "top_k", "k": 5}, {"kind": "gap", "gamma": 10.0, "k_min": 3, "k": 5}):
+        config = load_config(values={"index": str(index), "selector": selector, "default_domain": "radiology"})
+        pipeline = build_pipeline(config)
+        query = Query(text="pleural effusion lungs", domain="radiology")
+        full, capped, bare = pipeline.answer_batch(
+            [query, replace(query, max_references=2), replace(query, retrieval=False)]
+        )
+        assert full.trace["selector"]["cut"] >= 3 and len(full.trace["retrieved"]) >= 3, selector
+        assert capped.trace["selector"]["max_references"] == 2 and len(capped.context.hits) <= 2, selector
+        assert len(capped.trace["prompt"]["references"]) == 2, selector  # the generator saw two
+        assert bare.trace.get("retrieved", []) == [] and bare.trace["selector"] == {"rule": "no_retrieval"}, selector
+        assert pipeline.default.selector == build_pipeline(config).default.selector  # nothing was patched

@@ -14,13 +14,13 @@ import pytest
 from mmedrag.encoders.base import fingerprint_of
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import EncoderMismatchError, IndexFolderError
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.stores.records import RecordStore
 from mmedrag.types import Record
 
 
-def small_index(path: Path, n: int, encoder: HashEncoder, store: str = "exact") -> KnowledgeIndex:
-    index = KnowledgeIndex.create(path, fingerprint_of(encoder), store)
+def small_index(path: Path, n: int, encoder: HashEncoder, store: str = "exact") -> FolderIndex:
+    index = FolderIndex.create(path, fingerprint_of(encoder), store)
     records = [Record(id=f"r{i}", text=f"finding number {i}") for i in range(n)]
     index.spaces["text"].add([r.id for r in records], encoder.encode_texts([r.text for r in records]))
     index.records.upsert(records, {})
@@ -30,7 +30,7 @@ def small_index(path: Path, n: int, encoder: HashEncoder, store: str = "exact") 
 def test_save_then_load_round_trips_records_vectors_and_fingerprint(tmp_path: Path) -> None:
     encoder = HashEncoder(16)
     small_index(tmp_path / "idx", 5, encoder).save()
-    loaded = KnowledgeIndex.load(tmp_path / "idx")
+    loaded = FolderIndex.load(tmp_path / "idx")
     assert loaded.records.count() == 5 and loaded.spaces["text"].count() == 5
     assert loaded.records.get(["r3"])["r3"].text == "finding number 3"
     loaded.check_encoder(fingerprint_of(HashEncoder(16)))
@@ -39,7 +39,7 @@ def test_save_then_load_round_trips_records_vectors_and_fingerprint(tmp_path: Pa
 
 def test_another_encoder_is_refused_with_both_names(tmp_path: Path) -> None:
     small_index(tmp_path / "idx", 3, HashEncoder(16)).save()
-    loaded = KnowledgeIndex.load(tmp_path / "idx")
+    loaded = FolderIndex.load(tmp_path / "idx")
     with pytest.raises(EncoderMismatchError, match=r"built with encoder hash-16 .* query encoder is hash-16"):
         loaded.check_encoder(fingerprint_of(HashEncoder(16, seed=1)))
     with pytest.raises(EncoderMismatchError, match="dimension 32 != 16"):
@@ -49,7 +49,7 @@ def test_another_encoder_is_refused_with_both_names(tmp_path: Path) -> None:
 def test_a_failed_save_leaves_the_previous_version_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = HashEncoder(16)
     small_index(tmp_path / "idx", 3, encoder).save()
-    index = KnowledgeIndex.load(tmp_path / "idx", writable=True)
+    index = FolderIndex.load(tmp_path / "idx", writable=True)
     index.records.upsert([Record(id="new", text="x")], {})
 
     def broken(folder: Path) -> None:
@@ -60,7 +60,7 @@ def test_a_failed_save_leaves_the_previous_version_live(tmp_path: Path, monkeypa
     monkeypatch.setattr(index.spaces["image"], "save", broken)
     with pytest.raises(OSError, match="disk full"):
         index.save()
-    assert KnowledgeIndex.load(tmp_path / "idx").records.count() == 3
+    assert FolderIndex.load(tmp_path / "idx").records.count() == 3
     assert sorted(p.name for p in (tmp_path / "idx").glob("v-*")) == ["v-000001"]
 
 
@@ -69,14 +69,14 @@ WRITER = textwrap.dedent(
     import sys
     from mmedrag.encoders.base import fingerprint_of
     from mmedrag.encoders.hashing import HashEncoder
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
     from mmedrag.types import Record
     encoder = HashEncoder(16)
     path = sys.argv[1]
     generation = 0
     while True:
         generation += 1
-        index = KnowledgeIndex.create(path, fingerprint_of(encoder), "exact")
+        index = FolderIndex.create(path, fingerprint_of(encoder), "exact")
         records = [Record(id=f"g{generation}-{i}", text=f"text {i}") for i in range(200 + generation % 50)]
         index.spaces["text"].add([r.id for r in records], encoder.encode_texts([r.text for r in records]))
         index.records.upsert(records, {})
@@ -99,28 +99,28 @@ def test_killing_a_writer_at_any_moment_leaves_a_loadable_consistent_index(
         time.sleep(float(rng.uniform(0.0, 0.4)))
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
-        index = KnowledgeIndex.load(path)
+        index = FolderIndex.load(path)
         ids = set(index.records.ids())
         assert ids and ids == set(index.spaces["text"].ids())
         assert len({record_id.split("-")[0] for record_id in ids}) == 1  # one generation, never a mix
     # The next writer clears the unfinished folders that a kill can leave behind; with no grace period left, only
     # the new version and the one before it (which a reader may still be opening) remain.
-    monkeypatch.setattr(KnowledgeIndex, "grace_seconds", 0.0)
+    monkeypatch.setattr(FolderIndex, "grace_seconds", 0.0)
     previous = (path / "CURRENT").read_text().strip()
-    index = KnowledgeIndex.load(path, writable=True)
+    index = FolderIndex.load(path, writable=True)
     live = index.save().name
     assert sorted(p.name for p in path.glob("v-*")) == sorted([previous, live])
 
 
 def test_loading_a_folder_that_is_not_an_index_names_it(tmp_path: Path) -> None:
     with pytest.raises(IndexFolderError, match="no index found; build it with `mmedrag index`"):
-        KnowledgeIndex.load(tmp_path / "absent")
+        FolderIndex.load(tmp_path / "absent")
     (tmp_path / "plain").mkdir()
     with pytest.raises(IndexFolderError, match="not an mmedrag index folder"):
-        KnowledgeIndex.load(tmp_path / "plain")
+        FolderIndex.load(tmp_path / "plain")
     (tmp_path / "plain" / "CURRENT").write_text("v-000009\n")
     with pytest.raises(IndexFolderError, match="points to missing v-000009"):
-        KnowledgeIndex.load(tmp_path / "plain")
+        FolderIndex.load(tmp_path / "plain")
 
 
 def test_record_store_filters_guard_lookups_and_hash_round_trip() -> None:

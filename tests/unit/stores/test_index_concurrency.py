@@ -19,7 +19,7 @@ from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import IndexFolderError
 from mmedrag.indexing import build_index
 from mmedrag.stores import integrity, versions
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Record
 
 PAIRS = 20
@@ -40,7 +40,7 @@ def read_until(path: str, stop: Any, reads: Any, failures: Any) -> None:
     query = encoder.encode_texts(["report 1"])
     while not stop.is_set():
         try:
-            index = KnowledgeIndex.load(path)
+            index = FolderIndex.load(path)
             hits = index.spaces["text"].search(query, k=5)[0]
             found = index.records.get([identifier for identifier, _ in hits])
             assert len(found) == len(hits), f"{len(hits)} hits but {len(found)} records"
@@ -87,12 +87,12 @@ def test_concurrent_writer_pairs_lose_nothing_and_concurrent_readers_never_fail(
     while not failures.empty():
         errors.append(failures.get())
     assert errors == [] and reads.value > 0
-    index = KnowledgeIndex.load(path)
+    index = FolderIndex.load(path)
     writers_ids = ["seed"] + [f"p{p}w{n}" for p in range(pairs) for n in range(2)]
     expected = sorted(r.id for w in writers_ids for r in records_of(w))
     assert sorted(index.records.ids()) == expected  # every record, exactly once
     assert sorted(index.spaces["text"].ids()) == expected
-    assert KnowledgeIndex.verify(path)["ok"]
+    assert FolderIndex.verify(path)["ok"]
 
 
 def hold_lock(path: Path, held: threading.Event, release: threading.Event) -> None:
@@ -131,25 +131,25 @@ def test_a_second_writer_waits_with_a_message_or_fails_at_once_with_no_wait(
     holder.join(30)
     second.join(30)
     assert messages and "waiting for it to finish" in messages[0]
-    assert sorted(KnowledgeIndex.load(path).records.ids()) == sorted(r.id for w in "ab" for r in records_of(w))
+    assert sorted(FolderIndex.load(path).records.ids()) == sorted(r.id for w in "ab" for r in records_of(w))
 
 
 def test_a_copy_loaded_outside_the_lock_is_not_saved_over_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "idx"
     build_index(records_of("a"), path, HashEncoder(16), store="exact", images="ignore")
-    stale = KnowledgeIndex.load(path, writable=True)
+    stale = FolderIndex.load(path, writable=True)
     build_index(records_of("b"), path, HashEncoder(16), images="ignore")
     stale.delete(["a-0"])
     with pytest.raises(IndexFolderError, match=r"changed since this copy was loaded \(v-000001 -> v-000002\)"):
         stale.save()
-    assert len(KnowledgeIndex.load(path).records.ids()) == 2 * PER_WRITER
+    assert len(FolderIndex.load(path).records.ids()) == 2 * PER_WRITER
 
 
 def test_superseded_versions_stay_for_the_grace_period_then_go(tmp_path: Path) -> None:
     path = tmp_path / "idx"
 
     def live_since_long_ago(*names: str) -> None:
-        past = time.time() - KnowledgeIndex.grace_seconds - 1
+        past = time.time() - FolderIndex.grace_seconds - 1
         for name in names:
             os.utime(path / name / "index.json", (past, past))
 
@@ -181,14 +181,14 @@ def test_a_reader_whose_version_is_removed_while_it_opens_it_opens_the_new_one(
         return real(version)
 
     monkeypatch.setattr(integrity, "read_meta", racing_writer)
-    index = KnowledgeIndex.load(path)
+    index = FolderIndex.load(path)
     assert raced == ["v-000001"] and index.records.count() == 2 * PER_WRITER
 
 
 def test_a_search_keeps_working_after_its_version_is_removed(tmp_path: Path) -> None:
     path = tmp_path / "idx"
     build_index(records_of("a"), path, HashEncoder(16), store="exact", images="ignore")
-    index = KnowledgeIndex.load(path)
+    index = FolderIndex.load(path)
     shutil.rmtree(path / "v-000001")  # as a writer does once the grace period is over
     hits = index.spaces["text"].search(np.asarray(HashEncoder(16).encode_texts(["report 1"])), k=2)[0]
     assert len(index.records.get([i for i, _ in hits])) == 2

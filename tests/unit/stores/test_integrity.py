@@ -17,7 +17,7 @@ from mmedrag.indexing import build_index
 from mmedrag.io.manifest import read_manifest
 from mmedrag.stores import integrity
 from mmedrag.stores.exact import ExactStore
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.stores.records import RecordStore
 from mmedrag.types import Record
 
@@ -67,11 +67,11 @@ def test_flipped_bytes_in_a_vector_file_are_refused_on_load(
 ) -> None:
     if large:
         large_index_checks(monkeypatch)
-    vectors = KnowledgeIndex.load(built).spaces["text"].vectors()  # type: ignore[attr-defined]
+    vectors = FolderIndex.load(built).spaces["text"].vectors()  # type: ignore[attr-defined]
     flip_exponent(live(built) / "text" / "vectors.npy", vectors[3])
     expected = "checksum mismatch" if not large else "not unit length"
     with pytest.raises(IndexFolderError, match=f"text.* {expected}") as caught:
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
     assert "\n" not in str(caught.value)
 
 
@@ -82,10 +82,10 @@ def test_damaged_faiss_vectors_outside_the_load_sample_are_refused_at_query_time
     build_index(read_manifest(tiny_manifest), tmp_path / "idx", hash_encoder, store="faiss:Flat")
     large_index_checks(monkeypatch)
     monkeypatch.setattr(integrity, "SAMPLE_ROWS", 1)  # the load-time sample sees only the first vector
-    store = KnowledgeIndex.load(tmp_path / "idx").spaces["text"]
+    store = FolderIndex.load(tmp_path / "idx").spaces["text"]
     last = store.sample_vectors(None)[-1]  # type: ignore[attr-defined]
     column = flip_exponent(live(tmp_path / "idx") / "text" / "index.faiss", last)
-    index = KnowledgeIndex.load(tmp_path / "idx")
+    index = FolderIndex.load(tmp_path / "idx")
     query = np.zeros((1, hash_encoder.dim), dtype=np.float32)
     query[0, column] = np.sign(last[column])
     with pytest.raises(IndexFolderError, match=r"impossible score .* index --verify"):
@@ -114,7 +114,7 @@ def test_a_scrambled_id_file_is_refused_even_for_large_indexes(
     ids = json.loads(ids_file.read_text())
     ids_file.write_text(json.dumps(ids[1:] + ids[:1]))  # same ids, same length, wrong rows
     with pytest.raises(IndexFolderError, match=r"text/ids\.json: checksum mismatch"):
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
 
 
 @pytest.mark.parametrize("large", [False, True])
@@ -126,7 +126,7 @@ def test_missing_record_rows_are_refused(built: Path, monkeypatch: pytest.Monkey
     db.close()
     expected = "checksum mismatch" if not large else "holds 5 records, index.json says 6"
     with pytest.raises(IndexFolderError, match=f"records.sqlite: .*{expected}"):
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
 
 
 def damage_mid_file(path: Path) -> None:
@@ -144,8 +144,8 @@ def test_mid_file_sqlite_damage_is_found_by_the_writer_and_by_verify(
     with pytest.raises(IndexFolderError, match="records.sqlite: checksum mismatch"):
         build_index([Record(id="new", text="more")], built, hash_encoder, images="ignore")
     with pytest.raises(IndexFolderError, match="records.sqlite: checksum mismatch"):
-        KnowledgeIndex.load(built, full_check=True)
-    report = KnowledgeIndex.verify(built)
+        FolderIndex.load(built, full_check=True)
+    report = FolderIndex.verify(built)
     assert not report["ok"] and any("records.sqlite: checksum mismatch" in p for p in report["problems"])
     assert len(list(built.glob("v-*"))) == 1  # nothing was built on the damaged version
 
@@ -169,7 +169,7 @@ def test_a_truncated_file_is_named(built: Path, monkeypatch: pytest.MonkeyPatch,
     path = live(built) / name
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(IndexFolderError, match=name.replace(".", r"\.")) as caught:
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
     assert "\n" not in str(caught.value)
 
 
@@ -200,7 +200,7 @@ def rewrite_meta(index_dir: Path, change: object) -> None:
 def test_malformed_metadata_is_one_line_naming_index_json(built: Path, change: object, words: str) -> None:
     rewrite_meta(built, change)
     with pytest.raises(IndexFolderError, match="index.json") as caught:
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -208,10 +208,10 @@ def test_edited_metadata_fails_its_own_checksum_and_undecodable_metadata_is_name
     path = live(built) / "index.json"
     path.write_text(path.read_text().replace('"records": 6', '"records": 7'))
     with pytest.raises(IndexFolderError, match="index.json: .*checksum mismatch"):
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
     path.write_bytes(b"\xff\xfe{")
     with pytest.raises(IndexFolderError, match="index.json: index metadata unreadable"):
-        KnowledgeIndex.load(built)
+        FolderIndex.load(built)
 
 
 @pytest.mark.parametrize(
@@ -285,8 +285,8 @@ def test_verify_cli_reports_an_intact_index_and_names_damage_with_exit_1(
 
 def test_an_index_saved_without_checksums_still_loads_and_verify_says_so(built: Path) -> None:
     rewrite_meta(built, lambda m: {k: v for k, v in m.items() if k not in ("files", "meta_sha256", "spaces")})
-    assert KnowledgeIndex.load(built).records.count() == 6
-    report = KnowledgeIndex.verify(built)
+    assert FolderIndex.load(built).records.count() == 6
+    report = FolderIndex.verify(built)
     assert report["ok"] and "no checksums recorded" in report["warnings"][0]
 
 
@@ -314,7 +314,7 @@ def test_random_damage_anywhere_is_an_index_error_or_harmless_never_a_traceback(
                 data[at] ^= int(rng.integers(1, 256))
         path.write_bytes(bytes(data))
         try:
-            index = KnowledgeIndex.load(tmp_path / "idx")
+            index = FolderIndex.load(tmp_path / "idx")
             for space in ("text", "image"):
                 hits = index.spaces[space].search(query, k=6)[0]
                 assert all(-1.001 <= score <= 1.001 for _, score in hits)

@@ -13,7 +13,7 @@ from mmedrag.encoders.base import fingerprint_of
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.errors import IndexFolderError
 from mmedrag.indexing import build_index
-from mmedrag.stores.index import KnowledgeIndex
+from mmedrag.stores.index import FolderIndex
 from mmedrag.types import Record
 
 
@@ -42,7 +42,7 @@ def test_current_naming_anything_but_a_version_of_this_folder_is_one_line_and_to
     before = snapshot(outside)
     (path / "CURRENT").write_text(pointer.replace("{other}", str(outside)) + "\n")
     with pytest.raises(IndexFolderError, match="not a version folder of this index") as caught:
-        KnowledgeIndex.load(path)
+        FolderIndex.load(path)
     assert "\n" not in str(caught.value)
     with pytest.raises(IndexFolderError, match="not a version folder"):
         build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore")
@@ -55,7 +55,7 @@ def test_a_version_folder_that_is_a_link_out_of_the_index_is_refused(tmp_path: P
     os.symlink(outside / "v-000001", path / "v-000002")
     (path / "CURRENT").write_text("v-000002\n")
     with pytest.raises(IndexFolderError, match="v-000002: is a symbolic link"):
-        KnowledgeIndex.load(path)
+        FolderIndex.load(path)
     (path / "CURRENT").write_text("v-000001\n")
     build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore")  # cleanup runs: link stays
     assert (path / "v-000002").is_symlink() and snapshot(outside) == before
@@ -101,12 +101,12 @@ def test_a_current_that_is_a_link_is_refused(tmp_path: Path) -> None:
     shutil.move(path / "CURRENT", tmp_path / "pointer")
     os.symlink(tmp_path / "pointer", path / "CURRENT")
     with pytest.raises(IndexFolderError, match="CURRENT: is a symbolic link"):
-        KnowledgeIndex.load(path)
+        FolderIndex.load(path)
     with pytest.raises(IndexFolderError, match="CURRENT: is a symbolic link"):
         build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore")  # an update
-    KnowledgeIndex.create(path, fingerprint_of(HashEncoder(16)), "exact").save()  # a rebuild replaces the link
+    FolderIndex.create(path, fingerprint_of(HashEncoder(16)), "exact").save()  # a rebuild replaces the link
     assert not (path / "CURRENT").is_symlink() and (tmp_path / "pointer").read_text().strip() == "v-000001"
-    assert KnowledgeIndex.load(path).records.count() == 0
+    assert FolderIndex.load(path).records.count() == 0
 
 
 def test_a_rebuild_repairs_an_escaping_current_without_removing_anything(tmp_path: Path, outside: Path) -> None:
@@ -114,7 +114,7 @@ def test_a_rebuild_repairs_an_escaping_current_without_removing_anything(tmp_pat
     before = snapshot(outside)
     (path / "CURRENT").write_text("../other/v-000001\n")
     build_index([Record(id="new", text="x")], path, HashEncoder(16), images="ignore", rebuild=True)
-    assert KnowledgeIndex.load(path).records.ids() == ["new"]
+    assert FolderIndex.load(path).records.ids() == ["new"]
     assert (path / "v-000001").is_dir() and snapshot(outside) == before  # the old version stays for restoring
 
 
@@ -124,7 +124,7 @@ def test_files_of_a_version_that_link_out_of_it_are_refused(tmp_path: Path, outs
     shutil.rmtree(text)
     os.symlink(outside / "v-000001" / "text", text)
     with pytest.raises(IndexFolderError, match="resolves outside the version folder"):
-        KnowledgeIndex.load(path)
+        FolderIndex.load(path)
 
 
 def test_an_index_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_an_unreadable_or_oversized_current_is_one_line(tmp_path: Path, content:
     path = index_with(tmp_path / "idx", "mine")
     (path / "CURRENT").write_bytes(content)
     with pytest.raises(IndexFolderError, match="CURRENT: ") as caught:
-        KnowledgeIndex.load(path)
+        FolderIndex.load(path)
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
 
 
@@ -151,13 +151,13 @@ def test_a_saved_store_kind_must_be_registered_never_an_import_path(tmp_path: Pa
     from mmedrag.encoders.hashing import HashEncoder
     from mmedrag.errors import IndexFolderError
     from mmedrag.stores import integrity
-    from mmedrag.stores.index import KnowledgeIndex
+    from mmedrag.stores.index import FolderIndex
 
-    index = KnowledgeIndex.create(tmp_path / "idx", fingerprint_of(HashEncoder(8)), "exact")
+    index = FolderIndex.create(tmp_path / "idx", fingerprint_of(HashEncoder(8)), "exact")
     version = index.save()
     meta = json.loads((version / "index.json").read_text())
     meta["store"] = {"kind": "os.path:join"}
     meta["meta_sha256"] = integrity.meta_digest(meta)  # a forged folder carries a consistent digest
     (version / "index.json").write_text(json.dumps(meta))
     with pytest.raises(IndexFolderError, match="'os.path:join' is not a registered store"):
-        KnowledgeIndex.load(tmp_path / "idx")
+        FolderIndex.load(tmp_path / "idx")
