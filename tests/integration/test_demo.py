@@ -30,10 +30,15 @@ def test_demo_reports_recall_and_a_row_per_pipeline(demo_run: tuple[dict, DemoSe
     assert rows["no retrieval"]["abstention_rate"] == 1.0  # the extractive answerer never guesses
     with_retrieval = [row for name, row in rows.items() if name != "no retrieval"]
     assert all(0 <= row["accuracy"] <= 1 and row["n"] == 30 for row in with_retrieval)
-    assert any(row["abstention_rate"] < 1.0 for row in with_retrieval)
+    assert any(row["abstention_rate"] < 1.0 for row in with_retrieval)  # answering every question, at least
     assert all("majority_accuracy" in row and "balanced_accuracy_ci" in row for row in result["rows"])
-    iuxray = result["iuxray"]  # part 2: the IU-Xray closed questions, three reference conditions
-    assert iuxray["count"] == 30 and [row["n"] for row in iuxray["rows"]] == [30, 30, 30]
+    # Every row reports the selective-answering numbers; the answer-every-question row covers at least the default.
+    assert all({"coverage", "aurc", "majority_aurc", "ece"} <= set(row) for row in result["rows"])
+    assert rows[f"retrieval image->report top-{settings_k(result)}, every answer given"]["coverage"] >= max(
+        row["coverage"] for row in with_retrieval
+    )
+    iuxray = result["iuxray"]  # part 2: the IU-Xray closed questions, three reference conditions and every answer
+    assert iuxray["count"] == 30 and [row["n"] for row in iuxray["rows"]] == [30, 30, 30, 30]
     card = iuxray["card"]
     assert card is None or (card["deciding_sentence"] in card["cited_report"] and card["answer"].startswith("Yes"))
     json.dumps(result)  # everything printed is also machine-readable
@@ -75,3 +80,7 @@ def test_ask_json_on_the_medpix_index(
 def test_demo_without_data_says_where_to_point_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--data", str(tmp_path), "--work-dir", str(tmp_path / "w")])
     assert code == 2 and "pass --data DIR (or set MMEDRAG_DATA)" in capsys.readouterr().err
+
+
+def settings_k(result: dict) -> int:
+    return int(result["settings"]["k"])

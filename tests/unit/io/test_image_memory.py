@@ -78,6 +78,7 @@ def test_index_batches_hold_downscaled_views(tmp_path: Path, scan16: Path) -> No
     from mmedrag.indexing import IndexReport, _load_views
     from mmedrag.types import Record
 
-    views = _load_views(Record(id="a", image_paths=(str(scan16),)), "require", IndexReport(index="x"))
-    assert views is not None and max(views[0].size) == DECODE_SIDE
-    assert HashEncoder(dim=8).encode_images(views).shape == (1, 8)
+    encoder = HashEncoder(dim=8)
+    views = _load_views(Record(id="a", image_paths=(str(scan16),)), "require", IndexReport(index="x"), encoder)
+    assert views is not None and max(views[0].size) <= DECODE_SIDE
+    assert encoder.encode_images(views).shape == (1, 8)
