@@ -286,6 +286,7 @@ def _abstention(planned: Planned, timings: dict[str, float], context: Context | 
         "query_id": planned.query.id,
         "route": planned.route.to_dict(),
         "domain_source": planned.route.source,
+        "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in planned.hits],
     }
     grade: Grade
     if planned.abstained:

@@ -254,10 +254,12 @@ def test_the_page_escapes_reports_and_questions_and_sends_a_strict_csp(client) -
     assert "Without retrieval" in html and HOSTILE_TEXT not in html
     if _shown_grade(html) in ("abstained", "out_of_scope"):  # no answer: no case is offered as its support
         assert 'class="card evidence-card"' not in html and "onerror" not in html
-    else:
-        assert html.count('class="card evidence-card"') >= 1
-        assert 'data-case-id="html"' in html  # k = 8 cites the whole corpus, the record with markup included
-        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    # The record with markup, asked about by its own words and alone, is the one case cited: its text is escaped.
+    cited = client.post(
+        "/", data={"question": "Is there a small right pleural effusion?", "domain": "radiology", "k": "1"}
+    ).text
+    assert _shown_grade(cited) == "supported" and 'data-case-id="html"' in cited
+    assert "&lt;img src=x onerror=alert(1)&gt;" in cited and HOSTILE_TEXT not in cited and "<img src=x" not in cited
     bad = client.post("/", files={"image": ("x.png", b"nope")}, data={"question": "Is it?"})
     assert bad.status_code == 415 and 'role="alert"' in bad.text
 
