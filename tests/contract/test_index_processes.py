@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import write_corpus
+from conftest import needs, write_corpus
 from mmedrag.encoders.hashing import HashEncoder
 from mmedrag.indexing import build_index
 from mmedrag.io.readers import read_source
@@ -114,6 +114,7 @@ def reference(whole: Path, root: Path) -> tuple[dict[str, Ranked], dict[str, tup
     return ids, answers
 
 
+@needs("fastapi", "serve")  # one step is `mmedrag serve`
 def test_every_step_in_its_own_process_gives_the_exact_results(backend: str, tmp_path: Path) -> None:
     first, whole = split_corpus(tmp_path)
     index = str(tmp_path / "idx")
@@ -224,6 +225,7 @@ def test_two_concurrent_milvus_writers_lose_nothing(where: str, tmp_path: Path, 
     assert {h["id"] for h in found["hits"]} == {f"r{n}" for n in range(1, 7)}
 
 
+@needs("fastapi", "serve")
 def test_serve_check_accepts_every_index_kind_ask_opens(backend: str, tmp_path: Path) -> None:
     from mmedrag.serve.runner import ServeOptions, check_options
 
