@@ -53,18 +53,41 @@ class Bundle:
 
 @dataclass
 class Planned:
-    """A query after routing and retrieval: everything generation needs, kept so selection can be re-run."""
+    """A query after routing and retrieval: everything generation needs, kept so selection can be re-run.
+
+    It is not changed by :meth:`RAGPipeline.respond`, so one plan can be answered several ways (k calibration,
+    reliance runs): each answer's bundle comes from the answering pipeline, by the routed domain.
+    """
 
     query: Query
     route: RouteDecision
-    bundle: Bundle | None
-    hits: list[Hit]
+    hits: list[Hit] = field(default_factory=list)
     inconsistent: list[dict[str, str]] = field(default_factory=list)
     """Hits set aside because their body region or modality contradicts the query's, with the reason."""
     abstained: str | None = None
     """Why the input itself cannot be answered (a question about "this image" without one)."""
     note: str = ""
     """What the reader should know about the input (no image given)."""
+
+    def without_retrieval(self) -> Planned:
+        """This plan answered from the query alone (the no-retrieval baseline of reliance and preference runs)."""
+        return replace(self, query=replace(self.query, retrieval=False))
+
+    @property
+    def answerable(self) -> bool:
+        """In scope (router and in-scope check) and a well-formed input."""
+        return self.route.domain is not None and self.abstained is None
+
+
+@dataclass
+class _Step:
+    """One query on its way through :meth:`RAGPipeline.respond`: what each stage made of it."""
+
+    planned: Planned
+    bundle: Bundle | None = None
+    context: Context | None = None
+    prompt: Prompt | None = None
+    generation: Generation | None = None
 
 
 @dataclass
@@ -123,22 +146,26 @@ class RAGPipeline:
             answers.extend(self.respond(planned, clock=clock))
         return answers
 
+    def with_selector(self, selector: ContextSelector) -> RAGPipeline:
+        """The same pipeline choosing references with ``selector`` in every bundle: a fixed k for calibration and
+        preference mining, every gold reference in evaluation."""
+        bundles = {name: replace(bundle, selector=selector) for name, bundle in self.bundles.items()}
+        return replace(self, default=replace(self.default, selector=selector), bundles=bundles)
+
     def plan(self, queries: Sequence[Query], clock: _Clock | None = None) -> list[Planned]:
         """Load images, route each query, and retrieve its domain's bundle's ``retrieve_k`` hits."""
         clock = clock or _Clock(len(queries))
         loaded = [replace(query, image=query_image(query)) for query in queries]
         decisions = route_batch([q.domain for q in loaded], [q.image for q in loaded], self.router, self.default_domain)
         clock.lap("route")
-        planned = [
-            Planned(q, d, None if d.domain is None else self.bundle_for(d.domain), [])
-            for q, d in zip(loaded, decisions, strict=True)
-        ]
-        groups: dict[int, list[Planned]] = {}
+        planned = [Planned(q, d) for q, d in zip(loaded, decisions, strict=True)]
+        groups: dict[int, list[Planned]] = {}  # by retriever: bundles may share one
         for item in planned:  # a query asking for no retrieval (Query.retrieval) is answered from itself alone
-            if item.bundle is not None and item.bundle.retriever is not None and item.query.retrieval:
-                groups.setdefault(id(item.bundle.retriever), []).append(item)
+            bundle = self._bundle(item)
+            if bundle is not None and bundle.retriever is not None and item.query.retrieval:
+                groups.setdefault(id(bundle.retriever), []).append(item)
         for group in groups.values():
-            bundle = group[0].bundle
+            bundle = self._bundle(group[0])
             assert bundle is not None and bundle.retriever is not None
             asked = max((p.query.max_references or 0) for p in group)  # a request may ask for more than the bundle
             found, verdicts = bundle.retriever.search_checked(
@@ -151,73 +178,73 @@ class RAGPipeline:
             for item, hits, verdict in zip(group, found, verdicts, strict=True):
                 item.hits = hits
                 item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
-                if verdict.out_of_scope:
-                    item.bundle = None  # answered as an abstention, with no citations
         for item in planned:
             self._screen(item)
         clock.lap("retrieve")
         return planned
 
+    def _bundle(self, planned: Planned) -> Bundle | None:
+        return self.bundle_for(planned.route.domain) if planned.route.domain is not None else None
+
     def _screen(self, item: Planned) -> None:
         """The input checks: a question about "this image" without one abstains, a question without an image is
         answered text-only (and says so), and references that contradict the query are set aside."""
-        if item.bundle is None:
+        if not item.answerable:
             return
         if item.query.image is None:
             if self.image_questions and refers_to_image(item.query.text):
-                item.bundle, item.hits = None, []
-                item.abstained = item.note = NO_IMAGE
+                item.hits, item.abstained, item.note = [], NO_IMAGE, NO_IMAGE
                 return
             item.note = TEXT_ONLY
         if self.consistency:
             item.hits, item.inconsistent = screen(item.query, item.hits)
 
-    def respond(
-        self, planned: Sequence[Planned], selector: ContextSelector | None = None, clock: _Clock | None = None
-    ) -> list[Answer]:
-        """Select, prompt and generate for planned queries; ``selector`` overrides the bundles' own (calibration)."""
+    def respond(self, planned: Sequence[Planned], clock: _Clock | None = None) -> list[Answer]:
+        """Select, prompt and generate for planned queries, one answer (or abstention) per query, in order."""
         clock = clock or _Clock(len(planned))
-        contexts: dict[int, Context] = {}
-        for p in planned:
-            if p.bundle is None:
-                continue
-            if not p.query.retrieval:
-                contexts[id(p)] = Context(trace={"rule": "no_retrieval"})
-                continue
-            contexts[id(p)] = _capped((selector or p.bundle.selector).select(p.query, p.hits), p.query.max_references)
-            if contexts[id(p)].trace.get("abstain"):
-                p.bundle = None  # e.g. no k was certified: abstaining keeps the risk guarantee honest
+        steps = [_Step(p, self._bundle(p) if p.answerable else None) for p in planned]
+        for step in steps:
+            step.context = self._select(step)
         clock.lap("select")
-        prompts: dict[int, Prompt] = {}
-        for p in planned:
-            if p.bundle is None or p.route.domain is None:
-                continue
-            prompt = p.bundle.prompts.build(
-                p.query, contexts[id(p)], p.route.domain, count_tokens=self.generator.count_tokens
-            )
-            prompts[id(p)] = replace(prompt, adapter=p.bundle.adapter) if p.bundle.adapter else prompt
+        for step in steps:
+            step.prompt = self._prompt(step)
         clock.lap("prompt")
-        generated = dict(zip(prompts, self.generator.generate(list(prompts.values())), strict=True))
+        live = [step for step in steps if step.prompt is not None]
+        for step, generation in zip(live, self.generator.generate([s.prompt for s in live if s.prompt]), strict=True):
+            step.generation = generation
         clock.lap("generate")
         timings = clock.per_query()
-        return [
-            _abstention(p, timings, contexts.get(id(p)))
-            if p.bundle is None
-            else self._answer(p, contexts[id(p)], prompts[id(p)], generated[id(p)], timings)
-            for p in planned
-        ]
+        return [self._answer(step, timings) if step.generation else _abstention(step, timings) for step in steps]
 
-    def _answer(
-        self, p: Planned, context: Context, prompt: Prompt, generation: Generation, timings: dict[str, float]
-    ) -> Answer:
-        assert p.bundle is not None
+    def _select(self, step: _Step) -> Context | None:
+        if step.bundle is None:
+            return None
+        query = step.planned.query
+        if not query.retrieval:
+            return Context(trace={"rule": "no_retrieval"})
+        return _capped(step.bundle.selector.select(query, step.planned.hits), query.max_references)
+
+    def _prompt(self, step: _Step) -> Prompt | None:
+        """None when there is nothing to generate: no bundle, or the selector abstained (e.g. no k was certified:
+        abstaining keeps the risk guarantee honest)."""
+        domain = step.planned.route.domain
+        if step.bundle is None or step.context is None or step.context.trace.get("abstain") or domain is None:
+            return None
+        prompt = step.bundle.prompts.build(
+            step.planned.query, step.context, domain, count_tokens=self.generator.count_tokens
+        )
+        return replace(prompt, adapter=step.bundle.adapter) if step.bundle.adapter else prompt
+
+    def _answer(self, step: _Step, timings: dict[str, float]) -> Answer:
+        p, bundle, context, prompt, generation = step.planned, step.bundle, step.context, step.prompt, step.generation
+        assert bundle is not None and context is not None and prompt is not None and generation is not None
         verdict = grade_generation(prompt, generation)
         text, grade = generation.text, verdict.grade
         trace: dict[str, Any] = {
             "query_id": p.query.id,
             "route": p.route.to_dict(),
             "domain_source": p.route.source,
-            "bundle": p.bundle.name,
+            "bundle": bundle.name,
             "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
             "inconsistent": list(p.inconsistent),
             "selector": dict(context.trace),
@@ -279,8 +306,10 @@ NO_IMAGE = "No image was given; the question asks about this image."
 TEXT_ONLY = "Text-only: no image given, answered from the question's text."
 
 
-def _abstention(planned: Planned, timings: dict[str, float], context: Context | None) -> Answer:
-    """No answer: the router found the image out of scope (a chart, a photo), or the selector abstained."""
+def _abstention(step: _Step, timings: dict[str, float]) -> Answer:
+    """No answer: the router or the in-scope check found the image out of scope (a chart, a photo), the input cannot
+    be answered (no image), or the selector abstained."""
+    planned, context = step.planned, step.context
     task = planned.query.task or infer_task(planned.query.text)
     trace: dict[str, Any] = {
         "query_id": planned.query.id,

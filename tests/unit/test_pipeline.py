@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -212,3 +214,25 @@ def test_an_answer_less_likely_right_than_min_confidence_is_withheld(retriever: 
         "Withheld: answers resting on such evidence are right 40% of the time, below the 50%"
     )
     assert withheld.trace["withheld"] == {"answer": shown.text, "confidence": pytest.approx(0.4)}
+
+
+def test_one_plan_answers_several_ways_without_being_changed(retriever: Retriever, tmp_path: Path) -> None:
+    """Calibration and reliance runs answer one plan with several selectors: an abstention on one run (no k
+    certified) must not leak into the next, and a request's max_references caps whatever selector chose."""
+    from mmedrag.calibration.ltt import CalibrationResult
+    from mmedrag.retrieval.context import CalibratedK
+
+    uncertified = tmp_path / "calibration.json"
+    result = CalibrationResult(0.1, 0.1, 10, "bonferroni", [1], {1: 0.9}, {1: 1.0}, {1: 1.0}, [], None)
+    uncertified.write_text(json.dumps(result.to_dict()))
+    pipeline = RAGPipeline(EchoGenerator(), Bundle(retriever=retriever, selector=TopK(3)), answer_weak="lean")
+    query = Query(text="Is there a pleural effusion?", image=make_image(9))
+    planned = pipeline.plan([query, replace(query, max_references=1)])
+    abstained = pipeline.with_selector(CalibratedK(str(uncertified))).respond(planned)
+    assert [a.grade for a in abstained] == ["abstained", "abstained"]
+    assert "no k certified" in abstained[0].trace["abstained"]
+    answered = pipeline.respond(planned)
+    assert [a.context.k for a in answered] == [3, 1] and answered[1].trace["selector"]["max_references"] == 1
+    bare = pipeline.respond([p.without_retrieval() for p in planned])
+    assert [a.context.k for a in bare] == [0, 0] and bare[0].trace["selector"] == {"rule": "no_retrieval"}
+    assert [len(p.hits) for p in planned] == [len(a.trace["retrieved"]) for a in answered]

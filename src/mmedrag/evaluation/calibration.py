@@ -44,7 +44,7 @@ def error_counts(
     for chunk in track(chunks, "calibrating", total=len(chunks), enabled=progress):
         planned = pipeline.plan([q.to_query() for q in chunk])
         for name, selector in selectors.items():
-            answers = pipeline.respond(planned, selector=selector)
+            answers = pipeline.with_selector(selector).respond(planned)
             errors[name] += sum(
                 not judge.correct(q.task, a.text, q.answer) for q, a in zip(chunk, answers, strict=True)
             )

@@ -79,6 +79,8 @@ def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettin
         for item, question in zip(planned, chunk, strict=True):
             item.hits, item.inconsistent = _fixed_hits(question, settings.references), []
             item.query = replace(item.query, study_id=_study_of(question))
+    if settings.references == "none":  # retrieved all the same: the in-scope check runs on the knowledge base
+        return [item.without_retrieval() for item in planned]
     return planned
 
 
@@ -128,14 +130,14 @@ def answer_all(
     chunks = batches([questions[i] for i in order], settings.batch_size)
     for chunk in track(chunks, "evaluating", total=len(chunks), enabled=progress):
         planned = _plan(pipeline, chunk, settings)
-        main_selector = TopK(0) if settings.references == "none" else None
+        main = pipeline
         if settings.references in {"gold_report", "reference_reports"}:
-            main_selector = TopK(max(len(p.hits) for p in planned))
-        answers = pipeline.respond(planned, selector=main_selector)
+            main = pipeline.with_selector(TopK(max(len(p.hits) for p in planned)))
+        answers = main.respond(planned)
         runs["main"].extend(_row(q, a, judge) for q, a in zip(chunk, answers, strict=True))
         if not settings.reliance:
             continue
-        bare = pipeline.leaning().respond(planned, selector=TopK(0))
+        bare = pipeline.leaning().respond([p.without_retrieval() for p in planned])
         runs["without_retrieval"].extend(_row(q, a, judge) for q, a in zip(chunk, bare, strict=True))
         noisy = [
             replace(p, query=replace(p.query, image=noise_image(p.query.image.size, f"{settings.seed}:{q.id}")))
@@ -143,7 +145,7 @@ def answer_all(
             else p
             for p, q in zip(planned, chunk, strict=True)
         ]
-        with_noise = pipeline.leaning().respond(noisy, selector=main_selector)
+        with_noise = main.leaning().respond(noisy)
         runs["noise_image"].extend(_row(q, a, judge) for q, a in zip(chunk, with_noise, strict=True))
     for name, rows in runs.items():  # back to the input order
         restored: list[dict[str, Any]] = [{}] * len(rows)

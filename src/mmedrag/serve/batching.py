@@ -2,8 +2,9 @@
 
 The queue is bounded (``max_queue``): when it is full the caller gets 503 with ``Retry-After`` at once, never an
 unbounded backlog. The first query of a batch waits at most ``max_wait_ms`` for company; while a batch runs, new
-queries collect, so under load batches fill without any waiting. Queries are grouped by the pipeline object they
-were submitted with, so a request that started before an index reload is answered by the version it started on.
+queries collect, so under load batches fill without any waiting. Each batch runs on the snapshot current when it
+starts (``source``), so after an index reload every queued query is answered by the newest version, and each caller
+learns which snapshot answered it.
 The pipeline runs on one worker thread (pipelines are not assumed thread-safe); the event loop stays free.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmedrag.pipeline import RAGPipeline
+from mmedrag.serve.engine import Snapshot
 from mmedrag.serve.errors import ApiError
 from mmedrag.types import Answer, Query
 
@@ -25,9 +27,8 @@ log = logging.getLogger("mmedrag.serve")
 
 @dataclass
 class _Item:
-    pipeline: RAGPipeline
     query: Query
-    future: asyncio.Future[Answer]
+    future: asyncio.Future[tuple[Answer, Snapshot]]
 
 
 _STOP: Any = object()
@@ -38,6 +39,7 @@ class MicroBatcher:
 
     Args:
         executor: where the pipeline runs (one thread).
+        source: the current snapshot, asked once per batch.
         max_batch_size: queries per pipeline call; 1 turns batching off.
         max_wait_ms: the longest the first query of a batch waits for more.
         max_queue: queries that may wait; past it :meth:`submit` raises 503.
@@ -47,13 +49,19 @@ class MicroBatcher:
     def __init__(
         self,
         executor: Executor,
+        source: Callable[[], Snapshot],
         max_batch_size: int = 16,
         max_wait_ms: float = 5.0,
         max_queue: int = 256,
         retry_after_s: int = 1,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
-        self.executor, self.max_batch_size, self.max_wait = executor, max_batch_size, max_wait_ms / 1000.0
+        self.executor, self.source, self.max_batch_size, self.max_wait = (
+            executor,
+            source,
+            max_batch_size,
+            max_wait_ms / 1000.0,
+        )
         self.retry_after_s, self.on_batch = retry_after_s, on_batch
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_queue)
         self._task: asyncio.Task[None] | None = None
@@ -67,17 +75,17 @@ class MicroBatcher:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="mmedrag-batcher")
 
-    async def submit(self, pipeline: RAGPipeline, query: Query) -> Answer:
-        """Queue one query and wait for its answer.
+    async def submit(self, query: Query) -> tuple[Answer, Snapshot]:
+        """Queue one query and wait for its answer and the snapshot that gave it.
 
         Raises:
             ApiError: 503 with ``Retry-After`` when the queue is full or the service is shutting down.
         """
         if self._closing or self._task is None:
             raise ApiError(503, "the service is shutting down", {"Retry-After": str(self.retry_after_s)})
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Answer, Snapshot]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Item(pipeline, query, future))
+            self._queue.put_nowait(_Item(query, future))
         except asyncio.QueueFull:
             raise ApiError(
                 503,
@@ -123,34 +131,31 @@ class MicroBatcher:
 
     async def _answer(self, batch: list[_Item]) -> None:
         loop = asyncio.get_running_loop()
-        groups: dict[int, list[_Item]] = {}
-        for item in batch:
-            groups.setdefault(id(item.pipeline), []).append(item)
-        for group in groups.values():
-            if self.on_batch is not None:
-                self.on_batch(len(group))
-            try:
-                answers = await loop.run_in_executor(self.executor, _answer_group, group, self.max_batch_size)
-            except Exception as exc:  # a systemic failure: every waiting caller hears of it
-                log.exception("batch of %d failed", len(group))
-                answers = [exc] * len(group)
-            for item, answer in zip(group, answers, strict=True):
-                if item.future.done():  # the client went away
-                    continue
-                if isinstance(answer, BaseException):
-                    item.future.set_exception(answer)
-                else:
-                    item.future.set_result(answer)
+        snapshot = self.source()
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+        try:
+            answers = await loop.run_in_executor(
+                self.executor, _answer_group, snapshot.pipeline, [item.query for item in batch], self.max_batch_size
+            )
+        except Exception as exc:  # a systemic failure: every waiting caller hears of it
+            log.exception("batch of %d failed", len(batch))
+            answers = [exc] * len(batch)
+        for item, answer in zip(batch, answers, strict=True):
+            if item.future.done():  # the client went away
+                continue
+            if isinstance(answer, BaseException):
+                item.future.set_exception(answer)
+            else:
+                item.future.set_result((answer, snapshot))
 
 
-def _answer_group(group: list[_Item], batch_size: int) -> list[Answer | BaseException]:
+def _answer_group(pipeline: RAGPipeline, queries: list[Query], batch_size: int) -> list[Answer | BaseException]:
     """One batched call; if it fails, each query alone, so one bad query never fails the others."""
-    pipeline = group[0].pipeline
-    queries = [item.query for item in group]
     try:
         return list(pipeline.answer_batch(queries, batch_size=max(batch_size, 1)))
     except Exception:
-        if len(group) == 1:
+        if len(queries) == 1:
             raise
     results: list[Answer | BaseException] = []
     for query in queries:

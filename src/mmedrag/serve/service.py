@@ -60,6 +60,7 @@ class Service:
         """Start the batcher and load the pipeline in the background (``/healthz`` answers meanwhile)."""
         self.batcher = MicroBatcher(
             self.executor,
+            self.current,
             self.settings.max_batch_size,
             self.settings.max_wait_ms,
             self.settings.max_queue,
@@ -98,7 +99,8 @@ class Service:
         return self.snapshot
 
     async def reload(self) -> dict[str, Any]:
-        """Switch to each index's newest saved version; requests already queued finish on the old one."""
+        """Switch to each index's newest saved version; queued requests are answered by it (batches ask for the
+        current snapshot when they start)."""
         async with self._reload_lock:
             old = self.current()
             try:
@@ -127,18 +129,20 @@ class Service:
     async def ask(
         self, query: Query, k: int | None = None, baseline: bool = False
     ) -> tuple[Answer, Answer | None, Snapshot]:
-        """Answer with retrieval (and, with ``baseline``, without it, in the same batch window)."""
-        snapshot = self.current()
+        """Answer with retrieval (and, with ``baseline``, without it, in the same batch window); the snapshot is
+        the one that answered."""
+        self.current()  # 503 before queueing while the pipeline loads
         assert self.batcher is not None
         self.metrics.queue_depth.set(self.batcher.depth)
         asked = replace(query, max_references=k) if k is not None else query
-        jobs = [self.batcher.submit(snapshot.pipeline, asked)]
+        jobs = [self.batcher.submit(asked)]
         if baseline:
-            jobs.append(self.batcher.submit(snapshot.pipeline, replace(asked, retrieval=False)))
-        answers = await asyncio.gather(*jobs)
-        for answer in answers:
+            jobs.append(self.batcher.submit(replace(asked, retrieval=False)))
+        results = await asyncio.gather(*jobs)
+        for answer, _ in results:
             self.metrics.observe_answer(answer.timings_ms, status_of(answer))
-        return answers[0], (answers[1] if baseline else None), snapshot
+        (answer, snapshot), *others = results
+        return answer, (others[0][0] if others else None), snapshot
 
     async def search(self, query: Query, k: int) -> tuple[list[Hit], dict[str, Any]]:
         """Route and retrieve (no generation): the top ``k`` hits of the query's domain."""

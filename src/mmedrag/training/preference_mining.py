@@ -132,16 +132,18 @@ def balance(pairs: list[dict[str, Any]], ratio: float | None, seed: int) -> list
 
 
 def _four_runs(pipeline: RAGPipeline, planned: list[Planned], k: int, seed: int) -> dict[str, list[Answer]]:
+    """MMed-RAG's four runs (method.md §5.1.2): without/with the k retrieved references, on the image and on noise."""
     noisy = [
         replace(p, query=replace(p.query, image=noise_image(p.query.image.size, f"{seed}:{p.query.id}")))
         for p in planned
         if p.query.image is not None
     ]
+    with_k = pipeline.with_selector(TopK(k))
     return {
-        "a": pipeline.respond(planned, selector=TopK(0)),
-        "b": pipeline.respond(noisy, selector=TopK(0)),
-        "c": pipeline.respond(planned, selector=TopK(k)),
-        "d": pipeline.respond(noisy, selector=TopK(k)),
+        "a": pipeline.respond([p.without_retrieval() for p in planned]),
+        "b": pipeline.respond([p.without_retrieval() for p in noisy]),
+        "c": with_k.respond(planned),
+        "d": with_k.respond(noisy),
     }
 
 

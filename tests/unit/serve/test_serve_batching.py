@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
 
 from mmedrag.serve.batching import MicroBatcher
+from mmedrag.serve.engine import Snapshot
 from mmedrag.serve.errors import ApiError
 from mmedrag.types import Answer, Context, Query
 
@@ -45,13 +46,25 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def current(pipeline):
+    snapshot = Snapshot(pipeline)
+    return lambda: snapshot
+
+
+async def ask(batcher: MicroBatcher, query: Query) -> Answer:
+    answer, _ = await batcher.submit(query)
+    return answer
+
+
 def test_concurrent_queries_share_batches_up_to_the_maximum() -> None:
     pipeline = RecordingPipeline()
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=4, max_wait_ms=50, max_queue=100)
+        batcher = MicroBatcher(
+            ThreadPoolExecutor(1), current(pipeline), max_batch_size=4, max_wait_ms=50, max_queue=100
+        )
         batcher.start()
-        answers = await asyncio.gather(*(batcher.submit(pipeline, Query(text=f"q{i}")) for i in range(10)))
+        answers = await asyncio.gather(*(ask(batcher, Query(text=f"q{i}")) for i in range(10)))
         await batcher.stop()
         return answers
 
@@ -65,9 +78,11 @@ def test_batch_size_one_turns_batching_off() -> None:
     pipeline = RecordingPipeline()
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=1, max_wait_ms=50, max_queue=100)
+        batcher = MicroBatcher(
+            ThreadPoolExecutor(1), current(pipeline), max_batch_size=1, max_wait_ms=50, max_queue=100
+        )
         batcher.start()
-        await asyncio.gather(*(batcher.submit(pipeline, Query(text=f"q{i}")) for i in range(5)))
+        await asyncio.gather(*(ask(batcher, Query(text=f"q{i}")) for i in range(5)))
         await batcher.stop()
 
     run(main())
@@ -79,14 +94,16 @@ def test_a_full_queue_answers_503_with_retry_after_and_nothing_is_lost() -> None
     pipeline.gate.clear()  # the first batch blocks, so later queries pile up in the queue
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=1, max_wait_ms=0, max_queue=3, retry_after_s=2)
+        batcher = MicroBatcher(
+            ThreadPoolExecutor(1), current(pipeline), max_batch_size=1, max_wait_ms=0, max_queue=3, retry_after_s=2
+        )
         batcher.start()
-        first = asyncio.ensure_future(batcher.submit(pipeline, Query(text="first")))
+        first = asyncio.ensure_future(ask(batcher, Query(text="first")))
         await asyncio.sleep(0.05)  # the worker has taken "first" and is blocked on the gate
-        queued = [asyncio.ensure_future(batcher.submit(pipeline, Query(text=f"q{i}"))) for i in range(3)]
+        queued = [asyncio.ensure_future(ask(batcher, Query(text=f"q{i}"))) for i in range(3)]
         await asyncio.sleep(0)
         with pytest.raises(ApiError) as caught:
-            await batcher.submit(pipeline, Query(text="one too many"))
+            await ask(batcher, Query(text="one too many"))
         pipeline.gate.set()
         done = await asyncio.gather(first, *queued)
         await batcher.stop()
@@ -101,13 +118,13 @@ def test_stop_drains_queued_queries_and_then_refuses_new_ones() -> None:
     pipeline = RecordingPipeline()
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=2, max_wait_ms=20, max_queue=10)
+        batcher = MicroBatcher(ThreadPoolExecutor(1), current(pipeline), max_batch_size=2, max_wait_ms=20, max_queue=10)
         batcher.start()
-        pending = [asyncio.ensure_future(batcher.submit(pipeline, Query(text=f"q{i}"))) for i in range(5)]
+        pending = [asyncio.ensure_future(ask(batcher, Query(text=f"q{i}"))) for i in range(5)]
         await asyncio.sleep(0)
         await batcher.stop()
         with pytest.raises(ApiError) as caught:
-            await batcher.submit(pipeline, Query(text="late"))
+            await ask(batcher, Query(text="late"))
         return [p.result().text for p in pending], caught.value.status
 
     texts, status = run(main())
@@ -118,10 +135,10 @@ def test_one_failing_query_does_not_fail_its_batch_mates() -> None:
     pipeline = RecordingPipeline(fail_on="bad")
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=8, max_wait_ms=30, max_queue=10)
+        batcher = MicroBatcher(ThreadPoolExecutor(1), current(pipeline), max_batch_size=8, max_wait_ms=30, max_queue=10)
         batcher.start()
         results = await asyncio.gather(
-            *(batcher.submit(pipeline, Query(text=t)) for t in ("a", "bad", "c")), return_exceptions=True
+            *(ask(batcher, Query(text=t)) for t in ("a", "bad", "c")), return_exceptions=True
         )
         await batcher.stop()
         return results
@@ -130,15 +147,25 @@ def test_one_failing_query_does_not_fail_its_batch_mates() -> None:
     assert a.text == "a" and c.text == "c" and isinstance(bad, ValueError)
 
 
-def test_queries_for_different_pipelines_are_never_mixed() -> None:
-    old, new = RecordingPipeline(), RecordingPipeline()
+def test_each_batch_runs_on_the_snapshot_current_when_it_starts() -> None:
+    """After a reload, queued queries are answered by the new version, and each caller learns which one answered."""
+    old, new = Snapshot(RecordingPipeline(), generation=1), Snapshot(RecordingPipeline(), generation=2)
+    old.pipeline.gate.clear()  # the first batch blocks on the old snapshot while the rest queue up
+    live = [old]
 
     async def main():
-        batcher = MicroBatcher(ThreadPoolExecutor(1), max_batch_size=8, max_wait_ms=30, max_queue=10)
+        batcher = MicroBatcher(ThreadPoolExecutor(1), lambda: live[0], max_batch_size=8, max_wait_ms=0, max_queue=10)
         batcher.start()
-        await asyncio.gather(*(batcher.submit(old if i % 2 else new, Query(text=f"q{i}")) for i in range(6)))
+        first = asyncio.ensure_future(batcher.submit(Query(text="first")))
+        await asyncio.sleep(0.05)
+        queued = [asyncio.ensure_future(batcher.submit(Query(text=f"q{i}"))) for i in range(3)]
+        await asyncio.sleep(0)
+        live[0] = new  # the reload
+        old.pipeline.gate.set()
+        results = await asyncio.gather(first, *queued)
         await batcher.stop()
+        return results
 
-    run(main())
-    assert sorted(t for b in old.batches for t in b) == ["q1", "q3", "q5"]
-    assert sorted(t for b in new.batches for t in b) == ["q0", "q2", "q4"]
+    results = run(main())
+    assert [(a.text, s.generation) for a, s in results] == [("first", 1), ("q0", 2), ("q1", 2), ("q2", 2)]
+    assert old.pipeline.batches == [["first"]] and new.pipeline.batches == [["q0", "q1", "q2"]]
