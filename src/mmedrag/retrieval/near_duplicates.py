@@ -41,6 +41,7 @@ PREFILTER_NCC = 0.7  # 8 x 8 correlation under which a candidate is no copy (cop
 SMALL_SIDE = 48
 SMALL_NCC = 0.8  # shifted correlation of 48-pixel thumbnails under which a candidate is no copy (crops >= 0.86)
 _FULL_SIDE = 64  # the full-frame size of duplicates.similarity's "resized" term
+NEIGHBOURS = 5  # image-space neighbours taken as candidates: a crop's original is among its query's nearest
 HASHES_TTL_S = 30.0  # a live index (Milvus) gains records while served: its hashes are re-read this often
 
 
@@ -82,7 +83,7 @@ class NearDuplicateGuard:
 
     bits: int = DEFAULT_BITS
     similarity: float = 0.95
-    neighbours: int = 5
+    neighbours: int = NEIGHBOURS
     max_checks: int = 32
     _ids: list[str] | None = field(default=None, init=False, repr=False)
     _hashes: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -92,20 +93,26 @@ class NearDuplicateGuard:
 
     def excluded(self, index: KnowledgeIndex, image: Image.Image, image_vector: np.ndarray | None = None) -> set[str]:
         """Ids of the records in ``index`` whose image is a near copy of ``image`` (any backend: it reads the
-        index's image hashes, its image-space neighbours and its records' files through the protocol)."""
-        return self.excluded_batch(index, [image], None if image_vector is None else image_vector[None, :])[0]
+        index's image hashes, its image-space neighbours of ``image_vector`` and its records' files through the
+        protocol)."""
+        near = None
+        if image_vector is not None and self.neighbours > 0:
+            near = [[rid for rid, _ in index.search_records(image_vector[None, :], "image", self.neighbours)[0]]]
+        return self.excluded_batch(index, [image], near)[0]
 
     def excluded_batch(
-        self, index: KnowledgeIndex, images: Sequence[Image.Image], image_vectors: np.ndarray | None = None
+        self,
+        index: KnowledgeIndex,
+        images: Sequence[Image.Image],
+        neighbours: Sequence[Sequence[str] | None] | None = None,
     ) -> list[set[str]]:
-        """:meth:`excluded` for several query images, with one image-space search for all their neighbours (each
-        search is a round trip to a database)."""
+        """:meth:`excluded` for several query images, given each one's nearest records in the index's image space
+        (None: dHash candidates only). The retriever runs that search once per batch and shares it with the
+        in-scope check, which needs the nearest image anyway: on a database, each search is a round trip."""
         distances = [self._candidates(index, dhash(image)) for image in images]
-        if image_vectors is not None and self.neighbours > 0 and self._ids:
-            found = index.search_records(image_vectors, "image", self.neighbours)
-            for distance, hits in zip(distances, found, strict=True):
-                for record_id, _ in hits:
-                    distance.setdefault(record_id, 64)
+        for distance, near in zip(distances, neighbours or [None] * len(images), strict=True):
+            for record_id in list(near or ())[: self.neighbours]:
+                distance.setdefault(record_id, 64)
         return [self._confirmed(index, image, distance) for image, distance in zip(images, distances, strict=True)]
 
     def _confirmed(self, index: KnowledgeIndex, image: Image.Image, distance: dict[str, int]) -> set[str]:
@@ -180,4 +187,4 @@ class NearDuplicateGuard:
         return self._thumbs[path]
 
 
-__all__ = ["DEFAULT_BITS", "NearDuplicateGuard"]
+__all__ = ["DEFAULT_BITS", "NEIGHBOURS", "NearDuplicateGuard"]

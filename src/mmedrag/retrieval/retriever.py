@@ -18,7 +18,7 @@ from PIL import Image
 from mmedrag.encoders.base import Encoder, fingerprint_of
 from mmedrag.errors import ConfigError
 from mmedrag.io.images import pixel_sha256, query_image
-from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NearDuplicateGuard
+from mmedrag.retrieval.near_duplicates import DEFAULT_BITS, NEIGHBOURS, NearDuplicateGuard
 from mmedrag.retrieval.scope import NO_IMAGE, NOT_FITTED, NOT_IMAGE_ENCODER, OFF, ScopeModel, ScopeVerdict
 from mmedrag.retrieval.scope_fit import scope_of, scope_scores
 from mmedrag.stores.locate import KnowledgeIndex
@@ -101,7 +101,8 @@ class Retriever:
         images = [query_image(query) for query in queries]
         modes = [self._mode_for(query, image, mode) for query, image in zip(queries, images, strict=True)]
         vectors = self._encode(queries, images, modes)
-        verdicts = self._scope_verdicts(images, modes, vectors) if check_scope else [OFF for _ in queries]
+        neighbours = self._image_neighbours(images, modes, vectors, check_scope)
+        verdicts = self._scope_verdicts(images, neighbours) if check_scope else [OFF for _ in queries]
         live = [row for row, verdict in enumerate(verdicts) if not verdict.out_of_scope]
         results: list[list[Hit]] = [[] for _ in queries]
         if k > 0 and live:
@@ -112,32 +113,49 @@ class Retriever:
                 vectors[live],
                 k,
                 filters,
+                [neighbours.get(r) for r in live],
             )
             for row, hits in zip(live, found, strict=True):
                 results[row] = hits
         return results, verdicts
 
+    def _scope_model(self) -> ScopeModel | None:
+        if self._scope is None:
+            self._scope = (scope_of(self.index),)
+        return self._scope[0]
+
+    def _image_neighbours(
+        self, images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray, check_scope: bool
+    ) -> dict[int, list[tuple[str, float]]]:
+        """Each query image's nearest stored images, searched once per batch with no exclusions: the in-scope
+        check reads the nearest one's similarity and the near-copy guard takes them as candidates, one round trip
+        to a database for both. A text-mode query's image is embedded only for the in-scope check."""
+        scope = check_scope and "image" in self.encoder.modalities and self._scope_model() is not None
+        guard = self.leakage_guard and self.near_duplicate_guard
+        rows = [r for r, image in enumerate(images) if image is not None and (scope or (guard and modes[r] != "text"))]
+        if not rows:
+            return {}
+        probe = vectors[rows].copy()
+        text_rows = [n for n, row in enumerate(rows) if modes[row] == "text"]
+        if text_rows:
+            self._check("image")
+            probe[text_rows] = self.encoder.encode_images([images[rows[n]] for n in text_rows])  # type: ignore[misc]
+        found = self.index.search_records(probe, "image", NEIGHBOURS if guard else 1)
+        return dict(zip(rows, found, strict=True))
+
     def _scope_verdicts(
-        self, images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
+        self, images: Sequence[Image.Image | None], neighbours: dict[int, list[tuple[str, float]]]
     ) -> list[ScopeVerdict]:
         """The in-scope check for every query with an image (text-only queries are not checked here)."""
         verdicts = [NO_IMAGE for _ in images]
         rows = [row for row, image in enumerate(images) if image is not None]
-        if not rows:
-            return verdicts
-        if self._scope is None:
-            self._scope = (scope_of(self.index),)
-        model = self._scope[0]
+        model = self._scope_model()
         if model is None or "image" not in self.encoder.modalities:
             for row in rows:
                 verdicts[row] = NOT_FITTED if model is None else NOT_IMAGE_ENCODER
             return verdicts
-        probe = vectors[rows].copy()
-        text_rows = [n for n, row in enumerate(rows) if modes[row] == "text"]  # encoded as text: embed the image too
-        if text_rows:
-            self._check("image")
-            probe[text_rows] = self.encoder.encode_images([images[rows[n]] for n in text_rows])  # type: ignore[misc]
-        scores = scope_scores(self.index, probe, [images[row] for row in rows], model)  # type: ignore[misc]
+        nearest = [neighbours[row][0][1] if neighbours.get(row) else -1.0 for row in rows]
+        scores = scope_scores(nearest, [images[row] for row in rows], model)  # type: ignore[misc]
         for row, score in zip(rows, scores, strict=True):
             verdicts[row] = model.verdict(score)
         return verdicts
@@ -150,10 +168,11 @@ class Retriever:
         vectors: np.ndarray,
         k: int,
         filters: Filters | None,
+        neighbours: Sequence[list[tuple[str, float]] | None] | None = None,
     ) -> list[list[Hit]]:
         """Filters and the leakage guard go with the query to the index, which applies them where its vectors are
         (one path for every backend: :class:`~mmedrag.stores.locate.KnowledgeIndex`)."""
-        guards = self._exclusions(queries, images, modes, vectors) if self.leakage_guard else [None] * len(queries)
+        guards = self._exclusions(queries, images, neighbours) if self.leakage_guard else [None] * len(queries)
         active = filters.active() if filters else {}
         scored: list[list[tuple[str, float]]] = [[] for _ in queries]
         for space in ("text", "image"):
@@ -169,23 +188,23 @@ class Retriever:
         ]
 
     def _exclusions(
-        self, queries: Sequence[Query], images: Sequence[Image.Image | None], modes: list[str], vectors: np.ndarray
+        self,
+        queries: Sequence[Query],
+        images: Sequence[Image.Image | None],
+        neighbours: Sequence[list[tuple[str, float]] | None] | None,
     ) -> list[Exclusion | None]:
-        """Per query: its patient and study, its image's pixel hash and the records holding a near copy of it (the
-        near-copy guard runs once for the batch: one image-space search for every query's neighbours)."""
+        """Per query: its patient and study, its image's pixel hash and the records holding a near copy of it
+        (candidates: its dHash's and its image-space ``neighbours``, see :meth:`_image_neighbours`)."""
         near: dict[int, set[str]] = {}
         if self.near_duplicate_guard:
             bits = DEFAULT_BITS if self.near_duplicate_bits is None else self.near_duplicate_bits
             if self._near is None or self._near.bits != bits:
                 self._near = NearDuplicateGuard(bits=bits)
-            # Neighbours by the query's image vector where it has one (a text-mode query embedded no image).
-            embedded = [i for i, image in enumerate(images) if image is not None and modes[i] != "text"]
-            unembedded = [i for i, image in enumerate(images) if image is not None and modes[i] == "text"]
-            for group, group_vectors in ((embedded, vectors[embedded]), (unembedded, None)):
-                if group:
-                    pictures = [image for i in group if (image := images[i]) is not None]
-                    found = self._near.excluded_batch(self.index, pictures, group_vectors)
-                    near.update(zip(group, found, strict=True))
+            rows = [i for i, image in enumerate(images) if image is not None]
+            if rows:
+                pictures = [image for i in rows if (image := images[i]) is not None]
+                nearby = [[rid for rid, _ in (neighbours[i] or ())] if neighbours else None for i in rows]
+                near.update(zip(rows, self._near.excluded_batch(self.index, pictures, nearby), strict=True))
         out: list[Exclusion | None] = []
         for number, (query, image) in enumerate(zip(queries, images, strict=True)):
             hashes = (pixel_sha256(image),) if image is not None else ()

@@ -9,7 +9,7 @@ is never its own neighbour either, so calibration and query see the same distrib
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -44,17 +44,14 @@ ExtraTests = Callable[[Sequence[str]], dict[str, ScopeTest]]
 
 def scope_of(index: KnowledgeIndex) -> ScopeModel | None:
     """The fit saved with ``index``; None when it has none (built before the check existed, or text-only)."""
-    saved = index.info.get(SCOPE_KEY) if isinstance(index, FolderIndex) else cast(Any, index).meta.get(SCOPE_KEY)
-    return ScopeModel.from_dict(saved)
+    return ScopeModel.from_dict(index.info.get(SCOPE_KEY))
 
 
-def scope_scores(
-    index: KnowledgeIndex, vectors: np.ndarray, images: Sequence[Image.Image], model: ScopeModel
-) -> list[dict[str, float]]:
-    """Each query image's score for every test of ``model``: its nearest stored image's similarity (no exclusions:
-    a query that is a knowledge-base image is in scope) and the image-statistics score when that test is fitted."""
-    found = index.search_records(vectors, "image", 1)  # the best view's score, on every backend
-    scores = [{EMBEDDING: float(hits[0][1]) if hits else -1.0} for hits in found]
+def scope_scores(nearest: Sequence[float], images: Sequence[Image.Image], model: ScopeModel) -> list[dict[str, float]]:
+    """Each query image's score for every test of ``model``: ``nearest``, its nearest stored image's similarity
+    (searched with no exclusions: a query that is a knowledge-base image is in scope; -1 for an empty index), and
+    the image-statistics score when that test is fitted."""
+    scores = [{EMBEDDING: float(value)} for value in nearest]
     if IMAGE_STATS in model.tests:
         for row, value in zip(scores, stats_scores(model.tests[IMAGE_STATS], images), strict=True):
             row[IMAGE_STATS] = value

@@ -35,6 +35,11 @@ class KnowledgeIndex(Protocol):
     store_spec: dict[str, Any]
 
     @property
+    def info(self) -> dict[str, Any]:
+        """What the build recorded beside the vectors (timestamps, the in-scope fit)."""
+        ...
+
+    @property
     def name(self) -> str:
         """A short label: the folder's name, or the Milvus alias."""
         ...

@@ -153,6 +153,11 @@ class MilvusIndex:
             )
         return cls(client, spec, name, Fingerprint.from_dict(meta["encoder"]), meta)
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the build recorded in the meta row (state, timestamps, the in-scope fit): the protocol's ``info``."""
+        return self.meta
+
     def write_meta(self, **changes: Any) -> None:
         self.meta.update(changes, updated_at=_now())
         row = self._blank(META_PK, "meta", "")

@@ -148,3 +148,28 @@ def test_an_encoder_of_other_weights_is_refused_at_its_first_query(tiny_manifest
         retriever.search(Query(image=image_of(tiny_manifest, "r3")), k=2)
     with pytest.raises(EncoderMismatchError, match="dimension"):
         Retriever(FolderIndex.load(folder), HashEncoder(dim=32))
+
+
+def test_one_unexcluded_image_search_per_batch_serves_the_scope_check_and_the_guard(
+    retriever: Retriever, tiny_manifest: Path
+) -> None:
+    """On a database each search is a round trip: the in-scope check's nearest image and the near-copy guard's
+    candidates come from one image-space search for the whole batch, and the guard still removes the copy."""
+    calls: list[tuple[str, int, bool]] = []
+    index = retriever.index
+    search = index.search_records
+
+    def counted(vectors, space, k, filters=None, exclusions=None):
+        calls.append((space, len(vectors), any(e is not None for e in exclusions or ())))
+        return search(vectors, space, k, filters, exclusions)
+
+    index.search_records = counted  # type: ignore[method-assign]
+    try:
+        queries = [Query(image=image_of(tiny_manifest, "r5").resize((96, 80))), Query(image=make_image(3))]
+        found, verdicts = retriever.search_checked(queries, k=6, mode="image2image")
+    finally:
+        del index.search_records  # type: ignore[attr-defined]
+    assert "r5" not in [h.record.id for h in found[0]]
+    unexcluded = [call for call in calls if not call[2]]
+    assert unexcluded == [("image", 2, False)], calls  # one shared search, both queries in it
+    assert all(v.status != "off" for v in verdicts)
