@@ -31,17 +31,12 @@ Message = dict[str, Any]
 """A chat message in the transformers / OpenAI shape: ``{"role": ..., "content": [{"type": "text", ...}, ...]}``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One knowledge-base case: a report or caption with the image(s) it describes.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provenance:
+    """What a knowledge-base case and a benchmark question both carry about where they come from: ``patient_id``
+    and ``study_id`` drive the leakage guard, ``domain``/``modality``/``split``/``source`` the filters, and
+    ``metadata`` keeps source-specific fields that no stage relies on (keyword-only, after each type's own fields)."""
 
-    Every dataset reader maps into this type. ``image_paths`` may list several views of one study; ``patient_id`` and
-    ``study_id`` drive the leakage guard; ``metadata`` keeps source-specific fields that no stage relies on.
-    """
-
-    id: str
-    text: str = ""
-    image_paths: tuple[str, ...] = ()
     domain: str | None = None
     modality: str | None = None
     patient_id: str | None = None
@@ -49,6 +44,18 @@ class Record:
     split: str | None = None
     source: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Provenance):
+    """One knowledge-base case: a report or caption with the image(s) it describes.
+
+    Every dataset reader maps into this type. ``image_paths`` may list several views of one study.
+    """
+
+    id: str
+    text: str = ""
+    image_paths: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -226,7 +233,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Question:
+class Question(Provenance):
     """A question with its gold answer, as benchmark files provide them (VQA-RAD, the MMed-RAG IU-Xray tests)."""
 
     id: str
@@ -234,13 +241,6 @@ class Question:
     answer: str
     image_path: str | None
     task: Task
-    domain: str | None = None
-    modality: str | None = None
-    patient_id: str | None = None
-    study_id: str | None = None
-    split: str | None = None
-    source: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def to_query(self, image: Image.Image | None = None) -> Query:
         """The query this question asks, carrying its patient and study for the leakage guard."""

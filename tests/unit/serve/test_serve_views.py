@@ -67,7 +67,9 @@ def test_split_on_finds_the_sentence_or_leaves_the_text_whole() -> None:
 
 
 def test_a_case_never_carries_patient_or_study_ids_or_paths() -> None:
-    record = Record("a", "text", ("/data/secret/path.png",), "radiology", "xray", "P1", "S1", "train", "src")
+    record = Record(
+        "a", "text", ("/data/secret/path.png",), domain="radiology", modality="xray", patient_id="P1", study_id="S1"
+    )
     payload = case_payload(record)
     assert "P1" not in str(payload) and "S1" not in str(payload) and "/data" not in str(payload)
     assert payload["views"] == 1 and payload["thumbnail_url"] == "/v1/cases/a/thumbnail"
