@@ -3,51 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
-
-
-def read_labelled_records(
-    sources: list[str], fmt: str = "auto", data_root: str | None = None
-) -> tuple[list[Any], list[str]]:
-    """Records (and question images) from each source; DataError naming the source whose items lack a domain.
-
-    ``data_root`` confines the image paths of JSONL manifests (the other readers resolve their own).
-    """
-    from mmedrag.io.readers import detect_format, read_source
-    from mmedrag.training.router import check_labelled
-    from mmedrag.types import Record
-
-    records: list[Record] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for source in sources:
-        manifest = (fmt if fmt != "auto" else detect_format(source)) == "manifest"
-        dataset = read_source(source, fmt, **({"data_root": data_root} if data_root and manifest else {}))
-        items = list(dataset.records)
-        # QA datasets (VQA-RAD) carry images on questions: each distinct image becomes one labelled example.
-        for question in dataset.questions:
-            if question.image_path:
-                items.append(
-                    Record(
-                        id=question.id,
-                        image_paths=(question.image_path,),
-                        domain=question.domain,
-                        source=question.source,
-                    )
-                )
-        check_labelled(items, where=source)
-        for record in items:
-            paths = tuple(path for path in record.image_paths if path not in seen)
-            seen.update(paths)
-            if paths:
-                source_name = record.source or Path(source).stem
-                records.append(Record(id=record.id, image_paths=paths, domain=record.domain, source=source_name))
-        errors += [str(error) for error in dataset.errors]
-    return records, errors
 
 
 class TrainRouterCommand(Command):
@@ -104,6 +62,7 @@ examples:
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.training.router import RouterSettings, train_router
+        from mmedrag.training.router_data import read_labelled_records
 
         records, read_errors = read_labelled_records(args.sources, args.format, args.data_root)
         settings = RouterSettings(

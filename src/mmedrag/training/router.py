@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from mmedrag.domains import DOMAINS, OUT_OF_SCOPE
+from mmedrag.domains import OUT_OF_SCOPE
 from mmedrag.encoders import create_encoder
 from mmedrag.encoders.base import Encoder
 from mmedrag.errors import ConfigError, DataError, MmedragError
@@ -30,6 +30,7 @@ from mmedrag.routing.base import ROUTER_CLASSES, check_router_classes, check_thr
 from mmedrag.routing.temperature import calibration_report
 from mmedrag.routing.trained import TrainedRouter
 from mmedrag.training import router_models
+from mmedrag.training.router_data import check_labelled
 from mmedrag.training.router_negatives import synthetic_negatives
 from mmedrag.types import Record
 
@@ -223,17 +224,6 @@ def _embed(encoder: Encoder, images: Sequence[Image.Image], progress: bool, batc
 def _counts(labels: np.ndarray, classes: Sequence[str]) -> dict[str, int]:
     counts = np.bincount(labels, minlength=len(classes))
     return {name: int(count) for name, count in zip(classes, counts, strict=True) if count}
-
-
-def check_labelled(records: Sequence[Record], where: str = "the records") -> None:
-    """Raise DataError naming how many records (and which ids) of ``where`` lack a domain label."""
-    missing = [record.id for record in records if not record.domain]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise DataError(
-            f"train-router needs records with a domain label: {len(missing)} of {len(records)} in {where} have none "
-            f"({shown}); add a 'domain' field ({', '.join(DOMAINS)})"
-        )
 
 
 def train_router(
