@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
 )
 
 from mmedrag.backends import ENCODERS, GENERATORS, INDEXES, ROUTERS, SELECTORS
@@ -164,6 +165,20 @@ selector takes (an option of another kind is an error, not silently dropped); ``
 class PromptConfig(_Strict):
     max_reference_tokens: int = Field(1024, ge=0)
     min_reference_tokens: int = Field(16, ge=1)
+    knowledge: str | None = Field(
+        None,
+        description="a concept graph for the question's terms: 'hpo' (the Human Phenotype Ontology, needs the kg "
+        "extra) or a file from `mmedrag kg build`; its definitions go in the prompt and the extractive reader reads "
+        "plain words as the terms reports use",
+    )
+    max_knowledge_tokens: int = Field(160, ge=0)
+
+    @field_validator("knowledge")
+    @classmethod
+    def _graph_exists(cls, value: str | None) -> str | None:
+        if value is None or value == "hpo" or Path(value).expanduser().is_file():
+            return value
+        raise ValueError(f"no concept graph at {value!r}; use hpo or a file written by `mmedrag kg build --out`")
 
 
 class AnswersConfig(_Strict):

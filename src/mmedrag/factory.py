@@ -14,6 +14,7 @@ from mmedrag.domains import check_domain
 from mmedrag.encoders import create_encoder
 from mmedrag.generation.base import create_generator
 from mmedrag.generation.prompts import PromptBuilder
+from mmedrag.kg.load import open_graph
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import ContextSelector
 from mmedrag.retrieval.retriever import Filters, Retriever
@@ -54,7 +55,12 @@ def build_bundle(
         name=name,
         retriever=retriever if own.index is None else build_retriever(own.index, own.encoder, retrieval),
         selector=build_selector(own.selector or config.selector),
-        prompts=PromptBuilder(prompt.max_reference_tokens, prompt.min_reference_tokens),
+        prompts=PromptBuilder(
+            prompt.max_reference_tokens,
+            prompt.min_reference_tokens,
+            knowledge=open_graph(prompt.knowledge) if prompt.knowledge else None,
+            max_knowledge_tokens=prompt.max_knowledge_tokens,
+        ),
         fetch_k=retrieval.fetch_k,
         retrieval_mode=retrieval.mode,
         filters=Filters(

@@ -158,6 +158,9 @@ class Prompt:
     trace: Mapping[str, Any] = field(default_factory=dict)
     adapter: str | None = None
     """Name of the generator adapter (e.g. a domain's LoRA) that should answer; None for the base model."""
+    knowledge: tuple[KnownConcept, ...] = ()
+    """The ontology concepts the question names (shown in the prompt's knowledge block; the extractive reader
+    reads a question's plain words as the technical term reports use)."""
 
     @property
     def text(self) -> str:
@@ -170,6 +173,42 @@ class Prompt:
                 continue
             parts.extend(part["text"] for part in content if part.get("type") == "text")
         return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownConcept:
+    """A concept of an open ontology that a question names (:mod:`mmedrag.kg`), and how.
+
+    ``matched`` is the question's phrase; ``technical`` the word reports use for it (the concept's name, or the
+    technical word a definition glosses: "tortuous" for "twisted"); ``relation`` how the phrase reached the concept
+    (``name``, ``synonym``, ``layperson``, ``gloss``).
+    """
+
+    id: str
+    name: str
+    matched: str
+    relation: str
+    technical: str
+    definition: str = ""
+    parents: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def rewrites(self) -> bool:
+        """Whether the question's phrase is plain words for a technical term (a gloss or a layperson synonym)."""
+        return self.relation in {"gloss", "layperson"} and self.matched.lower() != self.technical.lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "matched": self.matched,
+            "relation": self.relation,
+            "technical": self.technical,
+            "definition": self.definition,
+            "parents": list(self.parents),
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_optional", "registry", "backends", "types", "domains", "anatomy", "progress", "config"}),
     frozenset({"io"}),
     frozenset({"quality", "calibration", "encoders", "stores", "datasets"}),
-    frozenset({"retrieval", "routing", "generation"}),
+    frozenset({"retrieval", "routing", "generation", "kg"}),
     frozenset({"pipeline", "indexing", "indexing_milvus", "ingest", "factory"}),
     frozenset({"evaluation"}),
     frozenset({"training"}),

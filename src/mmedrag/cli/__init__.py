@@ -17,6 +17,7 @@ from mmedrag.cli.evaluate import EvaluateCommand
 from mmedrag.cli.guard import run_guarded, split_debug, undecodable_argument
 from mmedrag.cli.index import IndexCommand
 from mmedrag.cli.ingest import IngestCommand
+from mmedrag.cli.kg import KgCommand
 from mmedrag.cli.prefs import PrefsCommand
 from mmedrag.cli.route import RouteCommand
 from mmedrag.cli.search import SearchCommand
@@ -44,6 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     ServeCommand(),
     EnvCommand(),
     DataCommand(),
+    KgCommand(),
 )
 
 

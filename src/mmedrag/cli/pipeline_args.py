@@ -29,6 +29,7 @@ FLAG_KEYS = {
     "filter_modality": "retrieval.modality",
     "filter_split": "retrieval.split",
     "answer_weak": "answers.answer_weak",
+    "knowledge": "prompt.knowledge",
 }
 
 
@@ -62,6 +63,12 @@ def add_pipeline_arguments(
     if generation:
         group.add_argument("--generator", help="extractive | hf:FOLDER_OR_HUB_ID | openai:MODEL@BASE_URL")
         group.add_argument("--router", help="domain router: a `mmedrag train-router` folder or zero_shot:ENCODER")
+        group.add_argument(
+            "--knowledge",
+            metavar="GRAPH",
+            help="explain the question's terms from a concept graph: hpo (Human Phenotype Ontology, the kg extra) or "
+            "a `mmedrag kg build` file",
+        )
         if k:
             group.add_argument("-k", type=argtype.top_k, help="number of references given to the generator")
     if answer_weak:

@@ -26,6 +26,7 @@ from mmedrag.generation.closed_reading import HEDGE_POLICIES, UNMENTIONED_POLICI
 from mmedrag.generation.grading import Verdict, closed_evidence, evidence_verdict, free_text_verdict
 from mmedrag.generation.lexicon import FRAME
 from mmedrag.generation.negation import find_mention, sentences, stem, words
+from mmedrag.generation.prompts import understood
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
 RULES_VERSION = 3  # bump when a rule or the lexicon changes what the answerer says
@@ -133,11 +134,11 @@ class ExtractiveGenerator:
 
     def _one(self, prompt: Prompt) -> Generation:
         if prompt.task == "closed":
-            text, trace = answer_closed(prompt.question, prompt.references, self.policy)
+            text, trace = answer_closed(understood(prompt), prompt.references, self.policy)
             evidence = trace.pop("evidence")
         else:
             if prompt.task == "open":
-                text, trace = answer_open(prompt.question, prompt.references)
+                text, trace = answer_open(understood(prompt), prompt.references)
             elif prompt.references:
                 text, trace = prompt.references[0].text, {"reference": prompt.references[0].record_id}
             else:

@@ -34,6 +34,7 @@ from mmedrag.generation.closed_reading import (
 )
 from mmedrag.generation.lexicon import FRAME
 from mmedrag.generation.negation import words
+from mmedrag.generation.prompts import understood
 from mmedrag.types import UNKNOWN, Generation, Grade, Prompt, Reference
 
 WEAK_POLICIES = ("abstain", "lean")
@@ -186,7 +187,7 @@ def grade_generation(prompt: Prompt, generation: Generation) -> Verdict:
 
 def _grade_closed(prompt: Prompt, generation: Generation) -> Verdict:
     """A generator's yes/no graded by whether the references' deciding tier states the same answer."""
-    evidence = closed_evidence(prompt.question, prompt.references)
+    evidence = closed_evidence(understood(prompt), prompt.references)
     trace = {"tier": evidence.tier, "share": evidence.share, "support": evidence.support}
     answer = _label(generation.text)
     raw = generation.confidence

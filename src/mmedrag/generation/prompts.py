@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from PIL import Image
 
 from mmedrag.domains import ROLES, image_noun
-from mmedrag.types import Context, Message, Prompt, Query, Record, Reference, Task
+from mmedrag.generation.negation import stem, words
+from mmedrag.types import Context, KnownConcept, Message, Prompt, Query, Record, Reference, Task
 
 _CLOSED_START = re.compile(
     r"^(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
@@ -88,6 +89,53 @@ def clean_reference(text: str) -> str:
     return " ".join(text.split())
 
 
+class ConceptFinder(Protocol):
+    """Finds the ontology concepts a question names (:class:`mmedrag.kg.graph.ConceptGraph`)."""
+
+    def find(self, text: str, limit: int = 3) -> list[KnownConcept]: ...
+
+
+def understood_question(
+    question: str, knowledge: Sequence[KnownConcept], references: Sequence[Reference] | None = None
+) -> str:
+    """The question with its plain words read as the technical terms reports use ("Is the aorta twisted?" ->
+    "Is the aorta tortuous?"), from the concepts' glosses and layperson synonyms. With ``references``, only where
+    the reports use the technical term and not the question's words ("dilated" stays "dilated", which reports say,
+    though an ontology glosses "ectatic" with it)."""
+    said = {stem(word) for reference in references or () for word in words(reference.text)}
+    for concept in knowledge:
+        if not concept.rewrites or concept.matched not in question:
+            continue
+        if references is not None:
+            plain, technical = {stem(w) for w in words(concept.matched)}, {stem(w) for w in words(concept.technical)}
+            if plain <= said or not technical & said:
+                continue
+        question = question.replace(concept.matched, concept.technical.lower(), 1)
+    return question
+
+
+def understood(prompt: Prompt) -> str:
+    """The prompt's question as a report reader reads it (:func:`understood_question` against its references)."""
+    return understood_question(prompt.question, prompt.knowledge, prompt.references)
+
+
+def knowledge_lines(knowledge: Sequence[KnownConcept]) -> list[str]:
+    """The prompt's knowledge block (MEDMKG / KG-LLaVA style): each asked concept's definition and parents."""
+    if not knowledge:
+        return []
+    lines = [f"Background knowledge ({knowledge[0].source or 'ontology'}):"]
+    for concept in knowledge:
+        line = f"- {concept.name} ({concept.id})"
+        if concept.definition:
+            line += f": {concept.definition}"
+        if concept.parents:
+            line += f" A kind of: {', '.join(concept.parents)}."
+        if concept.rewrites:
+            line += f' "{concept.matched}" in the question is "{concept.technical}" in reports.'
+        lines.append(line)
+    return lines
+
+
 @dataclass(frozen=True)
 class PromptBuilder:
     """Builds a :class:`~mmedrag.types.Prompt` from a query and its selected context.
@@ -95,6 +143,8 @@ class PromptBuilder:
     Args:
         max_reference_tokens: budget for all reference texts together (counted with the generator's tokenizer).
         min_reference_tokens: a reference cut shorter than this is dropped instead of kept as a stub.
+        knowledge: finds the ontology concepts a question names; their definitions go before the references, in at
+            most ``max_knowledge_tokens`` (None: no knowledge block).
 
     Example:
         >>> prompt = PromptBuilder().build(Query(text="Is there a pleural effusion?"), Context(), "radiology")
@@ -104,6 +154,15 @@ class PromptBuilder:
 
     max_reference_tokens: int = 1024
     min_reference_tokens: int = 16
+    knowledge: ConceptFinder | None = field(default=None, compare=False)
+    max_knowledge_tokens: int = 160
+
+    def _known(self, question: str, counter: Callable[[str], int]) -> tuple[KnownConcept, ...]:
+        """The concepts of the question whose knowledge block fits ``max_knowledge_tokens`` (first ones kept)."""
+        found = list(self.knowledge.find(question)) if self.knowledge is not None and question.strip() else []
+        while found and counter("\n".join(knowledge_lines(found))) > self.max_knowledge_tokens:
+            found.pop()
+        return tuple(found)
 
     def build(
         self,
@@ -120,7 +179,8 @@ class PromptBuilder:
         references, fitting = self._fit_references(query, context, counter)
         role = ROLES.get(domain, ROLES["other"])
         noun = image_noun(domain, query.modality)
-        lines = [f"You are a professional {role}."]
+        known = self._known(query.text, counter) if task != "report" else ()
+        lines = [f"You are a professional {role}.", *knowledge_lines(known)]
         if references:
             lines.append(f"You are given a {noun}, and {len(references)} reference report(s) from similar cases:")
             lines.extend(f"[{ref.number}] (case {ref.record_id}) {ref.text}" for ref in references)
@@ -144,7 +204,12 @@ class PromptBuilder:
             question=query.text.strip(),
             domain=domain,
             references=tuple(references),
-            trace={"references": fitting, "reference_budget": self.max_reference_tokens},
+            trace={
+                "references": fitting,
+                "reference_budget": self.max_reference_tokens,
+                **({"knowledge": [concept.to_dict() for concept in known]} if known else {}),
+            },
+            knowledge=known,
         )
 
     def _fit_references(
