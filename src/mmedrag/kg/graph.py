@@ -23,6 +23,7 @@ from mmedrag.io.atomic import fsync_dir
 from mmedrag.kg.ontology import Concept
 from mmedrag.types import KnownConcept
 
+GRAPH_FORMAT = 1  # bumped when what a built graph holds changes
 SCHEMA = """
 CREATE TABLE source (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE concept (id TEXT PRIMARY KEY, name TEXT NOT NULL, definition TEXT NOT NULL);
@@ -77,8 +78,31 @@ def _useful(key: str) -> bool:
     return bool(tokens) and not (len(tokens) == 1 and (len(tokens[0]) < 5 or tokens[0] in _GENERIC))
 
 
-def build_graph(concepts: Iterable[Concept], out: str | Path, source: dict[str, Any]) -> dict[str, int]:
-    """Write the graph to ``out`` atomically (a half-written file never replaces a good one); counts per table."""
+def within(concepts: Iterable[Concept], roots: frozenset[str]) -> set[str]:
+    """Ids of the concepts under any of ``roots`` (themselves included), following ``is_a`` parents."""
+    parents = {concept.id: concept.parents for concept in concepts}
+    memo: dict[str, bool] = {}
+
+    def under(concept_id: str, path: frozenset[str] = frozenset()) -> bool:
+        if concept_id in roots:
+            return True
+        if concept_id not in memo:
+            memo[concept_id] = any(under(p, path | {concept_id}) for p in parents.get(concept_id, ()) if p not in path)
+        return memo[concept_id]
+
+    return {concept_id for concept_id in parents if under(concept_id)}
+
+
+def build_graph(
+    concepts: Iterable[Concept], out: str | Path, source: dict[str, Any], phrase_roots: frozenset[str] | None = None
+) -> dict[str, int]:
+    """Write the graph to ``out`` atomically (a half-written file never replaces a good one); counts per table.
+
+    ``phrase_roots``: only concepts under these get question phrases (HPO: Phenotypic abnormality, not its clinical
+    course, frequency or inheritance terms such as "Chronic"); every concept is stored.
+    """
+    concepts = list(concepts)
+    phrased = within(concepts, phrase_roots) if phrase_roots is not None else None
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
@@ -94,7 +118,7 @@ def build_graph(concepts: Iterable[Concept], out: str | Path, source: dict[str, 
                 [(concept.id, s.text, s.scope, s.kind) for s in concept.synonyms],
             )
             db.executemany("INSERT INTO parent VALUES (?, ?)", [(concept.id, p) for p in concept.parents])
-            phrases = phrases_of(concept)
+            phrases = phrases_of(concept) if phrased is None or concept.id in phrased else []
             db.executemany(
                 "INSERT INTO phrase VALUES (?, ?, ?, ?, ?)",
                 [(p.key, concept.id, p.relation, p.matched, p.technical) for p in phrases],
@@ -139,6 +163,15 @@ class ConceptGraph:
         row = self._db.execute("SELECT name, definition FROM concept WHERE id = ?", (concept_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def ancestors(self, concept_id: str) -> set[str]:
+        """Every concept ``concept_id`` is a kind of, through ``is_a`` (itself excluded)."""
+        rows = self._db.execute(
+            "WITH RECURSIVE up(id) AS (SELECT parent FROM parent WHERE child = ? "
+            "UNION SELECT p.parent FROM parent p JOIN up ON p.child = up.id) SELECT id FROM up",
+            (concept_id,),
+        )
+        return {row[0] for row in rows}
+
     def parents(self, concept_id: str) -> list[str]:
         rows = self._db.execute(
             "SELECT c.name FROM parent p JOIN concept c ON c.id = p.parent WHERE p.child = ? ORDER BY c.name",
@@ -146,9 +179,10 @@ class ConceptGraph:
         )
         return [row[0] for row in rows]
 
-    def find(self, text: str, limit: int = 3) -> list[KnownConcept]:
+    def find(self, text: str, limit: int = 3, relations: frozenset[str] | None = None) -> list[KnownConcept]:
         """The concepts ``text`` names, longest phrases first, each once; a span matched by a longer phrase is not
-        matched again by a shorter one inside it. ``matched`` is the span of ``text`` as written."""
+        matched again by a shorter one inside it. ``matched`` is the span of ``text`` as written; ``relations``
+        restricts how a phrase may name a concept (reports: by name and synonyms, not by glosses)."""
         spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text.lower()) if m.group() not in _DROP]
         tokens = [stem(text[a:b].lower()) for a, b in spans]
         taken = [False] * len(tokens)
@@ -159,6 +193,8 @@ class ConceptGraph:
                 if any(taken[start : start + size]):
                     continue
                 entries = self._phrases.get(" ".join(tokens[start : start + size]))
+                if entries and relations is not None:
+                    entries = [entry for entry in entries if entry[1] in relations]
                 if not entries:
                     continue
                 concept_id, relation, _, technical = self._preferred(entries, set(tokens))

@@ -8,23 +8,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mmedrag.kg.graph import ConceptGraph, build_graph
+from mmedrag.kg.graph import GRAPH_FORMAT, ConceptGraph, build_graph
 from mmedrag.kg.ontology import HPO_SOURCE, hpo_obo, read_obo, version_of
 
 BUILT_IN = ("hpo",)
+HPO_PHENOTYPES = frozenset({"HP:0000118"})  # Phenotypic abnormality: findings, not course, onset or inheritance
 
 
 def cache_path(version: str) -> Path:
     """Where the built-in graph of an ontology version lives (``$XDG_CACHE_HOME/mmedrag/kg``)."""
     cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-    return Path(cache) / "mmedrag" / "kg" / f"{version.replace('/', '_')}.sqlite"
+    # The graph format is in the name: a newer mmedrag builds its own graph instead of reading an older one's.
+    return Path(cache) / "mmedrag" / "kg" / f"{version.replace('/', '_')}-g{GRAPH_FORMAT}.sqlite"
 
 
 def build_hpo(out: str | Path) -> dict[str, Any]:
     """Write the HPO graph to ``out``; what it holds and where it comes from (licence, version)."""
     obo = hpo_obo()
     source = {**HPO_SOURCE, "version": version_of(obo), "file": str(obo)}
-    counts = build_graph(read_obo(obo), out, source)
+    counts = build_graph(read_obo(obo), out, source, phrase_roots=HPO_PHENOTYPES)
     return {"out": str(out), "source": source, "counts": counts}
 
 

@@ -105,6 +105,9 @@ class FolderIndex:
     def count(self) -> int:
         return self.records.count()
 
+    def ids(self) -> list[str]:
+        return self.records.ids()
+
     def image_hashes(self) -> list[tuple[str, int]]:
         return self.records.dhashes()
 

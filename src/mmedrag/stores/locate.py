@@ -66,6 +66,10 @@ class KnowledgeIndex(Protocol):
 
     def count(self) -> int: ...
 
+    def ids(self) -> list[str]:
+        """Every record id (for passes over the whole knowledge base, e.g. concept linking)."""
+        ...
+
     def image_hashes(self) -> list[tuple[str, int]]:
         """``(record id, 64-bit dHash)`` of every image view (the near-copy guard's candidates)."""
         ...
