@@ -72,6 +72,11 @@ class RetrievalConfig(_Strict):
         True,
         description="set aside retrieved cases whose body region or modality contradicts the query's (traced)",
     )
+    concept_boost: bool = Field(
+        True,
+        description="with prompt.knowledge and concept links beside the index (`mmedrag kg link`), cases whose "
+        "report asserts the asked concept fill the selector's places first",
+    )
     domain: str | None = None
     modality: str | None = None
     split: str | None = None

@@ -14,6 +14,7 @@ from mmedrag.domains import check_domain
 from mmedrag.encoders import create_encoder
 from mmedrag.generation.base import create_generator
 from mmedrag.generation.prompts import PromptBuilder
+from mmedrag.kg.links import ConceptLinks
 from mmedrag.kg.load import open_graph
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.context import ContextSelector
@@ -67,7 +68,13 @@ def build_bundle(
             domain=retrieval.domain, modality=retrieval.modality, split=retrieval.split, source=retrieval.source
         ),
         adapter=own.adapter,
+        concept_links=_links(own.index or config.index) if prompt.knowledge and retrieval.concept_boost else None,
     )
+
+
+def _links(index: str | Path | None) -> ConceptLinks | None:
+    """The concept links beside an index folder (None: a spec without a folder, or no `mmedrag kg link` run)."""
+    return ConceptLinks.beside(index) if index is not None and Path(index).is_dir() else None
 
 
 def build_pipeline(config: PipelineConfig, retriever: Retriever | None = None) -> RAGPipeline:

@@ -22,6 +22,8 @@ from mmedrag.generation.base import Generator
 from mmedrag.generation.grading import WEAK_POLICIES, grade_generation
 from mmedrag.generation.prompts import PromptBuilder, infer_task, refers_to_image
 from mmedrag.io.images import query_image
+from mmedrag.kg.boost import prefer_asserting
+from mmedrag.kg.links import ConceptLinks
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.consistency import screen
 from mmedrag.retrieval.context import ContextSelector, TopK
@@ -45,6 +47,9 @@ class Bundle:
     retrieval_mode: Mode = "auto"
     filters: Filters | None = None
     adapter: str | None = None
+    concept_links: ConceptLinks | None = None
+    """Which concepts each case's report asserts (:mod:`mmedrag.kg.links`): with a knowledge graph in ``prompts``,
+    cases that assert the asked concept fill the selector's places first (:mod:`mmedrag.kg.boost`)."""
 
     @property
     def retrieve_k(self) -> int:
@@ -68,6 +73,8 @@ class Planned:
     """Why the input itself cannot be answered (a question about "this image" without one)."""
     note: str = ""
     """What the reader should know about the input (no image given)."""
+    asserting: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Retrieved case id -> asked concept id -> what its report says (present, absent, uncertain)."""
 
     def without_retrieval(self) -> Planned:
         """This plan answered from the query alone (the no-retrieval baseline of reliance and preference runs)."""
@@ -180,6 +187,7 @@ class RAGPipeline:
                 item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
         for item in planned:
             self._screen(item)
+            item.asserting = self._asserting(item)
         clock.lap("retrieve")
         return planned
 
@@ -198,6 +206,14 @@ class RAGPipeline:
             item.note = TEXT_ONLY
         if self.consistency:
             item.hits, item.inconsistent = screen(item.query, item.hits)
+
+    def _asserting(self, item: Planned) -> dict[str, dict[str, str]]:
+        bundle = self._bundle(item) if item.answerable else None
+        if bundle is None or bundle.concept_links is None or bundle.prompts.knowledge is None or not item.hits:
+            return {}
+        asked = [concept.id for concept in bundle.prompts.knowledge.find(item.query.text)]
+        links = bundle.concept_links.of([hit.record.id for hit in item.hits], asked)
+        return {record: {c: link.status for c, link in said.items()} for record, said in links.items()}
 
     def respond(self, planned: Sequence[Planned], clock: _Clock | None = None) -> list[Answer]:
         """Select, prompt and generate for planned queries, one answer (or abstention) per query, in order."""
@@ -222,7 +238,10 @@ class RAGPipeline:
         query = step.planned.query
         if not query.retrieval:
             return Context(trace={"rule": "no_retrieval"})
-        return _capped(step.bundle.selector.select(query, step.planned.hits), query.max_references)
+        context = _capped(step.bundle.selector.select(query, step.planned.hits), query.max_references)
+        if step.planned.asserting and not context.trace.get("abstain"):
+            context = prefer_asserting(context, step.planned.hits, set(step.planned.asserting))
+        return context
 
     def _prompt(self, step: _Step) -> Prompt | None:
         """None when there is nothing to generate: no bundle, or the selector abstained (e.g. no k was certified:
@@ -247,6 +266,7 @@ class RAGPipeline:
             "bundle": bundle.name,
             "retrieved": [{"id": h.record.id, "score": round(h.score, 6)} for h in p.hits],
             "inconsistent": list(p.inconsistent),
+            **(_links_trace(p, bundle) if p.asserting else {}),
             "selector": dict(context.trace),
             "prompt": {**prompt.trace, "messages": list(prompt.messages)},
             "generator": self.generator.name,
@@ -293,6 +313,14 @@ class RAGPipeline:
         if raw is None:
             return None
         return self.calibrator(group, raw) if self.calibrator is not None else raw
+
+
+def _links_trace(planned: Planned, bundle: Bundle) -> dict[str, Any]:
+    """What the retrieved cases' reports say about the asked concepts, and which index version the links are of
+    (compare with the index version served: links older than it cover only the records they knew)."""
+    links = bundle.concept_links
+    version = links.meta.get("index_version") if links is not None else None
+    return {"concept_links": {"asserting": dict(planned.asserting), "index_version": version}}
 
 
 def _capped(context: Context, cap: int | None) -> Context:

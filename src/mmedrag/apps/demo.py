@@ -3,7 +3,8 @@
 1. Image retrieval: MedPix 2.0 is the knowledge base, VQA-RAD's held-out closed questions are the queries.
 2. What a knowledge base can answer: MMed-RAG's IU-Xray closed test questions answered by the extractive generator
    with no reference, with the reference authors' own top-1 retrieved report, and with the gold report (the
-   ceiling), beside the majority answer; it ends with one evidence card (question, answer, the deciding sentence
+   ceiling), beside the majority answer, with the Human Phenotype Ontology explaining the questions' words
+   (docs/concepts/knowledge.md; without the kg extra, without it); it ends with one evidence card (question, answer, the deciding sentence
    highlighted in the cited case). Skipped, with a note, when ``mmed_rag_iuxray/`` is not in the data folder.
 
 No pretrained medical image encoder can be downloaded offline, so the demo trains a small image tower against the
@@ -145,8 +146,9 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
     from mmedrag.evaluation.alignment_questions import load_alignment_questions
     from mmedrag.evaluation.runner import EvalSettings
     from mmedrag.generation.extractive import ExtractiveGenerator
+    from mmedrag.generation.prompts import PromptBuilder
     from mmedrag.io.readers.mmed_rag import read_mmed_rag
-    from mmedrag.pipeline import RAGPipeline
+    from mmedrag.pipeline import Bundle, RAGPipeline
 
     folder = settings.data_dir / IU_FOLDER
     if not (folder / IU_QUESTIONS).is_file():
@@ -154,7 +156,7 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
         return None
     questions = [q for q in read_mmed_rag(folder / IU_QUESTIONS) if isinstance(q, Question)][: settings.limit]
     dev = load_alignment_questions(folder / IU_DEV)[: settings.limit]
-    pipeline = RAGPipeline(ExtractiveGenerator())
+    pipeline = RAGPipeline(ExtractiveGenerator(), Bundle(prompts=PromptBuilder(knowledge=_graph(log))))
     rows, calibration, cards = [], {}, {}
     for name, source in (
         ("no reference", "none"),
@@ -182,6 +184,18 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
         "calibration": calibration,
         "card": card,
     }
+
+
+def _graph(log: Callable[[str], None]) -> Any:
+    """The HPO concept graph for part 2 (docs/concepts/knowledge.md); None, said once, without the kg extra."""
+    from mmedrag.errors import MissingExtraError
+    from mmedrag.kg.load import open_graph
+
+    try:
+        return open_graph("hpo")
+    except MissingExtraError as exc:
+        log(f"IU-Xray part without the concept graph: {exc}")
+        return None
 
 
 def _evidence_card(folder: Path, questions: list[Question], rows: list[dict[str, Any]]) -> dict[str, Any] | None:

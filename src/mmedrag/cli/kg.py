@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmedrag.cli.base import Command, add_json_flag, emit_json, log
+from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
 
 
 class KgCommand(Command):
@@ -20,6 +20,7 @@ the cache on first use; `kg build --out FILE` writes one where you want it.
 examples:
   mmedrag kg build --out kg/hpo.sqlite
   mmedrag kg find "Is the aorta appearing twisted or curved?"
+  mmedrag kg link --index idx            # concept links beside the index (retrieval prefers cases that say)
   mmedrag ask --index idx --knowledge hpo --question "Is there fluid around the lungs?" --image film.png"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,12 @@ examples:
         build = actions.add_parser("build", help="write the HPO concept graph (SQLite) and say what it holds")
         build.add_argument("--out", required=True, help="the graph file to write (replaced atomically)")
         add_json_flag(build)
+        link = actions.add_parser(
+            "link", help="link every report of an index to the concepts it asserts (present, absent, uncertain)"
+        )
+        link.add_argument("--index", required=True, help="an index folder (a Milvus index's pointer folder too)")
+        link.add_argument("--graph", default="hpo", help="hpo (default) or a `kg build` file")
+        add_json_flag(link)
         find = actions.add_parser("find", help="the concepts a question names, and how each was matched")
         find.add_argument("text", help="a question or sentence")
         find.add_argument("--graph", default="hpo", help="hpo (default) or a `kg build` file")
@@ -47,6 +54,8 @@ examples:
                 )
                 log(f"licence: {source['licence']}; cite: {source['citation']}")
             return 0
+        if args.action == "link":
+            return self._link(args)
         from mmedrag.generation.prompts import understood_question
         from mmedrag.kg.load import open_graph
 
@@ -66,4 +75,25 @@ examples:
                 print(f"    {concept.definition}")
         if understood != args.text:
             print(f"read as: {understood}")
+        return 0
+
+    def _link(self, args: argparse.Namespace) -> int:
+        from mmedrag.kg.links import link_index
+        from mmedrag.kg.load import open_graph
+        from mmedrag.stores.locate import load_index
+
+        index = load_index(args.index)
+        try:
+            result = link_index(index, args.index, open_graph(args.graph), progress=show_progress(args))
+        finally:
+            index.close()
+        if args.json:
+            emit_json(result)
+        else:
+            counts = result["counts"]
+            print(
+                f"{result['out']}: {counts['linked_records']} of {counts['records']} reports name a concept "
+                f"({counts['present']} present, {counts['absent']} absent, {counts['uncertain']} uncertain; "
+                f"index {result['index_version']}, {result['graph']} {result['graph_version']})"
+            )
         return 0

@@ -2,9 +2,11 @@
 
 A report sentence names a concept by its name or an exact synonym, layperson ones included (not by a gloss:
 reports use the technical words); its status is what the extractive reader's rules make of the sentence for
-"Is there <concept>?" (NegEx negation, CheXpert hedges: :mod:`mmedrag.generation.closed_reading`). The links of an index live beside it, in
-``concept-links.sqlite`` in the index folder, and record the index version and graph they were made from: after the
-index changes they are stale (used for the records they cover, and said so) until ``mmedrag kg link`` runs again.
+"Is there <concept>?" (NegEx negation, CheXpert hedges: :mod:`mmedrag.generation.closed_reading`).
+
+The links of an index live beside it, in ``concept-links.sqlite`` in the index folder, and record the index version
+and graph they were made from (the answer's trace shows it beside the served version): after the index changes they
+cover only the records they knew until ``mmedrag kg link`` runs again.
 """
 
 from __future__ import annotations
@@ -110,8 +112,10 @@ class ConceptLinks:
         path = Path(location) / LINKS_FILE
         return cls(path) if path.is_file() else None
 
-    def stale(self, index: KnowledgeIndex) -> bool:
-        return self.meta.get("index_version") != index.version()
+    def reopen(self) -> ConceptLinks:
+        """The file as it is now (``mmedrag kg link`` replaces it atomically; this reader keeps the old one for the
+        answers still using it)."""
+        return ConceptLinks(self.path)
 
     def of(self, record_ids: Sequence[str], concept_ids: Iterable[str]) -> dict[str, dict[str, Link]]:
         """record id -> concept id -> link, for the asked concepts among the given records."""

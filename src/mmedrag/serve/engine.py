@@ -57,7 +57,8 @@ def reload_indexes(pipeline: RAGPipeline) -> RAGPipeline:
         if id(old) not in fresh:  # same encoder and guard settings, the index at its newest version
             index = old.index.reopen()
             fresh[id(old)] = old if index is old.index else replace(old, index=index)
-        return replace(bundle, retriever=fresh[id(old)])
+        links = bundle.concept_links.reopen() if bundle.concept_links is not None else None
+        return replace(bundle, retriever=fresh[id(old)], concept_links=links)
 
     return map_bundles(pipeline, reopen)
 

@@ -138,3 +138,56 @@ def _reference(text: str):
     from mmedrag.types import Reference
 
     return Reference(number=1, record_id="r", text=text, score=1.0)
+
+
+def test_links_say_what_each_report_asserts(graph: ConceptGraph) -> None:
+    from mmedrag.kg.links import link_text
+
+    links = {link.name: link.status for link in link_text(graph, "No pleural effusion. Tortuous aorta, possibly.")}
+    assert links == {"Pleural effusion": "absent"}  # a gloss's technical word does not link: names and synonyms do
+    assert {k.status for k in link_text(graph, "Possible small pleural effusion.")} == {"uncertain"}
+    assert [k.name for k in link_text(graph, "Fluid around the lungs is seen.")] == ["Pleural effusion"]
+
+
+def test_cases_that_assert_the_asked_concept_fill_the_selectors_places(graph: ConceptGraph, tmp_path: Path) -> None:
+    """k stays the selector's; which cases fill it changes: a silent case gives way to one that says yes or no."""
+    from mmedrag.encoders.hashing import HashEncoder
+    from mmedrag.generation.extractive import ExtractiveGenerator
+    from mmedrag.indexing import build_index
+    from mmedrag.kg.links import ConceptLinks, link_index
+    from mmedrag.pipeline import Bundle, RAGPipeline
+    from mmedrag.retrieval.context import TopK
+    from mmedrag.retrieval.retriever import Retriever
+    from mmedrag.stores.locate import load_index
+
+    texts = {
+        "silent": "Is there fluid? Around the lungs, nothing. Lungs are clear.",  # the words, not the concept
+        "also-silent": "Fluid. Around the lungs: clear.",
+        "asserts": "There is a small right pleural effusion.",
+    }
+    records = [Record(rid, text) for rid, text in texts.items()]
+    encoder = HashEncoder(dim=64)
+    build_index(records, tmp_path / "idx", encoder, store="exact")
+    index = load_index(tmp_path / "idx")
+    result = link_index(index, tmp_path / "idx", graph)
+    assert result["counts"]["present"] == 1 and result["index_version"] == index.version()
+    links = ConceptLinks.beside(tmp_path / "idx")
+    assert links is not None
+    query = Query(text="Is there fluid around the lungs?")
+
+    def pipeline(with_links: bool) -> RAGPipeline:
+        bundle = Bundle(
+            retriever=Retriever(index, encoder),
+            selector=TopK(1),
+            prompts=PromptBuilder(knowledge=graph),
+            retrieval_mode="text",
+            concept_links=links if with_links else None,
+        )
+        return RAGPipeline(ExtractiveGenerator(), bundle, answer_weak="lean")
+
+    plain, linked = pipeline(False).answer(query), pipeline(True).answer(query)
+    assert plain.trace["retrieved"][0]["id"] != "asserts" and plain.citations[0]["id"] != "asserts"
+    assert [c["id"] for c in linked.citations] == ["asserts"] and linked.context.k == 1
+    assert linked.trace["selector"]["concept_swapped_in"] == ["asserts"]
+    assert linked.trace["concept_links"]["asserting"] == {"asserts": {"T:2": "present"}}
+    assert linked.text.startswith("Yes")
