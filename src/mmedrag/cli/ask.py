@@ -42,6 +42,8 @@ examples:
         print(f"evidence: {evidence_line(answer)}")
         if answer.note:
             print(f"note: {answer.note}")
+        for concept in (answer.trace.get("prompt") or {}).get("knowledge", []):
+            print(f'knowledge: {concept["name"]} ({concept["id"]}) <- "{concept["matched"]}" ({concept["relation"]})')
         route = answer.trace.get("route") or {}
         probability = f", p={route['probability']:.3f}" if route.get("probability") is not None else ""
         print(
