@@ -4,8 +4,9 @@
 2. What a knowledge base can answer: MMed-RAG's IU-Xray closed test questions answered by the extractive generator
    with no reference, with the reference authors' own top-1 retrieved report, and with the gold report (the
    ceiling), beside the majority answer, with the Human Phenotype Ontology explaining the questions' words
-   (docs/concepts/knowledge.md; without the kg extra, without it); it ends with one evidence card (question, answer, the deciding sentence
-   highlighted in the cited case). Skipped, with a note, when ``mmed_rag_iuxray/`` is not in the data folder.
+   (docs/concepts/knowledge.md; without the kg extra, without it); it ends with one evidence card (question,
+   answer, the deciding sentence highlighted in the cited case). Skipped, with a note, when ``mmed_rag_iuxray/``
+   is not in the data folder.
 
 No pretrained medical image encoder can be downloaded offline, so the demo trains a small image tower against the
 frozen pretrained MiniLM text encoder for about a minute (symmetric contrastive loss) and reports recall@k on

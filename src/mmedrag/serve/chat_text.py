@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from mmedrag.serve.views import deciding_sentences, status_of, strip_markup
+from mmedrag.serve.views import concepts_of, deciding_sentences, status_of, strip_markup
 from mmedrag.types import Answer, Hit
 
 _MARKDOWN = re.compile(r"([\\`*_<>|~]|!(?=\[)|\](?=[(\[]))")
@@ -46,6 +46,8 @@ def chat_text(answer: Answer, base_url: str, images: bool = True) -> str:
             client's browser does not send).
     """
     parts = [markdown_safe(answer.text) or "unknown", evidence_line(answer)]
+    if concepts := concepts_line(answer):
+        parts.append(concepts)
     if status_of(answer) == "answered" and answer.context.hits:
         parts.append(sources(answer, base_url, images))
     return "\n\n".join(parts)
@@ -62,6 +64,17 @@ def evidence_line(answer: Answer) -> str:
         line += f" · confidence {answer.confidence:.2f} ({calibrated})"
     note = markdown_safe(answer.note)
     return f"{line}. {note}" if note else f"{line}."
+
+
+def concepts_line(answer: Answer) -> str:
+    """``**Concepts:** Aortic tortuosity (HP:0006687), "twisted" read as "tortuous"``; empty without a graph."""
+    shown = []
+    for concept in concepts_of(answer):
+        text = f"{concept['name']} ({concept['id']})"
+        if concept["read_as"]:
+            text += f', "{concept["matched"]}" read as "{concept["read_as"].lower()}"'
+        shown.append(markdown_safe(text))
+    return f"**Concepts:** {'; '.join(shown)}" if shown else ""
 
 
 def sources(answer: Answer, base_url: str, images: bool = True) -> str:

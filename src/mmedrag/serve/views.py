@@ -138,7 +138,25 @@ def summary(answer: Answer) -> dict[str, Any]:
         "k": answer.context.k,
         "selector": selector_reason(dict(answer.trace.get("selector") or {})),
         "abstained": answer.trace.get("abstained"),
+        "concepts": concepts_of(answer),
     }
+
+
+def concepts_of(answer: Answer) -> list[dict[str, str]]:
+    """The ontology concepts the question named (``--knowledge``): what the reader sees of the graph behind an
+    answer, with the question's words and, when they are plain words, the report term they were read as."""
+    found = (answer.trace.get("prompt") or {}).get("knowledge") or []
+    return [
+        {
+            "id": str(c.get("id", "")),
+            "name": str(c.get("name", "")),
+            "matched": str(c.get("matched", "")),
+            "read_as": str(c.get("technical", "")) if c.get("relation") in ("gloss", "layperson") else "",
+            "definition": str(c.get("definition", "")),
+            "source": str(c.get("source", "")),
+        }
+        for c in found
+    ]
 
 
 def ask_payload(answer: Answer, baseline: Answer | None = None) -> dict[str, Any]:

@@ -122,3 +122,34 @@ def test_a_reference_from_the_querys_own_study_is_marked() -> None:
     statuses = case_statuses(answer)
     assert statuses["case-1"] == "states it present · decided the answer · the query's own study"
     assert statuses["case-2"] == "states it absent"
+
+
+def test_the_concepts_behind_an_answer_show_in_chat_text_and_on_the_page(tmp_path) -> None:
+    """With a concept graph, the reader sees which concept the question named and how its words were read."""
+    from mmedrag.kg.graph import ConceptGraph, build_graph
+    from mmedrag.kg.ontology import Concept
+    from mmedrag.serve.views import summary
+
+    concept = Concept("T:1", "Aortic tortuosity", "Abnormal tortuous (i.e., twisted) form of the aorta.")
+    build_graph([concept], tmp_path / "kg.sqlite", {"name": "Test ontology"})
+    graph = ConceptGraph(tmp_path / "kg.sqlite")
+    question = "Is the aorta twisted?"
+    records = [Record("case-1", "Tortuous aorta. Lungs clear.", domain="radiology")]
+    context = TopK(k=1).select(Query(text=question), [Hit(records[0], 0.9, 1)])
+    prompt = PromptBuilder(knowledge=graph).build(Query(text=question), context, "radiology")
+    generation = ExtractiveGenerator().generate([prompt])[0]
+    trace = {"prompt": dict(prompt.trace), "generation": dict(generation.meta), "selector": dict(context.trace)}
+    answer = Answer(generation.text, "radiology", prompt.task, context, trace=trace, grade="supported")
+    assert answer.text.startswith("Yes")
+    text = chat_text(answer, BASE)
+    assert "**Concepts:** Aortic tortuosity (HP:0006687)" not in text  # the test graph's own id, not HPO's
+    assert '**Concepts:** Aortic tortuosity (T:1), "twisted" read as "tortuous"' in text
+    assert summary(answer)["concepts"][0] == {
+        "id": "T:1",
+        "name": "Aortic tortuosity",
+        "matched": "twisted",
+        "read_as": "tortuous",
+        "definition": "Abnormal tortuous (i.e., twisted) form of the aorta.",
+        "source": "Test ontology",
+    }
+    assert "**Concepts:**" not in chat_text(_answer(question, ["Tortuous aorta."]), BASE)
