@@ -22,7 +22,7 @@ from mmedrag.evaluation.closed import closed_metrics, parse_yes_no
         ("unknown", None),
         ("", None),
         (None, None),
-        ("Nope", None),
+        ("Nope", "no"),
         ("Not sure; yes or no cannot be told.", None),
         ("Normal study.", None),
     ],
@@ -39,6 +39,9 @@ def test_parser_reads_the_reference_answer_styles(shared_data: Path) -> None:
     assert all(label == "yes" for label, s in zip(labels, starts, strict=True) if s.startswith("yes"))
     assert all(label == "no" for label, s in zip(labels, starts, strict=True) if s.startswith(("no ", "no.", "no,")))
     assert labels.count(None) < 0.03 * len(labels)
+    # the echoed-question answers of the file ("2. Are the hilum contours normal? - Yes") are read
+    echoed = [(a, label) for a, label in zip(answers, labels, strict=True) if "? - " in a]
+    assert echoed and all(label == ("yes" if a.endswith("Yes") else "no") for a, label in echoed)
 
 
 def test_metrics_hand_computed() -> None:
