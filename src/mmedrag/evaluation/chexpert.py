@@ -9,7 +9,8 @@ hedged, else 0 if any is negated (or a normal statement covers it: "heart size i
 the references' labels as in report-generation papers (R2Gen's clinical-efficacy metrics): per observation,
 precision/recall/F1 of label 1 (uncertain counts as not positive), micro- and macro-averaged over the 14 and the
 micro F1 over the five CheXpert competition observations. How well the rules agree with the MeSH terms Open-i
-indexers gave each IU-Xray report is in BENCHMARKS.md ("CheXpert-14 labeler against Open-i MeSH"). CheXbert and
+indexers gave each IU-Xray report is in BENCHMARKS.md ("CheXpert-14 labeler against Open-i MeSH"); there these rules
+agreed better than medspaCy's ConText reading the same mentions (micro F1 0.78 vs 0.77). CheXbert and
 RadGraph are model-based and optional (``report_metrics.clinical_metric``).
 """
 

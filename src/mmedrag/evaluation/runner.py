@@ -321,7 +321,7 @@ def evaluate(
             for row in rows:
                 handle.write(json.dumps({"run": run, **row}, ensure_ascii=False) + "\n")
     atomic_write_text(out / "results.md", render_markdown(results))
-    _write_unparsable_gold(runs["main"], out / UNPARSABLE_GOLD)
+    write_unparsable_gold(runs["main"], out / UNPARSABLE_GOLD)
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
     if available("matplotlib"):
@@ -337,7 +337,7 @@ def evaluate(
 UNPARSABLE_GOLD = "unparsable_gold.jsonl"
 
 
-def _write_unparsable_gold(rows: Sequence[dict[str, Any]], path: Path) -> None:
+def write_unparsable_gold(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """The closed questions whose gold label is not yes/no: left out of n, listed so a reader can check them."""
     closed = [r for r in rows if r["task"] == "closed"]
     if not closed:
