@@ -71,6 +71,9 @@ def report_metrics(
         from mmedrag.evaluation.chexpert import chexpert_metrics
 
         results["chexpert"] = chexpert_metrics(predictions, references) if predictions else _skipped("no reports")
+        if predictions:  # the two headline numbers beside the per-observation table
+            results["chexpert_f1_micro"] = results["chexpert"]["micro"]["f1"]
+            results["chexpert_f1_micro_5"] = results["chexpert"]["micro_5"]["f1"]
     for name in ("chexbert", "radgraph"):
         if name in metrics:
             results[name] = clinical_metric(name, predictions, references)

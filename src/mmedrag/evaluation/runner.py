@@ -1,7 +1,8 @@
 """`mmedrag evaluate`: answer a question set with a pipeline and write exact, documented metrics.
 
-Outputs in one folder: ``results.json`` (every number, the implementations used, confidence intervals),
-``results.md`` (tables), ``per_question.jsonl`` (what `mmedrag compare` reads), ``summary.png`` and
+Outputs in one folder: ``results.json`` (every number, the report-metrics protocol, the implementations used,
+confidence intervals), ``results.md`` (tables), ``per_question.jsonl`` (what `mmedrag compare` reads),
+``unparsable_gold.jsonl`` (closed questions whose gold label is not yes/no, left out of n), ``summary.png`` and
 ``config.yaml`` (the resolved configuration). Answers are cached by prompt (``answers.sqlite``), so re-running with
 another metric or selector does not regenerate what was already generated.
 """
@@ -366,8 +367,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         if closed.get("unparsable_gold"):
             lines += [
                 f"n = {closed['n']} of {closed['questions']} questions: {closed['unparsable_gold']} gold labels are "
-                f"not yes/no and are not scored (listed in {UNPARSABLE_GOLD}); the CARES row scores every question "
-                "with the reference scorer's reading.",
+                f"not yes/no and are not scored (listed in {UNPARSABLE_GOLD}); the reference scorer (CARES) "
+                "scores every question, and its row shows where its reading gives other numbers.",
                 "",
             ]
     for task, metrics in summary["tasks"].items():

@@ -59,7 +59,9 @@ def test_agreement_metrics_by_hand() -> None:
 def test_generated_reports_are_scored_against_their_references() -> None:
     predictions = ["Mild cardiomegaly. No effusion.", "Normal chest."]
     references = ["Cardiomegaly. Small right pleural effusion.", "No acute disease."]
-    result = report_metrics(predictions, references, ("chexpert",))["chexpert"]
+    metrics = report_metrics(predictions, references, ("chexpert",))
+    result = metrics["chexpert"]
+    assert metrics["chexpert_f1_micro"] == result["micro"]["f1"] and metrics["chexpert_f1_micro_5"] == 2 / 3
     assert set(result["per_observation"]) == set(CHEXPERT_14)
     assert result["per_observation"]["Cardiomegaly"]["f1"] == 1.0
     assert result["per_observation"]["Pleural Effusion"]["recall"] == 0.0
