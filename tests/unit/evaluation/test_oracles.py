@@ -17,7 +17,9 @@ from mmedrag.evaluation.report_tokens import FALLBACK_BOUND, java_available, ptb
 ORACLES = Path(__file__).parents[2] / "fixtures" / "oracles"
 ADVERSARIAL = json.loads((ORACLES / "closed_adversarial.json").read_text(encoding="utf-8"))
 PAIRS = json.loads((ORACLES / "report_pairs.json").read_text(encoding="utf-8"))
-needs_java = pytest.mark.skipif(not java_available(), reason="the PTBTokenizer/METEOR jars need Java (default-jre)")
+needs_java = pytest.mark.skipif(
+    not java_available(), reason="needs Java (default-jre-headless) and pycocoevalcap for the PTBTokenizer/METEOR jars"
+)
 
 
 @pytest.mark.parametrize("row", ADVERSARIAL, ids=lambda row: repr(row["text"])[:40])
