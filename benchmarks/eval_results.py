@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = EvalSettings(references=source, images=False)
             result = evaluate(extractive, questions, Path(tmp) / f"{split}_{source}", settings)
             rows += _closed_rows(label, result["summary"])
+            if split == "test":
+                unparsable = result["summary"]["tasks"]["closed"]["unparsable_gold"]
         demo = run_demo(DemoSettings(data, Path(args.work_dir)), log=lambda m: print(m, file=sys.stderr))
         vqa = load_questions(data / "vqa_rad", "vqa_rad", split="test", task="closed")
         config = PipelineConfig.model_validate({"index": demo["index"]["path"], "selector": {"k": 3}})
@@ -65,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Machine: {machine()}. Extractive generator (no VLM; policy unmentioned=absent_if_complete, hedged=yes); "
         "accuracy, balanced accuracy and F1 count abstentions as wrong and are computed over questions whose gold "
-        "answer parses as yes/no (49 IU-Xray test answers do not); 95% bootstrap intervals in brackets; under each "
-        "run, the majority-answer baseline on the same questions. The dev rows are RULE's preference questions "
+        f"answer parses as yes/no ({unparsable} IU-Xray test answers do not); 95% bootstrap intervals in brackets; "
+        "under each run, the majority-answer baseline on the same questions, and where the reference scorer (CARES "
+        "eval_yesno.py, every question scored) reads answers and labels into other numbers, its row. The dev rows "
+        "are RULE's preference questions "
         "(val-split images, the chosen answer as truth; RULE picked retrieved reports that mislead, so the "
         "retrieved-report dev row is adversarial by construction); the answerer's rules were written on the dev "
         "own-report row only, and the test rows were run once.",
@@ -80,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         f"hurt {reliance['retrieval_hurts']} questions; over-reliance rate {reliance['over_reliance_rate']:.3f}; "
         f"copy-reference rate {reliance['copy_reference_rate']:.3f}. The extractive answerer never looks at the "
         "image, so with a noise image it still gets right everything it got right with the real one: the "
-        "copy-reference rate equals its accuracy with retrieval, as it should.",
+        "copy-reference rate equals its accuracy with retrieval when every answer is given (the reliance runs give "
+        "every answer; the main run withholds weakly supported ones, hence its lower accuracy and its abstentions).",
     ]
     print("\n".join(lines))
     if args.out:

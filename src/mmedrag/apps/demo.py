@@ -138,6 +138,7 @@ def _example(questions: list[Question], rows: list[dict[str, Any]]) -> dict[str,
 
 IU_FOLDER = "mmed_rag_iuxray"
 IU_QUESTIONS = "vqa_test_retrieved_top1.jsonl"  # MMed-RAG's test questions with the authors' top-1 retrieval
+IU_UNPARSABLE = "iuxray-unparsable_gold.jsonl"  # written to the demo folder: the questions left out of n
 IU_DEV = "rule_alignment.json"  # RULE's val-split questions: where part 2's confidence is calibrated
 
 
@@ -145,7 +146,7 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
     """Part 2 of the demo (see the module docstring); None when the IU-Xray files are not there."""
     from mmedrag.apps.demo_runs import calibrate, run
     from mmedrag.evaluation.alignment_questions import load_alignment_questions
-    from mmedrag.evaluation.runner import EvalSettings
+    from mmedrag.evaluation.runner import EvalSettings, write_unparsable_gold
     from mmedrag.generation.extractive import ExtractiveGenerator
     from mmedrag.generation.prompts import PromptBuilder
     from mmedrag.io.readers.mmed_rag import read_mmed_rag
@@ -178,9 +179,12 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
             lean, _ = run(f"{name}, every answer given", answering.leaning(), questions, evaluation)
             rows.append(lean)
     card = _evidence_card(folder, questions, cards[rows[1]["name"]])
+    # The questions left out of n, so a reader can check why n is less than the file's question count.
+    write_unparsable_gold(cards[rows[1]["name"]], settings.work_dir / IU_UNPARSABLE)
     return {
         "source": f"{IU_FOLDER}/{IU_QUESTIONS}",
         "count": len(questions),
+        "unparsable_gold_file": IU_UNPARSABLE,
         "rows": rows,
         "calibration": calibration,
         "card": card,

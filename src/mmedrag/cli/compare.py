@@ -13,7 +13,7 @@ class CompareCommand(Command):
     help = "paired significance test between two `mmedrag evaluate` folders"
     description = """Join the two runs' per-question results by question id and report, per task, the mean score
 difference B - A with a paired bootstrap 95% interval and an approximate-randomization p-value (questions must
-match exactly).
+match exactly, and both runs must have used the same report-metrics protocol, which results.json records).
 
 example:
   mmedrag compare runs/no_retrieval runs/retrieval"""

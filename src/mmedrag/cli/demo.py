@@ -197,7 +197,8 @@ def _titles(result: dict) -> tuple[str, str]:
     dropped = rows[0].get("unparsable_gold", 0)
     part2 = (
         f"Part 2. IU-Xray closed test questions (MMed-RAG): n = {rows[0].get('n', 0):,} of {iuxray.get('count', 0):,}"
-        f" ({dropped} gold labels are not yes/no and are not scored), extractive generator"
+        f" ({dropped} gold labels are not yes/no and are not scored; listed in "
+        f"{iuxray.get('unparsable_gold_file', 'the demo folder')}), extractive generator"
     )
     return part1, part2
 

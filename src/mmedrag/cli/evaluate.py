@@ -14,11 +14,14 @@ class EvaluateCommand(Command):
     name = "evaluate"
     help = "answer a question set and write metrics, tables, plots and the resolved config"
     description = """Closed questions: accuracy, balanced accuracy, precision/recall/F1 ("yes" positive) with
-bootstrap intervals beside the majority-answer baseline, AUROC from P(yes) when the generator exposes it,
-abstentions. Open: exact match, token recall. Reports: BLEU-1..4 (corpus), ROUGE-L, CIDEr,
-METEOR (pycocoevalcap; METEOR needs Java), clinical metrics when their models load. Bootstrap confidence
-intervals; --reliance adds runs without retrieval and with a noise image (over-reliance, retrieval-helps,
-copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).
+bootstrap intervals beside the majority-answer baseline and the reference scorer's (CARES) reading, AUROC from
+P(yes) when the generator exposes it, abstentions; gold labels that are not yes/no are left out of n and listed
+in OUT/unparsable_gold.jsonl. Open: exact match, token recall. Reports, under a recorded --metrics-protocol:
+coco (PTBTokenizer then pycocoevalcap BLEU-1..4, ROUGE-L, CIDEr-D, METEOR; the jars need Java, a Python
+tokenizer stands in without it) or nltk (the reference authors' NLTK BLEU + rouge_score ROUGE-L); CheXpert-14
+finding F1 from a rule-based labeler (chexpert), CheXbert/RadGraph when their models load. Bootstrap confidence
+intervals (--bootstrap 0: none); --reliance adds runs without retrieval and with a noise image (over-reliance,
+retrieval-helps, copy-reference rates). Answers are cached by prompt in OUT/answers.sqlite (or --cache).
 
 examples:
   mmedrag evaluate --questions ~/.cache/mmedrag/data/mmed_rag_iuxray/vqa_test.jsonl --references gold_report \\
@@ -45,10 +48,27 @@ examples:
         parser.add_argument(
             "--metrics",
             default="bleu,rouge_l,cider,meteor",
-            help="report metrics: bleu, rouge_l, cider, meteor, chexbert, radgraph",
+            help="report metrics: bleu, rouge_l, cider, meteor, chexpert, chexbert, radgraph",
         )
         parser.add_argument(
-            "--bootstrap", type=argtype.nonnegative_int, default=1000, help="bootstrap resamples (default 1000)"
+            "--metrics-protocol",
+            choices=("coco", "nltk"),
+            default="coco",
+            help="report metrics protocol, recorded in results.json (default coco: PTBTokenizer + pycocoevalcap; "
+            "nltk: NLTK BLEU + rouge_score, the reference authors' stated path)",
+        )
+        parser.add_argument(
+            "--tokenizer",
+            choices=("auto", "java", "python"),
+            default="auto",
+            help="coco protocol tokenizer: the PTBTokenizer jar (java), its Python re-implementation, or auto "
+            "(the jar when Java is present)",
+        )
+        parser.add_argument(
+            "--bootstrap",
+            type=argtype.nonnegative_int,
+            default=1000,
+            help="bootstrap resamples (default 1000; 0: no intervals)",
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--cache", type=argtype.output_file, help="answer cache file (default OUT/answers.sqlite)")
@@ -74,6 +94,8 @@ examples:
             images=not args.no_images,
             reliance=args.reliance,
             report_metrics=metrics,
+            metrics_protocol=args.metrics_protocol,
+            tokenizer=args.tokenizer,
             bootstrap=args.bootstrap,
             seed=args.seed,
         )

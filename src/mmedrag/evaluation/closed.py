@@ -1,12 +1,20 @@
 """Closed (yes/no) answers: a documented parser and the metrics the reference papers report.
 
-Parser (tested on the answer styles of the MMed-RAG IU-Xray test file, e.g. "Yes.", "No (since ...)", "- No"):
+Parser (tested on the answer styles of the MMed-RAG IU-Xray test file, e.g. "Yes.", "No (since ...)", "- No", and on
+the adversarial table in tests/unit/evaluation/test_closed.py):
 1. strip leading whitespace, dashes, bullets and quotes, lower-case;
-2. a leading "yes" or "no" word decides ("no," "no." "no (" all count);
-3. otherwise the first sentence is read: exactly one of the words "yes"/"no" decides;
-4. anything else (including "unknown") is an abstention (None).
-This is stricter than the reference mining rule (method.md §5.1.3: any "no"/"not" in the first sentence means no),
-which turns hedged or unrelated answers into confident "no"s.
+2. a contradiction at the start ("yes and no", "yes/no", "yes or no") or "no answer ..." is unparsable;
+3. a leading answer decides: "yes", "yeah", "yep", "present", "positive"; "no", "nope", "none", "negative",
+   "absent", "not seen/present/visible/identified/...", optionally after "definitely", "probably", "certainly",
+   "likely" ("Definitely not." is no; "no," "no." "no (" all count);
+4. otherwise a later segment that is only an answer decides, e.g. after an echoed question ("Cardiomegaly? No.",
+   "2. Is there an effusion? - Yes") or after a remark ("The lungs are clear. No."); two such answers that disagree
+   are unparsable;
+5. otherwise the first sentence that is not a question is read: exactly one of the words "yes"/"no" decides;
+6. anything else (including "unknown", "not sure", "not mentioned") is an abstention (None).
+This is stricter than the reference mining rule (method.md §5.1.3: a case-sensitive "No"/"no"/"not" among the
+space-separated words of the first sentence means no), which turns hedged or unrelated answers into confident
+"no"s; :mod:`mmedrag.evaluation.cares` reproduces that reference scorer exactly for comparisons with papers.
 
 Metrics treat "yes" as the positive class (method.md §8.1); abstentions count as wrong for accuracy, balanced
 accuracy and recall, and are reported separately. Every table puts the *majority-answer baseline* beside them: the
@@ -25,8 +33,38 @@ from typing import Any, Literal
 YesNo = Literal["yes", "no"]
 
 _LEAD = re.compile(r"^[\s\-\u2013\u2014*\u2022\"'`>:]+")
-_FIRST_WORD = re.compile(r"^(yes|no)\b")
-_SENTENCE_END = re.compile(r"[.!?\n]")
+_HEDGE = r"(?:(?:definitely|probably|certainly|most likely|likely|absolutely)\s+)"
+_NOT_SEEN = r"not\s+(?:seen|present|visible|identified|evident|detected|observed|appreciated|demonstrated)"
+# A bare leading "not" starts "not sure" or "not mentioned": it answers only after a hedge ("Probably not.").
+_ANSWER = re.compile(
+    rf"^{_HEDGE}?(?P<yes>yes|yeah|yep|present|positive)\b"
+    rf"|^{_HEDGE}?(?P<no>no|nope|none|negative|absent|{_NOT_SEEN})\b"
+    rf"|^{_HEDGE}(?P<hedged_no>not)\b"
+)
+# Contradictions ("yes and no", "yes/no") and refusals that start like an answer ("No answer can be given").
+_NOT_AN_ANSWER = re.compile(
+    r"^(?:both\s+)?(?:yes\s*(?:and|or|/|,|-)\s*no|no\s*(?:and|or|/|,|-)\s*yes)\b|^no\s+answer\b"
+)
+_SEGMENT = re.compile(r"[^.!?\n]*[.!?\n]?")
+_ONLY_PUNCTUATION = re.compile(r"^[\s.!?,;:)\]\"']*$")
+
+
+def _leading(cleaned: str) -> tuple[YesNo, int] | None:
+    """The answer an answer-shaped start gives (rule 3) and where that answer ends, or None."""
+    match = _ANSWER.match(cleaned)
+    if match is None:
+        return None
+    return ("yes" if match.group("yes") else "no"), match.end()
+
+
+def _bare(segment: str) -> YesNo | None:
+    """The answer of a segment that holds only an answer, e.g. " - No." or "Yes (mild)." (rule 4)."""
+    cleaned = _LEAD.sub("", segment).lower()
+    found = _leading(cleaned)
+    if found is None:
+        return None
+    rest = cleaned[found[1] :]
+    return found[0] if _ONLY_PUNCTUATION.match(rest) or rest.lstrip().startswith("(") else None
 
 
 def parse_yes_no(text: str | None) -> YesNo | None:
@@ -34,13 +72,19 @@ def parse_yes_no(text: str | None) -> YesNo | None:
     if not text:
         return None
     cleaned = _LEAD.sub("", text).lower()
-    match = _FIRST_WORD.match(cleaned)
-    if match:
-        return "yes" if match.group(1) == "yes" else "no"
-    first = _SENTENCE_END.split(cleaned, maxsplit=1)[0]
-    found = set(re.findall(r"\b(yes|no)\b", first))
-    if len(found) == 1:
-        return "yes" if found.pop() == "yes" else "no"
+    if _NOT_AN_ANSWER.match(cleaned):
+        return None
+    leading = _leading(cleaned)
+    if leading is not None:
+        return leading[0]
+    segments = [s for s in _SEGMENT.findall(cleaned) if s.strip()]
+    later = {label for s in segments[1:] if (label := _bare(s)) is not None}
+    if later:
+        return later.pop() if len(later) == 1 else None
+    statements = [s for s in segments if not s.rstrip().endswith("?")]
+    words = set(re.findall(r"\b(yes|no)\b", statements[0] if statements else ""))
+    if len(words) == 1:
+        return "yes" if words.pop() == "yes" else "no"
     return None
 
 

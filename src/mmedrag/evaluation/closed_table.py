@@ -1,8 +1,10 @@
 """Closed-question results with their baselines: one summary and one table layout for every report.
 
 Every closed-question table (``mmedrag evaluate``, the demo, BENCHMARKS.md) shows accuracy, balanced accuracy and
-F1 ("yes" positive) with 95% bootstrap intervals, and the majority-answer baseline in the row beneath, so a reader
-sees at a glance what a constant answer would score (:mod:`mmedrag.evaluation.closed`).
+F1 ("yes" positive) with 95% bootstrap intervals (none with ``--bootstrap 0``), and the majority-answer baseline in
+the row beneath, so a reader sees at a glance what a constant answer would score
+(:mod:`mmedrag.evaluation.closed`). When the metrics carry the reference scorer's numbers (``cares``,
+:mod:`mmedrag.evaluation.cares`) and they differ, a third row shows them: that is the number to put beside a paper's.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ HEADER = (
 def closed_summary(
     predictions: Sequence[YesNo | None], golds: Sequence[YesNo | None], samples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
-    """:func:`closed_metrics` plus ``<metric>_ci`` bootstrap intervals (accuracy, balanced accuracy, F1, majority)."""
+    """:func:`closed_metrics` plus ``<metric>_ci`` bootstrap intervals (accuracy, balanced accuracy, F1, majority);
+    ``samples=0``: no intervals."""
     result: dict[str, Any] = dict(closed_metrics(predictions, golds))
     judged = [(p, g) for p, g in zip(predictions, golds, strict=True) if g is not None]
-    if judged:
+    if judged and samples > 0:
         intervals = bootstrap_closed_ci(
             [p for p, _ in judged], [g for _, g in judged], result["majority_answer"], samples=samples, seed=seed
         )
@@ -39,8 +42,24 @@ def _cell(metrics: dict[str, Any], name: str) -> str:
     return f"{value} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else value
 
 
+def _cares_row(metrics: dict[str, Any]) -> list[str]:
+    """The reference scorer's row, when its numbers differ from the run's (it scores every question, no abstention)."""
+    cares = metrics.get("cares")
+    if not cares or not cares.get("n"):
+        return []
+    mine = (metrics["n"], round(metrics["accuracy"], 3), round(metrics["f1"], 3))
+    if mine == (cares["n"], round(cares["accuracy"], 3), round(cares["f1"] or 0.0, 3)):
+        return []
+    f1 = "–" if cares["f1"] is None else f"{cares['f1']:.3f}"
+    return [
+        f"| ↳ reference scorer (CARES eval_yesno.py reading) | {cares['n']} | {cares['accuracy']:.3f} | "
+        f"{cares['balanced_accuracy']:.3f} | {f1} | {cares['accuracy']:.3f} | 0.000 |"
+    ]
+
+
 def markdown_rows(label: str, metrics: dict[str, Any]) -> list[str]:
-    """Two rows under :data:`HEADER`: the run, then its majority-answer baseline on the same questions."""
+    """Rows under :data:`HEADER`: the run, its majority-answer baseline on the same questions, and the reference
+    scorer's numbers when they differ."""
     if not metrics.get("n"):
         return [f"| {label} | 0 | – | – | – | – | – |"]
     majority = {
@@ -55,6 +74,7 @@ def markdown_rows(label: str, metrics: dict[str, Any]) -> list[str]:
         f"| ↳ majority answer (always {metrics['majority_answer']!r}) | {metrics['n']} | "
         f"{_cell(majority, 'accuracy')} | "
         f"{majority['balanced_accuracy']:.3f} | {majority['f1']:.3f} | {metrics['majority_accuracy']:.3f} | 0.000 |",
+        *_cares_row(metrics),
     ]
 
 

@@ -1,7 +1,8 @@
 """`mmedrag evaluate`: answer a question set with a pipeline and write exact, documented metrics.
 
-Outputs in one folder: ``results.json`` (every number, the implementations used, confidence intervals),
-``results.md`` (tables), ``per_question.jsonl`` (what `mmedrag compare` reads), ``summary.png`` and
+Outputs in one folder: ``results.json`` (every number, the report-metrics protocol, the implementations used,
+confidence intervals), ``results.md`` (tables), ``per_question.jsonl`` (what `mmedrag compare` reads),
+``unparsable_gold.jsonl`` (closed questions whose gold label is not yes/no, left out of n), ``summary.png`` and
 ``config.yaml`` (the resolved configuration). Answers are cached by prompt (``answers.sqlite``), so re-running with
 another metric or selector does not regenerate what was already generated.
 """
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from mmedrag._optional import available
 from mmedrag.errors import ConfigError
+from mmedrag.evaluation.cares import cares_metrics
 from mmedrag.evaluation.closed import auroc, parse_yes_no
 from mmedrag.evaluation.closed_table import closed_summary, markdown_table
 from mmedrag.evaluation.judges import Judge, rouge_l_f1
@@ -46,7 +48,9 @@ class EvalSettings:
     images: bool = True  # False: questions are asked without their images (e.g. the IU-Xray files, images absent)
     reliance: bool = False
     report_metrics: tuple[str, ...] = ("bleu", "rouge_l", "cider", "meteor")
-    bootstrap: int = 1000
+    metrics_protocol: str = "coco"  # report metrics: "coco" or "nltk" (evaluation/report_metrics.py)
+    tokenizer: str = "auto"  # coco protocol: "auto", "java" (the PTBTokenizer jar) or "python"
+    bootstrap: int = 1000  # resamples for the intervals; 0: no intervals
     seed: int = 0
     batch_size: int = 16
 
@@ -215,6 +219,9 @@ def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any
     result["auroc"] = auroc(*zip(*scored, strict=True)) if scored and len(scored) == len(rows) else None
     result["auroc_note"] = None if result["auroc"] is not None else "needs P(yes) (transformers generator)"
     result["unparsable_gold"] = sum(g is None for g in golds)
+    result["questions"] = len(rows)
+    # The reference scorer reads every answer and gold label its own way (evaluation/cares.py): both numbers shown.
+    result["cares"] = cares_metrics([r["answer"] for r in rows], [r["gold"] or "" for r in rows])
     judged = [r for r, g in zip(rows, golds, strict=True) if g is not None]
     result["selective"] = selective_metrics(*selective_inputs(judged), result.get("majority_accuracy", 0.0))
     return result
@@ -222,17 +229,26 @@ def _closed(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any
 
 def _open(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
     result: dict[str, Any] = open_metrics([r["answer"] for r in rows], [r["gold"] for r in rows])
-    recalls = [token_recall(r["answer"], r["gold"]) for r in rows]
-    matches = [exact_match(r["answer"], r["gold"]) for r in rows]
-    result["token_recall_ci"] = bootstrap_ci(recalls, samples=settings.bootstrap, seed=settings.seed)[1:]
-    result["exact_match_ci"] = bootstrap_ci(matches, samples=settings.bootstrap, seed=settings.seed)[1:]
+    if settings.bootstrap > 0:
+        recalls = [token_recall(r["answer"], r["gold"]) for r in rows]
+        matches = [exact_match(r["answer"], r["gold"]) for r in rows]
+        result["token_recall_ci"] = bootstrap_ci(recalls, samples=settings.bootstrap, seed=settings.seed)[1:]
+        result["exact_match_ci"] = bootstrap_ci(matches, samples=settings.bootstrap, seed=settings.seed)[1:]
     return result
 
 
 def _report(rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
-    result = report_metrics([r["answer"] for r in rows], [r["gold"] for r in rows], settings.report_metrics)
-    per_report = [rouge_l_f1(r["answer"], r["gold"]) for r in rows]
-    result["rouge_l_f1_per_report_ci"] = bootstrap_ci(per_report, samples=settings.bootstrap, seed=settings.seed)[1:]
+    result = report_metrics(
+        [r["answer"] for r in rows],
+        [r["gold"] for r in rows],
+        settings.report_metrics,
+        protocol=settings.metrics_protocol,
+        tokenizer=settings.tokenizer,
+    )
+    if settings.bootstrap > 0:
+        per_report = [rouge_l_f1(r["answer"], r["gold"]) for r in rows]
+        interval = bootstrap_ci(per_report, samples=settings.bootstrap, seed=settings.seed)[1:]
+        result["rouge_l_f1_per_report_ci"] = interval
     return result
 
 
@@ -293,6 +309,7 @@ def evaluate(
         raise ConfigError("give a pipeline or an answer file to evaluate")
     summary = summarize(runs, settings)
     results: dict[str, Any] = {
+        "metrics_protocol": settings.metrics_protocol,  # `mmedrag compare` refuses runs of different protocols
         "summary": summary,
         "settings": {**vars(settings), "judge": vars(judge)},
         "generator": name,
@@ -307,6 +324,7 @@ def evaluate(
             for row in rows:
                 handle.write(json.dumps({"run": run, **row}, ensure_ascii=False) + "\n")
     atomic_write_text(out / "results.md", render_markdown(results))
+    write_unparsable_gold(runs["main"], out / UNPARSABLE_GOLD)
     if config_yaml is not None:
         atomic_write_text(out / "config.yaml", config_yaml)
     if available("matplotlib"):
@@ -319,12 +337,42 @@ def evaluate(
     return results
 
 
+UNPARSABLE_GOLD = "unparsable_gold.jsonl"
+
+
+def write_unparsable_gold(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """The closed questions whose gold label is not yes/no: left out of n, listed so a reader can check them."""
+    closed = [r for r in rows if r["task"] == "closed"]
+    if not closed:
+        return
+    with atomic_open(path) as handle:
+        for row in closed:
+            if parse_yes_no(row["gold"]) is None:
+                record = {"id": row["id"], "question": row["question"], "gold": row["gold"]}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     summary = results["summary"]
-    lines = [f"# Evaluation ({results['generator']}, n={summary['n']}, {results['seconds']} s)", ""]
+    protocol = results.get("metrics_protocol", "unrecorded")
+    lines = [
+        f"# Evaluation ({results['generator']}, n={summary['n']}, {results['seconds']} s)",
+        "",
+        f"Report metrics protocol: {protocol}.",
+        "",
+    ]
     if "closed" in summary["tasks"]:
-        lines += ["## closed: accuracy beside its baselines (95% bootstrap intervals)", ""]
-        lines += [markdown_table([(results["generator"], summary["tasks"]["closed"])]), ""]
+        closed = summary["tasks"]["closed"]
+        intervals = "95% bootstrap intervals" if results["settings"]["bootstrap"] > 0 else "no intervals"
+        lines += [f"## closed: accuracy beside its baselines ({intervals})", ""]
+        lines += [markdown_table([(results["generator"], closed)]), ""]
+        if closed.get("unparsable_gold"):
+            lines += [
+                f"n = {closed['n']} of {closed['questions']} questions: {closed['unparsable_gold']} gold labels are "
+                f"not yes/no and are not scored (listed in {UNPARSABLE_GOLD}); the reference scorer (CARES) "
+                "scores every question, and its row shows where its reading gives other numbers.",
+                "",
+            ]
     for task, metrics in summary["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in metrics.items() if not isinstance(value, dict)]

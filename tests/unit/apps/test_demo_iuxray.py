@@ -78,6 +78,9 @@ def test_iuxray_part_rows_baseline_and_evidence_card(tmp_path: Path) -> None:
         and card["deciding_sentence"] in card["cited_report"]
     )
     assert card["cited_case"] == "Open-i CXR77" and card["image"] == "CXR1_IM-1/0.png"
+    # every gold label of the miniature is a yes or no: the list of questions left out of n is there, and empty
+    listed = tmp_path / "work" / part["unparsable_gold_file"]
+    assert listed.is_file() and listed.read_text() == ""
 
 
 def test_iuxray_part_is_skipped_without_its_files(tmp_path: Path) -> None:

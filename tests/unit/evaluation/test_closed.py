@@ -22,7 +22,7 @@ from mmedrag.evaluation.closed import closed_metrics, parse_yes_no
         ("unknown", None),
         ("", None),
         (None, None),
-        ("Nope", None),
+        ("Nope", "no"),
         ("Not sure; yes or no cannot be told.", None),
         ("Normal study.", None),
     ],
@@ -37,8 +37,14 @@ def test_parser_reads_the_reference_answer_styles(shared_data: Path) -> None:
     labels = [parse_yes_no(a) for a in answers]
     starts = [a.lstrip("- ").lower()[:3] for a in answers]
     assert all(label == "yes" for label, s in zip(labels, starts, strict=True) if s.startswith("yes"))
-    assert all(label == "no" for label, s in zip(labels, starts, strict=True) if s.startswith(("no ", "no.", "no,")))
+    noes = [
+        (label, a) for label, a, s in zip(labels, answers, starts, strict=True) if s.startswith(("no ", "no.", "no,"))
+    ]
+    assert all(label == "no" or a.startswith("No answer can be") for label, a in noes)
     assert labels.count(None) < 0.03 * len(labels)
+    # the echoed-question answers of the file ("2. Are the hilum contours normal? - Yes") are read
+    echoed = [(a, label) for a, label in zip(answers, labels, strict=True) if "? - " in a]
+    assert echoed and all(label == ("yes" if a.endswith("Yes") else "no") for a, label in echoed)
 
 
 def test_metrics_hand_computed() -> None:

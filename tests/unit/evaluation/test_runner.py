@@ -230,3 +230,59 @@ def test_questions_asked_without_their_images_on_purpose_are_answered(tmp_path: 
     results = evaluate(pipeline, questions, tmp_path / "out", EvalSettings(references="gold_report", images=False))
     assert results["summary"]["tasks"]["closed"]["accuracy"] == 1.0
     assert pipeline.answer(Query(text=questions[0].question)).trace["abstained"]
+
+
+def report_questions(n: int = 4) -> list[Question]:
+    return [
+        Question(f"r{i}", "Describe the image.", f"Heart size normal. Lungs clear {i}.", image_path=None, task="report")
+        for i in range(n)
+    ]
+
+
+def _answer_file(path: Path, answers: dict[str, str]) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "answer": a}) + "\n" for i, a in answers.items()))
+    return path
+
+
+@needs("pycocoevalcap", "eval")
+def test_bootstrap_zero_means_no_intervals_on_every_task(tmp_path: Path) -> None:
+    questions = [*closed_questions(tmp_path, 4), *report_questions()]
+    answers = _answer_file(
+        tmp_path / "a.jsonl", {q.id: "Yes." if q.task == "closed" else "Heart normal." for q in questions}
+    )
+    settings = EvalSettings(bootstrap=0, report_metrics=("bleu", "rouge_l"), tokenizer="python")
+    results = evaluate(None, questions, tmp_path / "out", settings, answers=answers)
+    tasks = results["summary"]["tasks"]
+    assert tasks["report"]["n"] == 4 and tasks["report"]["bleu_1"] > 0
+    assert not [k for task in tasks.values() for k in task if k.endswith("_ci")]
+    assert "no intervals" in (tmp_path / "out" / "results.md").read_text()
+
+
+@needs("pycocoevalcap", "eval")
+def test_results_name_their_protocol_and_compare_refuses_mixed_protocols(tmp_path: Path) -> None:
+    questions = report_questions()
+    answers = _answer_file(tmp_path / "a.jsonl", {q.id: "Heart size normal." for q in questions})
+    for name, protocol in (("coco", "coco"), ("coco2", "coco"), ("nltk", "nltk")):
+        settings = EvalSettings(bootstrap=0, report_metrics=("bleu",), metrics_protocol=protocol, tokenizer="python")
+        results = evaluate(None, questions, tmp_path / name, settings, answers=answers)
+        saved = json.loads((tmp_path / name / "results.json").read_text())
+        assert saved["metrics_protocol"] == protocol == results["summary"]["tasks"]["report"]["metrics_protocol"]
+        assert f"protocol: {protocol}" in (tmp_path / name / "results.md").read_text()
+    assert compare(tmp_path / "coco", tmp_path / "coco2", samples=100)["metrics_protocol"] == "coco"
+    with pytest.raises(DataError, match="protocol 'coco'.*'nltk'"):
+        compare(tmp_path / "coco", tmp_path / "nltk")
+
+
+def test_unparsable_gold_labels_are_listed_and_the_reference_scorer_row_shown(tmp_path: Path) -> None:
+    questions = closed_questions(tmp_path)
+    questions[0] = replace(questions[0], answer="Cannot be determined.")  # not a yes/no gold label
+    answers = _answer_file(tmp_path / "a.jsonl", {q.id: "unknown" if i < 2 else "No." for i, q in enumerate(questions)})
+    results = evaluate(None, questions, tmp_path / "out", EvalSettings(bootstrap=0), answers=answers)
+    closed = results["summary"]["tasks"]["closed"]
+    assert (closed["n"], closed["questions"], closed["unparsable_gold"]) == (7, 8, 1)
+    listed = [json.loads(line) for line in (tmp_path / "out" / "unparsable_gold.jsonl").open()]
+    assert listed == [{"id": "q0", "question": questions[0].question, "gold": "Cannot be determined."}]
+    # the reference scorer reads "unknown" as yes and the unparsable gold label as yes: every question counts
+    assert closed["cares"]["n"] == 8 and closed["cares"]["tp"] == 2
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "reference scorer (CARES" in table and "n = 7 of 8 questions" in table and "unparsable_gold.jsonl" in table
