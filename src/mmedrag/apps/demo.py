@@ -146,7 +146,8 @@ def _iuxray_part(settings: DemoSettings, log: Callable[[str], None]) -> dict[str
     """Part 2 of the demo (see the module docstring); None when the IU-Xray files are not there."""
     from mmedrag.apps.demo_runs import calibrate, run
     from mmedrag.evaluation.alignment_questions import load_alignment_questions
-    from mmedrag.evaluation.runner import EvalSettings, write_unparsable_gold
+    from mmedrag.evaluation.results import write_unparsable_gold
+    from mmedrag.evaluation.runner import EvalSettings
     from mmedrag.generation.extractive import ExtractiveGenerator
     from mmedrag.generation.prompts import PromptBuilder
     from mmedrag.io.readers.mmed_rag import read_mmed_rag

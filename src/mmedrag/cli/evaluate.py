@@ -28,7 +28,10 @@ examples:
       --no-images --out runs/iu_gold
   mmedrag evaluate --questions ~/.cache/mmedrag/data/vqa_rad --split test --task closed --index idx/medpix --reliance \\
       --out runs/vqarad
-  mmedrag compare runs/vqarad_noret runs/vqarad"""
+  mmedrag compare runs/vqarad_noret runs/vqarad
+  # past one machine: each shard anywhere (one per GPU or server), then one merge = the unsharded result
+  mmedrag evaluate --questions Q --index idx --shard 1/2 --out runs/s1   # and --shard 2/2 --out runs/s2
+  mmedrag evaluate --questions Q --merge runs/s1 runs/s2 --out runs/all"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_question_arguments(parser, "questions to answer")
@@ -73,6 +76,18 @@ examples:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--cache", type=argtype.output_file, help="answer cache file (default OUT/answers.sqlite)")
         parser.add_argument("--answers", help="score this JSONL of {id, answer} instead of running a pipeline")
+        sharding = parser.add_mutually_exclusive_group()
+        sharding.add_argument(
+            "--shard",
+            metavar="I/N",
+            help="answer only shard I of N (from 1; whole images per shard) and write it for --merge",
+        )
+        sharding.add_argument(
+            "--merge",
+            nargs="+",
+            metavar="DIR",
+            help="combine the N shard folders of one run over --questions into the unsharded result folder",
+        )
         parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder")
         add_json_flag(parser)
 
@@ -80,7 +95,8 @@ examples:
         from mmedrag.config import dump_config
         from mmedrag.errors import ConfigError
         from mmedrag.evaluation.report_metrics import REPORT_METRICS
-        from mmedrag.evaluation.runner import EvalSettings, evaluate, render_markdown
+        from mmedrag.evaluation.results import render_markdown
+        from mmedrag.evaluation.runner import EvalSettings, evaluate
         from mmedrag.factory import build_pipeline
 
         metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
@@ -99,6 +115,38 @@ examples:
             bootstrap=args.bootstrap,
             seed=args.seed,
         )
+        if args.merge:
+            from mmedrag.evaluation.shards import merge_shards
+
+            results = merge_shards(args.merge, questions, args.out)
+            log(f"merged {len(args.merge)} shards of {len(questions)} questions -> {args.out}")
+            if args.json:
+                emit_json(results)
+            else:
+                print(render_markdown(results), end="")
+            return 0
+        if args.shard:
+            from mmedrag.evaluation.shards import evaluate_shard, parse_shard
+
+            if args.answers:
+                raise ConfigError("--shard runs the pipeline on part of the questions; score an answer file whole")
+            shard = parse_shard(args.shard)
+            facts = evaluate_shard(
+                build_pipeline(config),
+                questions,
+                shard,
+                args.out,
+                settings,
+                config_yaml=dump_config(config),
+                cache=args.cache,
+                progress=show_progress(args),
+            )
+            done = f"shard {shard[0]}/{shard[1]}: {len(facts['questions'])} of {len(questions)} questions -> {args.out}"
+            if args.json:
+                emit_json(facts)
+            else:
+                print(done)
+            return 0
         log(f"evaluating {len(questions)} questions -> {args.out}")
         results = evaluate(
             None if args.answers else build_pipeline(config),
