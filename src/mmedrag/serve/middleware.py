@@ -14,6 +14,7 @@ from typing import Any
 
 from mmedrag.serve.errors import error_body
 from mmedrag.serve.service import Service
+from mmedrag.serve.stopping import Drain
 
 log = logging.getLogger("mmedrag.serve.access")
 
@@ -32,8 +33,8 @@ class _TooLarge(Exception):
 class ServiceMiddleware:
     """See the module docstring."""
 
-    def __init__(self, app: Any, service: Service) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app: Any, service: Service, drain: Drain | None = None) -> None:
+        self.app, self.service, self.drain = app, service, drain or Drain()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -51,6 +52,11 @@ class ServiceMiddleware:
                 message["headers"] = list(message.get("headers", [])) + _headers(scope["path"], state["request_id"])
             await send(message)
 
+        if self.drain.stopping:  # SIGTERM: the client hears it was not served and reconnects elsewhere
+            headers = [(b"connection", b"close"), (b"retry-after", str(self.service.settings.retry_after_s).encode())]
+            await _reply(send, 503, "the service is shutting down; retry on a new connection", headers)
+            self._record(scope, state, 503, started)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _reply(send, 413, f"the request body has {declared} bytes, more than the limit of {limit}")
@@ -68,6 +74,7 @@ class ServiceMiddleware:
             return dict(message)
 
         self.service.metrics.in_flight.inc()
+        self.drain.active += 1
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         except _TooLarge:
@@ -76,6 +83,7 @@ class ServiceMiddleware:
             status_holder["status"] = 413
         finally:
             self.service.metrics.in_flight.dec()
+            self.drain.active -= 1
         self._record(scope, state, int(status_holder["status"]), started)
 
     def _record(self, scope: dict[str, Any], state: dict[str, Any], status: int, started: float) -> None:
@@ -122,14 +130,15 @@ def _headers(path: str, request_id: str) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _reply(send: Any, status: int, message: str) -> None:
+async def _reply(send: Any, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(error_body(status, message)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            + _headers("", "-"),
+            + _headers("", "-")
+            + (extra or []),
         }
     )
     await send({"type": "http.response.body", "body": body})

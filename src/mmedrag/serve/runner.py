@@ -115,7 +115,7 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
         "port": port,
         "log_config": json_log_config(log_level.upper()),
         "access_log": False,  # the service logs each request itself, as JSON
-        "timeout_graceful_shutdown": 30,
+        "timeout_graceful_shutdown": max(1, round(settings.drain_s)),
         "server_header": False,
     }
     if workers > 1:
@@ -125,7 +125,13 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         _run_workers(uvicorn, workers, common)
         return
-    uvicorn.run(create_app(pipeline_loader(options), settings), **common)
+    from mmedrag.serve.stopping import server
+
+    # uvicorn.run(), but on a server whose SIGTERM exits 0 after the drain (uvicorn re-raises it: exit 143).
+    one = server(uvicorn.Config(create_app(pipeline_loader(options), settings), **common))
+    one.run()
+    if not one.started:  # it never served (the port taken, the start-up failed): uvicorn.run's exit status
+        raise SystemExit(3)
 
 
 def _run_workers(uvicorn: Any, workers: int, common: dict[str, Any]) -> None:

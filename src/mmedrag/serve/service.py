@@ -14,7 +14,7 @@ from PIL import Image
 
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.serve.batching import MicroBatcher
-from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes
+from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes, warm_up
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import AuditLog, Metrics
 from mmedrag.serve.security import KeyRing, RateLimiter
@@ -67,7 +67,10 @@ class Service:
             on_batch=self.metrics.batch_size.observe,
         )
         self.batcher.start()
+        batcher = self.batcher
+        self.metrics.queue_depth.set_function(lambda: batcher.depth)  # read when scraped, never a stale value
         if isinstance(self._source, RAGPipeline):
+            await asyncio.get_running_loop().run_in_executor(self.executor, warm_up, self._source)
             self._install(self._source, 1)
         else:
             asyncio.get_running_loop().create_task(self._load(self._source))
@@ -75,6 +78,8 @@ class Service:
     async def _load(self, loader: Callable[[], RAGPipeline]) -> None:
         try:
             pipeline = await asyncio.get_running_loop().run_in_executor(self.executor, loader)
+            # Ready only once every model the default query path uses has answered one query (lazy loads done).
+            await asyncio.get_running_loop().run_in_executor(self.executor, warm_up, pipeline)
         except Exception as exc:  # the service stays up and says why it is not ready
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("the pipeline failed to load")
@@ -130,7 +135,6 @@ class Service:
         """Answer with retrieval (and, with ``baseline``, without it, in the same batch window)."""
         snapshot = self.current()
         assert self.batcher is not None
-        self.metrics.queue_depth.set(self.batcher.depth)
         asked = replace(query, max_references=k) if k is not None else query
         jobs = [self.batcher.submit(snapshot.pipeline, asked)]
         if baseline:

@@ -30,6 +30,8 @@ class ServeSettings:
         audit_questions: also write the question text into the audit log (default: only its SHA-256).
         cors_origins: origins allowed by CORS; empty = CORS off.
         index_version: a label of the loaded index version, for /readyz and the page.
+        drain_s: after SIGTERM, how long requests in flight may take to finish (new ones get 503) before the
+            process stops anyway.
     """
 
     host: str = "127.0.0.1"
@@ -42,6 +44,7 @@ class ServeSettings:
     max_wait_ms: float = 5.0
     max_queue: int = 256
     retry_after_s: int = 1
+    drain_s: float = 30.0
     keep_uploads: Path | None = None
     audit_log: Path | None = None
     audit_questions: bool = False
