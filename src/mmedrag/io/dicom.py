@@ -1,6 +1,10 @@
 """Decode DICOM images into 8-bit RGB pictures for the encoders, and extract the few header tags records may keep.
 
 It renders for display (LUTs, windowing, colour); it does not resample, reorient or keep Hounsfield values.
+Memory stays proportional to the decoded frame: the LUTs and windows run on strips of about a million pixels
+(float64 there, so the output is exact), the full-size result is one 8-bit grey plane, and with ``max_side`` it is
+downscaled before the RGB copy is made. A 36 MP 16-bit frame once cost 1.2 GB this way (a float64 full frame and
+its temporaries); now the decoder's own buffers are the peak (``benchmarks/bench_memory.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from mmedrag._optional import require
+from mmedrag._optional import available, require
 from mmedrag.errors import ConfigError, ImageError, MmedragError
-from mmedrag.io.limits import MAX_PIXELS
+from mmedrag.io.limits import MAX_PIXELS, fit
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -48,6 +52,7 @@ Window = str | tuple[float, float]
 Frames = Literal["middle", "all"] | int
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_STRIP_PIXELS = 1 << 20  # pixels per strip rendered at once: 8 MB per float64 temporary
 _LIBJPEG = "pylibjpeg pylibjpeg-libjpeg"
 _OPENJPEG = "pylibjpeg pylibjpeg-openjpeg"
 # Transfer Syntax UID (PS3.6 Annex A) -> packages whose pydicom 3 decoder plugin handles it.
@@ -112,15 +117,16 @@ def read_dicom_header(path: str | Path) -> dict[str, str]:
     return dicom_metadata(_read_dataset(require("pydicom", "dicom"), Path(path)))
 
 
-def load_dicom_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """The middle frame of a DICOM file as 8-bit RGB, greys mapped by the file's own VOI (else min-max).
+def load_dicom_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> Image.Image:
+    """The middle frame of a DICOM file as 8-bit RGB, greys mapped by the file's own VOI (else min-max); with
+    ``max_side``, downscaled (Lanczos) so that no side exceeds it.
 
     Raises:
         ImageError: the file is empty, not DICOM, has no pixel data, is truncated, too large, or uses a compression
             no installed plugin decodes (the message names the transfer syntax and the package to install).
         MissingExtraError: pydicom is not installed.
     """
-    return read_dicom(path, max_pixels=max_pixels).image
+    return read_dicom(path, max_pixels=max_pixels, max_side=max_side).image
 
 
 def read_dicom(
@@ -130,6 +136,7 @@ def read_dicom(
     frames: Frames = "middle",
     ct_rgb: bool = False,
     max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
 ) -> DicomImage:
     """Decode ``path`` and render the requested frames as 8-bit RGB.
 
@@ -143,6 +150,7 @@ def read_dicom(
         frames: ``"middle"`` (default), ``"all"``, or a 0-based frame index.
         ct_rgb: for CT, render the lung, mediastinum and bone windows as the R, G and B channels.
         max_pixels: refuse files whose decoded frames hold more pixels than this, checked before decoding.
+        max_side: downscale each rendered frame (Lanczos) so no side exceeds this, before its RGB copy is made.
 
     Raises:
         ConfigError: ``window`` or ``frames`` is not a valid choice.
@@ -153,7 +161,9 @@ def read_dicom(
     path = Path(path)
     dataset = _read_dataset(pydicom, path)
     try:
-        return _render(dataset, path, window=window, frames=frames, ct_rgb=ct_rgb, max_pixels=max_pixels)
+        return _render(
+            dataset, path, window=window, frames=frames, ct_rgb=ct_rgb, max_pixels=max_pixels, max_side=max_side
+        )
     except MmedragError:
         raise
     except Exception as exc:  # decoder plugins raise anything (RuntimeError, ValueError, struct.error, ...)
@@ -228,7 +238,14 @@ def _transfer_syntax(pydicom: Any, dataset: Dataset, path: Path) -> Any:
 
 
 def _render(
-    dataset: Dataset, path: Path, *, window: Window | None, frames: Frames, ct_rgb: bool, max_pixels: int
+    dataset: Dataset,
+    path: Path,
+    *,
+    window: Window | None,
+    frames: Frames,
+    ct_rgb: bool,
+    max_pixels: int,
+    max_side: int | None,
 ) -> DicomImage:
     pydicom = require("pydicom", "dicom")
     if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):
@@ -259,9 +276,16 @@ def _render(
     images: list[Image.Image] = []
     how = ""
     for index in indices:
-        array = _decode_frame(dataset, index)
-        rgb, how = _to_rgb8(array, dataset, photometric, window=window, ct_rgb=ct_rgb and is_ct)
-        images.append(Image.fromarray(rgb, mode="RGB"))
+        array = _decode_frame(dataset, index, syntax)
+        if index == indices[-1]:  # the encoded bytes are read whole: let them go before the rendering copies
+            for keyword in _PIXEL_KEYWORDS:
+                if keyword in dataset:
+                    del dataset[keyword]
+        pixels, how = _to_8bit(array, dataset, photometric, window=window, ct_rgb=ct_rgb and is_ct)
+        del array  # the decoded frame goes before the downscaled copy is made
+        image = Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
+        images.append((fit(image, max_side) if max_side else image).convert("RGB"))
+        del pixels, image
     return DicomImage(
         images=images,
         metadata=dicom_metadata(dataset),
@@ -295,59 +319,105 @@ def _frame_indices(frames: Frames, total: int, path: Path) -> tuple[int, ...]:
     return (index,)
 
 
-def _decode_frame(dataset: Dataset, index: int) -> np.ndarray:
+def _decode_frame(dataset: Dataset, index: int, syntax: Any) -> np.ndarray:
     """Decode one frame; YBR_FULL(_422) comes out as RGB (pydicom's default ``as_rgb``).
 
+    JPEG-LS goes to CharLS (``pyjpegls``) when it is installed: pylibjpeg's libjpeg decoder needs twice the frame
+    and keeps about as much allocated after it returns (measured on a 36 MP frame: 277 MB peak, 140 MB kept).
     No warnings filter here (``catch_warnings`` is not thread-safe and ingestion decodes in threads): the header
     size check has run, and Pillow refuses a corrupt JPEG 2000 header that claims more than twice its own limit.
     """
     from pydicom.pixels import pixel_array
 
+    if str(syntax) in _JPEG_LS and available("jpeg_ls"):
+        return pixel_array(dataset, index=index, decoding_plugin="pyjpegls")
     return pixel_array(dataset, index=index)
 
 
-def _to_rgb8(
+_JPEG_LS = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
+
+
+def _to_8bit(
     array: np.ndarray, dataset: Dataset, photometric: str, *, window: Window | None, ct_rgb: bool
 ) -> tuple[np.ndarray, str]:
+    """The frame as 8-bit grey (rows x columns) or RGB (rows x columns x 3), rendered strip by strip."""
     from pydicom.pixels import apply_color_lut, apply_modality_lut
 
     if photometric == "PALETTE COLOR":  # PS3.3 C.7.6.3.1.5: stored values index the RGB palette
-        lut = apply_color_lut(array, dataset)[..., :3]
-        return _scale_unsigned(lut, 16 if lut.dtype == np.uint16 else 8), "colour"
+
+        def palette(rows: np.ndarray) -> np.ndarray:
+            lut = apply_color_lut(rows, dataset)[..., :3]
+            return _scale_unsigned(lut, 16 if lut.dtype == np.uint16 else 8)
+
+        return _by_strips(array, palette, colour=True), "colour"
     if array.ndim == 3:  # RGB, or YBR already converted to RGB by pydicom / the JPEG decoder (PS3.3 C.7.6.3.1.2)
-        return _scale_unsigned(array, int(dataset.get("BitsStored") or 8)), "colour"
-    values = np.nan_to_num(apply_modality_lut(array, dataset).astype(np.float64))  # stored values -> HU etc.
+        if array.dtype == np.uint8:
+            return np.ascontiguousarray(array), "colour"
+        bits = int(dataset.get("BitsStored") or 8)
+        return _by_strips(array, lambda rows: _scale_unsigned(rows, bits), colour=True), "colour"
+
+    def values(rows: np.ndarray) -> np.ndarray:  # stored values -> HU etc.
+        return np.nan_to_num(apply_modality_lut(rows, dataset).astype(np.float64))
+
     if ct_rgb:
-        channels = [_window_linear(values, *WINDOWS[name]) for name in CT_RGB_WINDOWS]
-        grey = np.stack(channels, axis=-1)
+
+        def mapping(strip: np.ndarray) -> np.ndarray:
+            return np.stack([_window_linear(strip, *WINDOWS[name]) for name in CT_RGB_WINDOWS], axis=-1)
+
         how = f"ct_rgb:{'/'.join(CT_RGB_WINDOWS)}"
     else:
-        grey, how = _voi(values, dataset, window)
-    if photometric == "MONOCHROME1":  # PS3.3 C.7.6.3.1.2: the minimum value is white, so invert for display
-        grey = 255.0 - grey
-    grey8 = np.rint(grey).clip(0, 255).astype(np.uint8)
-    rgb = grey8 if grey8.ndim == 3 else np.repeat(grey8[..., None], 3, axis=-1)
-    return np.ascontiguousarray(rgb), how
+        mapping, how = _voi(array, values, dataset, window)
+    invert = photometric == "MONOCHROME1"  # PS3.3 C.7.6.3.1.2: the minimum value is white, so invert for display
+
+    def render(rows: np.ndarray) -> np.ndarray:
+        grey = mapping(values(rows))
+        if invert:
+            grey = 255.0 - grey
+        return np.rint(grey).clip(0, 255).astype(np.uint8)
+
+    return _by_strips(array, render, colour=ct_rgb), how
 
 
-def _voi(values: np.ndarray, dataset: Dataset, window: Window | None) -> tuple[np.ndarray, str]:
-    """Map modality values to 0..255: explicit window > the file's VOI LUT or window (PS3.3 C.11.2) > min-max."""
+def _strips(array: np.ndarray) -> range:
+    rows = max(1, _STRIP_PIXELS // max(1, array.shape[1]))
+    return range(0, array.shape[0], rows)
+
+
+def _by_strips(array: np.ndarray, render: Any, colour: bool) -> np.ndarray:
+    """``render`` applied to strips of rows of ``array``, written into one 8-bit output (no full-frame float)."""
+    out = np.empty(array.shape[:2] + ((3,) if colour else ()), dtype=np.uint8)
+    step = _strips(array).step
+    for top in _strips(array):
+        out[top : top + step] = render(array[top : top + step])
+    return out
+
+
+def _voi(array: np.ndarray, values: Any, dataset: Dataset, window: Window | None) -> tuple[Any, str]:
+    """How modality values map to 0..255: explicit window > the file's VOI LUT or window (PS3.3 C.11.2) > min-max.
+
+    Returns a function of a strip of modality values; min-max needs the range of the whole frame first.
+    """
     is_ct = str(dataset.get("Modality", "")).upper() == "CT"
     if isinstance(window, str) and is_ct:  # presets are in HU; on other modalities they would be meaningless
-        return _window_linear(values, *WINDOWS[window]), f"preset:{window}"
+        centre, width = WINDOWS[window]
+        return (lambda strip: _window_linear(strip, centre, width)), f"preset:{window}"
     if isinstance(window, tuple):
         centre, width = float(window[0]), float(window[1])
-        return _window_linear(values, centre, width), f"window:{centre:g}/{width:g}"
+        return (lambda strip: _window_linear(strip, centre, width)), f"window:{centre:g}/{width:g}"
     if dataset.get("VOILUTSequence"):
         item = dataset.VOILUTSequence[0]
         if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None:
-            return _voi_lut(values, dataset), "dataset VOI LUT"
+            return (lambda strip: _voi_lut(strip, dataset)), "dataset VOI LUT"
     file_centre, file_width = first_value(dataset.get("WindowCenter")), first_value(dataset.get("WindowWidth"))
     function = str(dataset.get("VOILUTFunction", "LINEAR")).strip().upper() or "LINEAR"
     usable = function in {"LINEAR", "LINEAR_EXACT", "SIGMOID"}
     if file_centre is not None and file_width is not None and file_width > 0 and usable:
-        return _window_linear(values, file_centre, file_width, function), "dataset window"
-    return _min_max(values), "min-max"
+        centre, width = file_centre, file_width
+        return (lambda strip: _window_linear(strip, centre, width, function)), "dataset window"
+    step = _strips(array).step
+    ranges = [(float(v.min()), float(v.max())) for top in _strips(array) for v in [values(array[top : top + step])]]
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    return (lambda strip: _min_max(strip, low, high)), "min-max"
 
 
 def first_value(value: Any) -> float | None:
@@ -384,8 +454,7 @@ def _voi_lut(values: np.ndarray, dataset: Dataset) -> np.ndarray:
     return np.zeros_like(mapped) if high <= low else (mapped - low) / (high - low) * 255.0
 
 
-def _min_max(values: np.ndarray) -> np.ndarray:
-    low, high = float(values.min()), float(values.max())
+def _min_max(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.zeros_like(values) if high <= low else (values - low) / (high - low) * 255.0
 
 
