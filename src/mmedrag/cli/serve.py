@@ -38,6 +38,12 @@ examples:
         limits = parser.add_argument_group("limits, batching, records")
         limits.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (default 20 MB)")
         limits.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image (default 40 MP)")
+        limits.add_argument(
+            "--decode-budget-mb",
+            type=int,
+            default=512,
+            help="memory concurrent image decodes may share; more uploads wait (default 512 MB)",
+        )
         limits.add_argument("--max-batch-size", type=int, default=16, help="queries per pipeline call; 1 = off")
         limits.add_argument("--max-wait-ms", type=float, default=5.0, help="longest wait for a batch to fill")
         limits.add_argument("--max-queue", type=int, default=256, help="queries waiting; past it 503 + Retry-After")
@@ -62,6 +68,7 @@ examples:
                 "rate_limit_per_minute": args.rate_limit,
                 "max_body_bytes": int(args.max_body_mb * 1024 * 1024),
                 "max_pixels": args.max_pixels,
+                "decode_budget_mb": args.decode_budget_mb,
                 "max_batch_size": args.max_batch_size,
                 "max_wait_ms": args.max_wait_ms,
                 "max_queue": args.max_queue,

@@ -14,12 +14,12 @@ from PIL import Image
 
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.serve.batching import MicroBatcher
+from mmedrag.serve.decode_budget import DecodeBudget, decode_and_release, decode_cost, map_large_allocations
 from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes, warm_up
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import AuditLog, Metrics
 from mmedrag.serve.security import KeyRing, RateLimiter
 from mmedrag.serve.settings import ServeSettings
-from mmedrag.serve.uploads import decode_image
 from mmedrag.serve.views import status_of
 from mmedrag.types import Answer, Hit, Query
 
@@ -53,6 +53,7 @@ class Service:
         self.audit = AuditLog(settings.audit_log, settings.audit_questions)
         self.thumbnails = Thumbnails(settings.thumbnail_px)
         self.batcher: MicroBatcher | None = None
+        self.decodes = DecodeBudget(settings.decode_budget_mb << 20, retry_after_s=settings.retry_after_s)
         self._reload_lock = asyncio.Lock()
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -67,6 +68,7 @@ class Service:
             on_batch=self.metrics.batch_size.observe,
         )
         self.batcher.start()
+        map_large_allocations()  # decoder buffers go back to the system when freed (see decode_budget)
         batcher = self.batcher
         self.metrics.queue_depth.set_function(lambda: batcher.depth)  # read when scraped, never a stale value
         if isinstance(self._source, RAGPipeline):
@@ -125,9 +127,12 @@ class Service:
         return Caller(key_id, admin, address)
 
     async def decode(self, data: bytes) -> Image.Image:
-        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free."""
+        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free, within the
+        decode memory budget (:mod:`mmedrag.serve.decode_budget`: queued, then 503)."""
         settings = self.settings
-        return await asyncio.to_thread(decode_image, data, settings.max_pixels, settings.keep_uploads)
+        cost = await asyncio.to_thread(decode_cost, data)
+        async with self.decodes.hold(cost):
+            return await asyncio.to_thread(decode_and_release, data, settings.max_pixels, settings.keep_uploads)
 
     async def ask(
         self, query: Query, k: int | None = None, baseline: bool = False

@@ -22,6 +22,8 @@ class ServeSettings:
         rate_limit_per_minute: requests a key (or, without keys, a client address) may make per minute; 0 = off.
         max_body_bytes: the largest request body read (uploads included); larger bodies get 413.
         max_pixels: the largest decoded image (width x height) accepted; larger images get 413.
+        decode_budget_mb: memory that concurrent image decodes may take together (each estimated from its header);
+            further uploads wait, a larger one runs alone (see :mod:`mmedrag.serve.decode_budget`).
         max_batch_size: queries answered in one pipeline call; 1 turns batching off.
         max_wait_ms: how long the first query of a batch waits for company.
         max_queue: queries waiting for the pipeline; past it the service answers 503 with Retry-After.
@@ -40,6 +42,7 @@ class ServeSettings:
     rate_limit_per_minute: int = 600
     max_body_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
+    decode_budget_mb: int = 512
     max_batch_size: int = 16
     max_wait_ms: float = 5.0
     max_queue: int = 256
@@ -71,7 +74,7 @@ class ServeSettings:
 
     def check(self) -> None:
         """Validate numeric limits (one-line errors naming the setting)."""
-        for name in ("max_body_bytes", "max_pixels", "max_batch_size", "max_queue"):
+        for name in ("max_body_bytes", "max_pixels", "max_batch_size", "max_queue", "decode_budget_mb"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"serve setting {name} must be at least 1, got {getattr(self, name)}")
         if self.max_wait_ms < 0 or self.rate_limit_per_minute < 0:
