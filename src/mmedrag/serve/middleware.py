@@ -6,6 +6,7 @@ Starlette does not cap uploads and uvicorn has no body limit, so the limit is en
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -27,6 +28,10 @@ _DOCS = ("/docs", "/redoc")  # FastAPI's documentation pages load their viewer f
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -62,16 +67,8 @@ class ServiceMiddleware:
             await _reply(send, 413, f"the request body has {declared} bytes, more than the limit of {limit}")
             self._record(scope, state, 413, started)
             return
-        received = 0
-
-        async def receive_wrapper() -> dict[str, Any]:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return dict(message)
+        timeout = self.service.settings.body_timeout_s
+        receive_wrapper = _Body(receive, limit, timeout)
 
         self.service.metrics.in_flight.inc()
         self.drain.active += 1
@@ -81,6 +78,11 @@ class ServiceMiddleware:
             if not status_holder["started"]:
                 await _reply(send, 413, f"the request body is larger than the limit of {limit} bytes")
             status_holder["status"] = 413
+        except _TooSlow:
+            if not status_holder["started"]:
+                message = f"the request body took longer than {timeout:g} s to arrive; send it at once"
+                await _reply(send, 408, message, [(b"connection", b"close")])
+            status_holder["status"] = 408
         finally:
             self.service.metrics.in_flight.dec()
             self.drain.active -= 1
@@ -106,6 +108,31 @@ class ServiceMiddleware:
         if route.startswith("/v1") or (route == "/" and scope["method"] == "POST"):
             audit = state.get("audit") or {}
             self.service.audit.write({**fields, **audit})
+
+
+class _Body:
+    """``receive`` counting the body's bytes (past ``limit``: 413) within a deadline for the whole body (408)."""
+
+    def __init__(self, receive: Any, limit: int, timeout: float) -> None:
+        self.receive, self.limit, self.timeout = receive, limit, timeout
+        self.deadline = asyncio.get_running_loop().time() + timeout
+        self.received, self.done = 0, False
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.done or not self.timeout:
+            message = await self.receive()  # after the body: the disconnect a streaming response listens for
+        else:
+            left = max(0.0, self.deadline - asyncio.get_running_loop().time())
+            try:
+                message = await asyncio.wait_for(self.receive(), left)
+            except asyncio.TimeoutError:
+                raise _TooSlow from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise _TooLarge
+        return dict(message)
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:

@@ -97,20 +97,26 @@ def check_options(options: ServeOptions) -> None:
 def app_from_environment() -> Any:
     """The app for one uvicorn worker process (``--workers N``)."""
     from mmedrag.serve.app import create_app
+    from mmedrag.serve.connections import configure
 
     options = ServeOptions.from_json(os.environ[OPTIONS_VARIABLE])
-    return create_app(pipeline_loader(options), build_settings(options))
+    settings = build_settings(options)
+    configure(settings.header_timeout_s, settings.max_connections_per_address)
+    return create_app(pipeline_loader(options), settings)
 
 
 def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "info") -> None:
     """Run uvicorn until SIGINT/SIGTERM; open requests finish and queued queries are answered before exit."""
     uvicorn = require("uvicorn", "serve")
     from mmedrag.serve.app import create_app
+    from mmedrag.serve.connections import PROTOCOL, configure
     from mmedrag.serve.observability import json_log_config
 
     settings = build_settings(options)  # fail before binding: bad keys, a non-loopback host without keys
     check_options(options)
+    configure(settings.header_timeout_s, settings.max_connections_per_address)
     common: dict[str, Any] = {
+        "http": PROTOCOL,  # h11 with a request-head deadline and a per-address connection cap
         "host": settings.host,
         "port": port,
         "log_config": json_log_config(log_level.upper()),

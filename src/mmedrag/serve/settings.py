@@ -32,6 +32,10 @@ class ServeSettings:
         audit_questions: also write the question text into the audit log (default: only its SHA-256).
         cors_origins: origins allowed by CORS; empty = CORS off.
         index_version: a label of the loaded index version, for /readyz and the page.
+        header_timeout_s: the longest a client may take to send a request's headers (408 after; 0 = no limit).
+        body_timeout_s: the longest a client may take to send a request's body (408 after; 0 = no limit).
+        max_connections_per_address: open connections one client address may hold (503 past it; 0 = no cap);
+            behind a reverse proxy every connection comes from the proxy's address, so raise it or set 0 there.
         drain_s: after SIGTERM, how long requests in flight may take to finish (new ones get 503) before the
             process stops anyway.
     """
@@ -48,6 +52,9 @@ class ServeSettings:
     max_queue: int = 256
     retry_after_s: int = 1
     drain_s: float = 30.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_connections_per_address: int = 128
     keep_uploads: Path | None = None
     audit_log: Path | None = None
     audit_questions: bool = False
@@ -79,6 +86,11 @@ class ServeSettings:
                 raise ConfigError(f"serve setting {name} must be at least 1, got {getattr(self, name)}")
         if self.max_wait_ms < 0 or self.rate_limit_per_minute < 0:
             raise ConfigError("serve settings max_wait_ms and rate_limit_per_minute must not be negative")
+        for name in ("header_timeout_s", "body_timeout_s", "max_connections_per_address"):
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"serve setting {name} must not be negative (0 turns it off), got {getattr(self, name)}"
+                )
 
 
 def is_loopback(host: str) -> bool:
