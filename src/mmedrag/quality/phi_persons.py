@@ -47,10 +47,14 @@ _STOP_TEXT = """
     mrn ssn dob age sex id
     chiari hodgkin crohn wilms ewing kaposi cushing hashimoto kawasaki takayasu wegener pancoast kerley
     westermark fleischner bochdalek morgagni zenker meckel alzheimer marfan virchow
-    requested recommended ordered saw seen states stated said says agree asked wants will would can may should
-    also again only all any some here please thanks thank
 """
 _STOP = frozenset(_STOP_TEXT.split())
+# Lower-case words that end a lower-case name ("dr. smith may call back"); some are names in Title case (May, Will,
+# Said), so they stop only a lower-case walk.
+_LOWER_STOP = frozenset(
+    """requested recommended ordered saw seen states stated said says agree asked wants will would can may should
+    also again only all any some here please thanks thank""".split()
+)
 # Titles in Title case, or in capitals with a period: "MR imaging", "MS plaques" and "DR cassette" are not people.
 _TITLE = re.compile(
     r"(?<![\w])(?:(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Professor|Nurse|Sister|Sr|MRS|MISS|DOCTOR|PROFESSOR|NURSE|doctor)"
@@ -94,7 +98,7 @@ def _name_like(word: str, upper_context: bool, lower_context: bool = False) -> b
     if len(core) == 1:
         return core.isupper() and word.endswith(".")
     if core.islower():
-        return lower_context
+        return lower_context and core not in _LOWER_STOP
     rest = core[1:].replace("'", "").replace("\u2019", "").replace("-", "")
     if not core[0].isupper():
         return False
