@@ -51,10 +51,11 @@ _STOP_TEXT = """
 _STOP = frozenset(_STOP_TEXT.split())
 # Lower-case words that end a lower-case name ("dr. smith may call back"); some are names in Title case (May, Will,
 # Said), so they stop only a lower-case walk.
-_LOWER_STOP = frozenset(
-    """requested recommended ordered saw seen states stated said says agree asked wants will would can may should
-    also again only all any some here please thanks thank""".split()
-)
+_LOWER_STOP_TEXT = """
+    requested recommended ordered saw seen states stated said says agree asked wants will would can may should
+    also again only all any some here please thanks thank
+"""
+_LOWER_STOP = frozenset(_LOWER_STOP_TEXT.split())
 # Titles in Title case, or in capitals with a period: "MR imaging", "MS plaques" and "DR cassette" are not people.
 _TITLE = re.compile(
     r"(?<![\w])(?:(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Professor|Nurse|Sister|Sr|MRS|MISS|DOCTOR|PROFESSOR|NURSE|doctor)"
