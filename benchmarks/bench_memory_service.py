@@ -227,7 +227,9 @@ def service_part(folder: Path) -> str:
             "",
             "Issue 22 measured 1.19 GB per RLE upload, 5.4 GB and 189 s for 16 concurrent ones and +0.9 GB after.",
             "Now each upload's cost is estimated from its header (3x its decoded frame) and concurrent decodes share",
-            "the budget (16 such uploads decode two at a time), and the C heap is trimmed after each decode.",
+            "the budget (16 such uploads decode two at a time), the C heap is trimmed after each decode and glibc",
+            "keeps at most 2 malloc arenas (a fixed 1 MB mmap threshold returned even more, +2 MB, but made torch",
+            "inference 5-20x slower, so it is not used).",
         ]
     )
 
