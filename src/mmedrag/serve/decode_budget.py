@@ -4,8 +4,9 @@ Decoding a 36 MP 16-bit scan briefly needs two to three times its decoded size (
 for PNG, RLE, JPEG-LS and JPEG 2000 in ``benchmarks/bench_memory.py``), so 16 at once would need gigabytes.
 Each upload's cost is estimated from its header before anything is decoded; decodes run together while their
 costs fit in the budget, a larger one runs alone, the others queue (at most ``max_waiting``; past that 503 with
-``Retry-After``). The C heap is trimmed after each decode and its arenas are capped, so the process returns to its
-baseline afterwards.
+``Retry-After``). The C heap is trimmed after each decode and once more a second after the last one, when the
+responses that held the images are gone, so the process returns to its baseline. (Allocator settings that return
+memory by themselves, a fixed 1 MB mmap threshold or two malloc arenas, made torch inference 5-20x slower.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class DecodeBudget:
         self.used = 0
         self.waiting = 0
         self._changed = asyncio.Condition()
+        self._trim: asyncio.TimerHandle | None = None
 
     @contextlib.asynccontextmanager
     async def hold(self, cost: int) -> AsyncIterator[None]:
@@ -66,6 +68,15 @@ class DecodeBudget:
             self.used -= cost
             async with self._changed:
                 self._changed.notify_all()
+            if self.used == 0:
+                self._trim_later()
+
+    def _trim_later(self, delay_s: float = 1.0) -> None:
+        """Trim the C heap once decoding has been idle for ``delay_s`` (on a worker thread)."""
+        loop = asyncio.get_running_loop()
+        if self._trim is not None:
+            self._trim.cancel()
+        self._trim = loop.call_later(delay_s, lambda: loop.run_in_executor(None, release_memory))
 
 
 def decode_cost(data: bytes) -> int:
@@ -109,20 +120,6 @@ def release_memory() -> None:
         trim(0)
 
 
-def cap_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas at ``arenas`` (``M_ARENA_MAX``), so that memory freed by decoder threads is found
-    again and trimmed rather than kept in one arena per thread.
-
-    Measured on 16 concurrent 36 MP decodes: with glibc's default (8 arenas per core) the process stayed 50-90 MB
-    above its baseline after ``malloc_trim``; with 2 arenas, 1 MB. A fixed 1 MB mmap threshold did as well but
-    made torch inference 5-20x slower (every large tensor a fresh mapping), so it is not used.
-    """
-    mallopt = _libc("mallopt")
-    if mallopt is not None:
-        mallopt(_M_ARENA_MAX, arenas)
-
-
-_M_ARENA_MAX = -8  # malloc.h
 _LIBC: dict[str, Any] = {}
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.serve.batching import MicroBatcher
-from mmedrag.serve.decode_budget import DecodeBudget, cap_arenas, decode_and_release, decode_cost
+from mmedrag.serve.decode_budget import DecodeBudget, decode_and_release, decode_cost
 from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes, warm_up
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import AuditLog, Metrics
@@ -68,7 +68,6 @@ class Service:
             on_batch=self.metrics.batch_size.observe,
         )
         self.batcher.start()
-        cap_arenas()  # memory freed by decoder threads goes back to the system (see decode_budget)
         batcher = self.batcher
         self.metrics.queue_depth.set_function(lambda: batcher.depth)  # read when scraped, never a stale value
         if isinstance(self._source, RAGPipeline):
