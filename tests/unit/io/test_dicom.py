@@ -463,12 +463,12 @@ def _renders(path: str) -> list[bytes] | None:
 def test_strip_by_strip_rendering_gives_the_pixels_of_a_whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every shipped file renders to the same bytes whether its frame is one strip or strips of a few rows (the
     min-max range, VOI LUTs, windows, palettes, MONOCHROME1 and 16-bit colour all span strips)."""
-    from mmedrag.io import dicom
+    from mmedrag.io import dicom_render
 
     small = [p for p in TEST_FILES if Path(p).stat().st_size < 600_000]
-    monkeypatch.setattr(dicom, "_STRIP_PIXELS", 1 << 40)
+    monkeypatch.setattr(dicom_render, "_STRIP_PIXELS", 1 << 40)
     whole = {path: _renders(path) for path in small}
-    monkeypatch.setattr(dicom, "_STRIP_PIXELS", 150)  # strips of one to a few rows, ragged at the bottom
+    monkeypatch.setattr(dicom_render, "_STRIP_PIXELS", 150)  # strips of one to a few rows, ragged at the bottom
     decoded = [path for path in small if whole[path] is not None]
     assert len(decoded) > 40
     for path in decoded:
