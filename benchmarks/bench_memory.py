@@ -1,4 +1,13 @@
-"""Peak memory of `mmedrag index` over large 16-bit scans: decoding is bounded by what the encoder needs.
+"""Peak memory of decoding large scans: `mmedrag index` over 16-bit PNGs, one 36 MP DICOM per codec, and the service.
+
+Part ``index`` (below). Part ``dicom``: a 6000x6000 16-bit CT frame as uncompressed, RLE, JPEG-LS and JPEG 2000
+DICOM and as a 16-bit PNG, each decoded by `load_image(..., max_side=1024)` (what ingest, index and the service do)
+in a fresh child process; reports the peak added resident memory (VmHWM - VmRSS before). Target: <= 150 MB.
+Part ``service``: `mmedrag serve` on a small hash-encoder index; the peak added RSS of one upload per format, of
+16 concurrent RLE uploads, and the RSS left once they are answered. Targets: <= 150 MB per upload, <= 1 GB for 16
+concurrent, back to baseline +- 50 MB. Issue 22 measured 1.19 GB, 5.4 GB and +0.9 GB before the fix.
+
+Part ``index``:
 
 Writes N (default 32) distinct 16-bit grey 12000x12000 PNGs (small files: mostly flat, with a few bright shapes, as
 the scans of issue 11 were) and a manifest to a temporary folder, runs `mmedrag index` on them in a child process
@@ -6,7 +15,8 @@ with the hash encoder (no model weights, so the figure is the image path alone; 
 for a production run), and reports the child's peak resident set size. Target: <= 2 GB. Before the fix, 16 such
 files took 9.9 GB (a batch of full-size decoded images plus float64 copies).
 
-Run:  .venv/bin/python benchmarks/bench_memory.py --out BENCHMARKS.md        (about 5 minutes on 2 cores)
+Run:  .venv/bin/python benchmarks/bench_memory.py --out BENCHMARKS.md        (about 7 minutes on 2 cores)
+      .venv/bin/python benchmarks/bench_memory.py --part dicom --part service  (about 2 minutes)
 """
 
 from __future__ import annotations
@@ -64,11 +74,32 @@ def run_index(manifest: Path, index: Path, encoder: str, batch_size: int) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", action="append", choices=["index", "dicom", "service"], help="(default: all)")
     parser.add_argument("--count", type=int, default=32, help="number of 12000x12000 16-bit PNGs (32)")
     parser.add_argument("--encoder", default="hash:64", help="encoder spec (default hash:64: no model)")
     parser.add_argument("--batch-size", type=int, default=32, help="index batch size (32: all files in one batch)")
     parser.add_argument("--out", help="write the result into this BENCHMARKS.md section")
     args = parser.parse_args()
+    parts = args.part or ["index", "dicom", "service"]
+    if "dicom" in parts or "service" in parts:
+        from bench_memory_service import dicom_part, service_part
+
+        with tempfile.TemporaryDirectory(prefix="bench_memory_dicom_") as tmp:
+            if "dicom" in parts:
+                _report(args.out, "bench_memory_dicom", dicom_part(Path(tmp)))
+            if "service" in parts:
+                _report(args.out, "bench_memory_service", service_part(Path(tmp)))
+    if "index" in parts:
+        _index_part(args)
+
+
+def _report(out: str | None, name: str, text: str) -> None:
+    print(text)
+    if out:
+        write_section(out, name, text)
+
+
+def _index_part(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()

@@ -87,6 +87,17 @@ def check_domain(domain: str) -> str:
     return value
 
 
+def check_modality(value: str) -> str:
+    """A query's modality, canonical (aliases such as ``CR`` or ``MR`` included), or raise naming the known ones:
+    an unknown value would silently turn the modality checks off."""
+    modality = normalize_modality(value)
+    if modality not in MODALITIES:
+        raise ConfigError(
+            f"unknown modality {value!r}; use one of: {', '.join(MODALITIES)} (or an alias: CR, MR, US...)"
+        )
+    return modality
+
+
 def normalize_modality(value: str | None) -> str | None:
     """Map a free-text or DICOM modality to a canonical name; unknown values are kept, lower-cased."""
     if value is None:

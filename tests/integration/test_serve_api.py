@@ -8,6 +8,8 @@ import io
 import json
 import re
 import threading
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -16,6 +18,7 @@ pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from fakes import EchoGenerator
 from mmedrag.config import load_config
 from mmedrag.factory import build_pipeline
 from mmedrag.serve.app import create_app
@@ -207,6 +210,34 @@ def test_not_ready_is_503_with_retry_after_while_health_is_200(index) -> None:
         _error(response, 503)
         assert response.headers["retry-after"]
         gate.set()
+
+
+class _GatedEcho(EchoGenerator):
+    """The echo generator, holding every call until the gate opens: the warm-up query in progress."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def generate(self, prompts):
+        self.gate.wait(30)
+        return super().generate(prompts)
+
+
+def test_ready_only_after_a_warm_up_query_has_gone_through_the_pipeline(index) -> None:
+    gate = threading.Event()
+    generator = _GatedEcho(gate)
+    pipeline = replace(_pipeline(index), generator=generator)
+    with TestClient(create_app(lambda: pipeline, ServeSettings())) as warming:
+        message = _error(warming.get("/readyz"), 503)  # loaded, but the warm-up question is not answered yet
+        assert "not loaded yet" in message and not generator.calls
+        gate.set()
+        deadline = time.monotonic() + 30
+        while warming.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warming.get("/readyz").status_code == 200
+        warmed = [prompt.question for call in generator.calls for prompt in call]
+        assert warmed and all(question == "Is there an abnormality?" for question in warmed)
 
 
 def test_reload_switches_to_the_newest_index_version(tmp_path) -> None:

@@ -1,5 +1,5 @@
 """``mmedrag serve`` as a real uvicorn process on 127.0.0.1: the OpenAI client over HTTP, body limits, refusing a
-public bind without keys, SIGHUP and admin reloads, SIGTERM draining, and a bounded load test with a reload."""
+public bind without keys, SIGHUP and admin reloads, SIGTERM draining (exit 0), and a bounded load test with a reload."""
 
 from __future__ import annotations
 
@@ -130,26 +130,33 @@ def _in_flight(url: str) -> float:
     )
 
 
-def test_sigterm_finishes_requests_in_flight_before_exit(index, tmp_path) -> None:
+def test_sigterm_refuses_new_requests_finishes_those_in_flight_and_exits_0(index, tmp_path) -> None:
     # A long batch wait keeps the request inside the service when SIGTERM arrives.
     slow = Server(["--index", str(index), "--max-wait-ms", "2000", "--max-batch-size", "64"], log=tmp_path / "s.log")
     try:
         slow.wait_ready()
-        result: dict[str, int] = {}
-        ask = threading.Thread(
-            target=lambda: result.update(
-                status=httpx.post(slow.url + "/v1/ask", json={"question": "Is there?"}, timeout=30).status_code
+        with httpx.Client(base_url=slow.url, timeout=30) as kept:
+            assert kept.get("/healthz").status_code == 200  # a kept-alive connection, open before the signal
+            result: dict[str, int] = {}
+            ask = threading.Thread(
+                target=lambda: result.update(
+                    status=httpx.post(slow.url + "/v1/ask", json={"question": "Is there?"}, timeout=30).status_code
+                )
             )
-        )
-        ask.start()
-        deadline = time.monotonic() + 30
-        while _in_flight(slow.url) < 2 and time.monotonic() < deadline:  # the ask and this metrics request
-            time.sleep(0.05)
-        slow.process.send_signal(signal.SIGTERM)
-        ask.join(30)
-        assert result.get("status") == 200
-        # uvicorn re-raises the signal once it has shut down cleanly, so the exit status says "stopped by SIGTERM"
-        assert slow.process.wait(30) in (0, -signal.SIGTERM)
+            ask.start()
+            deadline = time.monotonic() + 30
+            while _in_flight(slow.url) < 2 and time.monotonic() < deadline:  # the ask and this metrics request
+                time.sleep(0.05)
+            slow.process.send_signal(signal.SIGTERM)
+            late = kept.get("/v1/models")
+            while late.status_code == 200 and time.monotonic() < deadline:  # until the signal is handled
+                late = kept.get("/v1/models")
+            # A request on the open connection after the signal: refused in words, and the connection closed.
+            assert late.status_code == 503 and "shutting down" in late.json()["error"]["message"]
+            assert late.headers["connection"] == "close" and late.headers["retry-after"]
+            ask.join(30)
+        assert result.get("status") == 200  # the request in flight was answered
+        assert slow.process.wait(30) == 0  # a requested stop is a success, not "killed by SIGTERM" (143)
         assert "Finished server process" in slow.output()
     finally:
         slow.stop()
@@ -202,3 +209,4 @@ def test_load_100_clients_with_a_reload_midway_loses_nothing(server, index, tmp_
     batch_sum = next(line for line in metrics.splitlines() if line.startswith("mmedrag_batch_size_sum"))
     batch_count = next(line for line in metrics.splitlines() if line.startswith("mmedrag_batch_size_count"))
     assert float(batch_sum.split()[-1]) > float(batch_count.split()[-1])  # concurrent queries were batched
+    assert "mmedrag_queue_depth 0.0" in metrics.splitlines()  # idle: the gauge follows the queue down

@@ -233,7 +233,8 @@ def _verify(folder: str | None, as_json: bool) -> int:
         )
         log(f"{folder}: {report['version']} intact ({checked}; {counts})")
     else:
-        log(f"{folder}: {report['version']} is damaged; restore the folder from a backup or rebuild the index")
+        damaged = report["version"] or "its CURRENT pointer"
+        log(f"{folder}: {damaged} is damaged; restore the folder from a backup or rebuild the index")
     for problem in [] if as_json else report["problems"]:
         log(f"  damaged: {problem}")
     for warning in [] if as_json else report["warnings"]:

@@ -48,7 +48,7 @@ def add_scope_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 
 
 def query_from_args(args: argparse.Namespace, text: str) -> Query:
-    from mmedrag.domains import check_domain, normalize_modality
+    from mmedrag.domains import check_domain, check_modality
     from mmedrag.io.images import DECODE_SIDE, load_image
 
     return Query(
@@ -56,7 +56,7 @@ def query_from_args(args: argparse.Namespace, text: str) -> Query:
         image=load_image(args.image, max_side=DECODE_SIDE) if args.image else None,
         image_path=args.image,
         domain=check_domain(args.domain) if args.domain else None,
-        modality=normalize_modality(args.modality),
+        modality=check_modality(args.modality) if args.modality else None,
         patient_id=args.patient_id,
         study_id=args.study_id,
     )

@@ -34,10 +34,28 @@ examples:
         net.add_argument("--api-key-file", help="file of id:secret lines (adds to MMEDRAG_API_KEYS)")
         net.add_argument("--admin-key-file", help="file of id:secret admin keys (adds to MMEDRAG_ADMIN_KEYS)")
         net.add_argument("--rate-limit", type=int, default=600, help="requests per minute per key; 0 = off")
+        net.add_argument(
+            "--header-timeout-s", type=float, default=10.0, help="408 after this long sending headers; 0 = no limit"
+        )
+        net.add_argument(
+            "--body-timeout-s", type=float, default=60.0, help="408 after this long sending a body; 0 = no limit"
+        )
+        net.add_argument(
+            "--max-connections-per-address",
+            type=int,
+            default=128,
+            help="open connections per client address, 503 past it; 0 = no cap (raise it behind a proxy)",
+        )
         net.add_argument("--cors-origin", action="append", default=[], help="allow this origin (default: CORS off)")
         limits = parser.add_argument_group("limits, batching, records")
         limits.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (default 20 MB)")
         limits.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image (default 40 MP)")
+        limits.add_argument(
+            "--decode-budget-mb",
+            type=int,
+            default=512,
+            help="memory concurrent image decodes may share; more uploads wait (default 512 MB)",
+        )
         limits.add_argument("--max-batch-size", type=int, default=16, help="queries per pipeline call; 1 = off")
         limits.add_argument("--max-wait-ms", type=float, default=5.0, help="longest wait for a batch to fill")
         limits.add_argument("--max-queue", type=int, default=256, help="queries waiting; past it 503 + Retry-After")
@@ -62,6 +80,7 @@ examples:
                 "rate_limit_per_minute": args.rate_limit,
                 "max_body_bytes": int(args.max_body_mb * 1024 * 1024),
                 "max_pixels": args.max_pixels,
+                "decode_budget_mb": args.decode_budget_mb,
                 "max_batch_size": args.max_batch_size,
                 "max_wait_ms": args.max_wait_ms,
                 "max_queue": args.max_queue,
@@ -69,6 +88,9 @@ examples:
                 "audit_log": args.audit_log,
                 "audit_questions": args.audit_questions,
                 "cors_origins": list(args.cors_origin),
+                "header_timeout_s": args.header_timeout_s,
+                "body_timeout_s": args.body_timeout_s,
+                "max_connections_per_address": args.max_connections_per_address,
             },
         )
         serve(options, port=args.port, workers=max(1, args.workers), log_level=args.log_level)

@@ -34,6 +34,7 @@ examples:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("sources", nargs="+", metavar="MANIFEST", help="JSONL manifests or dataset folders")
+        parser.add_argument("--format", default="auto", help="reader for every source: auto (detect), manifest, ...")
         parser.add_argument("--kb-splits", default="train", help="comma-separated knowledge-base splits (train)")
         parser.add_argument("--test-splits", default="val,test", help="comma-separated test splits (val,test)")
         parser.add_argument(
@@ -75,6 +76,7 @@ examples:
             progress=show_progress(args),
             phi=args.phi,
             data_root=args.data_root,
+            fmt=args.format,
         )
         if args.json:
             emit_json(report.to_dict())

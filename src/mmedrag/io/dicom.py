@@ -1,6 +1,8 @@
 """Decode DICOM images into 8-bit RGB pictures for the encoders, and extract the few header tags records may keep.
 
-It renders for display (LUTs, windowing, colour); it does not resample, reorient or keep Hounsfield values.
+It renders for display (LUTs, windowing, colour: :mod:`mmedrag.io.dicom_render`); it does not resample, reorient
+or keep Hounsfield values. With ``max_side`` each frame is downscaled before its RGB copy is made, and the encoded
+pixel data is let go before rendering, so the decoder's own buffers are the peak (``benchmarks/bench_memory.py``).
 """
 
 from __future__ import annotations
@@ -13,24 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from mmedrag._optional import require
+from mmedrag._optional import available, require
 from mmedrag.errors import ConfigError, ImageError, MmedragError
-from mmedrag.io.limits import MAX_PIXELS
+from mmedrag.io.dicom_render import CT_RGB_WINDOWS, WINDOWS, Window, first_value, to_8bit
+from mmedrag.io.limits import MAX_PIXELS, fit
 
 if TYPE_CHECKING:
     from pydicom import Dataset
-
-# CT presets as (centre, width) in Hounsfield units, from Radiopaedia "Windowing (CT)" (W/L table): lungs W1500 L-600,
-# mediastinum W350 L50, brain W80 L40, bone W1800 L400, abdominal soft tissue W400 L50.
-WINDOWS: dict[str, tuple[float, float]] = {
-    "lung": (-600.0, 1500.0),
-    "mediastinum": (50.0, 350.0),
-    "brain": (40.0, 80.0),
-    "bone": (400.0, 1800.0),
-    "abdomen": (50.0, 400.0),
-}
-# Three CT windows as R, G, B: a common way to feed one CT slice to an RGB network without losing contrast.
-CT_RGB_WINDOWS: tuple[str, str, str] = ("lung", "mediastinum", "bone")
 
 # The only tags copied into records: enough to route, group and guard against leakage, and nothing that names
 # the patient (PatientName, PatientBirthDate and the like are never read out).
@@ -44,7 +35,6 @@ METADATA_TAGS: tuple[str, ...] = (
     "SOPInstanceUID",
 )
 
-Window = str | tuple[float, float]
 Frames = Literal["middle", "all"] | int
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -112,15 +102,16 @@ def read_dicom_header(path: str | Path) -> dict[str, str]:
     return dicom_metadata(_read_dataset(require("pydicom", "dicom"), Path(path)))
 
 
-def load_dicom_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """The middle frame of a DICOM file as 8-bit RGB, greys mapped by the file's own VOI (else min-max).
+def load_dicom_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> Image.Image:
+    """The middle frame of a DICOM file as 8-bit RGB, greys mapped by the file's own VOI (else min-max); with
+    ``max_side``, downscaled (Lanczos) so that no side exceeds it.
 
     Raises:
         ImageError: the file is empty, not DICOM, has no pixel data, is truncated, too large, or uses a compression
             no installed plugin decodes (the message names the transfer syntax and the package to install).
         MissingExtraError: pydicom is not installed.
     """
-    return read_dicom(path, max_pixels=max_pixels).image
+    return read_dicom(path, max_pixels=max_pixels, max_side=max_side).image
 
 
 def read_dicom(
@@ -130,6 +121,7 @@ def read_dicom(
     frames: Frames = "middle",
     ct_rgb: bool = False,
     max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
 ) -> DicomImage:
     """Decode ``path`` and render the requested frames as 8-bit RGB.
 
@@ -143,6 +135,7 @@ def read_dicom(
         frames: ``"middle"`` (default), ``"all"``, or a 0-based frame index.
         ct_rgb: for CT, render the lung, mediastinum and bone windows as the R, G and B channels.
         max_pixels: refuse files whose decoded frames hold more pixels than this, checked before decoding.
+        max_side: downscale each rendered frame (Lanczos) so no side exceeds this, before its RGB copy is made.
 
     Raises:
         ConfigError: ``window`` or ``frames`` is not a valid choice.
@@ -153,7 +146,9 @@ def read_dicom(
     path = Path(path)
     dataset = _read_dataset(pydicom, path)
     try:
-        return _render(dataset, path, window=window, frames=frames, ct_rgb=ct_rgb, max_pixels=max_pixels)
+        return _render(
+            dataset, path, window=window, frames=frames, ct_rgb=ct_rgb, max_pixels=max_pixels, max_side=max_side
+        )
     except MmedragError:
         raise
     except Exception as exc:  # decoder plugins raise anything (RuntimeError, ValueError, struct.error, ...)
@@ -228,7 +223,14 @@ def _transfer_syntax(pydicom: Any, dataset: Dataset, path: Path) -> Any:
 
 
 def _render(
-    dataset: Dataset, path: Path, *, window: Window | None, frames: Frames, ct_rgb: bool, max_pixels: int
+    dataset: Dataset,
+    path: Path,
+    *,
+    window: Window | None,
+    frames: Frames,
+    ct_rgb: bool,
+    max_pixels: int,
+    max_side: int | None,
 ) -> DicomImage:
     pydicom = require("pydicom", "dicom")
     if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):
@@ -259,9 +261,16 @@ def _render(
     images: list[Image.Image] = []
     how = ""
     for index in indices:
-        array = _decode_frame(dataset, index)
-        rgb, how = _to_rgb8(array, dataset, photometric, window=window, ct_rgb=ct_rgb and is_ct)
-        images.append(Image.fromarray(rgb, mode="RGB"))
+        array = _decode_frame(dataset, index, syntax)
+        if index == indices[-1]:  # the encoded bytes are read whole: let them go before the rendering copies
+            for keyword in _PIXEL_KEYWORDS:
+                if keyword in dataset:
+                    del dataset[keyword]
+        pixels, how = to_8bit(array, dataset, photometric, window=window, ct_rgb=ct_rgb and is_ct)
+        del array  # the decoded frame goes before the downscaled copy is made
+        image = Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
+        images.append((fit(image, max_side) if max_side else image).convert("RGB"))
+        del pixels, image
     return DicomImage(
         images=images,
         metadata=dicom_metadata(dataset),
@@ -295,106 +304,22 @@ def _frame_indices(frames: Frames, total: int, path: Path) -> tuple[int, ...]:
     return (index,)
 
 
-def _decode_frame(dataset: Dataset, index: int) -> np.ndarray:
+def _decode_frame(dataset: Dataset, index: int, syntax: Any) -> np.ndarray:
     """Decode one frame; YBR_FULL(_422) comes out as RGB (pydicom's default ``as_rgb``).
 
+    JPEG-LS goes to CharLS (``pyjpegls``) when it is installed: pylibjpeg's libjpeg decoder needs twice the frame
+    and keeps about as much allocated after it returns (measured on a 36 MP frame: 277 MB peak, 140 MB kept).
     No warnings filter here (``catch_warnings`` is not thread-safe and ingestion decodes in threads): the header
     size check has run, and Pillow refuses a corrupt JPEG 2000 header that claims more than twice its own limit.
     """
     from pydicom.pixels import pixel_array
 
+    if str(syntax) in _JPEG_LS and available("jpeg_ls"):
+        return pixel_array(dataset, index=index, decoding_plugin="pyjpegls")
     return pixel_array(dataset, index=index)
 
 
-def _to_rgb8(
-    array: np.ndarray, dataset: Dataset, photometric: str, *, window: Window | None, ct_rgb: bool
-) -> tuple[np.ndarray, str]:
-    from pydicom.pixels import apply_color_lut, apply_modality_lut
-
-    if photometric == "PALETTE COLOR":  # PS3.3 C.7.6.3.1.5: stored values index the RGB palette
-        lut = apply_color_lut(array, dataset)[..., :3]
-        return _scale_unsigned(lut, 16 if lut.dtype == np.uint16 else 8), "colour"
-    if array.ndim == 3:  # RGB, or YBR already converted to RGB by pydicom / the JPEG decoder (PS3.3 C.7.6.3.1.2)
-        return _scale_unsigned(array, int(dataset.get("BitsStored") or 8)), "colour"
-    values = np.nan_to_num(apply_modality_lut(array, dataset).astype(np.float64))  # stored values -> HU etc.
-    if ct_rgb:
-        channels = [_window_linear(values, *WINDOWS[name]) for name in CT_RGB_WINDOWS]
-        grey = np.stack(channels, axis=-1)
-        how = f"ct_rgb:{'/'.join(CT_RGB_WINDOWS)}"
-    else:
-        grey, how = _voi(values, dataset, window)
-    if photometric == "MONOCHROME1":  # PS3.3 C.7.6.3.1.2: the minimum value is white, so invert for display
-        grey = 255.0 - grey
-    grey8 = np.rint(grey).clip(0, 255).astype(np.uint8)
-    rgb = grey8 if grey8.ndim == 3 else np.repeat(grey8[..., None], 3, axis=-1)
-    return np.ascontiguousarray(rgb), how
-
-
-def _voi(values: np.ndarray, dataset: Dataset, window: Window | None) -> tuple[np.ndarray, str]:
-    """Map modality values to 0..255: explicit window > the file's VOI LUT or window (PS3.3 C.11.2) > min-max."""
-    is_ct = str(dataset.get("Modality", "")).upper() == "CT"
-    if isinstance(window, str) and is_ct:  # presets are in HU; on other modalities they would be meaningless
-        return _window_linear(values, *WINDOWS[window]), f"preset:{window}"
-    if isinstance(window, tuple):
-        centre, width = float(window[0]), float(window[1])
-        return _window_linear(values, centre, width), f"window:{centre:g}/{width:g}"
-    if dataset.get("VOILUTSequence"):
-        item = dataset.VOILUTSequence[0]
-        if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None:
-            return _voi_lut(values, dataset), "dataset VOI LUT"
-    file_centre, file_width = first_value(dataset.get("WindowCenter")), first_value(dataset.get("WindowWidth"))
-    function = str(dataset.get("VOILUTFunction", "LINEAR")).strip().upper() or "LINEAR"
-    usable = function in {"LINEAR", "LINEAR_EXACT", "SIGMOID"}
-    if file_centre is not None and file_width is not None and file_width > 0 and usable:
-        return _window_linear(values, file_centre, file_width, function), "dataset window"
-    return _min_max(values), "min-max"
-
-
-def first_value(value: Any) -> float | None:
-    """Window Center/Width are multi-valued (alternative views, PS3.3 C.11.2.1.2); the first is the default view."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        value = value[0] if len(value) else None
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _window_linear(values: np.ndarray, centre: float, width: float, function: str = "LINEAR") -> np.ndarray:
-    """PS3.3 C.11.2.1.2.1 (LINEAR), C.11.2.1.3.2 (LINEAR_EXACT) and C.11.2.1.3.1 (SIGMOID) onto 0..255."""
-    if function == "SIGMOID":
-        return 255.0 / (1.0 + np.exp(-4.0 * (values - centre) / width))
-    if function == "LINEAR_EXACT":
-        return np.clip((values - (centre - width / 2.0)) / width, 0.0, 1.0) * 255.0
-    if width <= 1.0:  # degenerate LINEAR window: a threshold at centre - 0.5
-        return np.where(values > centre - 0.5, 255.0, 0.0)
-    return np.clip((values - (centre - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0) * 255.0
-
-
-def _voi_lut(values: np.ndarray, dataset: Dataset) -> np.ndarray:
-    """Apply the first VOI LUT (PS3.3 C.11.2.1.1), scaled by the range of its entries: many LUTs declare 16 bits
-    per entry but only use 12, and the entries' own range is what the LUT author meant as black to white."""
-    from pydicom.pixels import apply_voi
-
-    descriptor = dataset.VOILUTSequence[0].LUTDescriptor
-    entries, first = int(descriptor[0]) or 2**16, int(descriptor[1])
-    table = apply_voi(np.arange(first, first + entries, dtype=np.int64), dataset).astype(np.float64)
-    mapped = apply_voi(np.rint(values).astype(np.int64), dataset).astype(np.float64)
-    low, high = float(table.min()), float(table.max())
-    return np.zeros_like(mapped) if high <= low else (mapped - low) / (high - low) * 255.0
-
-
-def _min_max(values: np.ndarray) -> np.ndarray:
-    low, high = float(values.min()), float(values.max())
-    return np.zeros_like(values) if high <= low else (values - low) / (high - low) * 255.0
-
-
-def _scale_unsigned(array: np.ndarray, bits: int) -> np.ndarray:
-    """Colour samples of ``bits`` bits to 0..255 (8-bit data is kept as is)."""
-    if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
-    top = float(2 ** min(max(bits, 1), 64) - 1)
-    return np.rint(np.clip(array.astype(np.float64), 0, top) / top * 255.0).astype(np.uint8)
+_JPEG_LS = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
 
 
 def _decode_failure(path: Path, dataset: Dataset, exc: Exception) -> str:
@@ -414,3 +339,15 @@ def _decode_failure(path: Path, dataset: Dataset, exc: Exception) -> str:
         fix = f"the data may be corrupt, or install another decoder: pip install {hint}" if hint else "re-export it"
         return f"{path}: decoding '{name}' failed with the installed plugins ({detail[:200]}); {fix}"
     return f"{path}: pixel data is corrupt or inconsistent with its header ({one_line(exc)}); re-export it"
+
+
+__all__ = [
+    "CT_RGB_WINDOWS",
+    "WINDOWS",
+    "DicomImage",
+    "dicom_metadata",
+    "first_value",
+    "load_dicom_image",
+    "read_dicom",
+    "read_dicom_header",
+]

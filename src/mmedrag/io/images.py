@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mmedrag.errors import ImageError
-from mmedrag.io.limits import MAX_PIXELS
+from mmedrag.io.limits import MAX_PIXELS, fit
 from mmedrag.types import Query
 
 # The byte budget counts bit depth and channels: a picture may take as many bytes to decode as MAX_PIXELS RGB pixels
@@ -73,10 +73,10 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | N
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: image file is empty (0 bytes); re-export or remove it")
     if is_dicom(path):
-        from mmedrag.io.dicom import load_dicom_image
+        from mmedrag.io.dicom import read_dicom
 
-        image = load_dicom_image(path, max_pixels=max_pixels)
-        return _with_source_size(fit(image, max_side) if max_side else image, image.size)
+        decoded = read_dicom(path, max_pixels=max_pixels, max_side=max_side)  # downscaled before the RGB copy
+        return _with_source_size(decoded.image, (decoded.columns, decoded.rows))
     try:
         # No warnings filter here: warnings.catch_warnings is not thread-safe, and images decode in thread pools.
         with Image.open(path) as image:
@@ -123,19 +123,6 @@ def _check_budget(path: Path, image: Image.Image, max_pixels: int) -> None:
             f"{path}: {width}x{height} {image.mode} pixels take {needed / 1e6:.0f} MB to decode, over the budget of "
             f"{budget / 1e6:.0f} MB; downsample it or reduce its bit depth first"
         )
-
-
-def fit(image: Image.Image, max_side: int) -> Image.Image:
-    """``image`` downscaled (Lanczos, aspect kept) so neither side exceeds ``max_side``; smaller ones as they are."""
-    width, height = image.size
-    if max(width, height) <= max_side:
-        return image
-    scale = max_side / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    gap = None if image.mode.startswith("I;16") else 3.0  # Pillow's reduce() has no 16-bit mode
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -31,8 +31,8 @@ class ManifestError(DataError):
 
     def __init__(self, path: str | Path, line: int, field: str | None, message: str) -> None:
         self.path, self.line, self.field = str(path), line, field
-        where = f"{path}:{line}" + (f": field {field!r}" if field else "")
-        super().__init__(f"{where}: {message}")
+        self.detail = (f"field {field!r}: " if field else "") + message  # without the file and line
+        super().__init__(f"{path}:{line}: {self.detail}")
 
 
 DUPLICATE_ID_POLICY = (
@@ -204,7 +204,7 @@ def iter_manifest_lines(
                 try:
                     data = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ManifestError(path, number, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
+                    raise ManifestError(path, number, None, f"invalid JSON ({exc.msg} {_position(line, exc)})") from exc
                 except RecursionError as exc:
                     message = f"JSON nested too deeply to read (over {MAX_METADATA_DEPTH} levels is refused)"
                     raise ManifestError(path, number, None, message) from exc
@@ -247,3 +247,11 @@ def write_manifest(records: Iterable[Record], path: str | Path) -> int:
             handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _position(line: str, exc: json.JSONDecodeError) -> str:
+    """Where on the line the JSON broke; past its last character (the parser then points at the next line, column
+    1) it is a value left open."""
+    if exc.pos >= len(line.rstrip()):
+        return "at the end of the line: an object, array or string is not closed"
+    return f"at column {exc.pos + 1}"

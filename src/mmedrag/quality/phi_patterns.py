@@ -53,6 +53,14 @@ _NOT_RIBS = (
 _AGE = r"(?:9\d|1[0-2]\d)"  # over 89: Safe Harbor 164.514(b)(2)(i)(C)
 
 DATE_RULES: tuple[Rule, ...] = (
+    # ISO 8601 date-times (DICOM DT values, HL7 and FHIR exports): 2019-03-03T10:22, ...:13.125Z, ...+02:00
+    (
+        "date",
+        re.compile(
+            rf"(?<![\w.])(?:19|20)\d{{2}}-?{_MONTH_NUMBER}-?{_DAY}T(?:[01]\d|2[0-3]):?[0-5]\d"
+            r"(?::?[0-5]\d(?:[.,]\d+)?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?(?![\w])"
+        ),
+    ),
     ("date", re.compile(rf"(?<![\w.])(?:19|20)\d{{2}}([-/.]){_MONTH_NUMBER}\1{_DAY}(?![\w]|[.]\d)")),  # ISO
     ("date", re.compile(rf"(?<![\w./-])\d{{1,2}}([-/]){_DAY}\1(?:19|20)\d{{2}}(?![\w/-]|[.]\d)")),  # 03/04/2019
     # A two-digit year: only where the numbers are not a list of ribs or levels ("10/11/12 ribs", "T10-11-12").
@@ -101,6 +109,16 @@ TIME_RULES: tuple[Rule, ...] = (
 )
 
 AGE_WORDS = re.compile(r"\b(?i:nonagenarian|centenarian|(?:in\s+(?:his|her|their)\s+)(?:90s|nineties|100s))\b")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+# 90 to 119 in words: ninety, ninety-two, one hundred, a hundred and one, one hundred twelve
+_AGE_NUMBER_WORDS = (
+    rf"(?:ninety(?:[-\s](?:{_UNITS}))?|(?:one|a)[-\s]hundred(?:(?:[-\s]and)?[-\s](?:{_UNITS}|{_TEENS}))?)"
+)
+_YEARS_OLD = r"[-\s]+(?:years?|yrs?)(?:[-\s]+old|\s+of\s+age)?"
+AGE_IN_WORDS = re.compile(
+    rf"\b(?i:(?:aged?|age\s*:?)\s+{_AGE_NUMBER_WORDS}\b(?:{_YEARS_OLD})?|{_AGE_NUMBER_WORDS}{_YEARS_OLD})(?![\w])"
+)
 AGE_RULES: tuple[Rule, ...] = (
     # 92-year-old, 97 y.o., 97yo, 101 yrs, 95 years of age, 97-y/o
     (
@@ -112,6 +130,7 @@ AGE_RULES: tuple[Rule, ...] = (
     ),
     ("age", re.compile(rf"\b(?i:aged?|age\s*:|age\s+of)\s*(?P<value>{_AGE})(?![\w.]|\.\d)")),  # aged 102, age: 97
     ("age", AGE_WORDS),
+    ("age", AGE_IN_WORDS),  # ninety-two-year-old, aged ninety, one hundred and one years old
 )
 
 _EXTENSION = r"(?:\s?(?:x|ext\.?\s?)\d{1,5})?"
@@ -131,6 +150,17 @@ PHONE_RULES: tuple[Rule, ...] = (
             + r"\b"
         ),
     ),
+    # A number with an extension: "555 0199 extension 24", "555-0177 x12", "(555) 013 2255, extension 9".
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w.,/-])(?:\(\d{2,5}\)\s?)?\d{2,5}(?:[\s.-]\d{2,5}){1,3},?\s*(?i:ext\.?|extension|x)\s?\d{1,5}\b"
+        ),
+    ),
+    # An extension on its own, word and number: "ext 4417", "extension 5520".
+    ("phone", re.compile(r"\b(?i:ext\.?|extension)\s*[:#]?\s*\d{2,5}\b")),
+    # National numbers with a trunk 0 (UK, much of Europe): "020 7946 0958", "01632 960 123", "0161 496 0754".
+    ("phone", re.compile(r"(?<![\w.,/:-])0\d{2,4}[\s-]\d{3,4}[\s-]\d{3,4}(?![\w-]|[.,]\d)")),
     # A local number or an extension after a label: "pager 4-1234", "ext. 5567", "fax: 555 0134".
     (
         "phone",
@@ -167,14 +197,27 @@ _ID_LABEL = (
     r"|licen[cs]e\s+(?:plate|number|no\.?|#)|certificate\s+(?:number|no\.?|#)|DEA(?:\s+#)?|NPI"
     r"|serial\s+(?:number|no\.?|#)|device\s+(?:id|serial)|VIN|badge\s+(?:number|#)"
     r"|case\s+(?:number|no\.?|#)|study\s+(?:id|number)|requisition(?:\s+(?:number|no\.?|#))?|order\s+(?:number|#)"
+    # Hospital and national patient numbers outside the US: "Hospital no: QZ4419TT", "NHS number 943 476 5919"
+    r"|(?:hospital|unit|NHS|CHI|record|registration|health\s+card|insurance|patient|pt\.?)\s+(?:number|no\.?|#|id|ref)"
+    r"|patient\s+(?:ref(?:erence)?|identifier)|identifier|reference|ref"
 )
+# Serial numbers: "S/N: RZB404417H", "SN 88F-2231-ZK", "serial no. 4471-AC-22" (capital S/N and SN only: "sn" is tin).
+_SERIAL_LABEL = r"(?:\b(?:device\s+)?(?:S/N|SN)|\b(?i:(?:device\s+)?serial(?:\s+(?:number|no\.?|#))?))"
 ID_RULES: tuple[Rule, ...] = (
     ("id", re.compile(r"(?<![\w-])\d{3}([\s.-])\d{2}\1\d{4}(?![\w-])")),  # SSN-shaped, dashed or spaced
     (
         "id",
         re.compile(
             rf"\b(?i:{_ID_LABEL})(?![A-Za-z])\s*(?:[:#=]|is|no\.?)?\s*[:#]?\s*"
-            r"(?P<value>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}|\d{3}[\s.-]\d{2}[\s.-]\d{4})"
+            r"(?P<value>\d{3}[\s.-]\d{2}[\s.-]\d{4}|\d{2,4}(?:\s\d{2,4}){1,3}(?![\w.])"
+            r"|(?=[A-Za-z0-9/-]*\d)[A-Za-z0-9][A-Za-z0-9/-]{3,}(?<![/-]))"
+        ),
+    ),
+    (
+        "id",
+        re.compile(
+            rf"{_SERIAL_LABEL}(?![A-Za-z])\s*(?:[:#=]|is)?\s*"
+            r"(?P<value>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}(?<!-))"
         ),
     ),
     # Six or more digits standing alone: MRN- and accession-like. Not inside words ("CXR1234567") or decimals.
@@ -230,6 +273,29 @@ SHIP = re.compile(r"\bUS(?:NS|NV|S|CGC)\s+[A-Z][a-z]+(?:,\s+[ADF]PO\s+A[AEP]\s+\
 _ADDRESS_CUE = (
     r"(?i:resides|residing|lives|living|reside|live|home|address(?:ed)?|residence|located|moved)\b[^.;\n]{0,12}?"
 )
+# Street names of continental Europe, with or without a house number before or after (no ZIP needed):
+# "17 Rue des Lilas", "Via Roma 45", "Calle de Alcalá 50", "Hauptstraße 12", "Kerkstraat 21", "ul. Kwiatowa 5".
+_EU_NAME = r"[A-ZÀ-ÖØ-ÞŁŚŻŹĆ][^\W\d_]+(?:[\s-][A-ZÀ-ÖØ-ÞŁŚŻŹĆ][^\W\d_]+){0,3}"
+_FR_WAY = r"(?:Rue|Avenue|Boulevard|Bd|Place|Quai|Allée|Impasse|Chemin|Cours|Passage|Square|Faubourg)"
+_FR_LINK = r"(?:de\s+la\s+|de\s+l'|des\s+|du\s+|de\s+|d'|la\s+|le\s+)?"
+_SOUTH_WAY = (
+    r"(?:Via|Viale|Piazza|Piazzale|Corso|Largo|Vicolo|Calle|Avenida|Paseo|Plaza|Carrer|Rua|Travessa|Praça|Largo)"
+)
+_SOUTH_LINK = r"(?:(?:de\s+la|de|del|della|delle|dei|degli|di|da|das|do|dos|dels)\s+)?"
+_COMPOUND = (
+    r"[A-ZÀ-ÖØ-Þ][^\W\d_]{1,}?(?:straße|strasse|str\.|weg|gasse|allee|platz|damm|ufer|chaussee|gracht|straat|laan|plein"
+    r"|steeg|kade|singel|gade|gata|gatan|vägen|vej|veien|vegen|katu|tie)"
+)
+_HOUSE_NUMBER = r"\d{1,4}(?:\s?[a-zA-Z]\b|\s?(?:bis|ter)\b)?"
+EU_ADDRESS_RULES: tuple[Rule, ...] = (
+    ("address", re.compile(rf"(?<![\w.,/-]){_HOUSE_NUMBER},?\s+{_FR_WAY}\s+{_FR_LINK}{_EU_NAME}")),
+    (
+        "address",
+        re.compile(rf"\b{_SOUTH_WAY}\s+{_SOUTH_LINK}{_EU_NAME},?\s+{_HOUSE_NUMBER}(?![\w/-]|[.,]\d|\s?[x×]\s?\d)"),
+    ),
+    ("address", re.compile(rf"\b{_COMPOUND}\s+{_HOUSE_NUMBER}(?![\w/-]|[.,]\d|\s?(?:x|×|cm|mm)\b)")),
+    ("address", re.compile(rf"\b(?:ul|al|os|pl)\.\s+{_EU_NAME}\s+{_HOUSE_NUMBER}(?![\w/-]|[.,]\d)")),
+)
 ADDRESS_RULES: tuple[Rule, ...] = (
     # 1234 North Oak Street, Apt. 5 / 221B Baker St / 98754 MYERS SQUARES
     ("address", re.compile(rf"{_HOUSE}(?:{_STREET_WORD}\s+){{1,3}}{_SUFFIX}\b\.?(?:,?\s+{_UNIT})?")),
@@ -248,13 +314,14 @@ ADDRESS_RULES: tuple[Rule, ...] = (
     # US military and diplomatic mail: "Unit 6277 Box 2793, DPO AP 16292", "USCGC Brewer, FPO AA 17907"
     ("address", re.compile(r"\b(?:(?:Unit|PSC)\s+\d+,?\s+Box\s+\d+,?\s+)?[ADF]PO\s+A[AEP]\s+\d{5}\b")),
     ("address", SHIP),
+    *EU_ADDRESS_RULES,
 )
 
 KINDS: tuple[str, ...] = ("name", "date", "age", "address", "phone", "email", "url", "ip", "id", "time")
 PRIORITY = {kind: rank for rank, kind in enumerate(("email", "url", "ip", "phone", "id", "address", "date"))}
 PRIORITY |= {"time": 7, "age": 8, "name": 9}
 # The rules that can match text without a digit; phi.py runs only these on digit-free text (most sentences).
-DIGIT_FREE = frozenset({EMAIL, AGE_WORDS, SHIP})
+DIGIT_FREE = frozenset({EMAIL, AGE_WORDS, AGE_IN_WORDS, SHIP})
 RULES: tuple[Rule, ...] = (
     *EMAIL_RULES,
     *IP_RULES,

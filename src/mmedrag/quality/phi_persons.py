@@ -1,15 +1,19 @@
 """Find people's names in report text (HIPAA Safe Harbor 45 CFR 164.514(b)(2)(i)(A)) without a language model.
 
 Four cues, each followed by a walk over name-shaped tokens (Title case, UPPER case, initials, O'Neil, McDonald,
-hyphenated, and the particles of multi-word surnames: van der Berg, de la Cruz):
+hyphenated, the particles of multi-word surnames: van der Berg, de la Cruz, and words of scripts without letter
+case: 王伟, محمد):
 
-- a title, in any case: ``Dr. Smith``, ``DR. SMITH``, ``Mrs. van der Berg``, ``Doctor Jones``;
+- a title, in any case: ``Dr. Smith``, ``DR. SMITH``, ``Mrs. van der Berg``, ``Doctor Jones``, ``dr. o'neil``;
 - a label: ``Patient name: DOE, JOHN``, ``Referring physician: ...``, ``Dictated by ...``, ``cc: ...``;
 - a post-nominal: ``John Smith, MD``, ``J. Smith RN``;
 - a given name from :data:`~mmedrag.quality.phi_names.GIVEN_NAMES` followed by a surname: ``Mary Ann O'Neil-Smith``.
 
+After a title or a ``label:``, names may be written in lower case (``seen by dr. o'neil``, ``ordering provider:
+naomi feld``); after a bare label in lower case (``dictated by jennifer walsh``) the first word must be a given name.
 The walk stops at function words, report vocabulary and de-identification marks (``XXXX``), so that "Dr. XXXX" and
-"discussed with Dr. Smith at 10:30" redact only the name.
+"discussed with Dr. Smith at 10:30" redact only the name. A name-shaped run followed by an eponym's noun ("Austin
+Flint murmur", "Sister Mary Joseph nodule") is medicine, not a person (:mod:`~mmedrag.quality.phi_eponyms`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from mmedrag.quality.phi_eponyms import is_eponym
 from mmedrag.quality.phi_names import GIVEN_NAMES
 
 # Any Unicode letter ([^\W\d_]), not only Latin-1: "Dr. Şener", "Patrik Němečková", "Erdoğan".
@@ -44,10 +49,21 @@ _STOP_TEXT = """
     westermark fleischner bochdalek morgagni zenker meckel alzheimer marfan virchow
 """
 _STOP = frozenset(_STOP_TEXT.split())
+# Lower-case words that end a lower-case name ("dr. smith may call back"); some are names in Title case (May, Will,
+# Said), so they stop only a lower-case walk.
+_LOWER_STOP_TEXT = """
+    requested recommended ordered saw seen states stated said says agree asked wants will would can may should
+    also again only all any some here please thanks thank
+"""
+_LOWER_STOP = frozenset(_LOWER_STOP_TEXT.split())
 # Titles in Title case, or in capitals with a period: "MR imaging", "MS plaques" and "DR cassette" are not people.
 _TITLE = re.compile(
     r"(?<![\w])(?:(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Professor|Nurse|Sister|Sr|MRS|MISS|DOCTOR|PROFESSOR|NURSE|doctor)"
-    r"\.?|(?:DR|MR|MS|MX|PROF|SR)\.)(?=\s)"
+    r"\.?|(?:DR|MR|MS|MX|PROF|SR)\.|(?:dr|mrs|prof|professor)\.?|(?:mr|ms|mx)\.)(?=\s)"
+    # lower case: "dr. o'neil", "mrs pemberton"; "mr" and "ms" only with a period ("mr angiography", "ms plaques")
+    r"|(?<![\w])mr(?=\s+(?!(?:imaging|angiograph|angiogram|enterograph|venograph|spectroscop|perfusion|diffusion|"
+    r"elastograph|arthrogra|urograph|sequence|scan|study|exam|signal|compatible|conditional|safe|unsafe|contrast|"
+    r"guided|fluoroscop|brain|spine|head|chest|abdomen|pelvis|knee|shoulder|of|and|or|with|without)))"
 )
 _LABEL = re.compile(
     r"(?<![\w])(?i:(?:patient|pt|full|first|last|given|family|maiden)(?:'s)?\s+name|(?<![^\n])name|patient|referring(?:\s+(?:physician|doctor|provider|md|clinician))?"
@@ -56,9 +72,11 @@ _LABEL = re.compile(
     r"|physician|surgeon|resident|fellow|technologist|tech|sonographer|guardian|mother|father|spouse|wife|husband"
     r"|next\s+of\s+kin|emergency\s+contact|cc|copy\s+to|(?:electronically\s+)?signed(?:\s+by)?|dictated(?:\s+by)?"
     r"|transcribed(?:\s+by)?|read\s+by|reviewed\s+by|interpreted\s+by|reported\s+by|verified\s+by|approved\s+by"
-    r"|performed\s+by|attested\s+by|results?\s+(?:called|given|discussed)\s+to|(?:called|paged|notified)\s+to)"
-    r"(?:\s*[:#-]\s*|\s+(?=[A-Z]))"
+    r"|performed\s+by|attested\s+by|results?\s+(?:called|given|discussed)\s+to|(?:called|paged|notified)\s+to"
+    r"|seen\s+by|ordering\s+provider)"
+    r"(?:\s*[:#-]\s*|\s+(?=[^\W\d_]))"
 )
+_BY_LABEL = re.compile(r"(?i:\bby|\bto)\s*$")  # "dictated by", "results given to": a person follows
 _VERB = re.compile(
     r"(?<![\w])(?i:discussed\s+with|spoke\s+(?:with|to)|spoken\s+to|communicated\s+to|conveyed\s+to|relayed\s+to"
     r"|telephoned|notified|informed|paged|called|contacted|reviewed\s+with|d/w)\s+(?=[A-Z])"
@@ -70,25 +88,28 @@ _POSTNOMINAL = re.compile(
 _MAX_TOKENS = 4
 
 
-def _name_like(word: str, upper_context: bool) -> bool:
-    """A Title-case word (O'Neil, McDonald, Smith-Jones), an initial, or an UPPER word where the text shouts."""
+def _name_like(word: str, upper_context: bool, lower_context: bool = False) -> bool:
+    """A Title-case word (O'Neil, McDonald, Smith-Jones), an initial, an UPPER word where the text shouts, a word of a
+    script without case (after a cue), or, after a cue in lower-case text, a lower-case word that is no report word."""
     core = word.rstrip(".")
     if not core or core.lower() in _STOP or re.fullmatch(r"X{2,}", re.sub(r"[^A-Za-z]", "", core)):
         return False
+    if not core[0].isupper() and not core[0].islower():
+        return True  # Chinese, Japanese, Korean, Arabic, Hebrew, Thai, ...: no case to go by
     if len(core) == 1:
         return core.isupper() and word.endswith(".")
-    first, rest = core[0], core[1:].replace("'", "").replace("\u2019", "").replace("-", "")
-    if not first.isupper():
+    if core.islower():
+        return lower_context and core not in _LOWER_STOP
+    rest = core[1:].replace("'", "").replace("\u2019", "").replace("-", "")
+    if not core[0].isupper():
         return False
-    if rest.isupper():
-        return upper_context
-    return any(c.islower() for c in rest)
+    return upper_context if rest.isupper() else any(c.islower() for c in rest)
 
 
-def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
+def _walk(text: str, start: int, allow_comma: bool, upper_context: bool, lower_context: bool = False) -> int:
     """End of the run of name tokens from ``start`` (``start`` itself if there is none)."""
     end, position, taken, commas = start, start, 0, 0
-    while taken < _MAX_TOKENS:
+    while taken < (3 if lower_context else _MAX_TOKENS):
         match = _TOKEN.match(text, position)
         if match is None:
             if allow_comma and not commas and taken and text.startswith(",", position):
@@ -96,12 +117,12 @@ def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
                 continue
             break
         word = match.group(1)
-        if word.lower() in _PARTICLES and _surname_follows(text, match.end(), upper_context):
+        if word.lower() in _PARTICLES and _surname_follows(text, match.end(), upper_context, lower_context):
             position = match.end()  # "van der Berg": the particles belong to the surname that follows
             continue
         if taken and word.rstrip(".").lower() in _GENERATIONS:
             return match.end()  # "Koch II", "Smith Jr."
-        if not (_name_like(word, upper_context) or word[:1].isupper() and word.lower() in _PARTICLES):
+        if not (_name_like(word, upper_context, lower_context) or word[:1].isupper() and word.lower() in _PARTICLES):
             break
         taken += 1
         position = match.end()
@@ -111,11 +132,11 @@ def _walk(text: str, start: int, allow_comma: bool, upper_context: bool) -> int:
     return end
 
 
-def _surname_follows(text: str, position: int, upper_context: bool) -> bool:
+def _surname_follows(text: str, position: int, upper_context: bool, lower_context: bool = False) -> bool:
     """Whether more particles and then a name-like token follow ``position`` ("der Berg" after "van")."""
     while (match := _TOKEN.match(text, position)) is not None:
         word = match.group(1)
-        if _name_like(word, upper_context):
+        if word.lower() not in _PARTICLES and _name_like(word, upper_context, lower_context):
             return True
         if word.lower() not in _PARTICLES:
             return False
@@ -131,18 +152,30 @@ def _shouting(text: str, position: int) -> bool:
 
 
 def find_names(text: str) -> Iterator[tuple[int, int]]:
-    """Character spans of what looks like a person's name (the name only: "Dr. [name]", "Patient name: [name]")."""
+    """Character spans of what looks like a person's name (the name only: "Dr. [name]", "Patient name: [name]");
+    eponyms ("Austin Flint murmur") are left out."""
+    for start, end in _name_spans(text):
+        if not is_eponym(text, start, end):
+            yield start, end
+
+
+def _name_spans(text: str) -> Iterator[tuple[int, int]]:
     for cue in (_TITLE, _LABEL, _VERB):
         for match in cue.finditer(text):
             start = match.end()
             while start < len(text) and text[start].isspace():
                 start += 1
             # A title or a "Label:" is cue enough (and may be followed by a name in capitals); a bare label or verb
-            # ("Patient Information", "called Radiology") needs a given name to follow.
-            strong = cue is _TITLE or (cue is _LABEL and any(c in match.group() for c in ":#-"))
+            # ("Patient Information", "called Radiology") needs a given name to follow, except "... by" and "... to"
+            # labels before a capitalised or caseless word ("Signed by Иван Петров").
+            colon = cue is _LABEL and any(c in match.group() for c in ":#-")
+            strong = cue is _TITLE or colon
             if cue is _TITLE and match.group().isupper() and not _upper_word_at(text, start):
                 continue  # "on MR. Cysts do not enhance": a capital title needs a capital name ("MR. SMITH")
-            end = _walk(text, start, cue is _LABEL, strong or _shouting(text, start))
+            lower = _lower_word_at(text, start)
+            if cue is _LABEL and not colon and not lower and _BY_LABEL.search(match.group().rstrip()):
+                strong = True
+            end = _walk(text, start, cue is _LABEL, strong or _shouting(text, start), lower)
             if end > start and (strong or _given(text[start:end])):
                 yield start, end
     yield from _given_name_runs(text)
@@ -150,6 +183,12 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
         start = _walk_back(text, match.start())
         if start < match.start():
             yield start, match.start()
+
+
+def _lower_word_at(text: str, position: int) -> bool:
+    """Whether the word at ``position`` is in lower case ("dr. o'neil", "dictated by jennifer walsh")."""
+    match = _TOKEN.match(text, position)
+    return match is not None and match.group(1)[:1].islower()
 
 
 def _upper_word_at(text: str, position: int) -> bool:

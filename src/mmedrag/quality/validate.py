@@ -73,24 +73,24 @@ def records_from_questions(questions: Iterable[Question]) -> list[Record]:
 
 
 def _iter_source(
-    source: str | Path, errors: list[Problem], data_root: str | Path | None = None
+    source: str | Path, errors: list[Problem], data_root: str | Path | None = None, fmt: str = "auto"
 ) -> Iterator[tuple[Record, str | None, int | None]]:
     """Records of a manifest (with line numbers; image paths confined to ``data_root``, default the manifest's
-    folder) or of any dataset a reader knows (VQA sets become image records)."""
+    folder) or of any dataset a reader knows (VQA sets become image records); ``fmt`` names the reader."""
     from mmedrag.io.manifest import ManifestError, iter_manifest_lines
     from mmedrag.io.readers import SkippedItem, detect_format, iter_source
 
     path = Path(source)
-    if detect_format(path) == "manifest":
+    if (detect_format(path) if fmt == "auto" else fmt) == "manifest":
         bad: list[ManifestError] = []
         for line, record in iter_manifest_lines(path, root=data_root, errors=bad, confine=True):
-            errors.extend(Problem(e.args[0], manifest=e.path, line=e.line) for e in bad)
+            errors.extend(Problem(e.detail, manifest=e.path, line=e.line) for e in bad)
             bad.clear()
             yield record, str(path), line
-        errors.extend(Problem(e.args[0], manifest=e.path, line=e.line) for e in bad)
+        errors.extend(Problem(e.detail, manifest=e.path, line=e.line) for e in bad)
         return
     questions: list[Question] = []
-    for item in iter_source(path):
+    for item in iter_source(path, fmt):
         if isinstance(item, Record):
             yield item, None, None
         elif isinstance(item, Question):
@@ -275,6 +275,7 @@ def validate(
     max_near_candidates: int = 20_000,
     chunk_size: int = 256,
     data_root: str | Path | None = None,
+    fmt: str = "auto",
 ) -> ValidationReport:
     """Check a corpus for unreadable images, short reports, duplicate images and KB/test leakage.
 
@@ -299,6 +300,7 @@ def validate(
         chunk_size: images decoded per batch; bounds the memory held by images in flight.
         data_root: the folder manifest image paths must stay in (default: each manifest's folder); lines that
             point outside it (``../``, absolute paths, symlinks) are read errors.
+        fmt: the reader for every source path (``auto``: detected for each).
     """
     from mmedrag.errors import ConfigError
     from mmedrag.progress import track
@@ -314,7 +316,7 @@ def validate(
     report = ValidationReport(settings=settings, phi=PhiSummary() if phi else None)
     state = _Validator(report, set(kb_splits), set(test_splits), (max_examples, max_near_candidates))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        stream = _records(sources, report.read_errors, data_root)
+        stream = _records(sources, report.read_errors, data_root, fmt)
         for record, manifest, line in track(stream, "validating", _total(sources) if progress else None, progress):
             state.add(record, manifest, line)
             if len(state.pending) >= chunk_size:
@@ -342,13 +344,16 @@ def _total(sources: Iterable[str | Path | Record]) -> int | None:
 
 
 def _records(
-    sources: Iterable[str | Path | Record], errors: list[Problem], data_root: str | Path | None = None
+    sources: Iterable[str | Path | Record],
+    errors: list[Problem],
+    data_root: str | Path | None = None,
+    fmt: str = "auto",
 ) -> Iterator[tuple[Record, str | None, int | None]]:
     for source in sources:
         if isinstance(source, Record):
             yield source, None, None
         elif isinstance(source, str | os.PathLike):
-            yield from _iter_source(source, errors, data_root)
+            yield from _iter_source(source, errors, data_root, fmt)
         else:
             raise DataError(f"cannot validate a {type(source).__name__}; pass manifest paths, folders or records")
 

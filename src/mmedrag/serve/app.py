@@ -2,7 +2,7 @@
 
 Routes (all JSON errors are ``{"error": {"code", "type", "message"}}`` with one-line messages):
 
-* ``GET /healthz`` alive; ``GET /readyz`` pipeline loaded and index open (503 before);
+* ``GET /healthz`` alive; ``GET /readyz`` pipeline loaded, index open, warm-up query answered (503 before);
 * ``POST /v1/ask`` multipart or JSON -> the ``mmedrag ask --json`` object plus ``summary``, ``evidence``, ``served_by``;
 * ``POST /v1/search`` image and/or text -> cited cases, no generation;
 * ``GET /v1/cases/{id}`` and ``/v1/cases/{id}/thumbnail``: ids are looked up in the records store, never used as
@@ -32,6 +32,7 @@ from mmedrag.serve.parsing import ASK_FORM, first_error, read_ask, read_json
 from mmedrag.serve.schemas import AskRequest, SearchRequest
 from mmedrag.serve.service import Caller, PipelineSource, Service
 from mmedrag.serve.settings import ServeSettings
+from mmedrag.serve.stopping import Drain, on_sigterm
 from mmedrag.serve.uploads import decode_base64
 from mmedrag.serve.views import ask_payload, case_payload
 from mmedrag.types import Query
@@ -57,11 +58,13 @@ def create_app(pipeline: PipelineSource, settings: ServeSettings | None = None) 
 
     settings = settings or ServeSettings()
     service = Service(pipeline, settings)
+    drain = Drain(settings.drain_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         await service.start()
         _on_sighup(service)
+        on_sigterm(drain)
         yield
         await service.stop()  # uvicorn has stopped accepting and waited for open requests: drain the queue
 
@@ -73,7 +76,7 @@ def create_app(pipeline: PipelineSource, settings: ServeSettings | None = None) 
         summary="Multimodal retrieval-augmented answers about medical images, with the cases they rest on.",
         lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.service, app.state.drain = service, drain
 
     _add_error_handlers(app)
     caller = _caller(service)
@@ -85,7 +88,7 @@ def create_app(pipeline: PipelineSource, settings: ServeSettings | None = None) 
 
     add_openai_routes(app, service, caller)
     add_page_routes(app, service)
-    app.add_middleware(ServiceMiddleware, service=service)
+    app.add_middleware(ServiceMiddleware, service=service, drain=drain)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -185,7 +188,8 @@ def _add_operation_routes(app: Any, service: Service, caller: Callable[[Any], Ca
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> dict[str, Any]:
-        """Ready: the pipeline is loaded and its indexes are open (503 until then)."""
+        """Ready: the pipeline is loaded, its indexes are open and a warm-up query has run (503 until then and once
+        SIGTERM has been received)."""
         snapshot = service.current()
         return {"status": "ready", "generation": snapshot.generation, "indexes": snapshot.versions}
 

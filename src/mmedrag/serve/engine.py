@@ -21,9 +21,18 @@ from mmedrag.errors import MmedragError
 from mmedrag.io.images import DECODE_SIDE, load_image
 from mmedrag.pipeline import Bundle, RAGPipeline
 from mmedrag.retrieval.retriever import Retriever
-from mmedrag.types import Record
+from mmedrag.types import Query, Record
 
 _THUMBNAILS = 512
+
+
+def warm_up(pipeline: RAGPipeline) -> None:
+    """Answer a question about a blank image and a question alone, so that every model the default query path uses
+    (image and text encoders, router, generator) is loaded before ``/readyz`` says ready: several load lazily, and
+    a first real question would otherwise wait for them (10-12 s for the text encoder)."""
+    image = Image.new("RGB", (DECODE_SIDE, DECODE_SIDE), (96, 96, 96))
+    question = "Is there an abnormality?"
+    pipeline.answer_batch([Query(text=question, image=image), Query(text=question)])
 
 
 def map_bundles(pipeline: RAGPipeline, change: Callable[[Bundle], Bundle]) -> RAGPipeline:

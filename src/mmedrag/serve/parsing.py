@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mmedrag.serve.errors import ApiError, one_line
+from mmedrag.serve.json_body import loads
 from mmedrag.serve.schemas import MAX_K, AskRequest
 from mmedrag.serve.uploads import decode_base64
 
@@ -23,14 +23,11 @@ ASK_FORM = {
 
 
 async def read_json(request: Any) -> Any:
-    """The request body as JSON (415 for another content type, 400 for malformed JSON)."""
+    """The request body as JSON (415 for another content type; 400 or 422 as :func:`~mmedrag.serve.json_body.loads`)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise ApiError(415, f"send application/json, not {media or 'no content type'}")
-    try:
-        return json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"malformed JSON ({exc})") from None
+    return loads(await request.body())
 
 
 async def read_ask(request: Any, max_bytes: int) -> tuple[AskRequest, bytes | None]:

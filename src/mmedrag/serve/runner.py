@@ -97,25 +97,31 @@ def check_options(options: ServeOptions) -> None:
 def app_from_environment() -> Any:
     """The app for one uvicorn worker process (``--workers N``)."""
     from mmedrag.serve.app import create_app
+    from mmedrag.serve.connections import configure
 
     options = ServeOptions.from_json(os.environ[OPTIONS_VARIABLE])
-    return create_app(pipeline_loader(options), build_settings(options))
+    settings = build_settings(options)
+    configure(settings.header_timeout_s, settings.max_connections_per_address)
+    return create_app(pipeline_loader(options), settings)
 
 
 def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "info") -> None:
     """Run uvicorn until SIGINT/SIGTERM; open requests finish and queued queries are answered before exit."""
     uvicorn = require("uvicorn", "serve")
     from mmedrag.serve.app import create_app
+    from mmedrag.serve.connections import PROTOCOL, configure
     from mmedrag.serve.observability import json_log_config
 
     settings = build_settings(options)  # fail before binding: bad keys, a non-loopback host without keys
     check_options(options)
+    configure(settings.header_timeout_s, settings.max_connections_per_address)
     common: dict[str, Any] = {
+        "http": PROTOCOL,  # h11 with a request-head deadline and a per-address connection cap
         "host": settings.host,
         "port": port,
         "log_config": json_log_config(log_level.upper()),
         "access_log": False,  # the service logs each request itself, as JSON
-        "timeout_graceful_shutdown": 30,
+        "timeout_graceful_shutdown": max(1, round(settings.drain_s)),
         "server_header": False,
     }
     if workers > 1:
@@ -125,7 +131,13 @@ def serve(options: ServeOptions, port: int, workers: int = 1, log_level: str = "
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         _run_workers(uvicorn, workers, common)
         return
-    uvicorn.run(create_app(pipeline_loader(options), settings), **common)
+    from mmedrag.serve.stopping import server
+
+    # uvicorn.run(), but on a server whose SIGTERM exits 0 after the drain (uvicorn re-raises it: exit 143).
+    one = server(uvicorn.Config(create_app(pipeline_loader(options), settings), **common))
+    one.run()
+    if not one.started:  # it never served (the port taken, the start-up failed): uvicorn.run's exit status
+        raise SystemExit(3)
 
 
 def _run_workers(uvicorn: Any, workers: int, common: dict[str, Any]) -> None:

@@ -14,12 +14,12 @@ from PIL import Image
 
 from mmedrag.pipeline import RAGPipeline
 from mmedrag.serve.batching import MicroBatcher
-from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes
+from mmedrag.serve.decode_budget import DecodeBudget, decode_and_release, decode_cost
+from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes, warm_up
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import AuditLog, Metrics
 from mmedrag.serve.security import KeyRing, RateLimiter
 from mmedrag.serve.settings import ServeSettings
-from mmedrag.serve.uploads import decode_image
 from mmedrag.serve.views import status_of
 from mmedrag.types import Answer, Hit, Query
 
@@ -53,6 +53,7 @@ class Service:
         self.audit = AuditLog(settings.audit_log, settings.audit_questions)
         self.thumbnails = Thumbnails(settings.thumbnail_px)
         self.batcher: MicroBatcher | None = None
+        self.decodes = DecodeBudget(settings.decode_budget_mb << 20, retry_after_s=settings.retry_after_s)
         self._reload_lock = asyncio.Lock()
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -68,7 +69,10 @@ class Service:
             on_batch=self.metrics.batch_size.observe,
         )
         self.batcher.start()
+        batcher = self.batcher
+        self.metrics.queue_depth.set_function(lambda: batcher.depth)  # read when scraped, never a stale value
         if isinstance(self._source, RAGPipeline):
+            await asyncio.get_running_loop().run_in_executor(self.executor, warm_up, self._source)
             self._install(self._source, 1)
         else:
             asyncio.get_running_loop().create_task(self._load(self._source))
@@ -76,6 +80,8 @@ class Service:
     async def _load(self, loader: Callable[[], RAGPipeline]) -> None:
         try:
             pipeline = await asyncio.get_running_loop().run_in_executor(self.executor, loader)
+            # Ready only once every model the default query path uses has answered one query (lazy loads done).
+            await asyncio.get_running_loop().run_in_executor(self.executor, warm_up, pipeline)
         except Exception as exc:  # the service stays up and says why it is not ready
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("the pipeline failed to load")
@@ -122,9 +128,12 @@ class Service:
         return Caller(key_id, admin, address)
 
     async def decode(self, data: bytes) -> Image.Image:
-        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free."""
+        """Decode an upload on a worker thread (Pillow releases the GIL), keeping the event loop free, within the
+        decode memory budget (:mod:`mmedrag.serve.decode_budget`: queued, then 503)."""
         settings = self.settings
-        return await asyncio.to_thread(decode_image, data, settings.max_pixels, settings.keep_uploads)
+        cost = await asyncio.to_thread(decode_cost, data)
+        async with self.decodes.hold(cost):
+            return await asyncio.to_thread(decode_and_release, data, settings.max_pixels, settings.keep_uploads)
 
     async def ask(
         self, query: Query, k: int | None = None, baseline: bool = False
@@ -133,7 +142,6 @@ class Service:
         the one that answered."""
         self.current()  # 503 before queueing while the pipeline loads
         assert self.batcher is not None
-        self.metrics.queue_depth.set(self.batcher.depth)
         asked = replace(query, max_references=k) if k is not None else query
         jobs = [self.batcher.submit(asked)]
         if baseline:

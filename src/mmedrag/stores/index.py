@@ -72,6 +72,7 @@ class FolderIndex:
         self.records, self.spaces = records, spaces
         self.info = info or {}
         self.base = base  # the version this copy was loaded from (None: created empty)
+        self.checksums: integrity.BackgroundCheck | None = None  # a large version's checksums, checked after load
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -97,10 +98,16 @@ class FolderIndex:
         exclusions: Sequence[Exclusion | None] | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Best ``k`` ``(record id, score)`` per query row; filters and exclusions become allow-lists here."""
+        self._refuse_damage()
         return search_folder(self.records, self.spaces, vectors, space, k, filters, exclusions)
 
     def get(self, ids: Sequence[str]) -> dict[str, Record]:
+        self._refuse_damage()
         return self.records.get(ids)
+
+    def _refuse_damage(self) -> None:
+        if self.checksums is not None and self.checksums.problem:
+            raise IndexFolderError(self.checksums.problem)
 
     def count(self) -> int:
         return self.records.count()
@@ -156,6 +163,7 @@ class FolderIndex:
         if meta.get("format") != FORMAT_VERSION:
             raise IndexFolderError(f"{root}: index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild it")
         files = meta.get("files")
+        full = True
         if files is not None:  # indexes saved before checksums were recorded have none to check
             full = full_check or integrity.total_bytes(files) <= integrity.LOAD_CHECKSUM_BYTES
             problems = integrity.file_problems(version, files, full=full)
@@ -177,6 +185,8 @@ class FolderIndex:
         spaces = {name: load_store(spec, version / name, encoder.dim) for name in SPACES}
         index = cls(root, encoder, spec, records, spaces, info=meta.get("info", {}), base=version.name)
         index._check_loaded(version, meta)
+        if files is not None and not full:  # too large to checksum before serving: checked in the background
+            index.checksums = integrity.BackgroundCheck(version, files)
         return index
 
     def _check_loaded(self, version: Path, meta: dict[str, Any]) -> None:
@@ -309,7 +319,13 @@ class FolderIndex:
         every vector belongs to a record. Returns ``{"ok", "problems", "warnings", ...}``; raises nothing for damage.
         """
         root = Path(path)
-        version = versions.current_version(root)
+        pointer = root / versions.CURRENT
+        if not pointer.exists() and not pointer.is_symlink():
+            versions.current_version(root)  # no index here at all: an error naming the folder, not damage
+        try:
+            version = versions.current_version(root)
+        except IndexFolderError as exc:  # CURRENT itself is damaged: damage, reported like any other (exit 1)
+            return {"index": str(root), "version": None, "problems": [str(exc)], "warnings": [], "ok": False}
         report: dict[str, Any] = {"index": str(root), "version": version.name, "problems": [], "warnings": []}
         try:
             meta = integrity.read_meta(version)

@@ -3,8 +3,9 @@
 At save every file of a version gets its SHA-256 and size in ``index.json``, and ``index.json`` carries a digest of
 its own content. On load the sizes, the counts, the id files' checksums and cheap vector invariants (finite values,
 unit length of the vectors an L2-normalising encoder produced) are checked, and every checksum when the version is
-small (:data:`LOAD_CHECKSUM_BYTES`); ``mmedrag index --verify`` and every writer check all checksums. Every problem
-is one line naming the file.
+small (:data:`LOAD_CHECKSUM_BYTES`); a larger version is checksummed in full on a background thread after load
+(:class:`BackgroundCheck`), and the index refuses to search once damage is found. ``mmedrag index --verify`` and
+every writer check all checksums before they go on. Every problem is one line naming the file.
 
 A vector store takes part in the vector checks by offering ``sample_vectors(limit)`` (stored rows, for the finite
 and unit-length checks) and, when its scores are exact inner products, ``lossless = True`` plus writable ``source``
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +154,31 @@ def file_problems(version: Path, files: dict[str, dict[str, Any]], full: bool) -
         elif (full or path.name == _ID_FILE) and file_digest(path) != entry["sha256"]:
             problems.append(f"{path}: checksum mismatch (the file was damaged or changed after it was saved)")
     return problems
+
+
+class BackgroundCheck:
+    """Every checksum of a version too large to checksum during load, computed on a daemon thread (streamed in
+    1 MiB blocks, so memory stays flat); :attr:`problem` holds the first damage found, None while clean."""
+
+    def __init__(self, version: Path, files: dict[str, dict[str, Any]]) -> None:
+        self.problem: str | None = None
+        self._thread = threading.Thread(target=self._run, args=(version, files), name="mmedrag-checksums", daemon=True)
+        self._thread.start()
+
+    def _run(self, version: Path, files: dict[str, dict[str, Any]]) -> None:
+        try:
+            problems = file_problems(version, files, full=True)
+        except OSError as exc:
+            problems = [f"{version}: unreadable ({exc})"]
+        if problems and (version / META).exists():  # a superseded version removed meanwhile is no damage
+            more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            self.problem = f"{problems[0]}{more}; restore the index folder or rebuild it"
+            logging.getLogger("mmedrag.stores").error("index damaged: %s", self.problem)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the check to finish; True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 def total_bytes(files: dict[str, dict[str, Any]]) -> int:

@@ -65,6 +65,30 @@ def test_search_prints_ranked_hits_and_json(index: Path, capsys: pytest.CaptureF
     assert code == 0 and [h["record"]["id"] for h in hits] == ["r6"]
 
 
+@pytest.mark.parametrize("verb", ["search", "ask"])
+def test_an_unknown_query_modality_is_refused_naming_the_known_ones(
+    verb: str, index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "--text" if verb == "search" else "--question"
+    code, out, err = run(capsys, verb, "--index", str(index), text, "effusion", "--modality", "telepathy")
+    assert code == 2 and not out and err.count("\n") == 1
+    assert "unknown modality 'telepathy'; use one of: xray, ct" in err
+    code, out, _ = run(capsys, verb, "--index", str(index), text, "effusion", "--modality", "CR", "--json")
+    assert code == 0  # a DICOM alias is known
+
+
+def test_validate_takes_the_format_its_error_suggests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    code, _, err = run(capsys, "validate", str(folder))
+    assert code == 2 and "pass --format with one of" in err
+    (folder / "notes.jsonl").write_text('{"id": "a", "text": "a report of some words"}\n')
+    code, out, _ = run(capsys, "validate", str(folder / "notes.jsonl"), "--format", "manifest", "--json")
+    assert code == 0 and json.loads(out)["records"] == 1
+    code, _, err = run(capsys, "validate", str(folder), "--format", "nope")
+    assert code == 2 and "unknown format 'nope'" in err
+
+
 def test_ask_json_has_the_documented_fields(
     index: Path, tiny_manifest: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -187,3 +187,13 @@ def test_a_bad_questions_line_is_one_line_naming_it(line: bytes, tmp_path: Path)
     path.write_bytes(b'{"id": "a", "question": "q", "answer": "yes", "task": "closed", "image_path": null}\n' + line)
     with pytest.raises(DataError, match=r"q\.jsonl:2: not a question"):
         read_questions_jsonl(path)
+
+
+@pytest.mark.parametrize(("verb", "flag"), [("ask", "--question"), ("search", "--text")])
+def test_text_that_is_not_utf8_is_refused_in_one_line(
+    verb: str, flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    undecodable = os.fsdecode(b"is there an effusion \xff?")  # how Python hands over argv bytes that are not UTF-8
+    code, out, err = run(capsys, verb, "--index", str(tmp_path / "none"), flag, undecodable)
+    assert code == 2 and not out
+    assert err.count("\n") == 1 and "is not UTF-8 text" in err and "Traceback" not in err

@@ -449,3 +449,39 @@ def test_a_repeated_sop_instance_uid_is_skipped_not_duplicated(study_folder: Pat
     items = ItemSet.collect("dicom", read_dicom_folder(study_folder))
     assert len(items.records) == 4 and len({record.id for record in items.records}) == 4
     assert items.skipped == 1
+
+
+def _renders(path: str) -> list[bytes] | None:
+    try:
+        return [
+            image.tobytes() for image in read_dicom(path, frames="all").images + read_dicom(path, ct_rgb=True).images
+        ]
+    except ImageError:
+        return None
+
+
+def test_strip_by_strip_rendering_gives_the_pixels_of_a_whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped file renders to the same bytes whether its frame is one strip or strips of a few rows (the
+    min-max range, VOI LUTs, windows, palettes, MONOCHROME1 and 16-bit colour all span strips)."""
+    from mmedrag.io import dicom_render
+
+    small = [p for p in TEST_FILES if Path(p).stat().st_size < 600_000]
+    monkeypatch.setattr(dicom_render, "_STRIP_PIXELS", 1 << 40)
+    whole = {path: _renders(path) for path in small}
+    monkeypatch.setattr(dicom_render, "_STRIP_PIXELS", 150)  # strips of one to a few rows, ragged at the bottom
+    decoded = [path for path in small if whole[path] is not None]
+    assert len(decoded) > 40
+    for path in decoded:
+        assert _renders(path) == whole[path], Path(path).name
+
+
+def test_a_downscaled_dicom_equals_the_full_rendering_downscaled(tmp_path: Path) -> None:
+    from mmedrag.io.limits import fit
+
+    path = write_dicom(tmp_path / "big.dcm", np.tile(_ramp(64), (3, 5)), modality="CR")  # 192 x 320
+    full = read_dicom(path)
+    small = read_dicom(path, max_side=100)
+    assert small.image.size == (100, 60) and small.rows == 192 and small.columns == 320
+    assert small.image.tobytes() == fit(full.image, 100).tobytes()
+    loaded = load_image(path, max_side=100)
+    assert loaded.tobytes() == small.image.tobytes() and loaded.info["mmedrag.source_size"] == (320, 192)

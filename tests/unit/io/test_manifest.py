@@ -86,6 +86,16 @@ def test_invalid_json_and_non_utf8_lines_name_the_line(tmp_path: Path) -> None:
     assert read_manifest(path, errors=errors) == []
     assert [e.line for e in errors] == [1, 2]
     assert "invalid JSON" in str(errors[0]) and "not UTF-8" in str(errors[1])
+    # The parser points past the line (line 2, column 1) for an object left open: said in words, not "column 1".
+    assert "at the end of the line: an object, array or string is not closed" in str(errors[0])
+    assert errors[0].detail.startswith("invalid JSON") and str(errors[0]) == f"{path}:1: {errors[0].detail}"
+
+
+def test_invalid_json_inside_a_line_names_its_column(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "m.jsonl", ['{"id": "a", "text": "x"}}'])
+    errors: list[ManifestError] = []
+    read_manifest(path, errors=errors)
+    assert "(Extra data at column 25)" in str(errors[0])
 
 
 def test_bad_lines_are_collected_and_the_rest_is_read(tmp_path: Path) -> None:

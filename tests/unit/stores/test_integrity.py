@@ -283,6 +283,19 @@ def test_verify_cli_reports_an_intact_index_and_names_damage_with_exit_1(
     assert capsys.readouterr().err.count("\n") == 1
 
 
+@pytest.mark.parametrize("pointer", ["garbage/../x", "", "v-000009"])
+def test_a_damaged_current_pointer_is_damage_exit_1_not_a_usage_error(
+    built: Path, capsys: pytest.CaptureFixture[str], pointer: str
+) -> None:
+    (built / "CURRENT").write_text(pointer + "\n")
+    assert main(["index", "--verify", str(built)]) == 1
+    err = capsys.readouterr().err
+    assert "its CURRENT pointer is damaged" in err and "CURRENT" in err.splitlines()[1]
+    assert main(["index", "--verify", str(built), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["version"] is None and "CURRENT" in report["problems"][0]
+
+
 def test_an_index_saved_without_checksums_still_loads_and_verify_says_so(built: Path) -> None:
     rewrite_meta(built, lambda m: {k: v for k, v in m.items() if k not in ("files", "meta_sha256", "spaces")})
     assert FolderIndex.load(built).records.count() == 6
@@ -324,3 +337,23 @@ def test_random_damage_anywhere_is_an_index_error_or_harmless_never_a_traceback(
             assert "\n" not in str(exc)
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0
+
+
+def test_large_indexes_are_checksummed_in_full_after_load_and_refuse_to_search_once_damage_is_found(
+    built: Path, monkeypatch: pytest.MonkeyPatch, hash_encoder: HashEncoder
+) -> None:
+    large_index_checks(monkeypatch)
+    clean = FolderIndex.load(built)
+    assert clean.checksums is not None and clean.checksums.wait(30) and clean.checksums.problem is None
+    path = live(built) / "text" / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    data[-4] ^= 0x01  # the lowest mantissa bit of the last float32: no load-time check can see it
+    path.write_bytes(bytes(data))
+    index = FolderIndex.load(built)  # loads: the sampled checks pass
+    assert index.checksums is not None and index.checksums.wait(30)
+    query = hash_encoder.encode_texts(["effusion"])
+    with pytest.raises(IndexFolderError, match=r"text/vectors\.npy: checksum mismatch.*rebuild") as caught:
+        index.search_records(query, "text", k=2)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(IndexFolderError, match="checksum mismatch"):
+        index.get(["r1"])
