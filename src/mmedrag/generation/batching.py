@@ -8,17 +8,32 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from mmedrag.types import Prompt
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def image_digest(prompt: Prompt) -> str:
     """A content digest of the prompt's images: two prompts about the same pixels match even when loaded twice."""
     digest = hashlib.blake2b(digest_size=16)
     for image in prompt.images:
-        digest.update(f"{image.mode}:{image.size}".encode())
-        digest.update(image.tobytes())
+        _update(digest, image)
     return digest.hexdigest()
+
+
+def image_bytes_digest(image: Image.Image) -> str:
+    """A content digest of one image (mode, size and pixels)."""
+    digest = hashlib.blake2b(digest_size=16)
+    _update(digest, image)
+    return digest.hexdigest()
+
+
+def _update(digest: Any, image: Image.Image) -> None:
+    digest.update(f"{image.mode}:{image.size}".encode())
+    digest.update(image.tobytes())
 
 
 def share_key(prompt: Prompt, adapter: str | None) -> tuple[Hashable, ...]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
-from mmedrag.generation import prefix_cache
+from mmedrag.generation import image_cache as image_cache_module
+from mmedrag.generation import prefix_cache, static_decode
 from mmedrag.generation.batching import padding_fraction, plan_batches, share_key
 from mmedrag.generation.hf_loading import (
     attach_adapter,
@@ -32,6 +33,23 @@ from mmedrag.types import Generation, Prompt
 _YES = ("yes", "Yes", " yes", " Yes")
 _NO = ("no", "No", " no", " No")
 CLOSED_ANSWERS = ("generate", "first_token")
+
+
+def _check_options(counts: tuple[int, int, int, int, int], closed_answer: str, decode_cache: str) -> None:
+    """ConfigError naming the first invalid option (counts: max_new_tokens, batch_size, sort_window, prefill_batch,
+    image_cache)."""
+    max_new_tokens, batch_size, sort_window, prefill_batch, image_cache = counts
+    if min(max_new_tokens, batch_size, sort_window, prefill_batch) < 1 or image_cache < 0:
+        raise ConfigError(
+            f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}), sort_window ({sort_window}) and "
+            f"prefill_batch ({prefill_batch}) must be at least 1, image_cache ({image_cache}) at least 0"
+        )
+    if closed_answer not in CLOSED_ANSWERS:
+        raise ConfigError(f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}")
+    if decode_cache not in static_decode.DECODE_CACHES:
+        raise ConfigError(
+            f"decode_cache {decode_cache!r} is not supported; use one of {', '.join(static_decode.DECODE_CACHES)}"
+        )
 
 
 class HFGenerator:
@@ -52,6 +70,12 @@ class HFGenerator:
         closed_answer: ``"generate"`` decodes closed questions like any other; ``"first_token"`` answers them in
             one forward pass with the larger of P(yes) and P(no) over the first answer token.
         sort_window: prompts (in input order) inside which batches are sorted by prompt length; 1 keeps input order.
+        prefill_batch: share groups whose prefixes are prefilled in one padded forward (1: one forward per group).
+        image_cache: processed images kept for reuse (each image of a batch or a later batch is resized and
+            normalised once; :mod:`mmedrag.generation.image_cache`); 0 processes every prompt's image anew.
+        decode_cache: ``"dynamic"`` (a growing KV cache), ``"static"`` (pre-allocated, written in place) or
+            ``"compiled"`` (static plus a ``torch.compile``-d decode step, CUDA graphs; CUDA only, else static).
+            A model not proven equal on the static path decodes dynamically and says so in ``meta["decode"]``.
         preloaded: ``(model, processor)`` already in memory; ``model`` then only names them.
 
     Raises:
@@ -79,19 +103,16 @@ class HFGenerator:
         share_prefix: bool = True,
         closed_answer: str = "generate",
         sort_window: int = 256,
+        prefill_batch: int = 16,
+        image_cache: int = 64,
+        decode_cache: str = "dynamic",
         preloaded: tuple[Any, Any] | None = None,
     ) -> None:
-        if max_new_tokens < 1 or batch_size < 1 or sort_window < 1:
-            raise ConfigError(
-                f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}) and sort_window ({sort_window}) "
-                "must be at least 1"
-            )
+        _check_options(
+            (max_new_tokens, batch_size, sort_window, prefill_batch, image_cache), closed_answer, decode_cache
+        )
         if do_sample and temperature <= 0:
             raise ConfigError(f"temperature must be positive when sampling, got {temperature}")
-        if closed_answer not in CLOSED_ANSWERS:
-            raise ConfigError(
-                f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}"
-            )
         torch = require("torch", "hf")
         transformers = require("transformers", "hf")
         self.model_id = str(model)
@@ -104,6 +125,7 @@ class HFGenerator:
         self.share_prefix = share_prefix
         self.closed_answer = closed_answer
         self.sort_window = sort_window
+        self.prefill_batch = prefill_batch
         self.device = resolve_device(torch, device)
         self.dtype = resolve_dtype(torch, dtype, self.device)
         if preloaded is not None:  # model and processor already in memory (a benchmark's random-weight model)
@@ -138,6 +160,8 @@ class HFGenerator:
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
         self._rope_holder = prefix_cache.rope_holder(self.model)
+        self.image_cache = image_cache_module.install(self.processor, image_cache)
+        self.decode_cache, self._decode_note = static_decode.plan(self.model, decode_cache, self.device)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under the model's tokenizer, without special tokens."""
@@ -229,16 +253,23 @@ class HFGenerator:
         if layout is None:
             return inputs, None
         torch = require("torch", "hf")
-        prefixes, deltas = [], []
-        for group, length in zip(layout.groups, layout.prefix_lengths, strict=True):
-            first = group[0]
-            single = self._encode([texts[first]], [prompts[first]])
-            row = inputs["input_ids"][first][inputs["attention_mask"][first].bool()]
-            if not torch.equal(single["input_ids"][0], row):  # tokenisation depends on the batch: do not share
-                return inputs, None
-            layers, delta = prefix_cache.prefill(self.model, single, length, self._rope_holder)
-            prefixes.append(layers)
-            deltas.append(delta)
+        count = len(layout.groups)
+        prefixes: list[Any] = [None] * count
+        deltas: list[Any] = [None] * count
+        # Groups of similar prefix length share a forward, so that little of it is padding.
+        order = sorted(range(count), key=lambda g: layout.prefix_lengths[g])
+        for start in range(0, count, self.prefill_batch):
+            chunk = order[start : start + self.prefill_batch]
+            firsts = [layout.groups[g][0] for g in chunk]
+            leaders = self._encode([texts[i] for i in firsts], [prompts[i] for i in firsts])
+            for row, first in enumerate(firsts):
+                mine = leaders["input_ids"][row][leaders["attention_mask"][row].bool()]
+                if not torch.equal(mine, inputs["input_ids"][first][inputs["attention_mask"][first].bool()]):
+                    return inputs, None  # tokenisation depends on the batch: do not share
+            lengths = [layout.prefix_lengths[g] for g in chunk]
+            layers, delta = prefix_cache.prefill(self.model, leaders, lengths, self._rope_holder)
+            for row, group in enumerate(chunk):
+                prefixes[group], deltas[group] = layers[row], delta[row : row + 1]
         if self._rope_holder is not None:
             # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
             self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
@@ -267,7 +298,11 @@ class HFGenerator:
             "prefill_tokens_per_question": round(
                 (layout.prefill_tokens if layout else len(lengths) * max(lengths)) / len(lengths), 1
             ),
+            "prefix_prefills": -(-len(layout.groups) // self.prefill_batch) if layout else 0,
+            "decode": self.decode_cache,
         }
+        if self._decode_note:
+            batch_meta["decode_note"] = self._decode_note
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens, strict=True)):
             stop = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)
@@ -296,6 +331,12 @@ class HFGenerator:
         options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
         if sample:
             options["temperature"] = self.temperature
+        if self.decode_cache != "dynamic":
+            keyword = prefix_cache.cache_keyword(self.model)
+            width = int(arguments["input_ids"].shape[1])
+            cache = static_decode.static_cache(self.model, arguments.get(keyword), width + max_new_tokens)
+            arguments = {**arguments, keyword: cache}
+            options["disable_compile"] = self.decode_cache != "compiled"
         # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push
         # "yes" or "no" (both in the instruction) toward zero.
         return self.model.generate(
@@ -327,8 +368,7 @@ class HFGenerator:
             if not rows or self.max_new_tokens == 1:
                 return tokens, first
             select = torch.tensor(rows, device=output.sequences.device)
-            cache = prefix_cache.returned_cache(output)
-            cache.batch_select_indices(select)
+            cache = static_decode.filled(prefix_cache.returned_cache(output), select)
             if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
                 self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]
             mask = arguments["attention_mask"][select]

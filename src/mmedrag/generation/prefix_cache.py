@@ -104,27 +104,47 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def prefill(model: Any, inputs: dict[str, Any], length: int, rope_holder: Any | None) -> tuple[list[Any], Any]:
-    """Run the first ``length`` tokens of a one-row ``inputs`` (pixels included) and return the per-layer
-    ``(keys, values)`` and, for mrope models, the row's position offset (``rope_deltas``; zeros otherwise)."""
+def prefill(
+    model: Any, inputs: dict[str, Any], lengths: Sequence[int], rope_holder: Any | None
+) -> tuple[list[list[Any]], Any]:
+    """Run the first ``lengths[r]`` tokens of each row of a left-padded ``inputs`` (pixels included) in one forward
+    and return, per row, the per-layer ``(keys, values)`` of those tokens and the rows' position offsets
+    (``rope_deltas`` of mrope models, zeros otherwise; shape ``(rows, 1)``).
+
+    The rows are moved to the left and right-padded to the longest prefix: slot ``j`` of row ``r`` then holds its
+    token ``j`` at position ``j``, exactly as in a one-row prefill, and causal attention never lets a real token see
+    the padding behind it. Only rounding can differ from one forward per row (a different matmul shape).
+    """
     import torch
     from transformers import DynamicCache
 
-    seq = int(inputs["input_ids"].shape[1])
-    sliced = {
-        key: value[:, :length] if value.ndim >= 2 and value.shape[:2] == (1, seq) else value
-        for key, value in inputs.items()
-    }
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    rows, seq = int(ids.shape[0]), int(ids.shape[1])
+    width = max(lengths)
+    starts = (seq - mask.sum(dim=1)).tolist()  # left padding of each row
+    gather = (torch.arange(width, device=ids.device)[None, :] + ids.new_tensor(starts)[:, None]).clamp(max=seq - 1)
+    keep = torch.arange(width, device=ids.device)[None, :] < ids.new_tensor(list(lengths))[:, None]
+    moved = {}
+    for key, value in inputs.items():
+        if key.startswith("pixel") or value.ndim != 2 or tuple(value.shape) != (rows, seq):
+            moved[key] = value  # pixels and per-image tensors are not per-token
+        elif key == "attention_mask":
+            moved[key] = keep.to(value.dtype)
+        else:
+            moved[key] = torch.where(keep, torch.gather(value, 1, gather), torch.zeros_like(value[:, :width]))
     if rope_holder is not None:
         rope_holder.rope_deltas = None  # a stale offset from an earlier batch must not leak into this prefill
     cache = DynamicCache()  # full layers everywhere: sliding layers would drop the prefix the rows still need
     with torch.inference_mode():
-        output = model(**sliced, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
+        output = model(**moved, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
     filled: Any = returned_cache(output) or cache
-    layers = [(layer.keys, layer.values) for layer in filled.layers]
+    layers = [
+        [(layer.keys[r : r + 1, :, :length], layer.values[r : r + 1, :, :length]) for layer in filled.layers]
+        for r, length in enumerate(lengths)
+    ]
     delta = getattr(rope_holder, "rope_deltas", None) if rope_holder is not None else None
     if delta is None:
-        delta = torch.zeros(1, 1, dtype=torch.long, device=inputs["input_ids"].device)
+        delta = torch.zeros(rows, 1, dtype=torch.long, device=ids.device)
     return layers, delta
 
 
