@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--questions", type=int, default=128)
     parser.add_argument("--budget-s", type=float, default=300.0, help="start no setting after this many seconds")
+    parser.add_argument("--settings", default="", help="comma-separated settings to run (default: all)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per setting; the fastest is kept")
     args = parser.parse_args()
     deadline = time.perf_counter() + args.budget_s
     cuda = torch.cuda.is_available() and not args.tiny
@@ -50,22 +52,28 @@ def main() -> None:
     prompts = workload(generator, 5, args.questions, 75, 512)
     name = torch.cuda.get_device_name(0) if cuda else "CPU (smoke test)"
     results: dict[str, Any] = {"device": name, "batch": args.batch, "questions": len(prompts), "settings": {}}
-    for setting in [*SETTINGS, *EXTRA_SETTINGS]:
+    chosen = args.settings.split(",") if args.settings else [*SETTINGS, *EXTRA_SETTINGS]
+    for setting in chosen:
         if time.perf_counter() > deadline:
             results.setdefault("skipped", []).append(setting)
             continue
         warm = workload(generator, 5, args.batch, 75, 512, first_seed=10**6)  # other images: the cache starts cold
         configure(generator, setting, args.batch).generate(warm)
-        totals.clear()
-        sync()
-        started = time.perf_counter()
-        generator.generate(prompts)
-        sync()
-        wall = time.perf_counter() - started
-        row = {"decode": generator.decode_cache, "wall_s": round(wall, 3), "q_per_s": round(len(prompts) / wall, 2)}
-        row |= {phase: round(seconds, 3) for phase, seconds in sorted(totals.items())}
-        row["other"] = round(wall - sum(totals.values()), 3)
-        results["settings"][setting] = row
+        best: dict[str, Any] = {}
+        for _ in range(args.repeats):
+            configure(generator, setting, args.batch)  # a fresh image cache: every repeat starts cold
+            totals.clear()
+            sync()
+            started = time.perf_counter()
+            generator.generate(prompts)
+            sync()
+            wall = time.perf_counter() - started
+            if not best or wall < best["wall_s"]:
+                best = {"decode": generator.decode_cache, "wall_s": round(wall, 3)}
+                best |= {"q_per_s": round(len(prompts) / wall, 2), "best_of": args.repeats}
+                best |= {phase: round(seconds, 3) for phase, seconds in sorted(totals.items())}
+                best["other"] = round(wall - sum(totals.values()), 3)
+        row = results["settings"][setting] = best
         print(setting, json.dumps(row), flush=True)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / "phases.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

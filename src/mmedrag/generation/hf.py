@@ -273,7 +273,9 @@ class HFGenerator:
         if self._rope_holder is not None:
             # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
             self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
-        cache = prefix_cache.expand(prefixes, layout)
+        # A static decode gets its cache built here, layer by layer: never a dynamic copy of it beside it.
+        slots = int(inputs["input_ids"].shape[1]) + self.max_new_tokens if self.decode_cache != "dynamic" else None
+        cache = prefix_cache.expand(prefixes, layout, slots)
         arguments = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
         return {**arguments, prefix_cache.cache_keyword(self.model): cache}, layout
 
@@ -334,7 +336,7 @@ class HFGenerator:
         if self.decode_cache != "dynamic":
             keyword = prefix_cache.cache_keyword(self.model)
             width = int(arguments["input_ids"].shape[1])
-            cache = static_decode.static_cache(self.model, arguments.get(keyword), width + max_new_tokens)
+            cache = static_decode.ensure_static(self.model, arguments.get(keyword), width + max_new_tokens)
             arguments = {**arguments, keyword: cache}
             options["disable_compile"] = self.decode_cache != "compiled"
         # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push

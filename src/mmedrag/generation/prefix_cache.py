@@ -20,9 +20,11 @@ prefill sees the token types, so that holds as well.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from mmedrag.generation import static_decode
 
 _VISION_TYPE_KEYS = ("mm_token_type_ids", "token_type_ids")
 
@@ -148,10 +150,20 @@ def prefill(
     return layers, delta
 
 
-def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
-    """One DynamicCache of ``layout.cached`` slots per row, each row a copy of its group's prefix in place."""
-    import torch
+def expand(prefixes: Sequence[list[Any]], layout: SharedLayout, slots: int | None = None) -> Any:
+    """One cache holding, per row, a copy of its group's prefix in the first ``layout.cached`` slots: a DynamicCache,
+    or with ``slots`` a static cache of that many slots (:mod:`mmedrag.generation.static_decode`), written layer by
+    layer so that the peak memory is the static cache plus one expanded layer."""
     from transformers import DynamicCache
+
+    layers = _expanded_layers(prefixes, layout)
+    if slots is None:
+        return DynamicCache(ddp_cache_data=list(layers))
+    return static_decode.static_from(layers, slots)
+
+
+def _expanded_layers(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Iterator[tuple[Any, Any]]:
+    import torch
 
     first = prefixes[0][0][0]
     rows = torch.tensor(layout.row_groups, device=first.device)
@@ -162,7 +174,6 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
     )
     valid = (position >= 0)[:, None, :, None]
     index = position.clamp(min=0)[:, None, :, None]
-    data = []
     for layer in range(len(prefixes[0])):
         expanded = []
         for part in (0, 1):  # keys, values
@@ -172,8 +183,7 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
             source = stacked[rows]  # (rows, heads, longest, dim)
             gathered = torch.gather(source, 2, index.expand(-1, source.shape[1], -1, source.shape[3]))
             expanded.append(torch.where(valid, gathered, torch.zeros((), dtype=gathered.dtype, device=gathered.device)))
-        data.append((expanded[0], expanded[1]))
-    return DynamicCache(ddp_cache_data=data)
+        yield expanded[0], expanded[1]
 
 
 def cache_keyword(model: Any) -> str:

@@ -11,6 +11,7 @@ Only architectures whose answers were proven equal to the dynamic path (greedy t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 DECODE_CACHES = ("dynamic", "static", "compiled")
@@ -31,27 +32,42 @@ def plan(model: Any, requested: str, device: Any) -> tuple[str, str | None]:
     return requested, None
 
 
-def static_cache(model: Any, prefix: Any | None, slots: int) -> Any:
-    """A static cache of ``slots`` (rounded up) holding the layers of ``prefix`` (a cache whose ``layers`` carry
-    ``keys``/``values``; None for an empty cache). The batch size comes with the first keys written."""
+def static_from(layers: Iterable[tuple[Any, Any]], slots: int) -> Any:
+    """A static cache of ``slots`` (rounded up) per row, holding the ``(keys, values)`` of each layer in turn."""
     from transformers.cache_utils import Cache, StaticLayer
 
     slots = -(-slots // _SLOT_ROUNDING) * _SLOT_ROUNDING
-    count = model.config.get_text_config(decoder=True).num_hidden_layers
-    layers: list[Any] = [StaticLayer(max_cache_len=slots) for _ in range(count)]
-    if prefix is not None:
-        for static, layer in zip(layers, prefix.layers, strict=True):
-            static.update(layer.keys, layer.values)
-    return Cache(layers=layers)
+    built: list[Any] = []
+    for keys, values in layers:
+        layer = StaticLayer(max_cache_len=slots)
+        layer.update(keys, values)  # the first write allocates the layer and sets the batch size
+        built.append(layer)
+    return Cache(layers=built)
+
+
+def ensure_static(model: Any, cache: Any | None, slots: int) -> Any:
+    """``cache`` if it is static already, else a static cache of ``slots`` holding its layers (empty for None)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import Cache, StaticLayer
+
+    if cache is None:
+        count = model.config.get_text_config(decoder=True).num_hidden_layers
+        slots = -(-slots // _SLOT_ROUNDING) * _SLOT_ROUNDING
+        return Cache(layers=[StaticLayer(max_cache_len=slots) for _ in range(count)])
+    if not isinstance(cache, DynamicCache):
+        return cache
+    layers: Any = cache.layers
+    return static_from(((layer.keys, layer.values) for layer in layers), slots)
 
 
 def filled(cache: Any, rows: Any) -> Any:
-    """A DynamicCache of the filled slots of ``rows`` (a long tensor) of ``cache``, static or dynamic."""
+    """The cache of ``rows`` (a long tensor) of ``cache``, of the same kind: a dynamic one selects them in place, a
+    static one is copied into a new static cache of the same size."""
     from transformers import DynamicCache
 
     if isinstance(cache, DynamicCache):
         cache.batch_select_indices(rows)
         return cache
     length = int(cache.layers[0].cumulative_length)
-    data = [(layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.layers]
-    return DynamicCache(ddp_cache_data=data)
+    pairs = ((layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.layers)
+    return static_from(pairs, cache.layers[0].max_cache_len)
