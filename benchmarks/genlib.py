@@ -183,7 +183,7 @@ def configure(generator: HFGenerator, setting: str, batch_size: int) -> HFGenera
 def instrument(generator: HFGenerator, totals: dict[str, float], sync: Any) -> None:
     """Wrap the generator's phases so that each call adds its wall time (``sync``-ed) to ``totals[phase]``:
     processor (tokenising, image processing, copies to the device), prefix prefill, cache expansion (into the static
-    cache when decoding from one), an empty static cache's allocation, and ``generate`` itself (prefill of the
+    cache when decoding from one), static cache allocation or reuse, and ``generate`` itself (prefill of the
     uncached chunk plus every decode step)."""
     from mmedrag.generation import prefix_cache, static_decode
 
@@ -205,7 +205,8 @@ def instrument(generator: HFGenerator, totals: dict[str, float], sync: Any) -> N
     prefix_cache.prefill = timed("prefix prefill", _original(prefix_cache.prefill))
     prefix_cache.expand = timed("expand cache", _original(prefix_cache.expand))
     prefix_cache.plan_layout = timed("plan layout", _original(prefix_cache.plan_layout))
-    static_decode.ensure_static = timed("static cache", _original(static_decode.ensure_static))
+    caches = static_decode.StaticCaches
+    caches.ensure = timed("static cache", _original(caches.ensure))  # type: ignore[method-assign]
 
 
 def _original(function: Any) -> Any:

@@ -136,3 +136,22 @@ def test_cached_image_processing_gives_the_processors_own_tensors(
         assert torch.equal(got[key], want[key]), key
     assert (cached.image_cache.misses, cached.image_cache.hits) == (2, 2 + 4)
     assert torch.equal(again["input_ids"], uncached._encode(texts[::-1], prompts[::-1])["input_ids"])
+
+
+def test_batches_of_one_shape_decode_from_one_kept_static_cache(
+    tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
+) -> None:
+    """The compiled decode step needs its KV cache at fixed addresses: the second batch of the same shape reuses the
+    first one's static cache (reset), and still answers like the plain path."""
+    first, second = images
+    batches = [[prompt(q, image, REPORTS[:2]) for q in QUESTIONS] for image in (first, second)]
+    fast = HFGenerator(tiny_vlms["llava"], max_new_tokens=5, batch_size=4, **FAST)
+    plain = HFGenerator(tiny_vlms["llava"], max_new_tokens=5, batch_size=4, **PLAIN)
+
+    answers = [fast.generate(batches[0])]
+    kept = fast._static._kept
+    answers.append(fast.generate(batches[1]))
+
+    assert kept is not None and fast._static._kept is kept
+    for got, batch in zip(answers, batches, strict=True):
+        assert_same(got, plain.generate(batch))

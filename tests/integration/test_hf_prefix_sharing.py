@@ -103,8 +103,8 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
     plain = _run(tiny_vlms[arch], prompts, share_prefix=False)
     expand, prefill = prefix_cache.expand, prefix_cache.prefill
 
-    def lost_token(prefixes: Any, layout: prefix_cache.SharedLayout, slots: int | None = None) -> Any:
-        cache = expand(prefixes, layout, slots)
+    def lost_token(prefixes: Any, layout: prefix_cache.SharedLayout, *static: Any) -> Any:
+        cache = expand(prefixes, layout, *static)
         for layer in cache.layers:
             layer.keys[:, :, -1], layer.values[:, :, -1] = 0.0, 0.0
         return cache

@@ -162,6 +162,7 @@ class HFGenerator:
         self._rope_holder = prefix_cache.rope_holder(self.model)
         self.image_cache = image_cache_module.install(self.processor, image_cache)
         self.decode_cache, self._decode_note = static_decode.plan(self.model, decode_cache, self.device)
+        self._static = static_decode.StaticCaches(config.get_text_config(decoder=True).num_hidden_layers)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under the model's tokenizer, without special tokens."""
@@ -245,10 +246,15 @@ class HFGenerator:
         }
 
     def _shared_inputs(
-        self, inputs: dict[str, Any], texts: list[str], prompts: list[Prompt], groups: list[list[int]]
+        self,
+        inputs: dict[str, Any],
+        texts: list[str],
+        prompts: list[Prompt],
+        groups: list[list[int]],
+        decode_all: bool,
     ) -> tuple[dict[str, Any], prefix_cache.SharedLayout | None]:
         """``generate`` arguments that start from each group's prefilled prefix, or ``inputs`` unchanged (and None)
-        when sharing is off or would not hold for this batch."""
+        when sharing is off or would not hold for this batch (``decode_all``: no row is answered in one pass)."""
         layout = prefix_cache.plan_layout(inputs, groups, self._image_token_id) if self.share_prefix else None
         if layout is None:
             return inputs, None
@@ -273,16 +279,18 @@ class HFGenerator:
         if self._rope_holder is not None:
             # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
             self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
-        # A static decode gets its cache built here, layer by layer: never a dynamic copy of it beside it.
-        slots = int(inputs["input_ids"].shape[1]) + self.max_new_tokens if self.decode_cache != "dynamic" else None
-        cache = prefix_cache.expand(prefixes, layout, slots)
+        # A batch that decodes every row from a static cache gets it built here, layer by layer: no dynamic copy
+        # beside it. A batch with one-pass rows prefills dynamically and keeps only its decoded rows (in _decode).
+        static = self._static if self.decode_cache != "dynamic" and decode_all and self.max_new_tokens > 1 else None
+        slots = int(inputs["input_ids"].shape[1]) + self.max_new_tokens
+        cache = prefix_cache.expand(prefixes, layout, static, slots)
         arguments = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
         return {**arguments, prefix_cache.cache_keyword(self.model): cache}, layout
 
     def _generate_batch(self, prompts: list[Prompt], texts: list[str], groups: list[list[int]]) -> list[Generation]:
         inputs = self._encode(texts, prompts)
-        arguments, layout = self._shared_inputs(inputs, texts, prompts, groups)
         one_pass = [self.closed_answer == "first_token" and p.task == "closed" for p in prompts]
+        arguments, layout = self._shared_inputs(inputs, texts, prompts, groups, not any(one_pass))
         try:
             new_tokens, first_step = self._decode(arguments, one_pass, any(p.task == "closed" for p in prompts))
         except Exception as exc:
@@ -333,10 +341,10 @@ class HFGenerator:
         options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
         if sample:
             options["temperature"] = self.temperature
-        if self.decode_cache != "dynamic":
+        if self.decode_cache != "dynamic" and max_new_tokens > 1:  # one step is a prefill: nothing to decode
             keyword = prefix_cache.cache_keyword(self.model)
-            width = int(arguments["input_ids"].shape[1])
-            cache = static_decode.ensure_static(self.model, arguments.get(keyword), width + max_new_tokens)
+            rows, width = (int(n) for n in arguments["input_ids"].shape)
+            cache = self._static.ensure(arguments.get(keyword), rows, width + max_new_tokens)
             arguments = {**arguments, keyword: cache}
             options["disable_compile"] = self.decode_cache != "compiled"
         # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push
@@ -370,7 +378,8 @@ class HFGenerator:
             if not rows or self.max_new_tokens == 1:
                 return tokens, first
             select = torch.tensor(rows, device=output.sequences.device)
-            cache = static_decode.filled(prefix_cache.returned_cache(output), select)
+            cache = prefix_cache.returned_cache(output)  # dynamic: the first step prefilled, it did not decode
+            cache.batch_select_indices(select)
             if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
                 self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]
             mask = arguments["attention_mask"][select]

@@ -150,16 +150,21 @@ def prefill(
     return layers, delta
 
 
-def expand(prefixes: Sequence[list[Any]], layout: SharedLayout, slots: int | None = None) -> Any:
+def expand(
+    prefixes: Sequence[list[Any]],
+    layout: SharedLayout,
+    static: static_decode.StaticCaches | None = None,
+    slots: int = 0,
+) -> Any:
     """One cache holding, per row, a copy of its group's prefix in the first ``layout.cached`` slots: a DynamicCache,
-    or with ``slots`` a static cache of that many slots (:mod:`mmedrag.generation.static_decode`), written layer by
-    layer so that the peak memory is the static cache plus one expanded layer."""
+    or with ``static`` a static cache of ``slots`` slots, written layer by layer so that the peak memory is the
+    static cache plus one expanded layer."""
     from transformers import DynamicCache
 
     layers = _expanded_layers(prefixes, layout)
-    if slots is None:
+    if static is None:
         return DynamicCache(ddp_cache_data=list(layers))
-    return static_decode.static_from(layers, slots)
+    return static.filled(layers, len(layout.row_groups), slots)
 
 
 def _expanded_layers(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Iterator[tuple[Any, Any]]:

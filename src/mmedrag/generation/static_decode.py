@@ -32,42 +32,55 @@ def plan(model: Any, requested: str, device: Any) -> tuple[str, str | None]:
     return requested, None
 
 
-def static_from(layers: Iterable[tuple[Any, Any]], slots: int) -> Any:
-    """A static cache of ``slots`` (rounded up) per row, holding the ``(keys, values)`` of each layer in turn."""
-    from transformers.cache_utils import Cache, StaticLayer
+class StaticCaches:
+    """The static KV cache of the batch being decoded, kept for the next batch of the same shape.
 
-    slots = -(-slots // _SLOT_ROUNDING) * _SLOT_ROUNDING
-    built: list[Any] = []
-    for keys, values in layers:
-        layer = StaticLayer(max_cache_len=slots)
-        layer.update(keys, values)  # the first write allocates the layer and sets the batch size
-        built.append(layer)
-    return Cache(layers=built)
+    A compiled decode step (CUDA graphs) reads the cache at fixed addresses: a fresh allocation per batch would make
+    torch re-record the graphs each batch (and give them up after its re-record limit). A batch of another shape
+    frees the kept cache before allocating its own, so at most one static cache is alive.
 
+    Args:
+        layers: decoder layers of the model (one static layer each).
+    """
 
-def ensure_static(model: Any, cache: Any | None, slots: int) -> Any:
-    """``cache`` if it is static already, else a static cache of ``slots`` holding its layers (empty for None)."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import Cache, StaticLayer
+    def __init__(self, layers: int) -> None:
+        self._layers = layers
+        self._kept: Any = None
+        self._shape: tuple[int, int] | None = None
 
-    if cache is None:
-        count = model.config.get_text_config(decoder=True).num_hidden_layers
+    def empty(self, rows: int, slots: int) -> Any:
+        """A zeroed static cache of ``slots`` (rounded up) for ``rows`` rows; allocated on its first write."""
+        from transformers.cache_utils import Cache, StaticLayer
+
         slots = -(-slots // _SLOT_ROUNDING) * _SLOT_ROUNDING
-        return Cache(layers=[StaticLayer(max_cache_len=slots) for _ in range(count)])
-    if not isinstance(cache, DynamicCache):
+        if self._shape == (rows, slots):
+            for layer in self._kept.layers:
+                layer.reset()
+            return self._kept
+        self._kept = None  # freed before the new one is allocated
+        self._kept = Cache(layers=[StaticLayer(max_cache_len=slots) for _ in range(self._layers)])
+        self._shape = (rows, slots)
+        return self._kept
+
+    def filled(self, layers: Iterable[tuple[Any, Any]], rows: int, slots: int) -> Any:
+        """A static cache of ``slots`` holding the ``(keys, values)`` of each layer in turn (consumed one by one, so
+        that an expanded prefix never exists in full beside the static cache)."""
+        cache = self.empty(rows, slots)
+        count = 0
+        for static, (keys, values) in zip(cache.layers, layers, strict=False):
+            static.update(keys, values)
+            count += 1
+        if count != self._layers:
+            raise ValueError(f"a prefix of {count} layers for a model of {self._layers}")
         return cache
-    layers: Any = cache.layers
-    return static_from(((layer.keys, layer.values) for layer in layers), slots)
 
+    def ensure(self, cache: Any | None, rows: int, slots: int) -> Any:
+        """``cache`` when it is static already, else a static cache holding its layers (empty for None)."""
+        from transformers import DynamicCache
 
-def filled(cache: Any, rows: Any) -> Any:
-    """The cache of ``rows`` (a long tensor) of ``cache``, of the same kind: a dynamic one selects them in place, a
-    static one is copied into a new static cache of the same size."""
-    from transformers import DynamicCache
-
-    if isinstance(cache, DynamicCache):
-        cache.batch_select_indices(rows)
-        return cache
-    length = int(cache.layers[0].cumulative_length)
-    pairs = ((layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.layers)
-    return static_from(pairs, cache.layers[0].max_cache_len)
+        if cache is None:
+            return self.empty(rows, slots)
+        if not isinstance(cache, DynamicCache):
+            return cache
+        layers: Any = cache.layers
+        return self.filled(((layer.keys, layer.values) for layer in layers), rows, slots)
