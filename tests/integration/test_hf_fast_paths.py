@@ -137,6 +137,14 @@ def test_cached_image_processing_gives_the_processors_own_tensors(
     assert (cached.image_cache.misses, cached.image_cache.hits) == (2, 2 + 4)
     assert torch.equal(again["input_ids"], uncached._encode(texts[::-1], prompts[::-1])["input_ids"])
 
+    # The next batch's images, processed on the worker thread before the batch asks for them: the same tensors.
+    upcoming = [prompt(QUESTIONS[0], image.rotate(90, expand=True), REPORTS) for image in images]
+    cached.image_cache.prefetch([p.images[0] for p in upcoming])
+    texts = [cached._render(p) for p in upcoming]
+    got, want = cached._encode(texts, upcoming), uncached._encode(texts, upcoming)
+    assert all(torch.equal(got[key], want[key]) for key in want)
+    assert (cached.image_cache.misses, cached.image_cache.hits) == (2, 6 + 2)
+
 
 def test_batches_of_one_shape_decode_from_one_kept_static_cache(
     tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]

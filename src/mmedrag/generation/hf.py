@@ -4,7 +4,9 @@ Auto classes, optionally with a PEFT LoRA adapter, generating batched and greedy
 Evaluation speed: questions about one image with one reference set share their prompt prefix, which is prefilled once
 (:mod:`mmedrag.generation.prefix_cache`); batches are cut by :mod:`mmedrag.generation.batching` (groups kept together,
 sorted by length inside a bounded window); closed questions can be answered in one forward pass
-(``closed_answer="first_token"``).
+(``closed_answer="first_token"``). Near the GPU's limit (issue 24): the groups' prefixes of a batch are prefilled in
+a few padded forwards, each image is processed once (:mod:`mmedrag.generation.image_cache`), and decoding can run
+from a static KV cache with a compiled step (:mod:`mmedrag.generation.static_decode`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mmedrag.generation import prefix_cache, static_decode
 from mmedrag.generation.batching import padding_fraction, plan_batches, share_key
 from mmedrag.generation.hf_loading import (
     attach_adapter,
+    check_options,
     first_token_ids,
     load_error,
     reason,
@@ -32,24 +35,6 @@ from mmedrag.types import Generation, Prompt
 
 _YES = ("yes", "Yes", " yes", " Yes")
 _NO = ("no", "No", " no", " No")
-CLOSED_ANSWERS = ("generate", "first_token")
-
-
-def _check_options(counts: tuple[int, int, int, int, int], closed_answer: str, decode_cache: str) -> None:
-    """ConfigError naming the first invalid option (counts: max_new_tokens, batch_size, sort_window, prefill_batch,
-    image_cache)."""
-    max_new_tokens, batch_size, sort_window, prefill_batch, image_cache = counts
-    if min(max_new_tokens, batch_size, sort_window, prefill_batch) < 1 or image_cache < 0:
-        raise ConfigError(
-            f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}), sort_window ({sort_window}) and "
-            f"prefill_batch ({prefill_batch}) must be at least 1, image_cache ({image_cache}) at least 0"
-        )
-    if closed_answer not in CLOSED_ANSWERS:
-        raise ConfigError(f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}")
-    if decode_cache not in static_decode.DECODE_CACHES:
-        raise ConfigError(
-            f"decode_cache {decode_cache!r} is not supported; use one of {', '.join(static_decode.DECODE_CACHES)}"
-        )
 
 
 class HFGenerator:
@@ -108,7 +93,7 @@ class HFGenerator:
         decode_cache: str = "dynamic",
         preloaded: tuple[Any, Any] | None = None,
     ) -> None:
-        _check_options(
+        check_options(
             (max_new_tokens, batch_size, sort_window, prefill_batch, image_cache), closed_answer, decode_cache
         )
         if do_sample and temperature <= 0:
@@ -183,16 +168,22 @@ class HFGenerator:
             buckets.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
         keys = [share_key(p, p.adapter or self.adapter) for p in prompts] if self.share_prefix else None
         results: list[Generation | None] = [None] * len(prompts)
-        for (_, adapter), indices in buckets.items():
+        plans = [
+            (adapter, planned)
+            for (_, adapter), indices in buckets.items()
+            for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window)
+        ]
+        for number, (adapter, planned) in enumerate(plans):
+            if self.image_cache is not None and number + 1 < len(plans):  # resized while this batch runs
+                self.image_cache.prefetch([image for i in plans[number + 1][1].indices for image in prompts[i].images])
+            where = {index: row for row, index in enumerate(planned.indices)}
+            groups = [[where[index] for index in group] for group in planned.groups]
             with self._adapter_active(adapter):
-                for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window):
-                    where = {index: row for row, index in enumerate(planned.indices)}
-                    groups = [[where[index] for index in group] for group in planned.groups]
-                    batch = self._generate_batch(
-                        [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
-                    )
-                    for index, generation in zip(planned.indices, batch, strict=True):
-                        results[index] = generation
+                batch = self._generate_batch(
+                    [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
+                )
+            for index, generation in zip(planned.indices, batch, strict=True):
+                results[index] = generation
         return [generation for generation in results if generation is not None]
 
     def _render(self, prompt: Prompt) -> str:

@@ -1,5 +1,6 @@
 """Processed images kept per image: the questions about one image (IU-Xray: 4.4 per image; a shared prefix's leader
-and its rows) resize and normalise it once, in this batch and in later ones.
+and its rows) resize and normalise it once, in this batch and in later ones; the next batch's images are processed
+on a worker thread while the current batch runs, so the accelerator does not wait for the CPU.
 
 The cache wraps the processor's image processor. transformers' processors hand it the batch's images in one call and
 only read the per-image tensors back (pixel values, grid sizes, crop counts), so running it image by image and
@@ -9,13 +10,16 @@ concatenating along the first axis gives the batch call's output: each image is 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from mmedrag.generation.batching import image_bytes_digest
 
 
 class CachedImageProcessor:
-    """An image processor that processes each distinct image once and keeps the ``capacity`` most recent results.
+    """An image processor that processes each distinct image once and keeps the ``capacity`` most recent results;
+    :meth:`prefetch` processes the next batch's images on a worker thread while the current batch runs.
 
     Args:
         inner: the processor's own image processor (every attribute but the call passes through to it).
@@ -26,6 +30,9 @@ class CachedImageProcessor:
         self._inner = inner
         self._capacity = capacity
         self._kept: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._pending: dict[tuple[str, str], Future[Any]] = {}
+        self._last: tuple[str, dict[str, Any]] | None = None  # options of the last call: what a prefetch uses
+        self._worker: ThreadPoolExecutor | None = None
         self.hits = 0
         self.misses = 0
 
@@ -38,6 +45,7 @@ class CachedImageProcessor:
 
         flat = _flatten(images)
         options = repr(sorted(kwargs.items()))
+        self._last = (options, kwargs)
         parts = [self._one(image, options, kwargs) for image in flat]
         merged: dict[str, Any] = {}
         for key in parts[0]:
@@ -48,14 +56,34 @@ class CachedImageProcessor:
                 merged[key] = [item for value in values for item in value]
         return BatchFeature(merged)
 
+    def prefetch(self, images: Sequence[Any]) -> None:
+        """Start processing ``images`` on a worker thread, with the options of the last call (none before it)."""
+        if self._last is None:
+            return
+        options, kwargs = self._last
+        for image in images:
+            key = (image_bytes_digest(image), options)
+            if key not in self._kept and key not in self._pending:
+                if self._worker is None:
+                    self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmedrag-images")
+                self._pending[key] = self._worker.submit(self._process, image, kwargs)
+
+    def _process(self, image: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._inner([image], **{**kwargs, "return_tensors": "pt"}))
+
     def _one(self, image: Any, options: str, kwargs: dict[str, Any]) -> Any:
         key = (image_bytes_digest(image), options)
         if key in self._kept:
             self.hits += 1
             self._kept.move_to_end(key)
             return self._kept[key]
-        self.misses += 1
-        processed = dict(self._inner([image], **{**kwargs, "return_tensors": "pt"}))
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            self.hits += 1
+            processed = pending.result()
+        else:
+            self.misses += 1
+            processed = self._process(image, kwargs)
         self._kept[key] = processed
         while len(self._kept) > self._capacity:
             self._kept.popitem(last=False)
