@@ -8,6 +8,7 @@ embedding and LM head have the real vocabulary size, so compute per token is tha
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -217,27 +218,40 @@ def _original(function: Any) -> Any:
 
 
 def decode_step_ms(generator: HFGenerator, prompts: Sequence[Prompt], steps: int, sync: Any) -> dict[str, float]:
-    """Milliseconds per decode step for one batch of ``prompts`` (no prefix sharing): ``generate`` with ``steps`` new
-    tokens minus ``generate`` with one, over ``steps - 1``, best of two; plus the batch's mean prompt width."""
+    """Milliseconds per decode step for one batch of ``prompts`` (no prefix sharing), from one ``generate`` call of
+    ``steps`` new tokens: a clock read (``sync``-ed) after every token, the median gap between two reads (so that the
+    first steps' CUDA-graph recording does not count); plus the prefill (prompt to first token) and the batch's
+    prompt width."""
+    import statistics
+
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Clock(StoppingCriteria):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.reads: list[float] = []
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            sync()
+            self.reads.append(time.perf_counter())
+            return input_ids.new_zeros(input_ids.shape[0], dtype=bool)  # never stops a row
+
     rows = list(prompts)
     inputs = generator._encode([generator._render(p) for p in rows], rows)
-    times = {}
-    for count in (1, steps):
-        best = float("inf")
-        for _ in range(2):
-            if generator._rope_holder is not None:
-                generator._rope_holder.rope_deltas = None
-            sync()
-            started = time.perf_counter()
-            generator._generate(inputs, count, False, False)
-            sync()
-            best = min(best, time.perf_counter() - started)
-        times[count] = best
-    width = float(inputs["input_ids"].shape[1])
+    clock, generate = Clock(), generator.model.generate
+    generator.model.generate = functools.partial(generate, stopping_criteria=StoppingCriteriaList([clock]))
+    if generator._rope_holder is not None:
+        generator._rope_holder.rope_deltas = None
+    try:
+        sync()
+        started = time.perf_counter()
+        generator._generate(inputs, steps, False, False)
+    finally:
+        generator.model.generate = generate
+    gaps = [later - earlier for earlier, later in zip(clock.reads, clock.reads[1:], strict=False)]
     return {
-        "ms_per_step": 1000 * (times[steps] - times[1]) / (steps - 1),
-        "prefill_ms": 1000 * times[1],
-        "width": width,
+        "ms_per_step": 1000 * statistics.median(gaps),
+        "prefill_ms": 1000 * (clock.reads[0] - started),
+        "width": float(inputs["input_ids"].shape[1]),
     }
 
 

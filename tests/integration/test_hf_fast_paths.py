@@ -163,3 +163,26 @@ def test_batches_of_one_shape_decode_from_one_kept_static_cache(
     assert kept is not None and fast._static._kept is kept
     for got, batch in zip(answers, batches, strict=True):
         assert_same(got, plain.generate(batch))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("arch", ARCHS)
+def test_compiled_decode_on_cuda_answers_like_the_plain_path(
+    arch: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
+) -> None:
+    """On CUDA, the static cache with a torch.compile-d decode step (CUDA graphs), in float32 so that rounding stays
+    at the CPU tests' level: the proof the compiled path still owes (run with ``pytest -m gpu``)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    prompts = mixed_prompts(images)
+    cuda = {"device": "cuda", "dtype": "float32"}
+
+    fast = _run(tiny_vlms[arch], prompts, closed_answer="generate", **cuda, **FAST)
+    again = _run(tiny_vlms[arch], prompts, closed_answer="generate", **cuda, **FAST)  # the captured graphs replayed
+    plain = _run(tiny_vlms[arch], prompts, closed_answer="generate", **cuda, **PLAIN)
+
+    assert {g.meta["decode"] for g in fast} == {"compiled"} and all("decode_note" not in g.meta for g in fast)
+    assert_same(fast, plain)
+    assert_same(again, plain)
