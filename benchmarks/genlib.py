@@ -163,13 +163,15 @@ def timed_run(generator: HFGenerator, prompts: Sequence[Prompt], sync: Any = Non
 
 def configure(generator: HFGenerator, setting: str, batch_size: int) -> HFGenerator:
     """Switch ``generator`` (one loaded model) to a named setting of :data:`SETTINGS` or :data:`EXTRA_SETTINGS`."""
-    from mmedrag.generation import image_cache, static_decode
+    from mmedrag.generation import fast_paths, image_cache
 
     for key, value in options(setting).items():
         if key == "decode_cache":
-            generator.decode_cache, generator._decode_note = static_decode.plan(
-                generator.model, value, generator.device
-            )
+            model_type, device = generator.model.config.model_type, generator.device.type
+            granted = fast_paths.plan(model_type, "", 1, 0, value, device)
+            generator.decode_cache = granted.decode_cache
+            generator.fallbacks.pop("decode", None)
+            generator.fallbacks.update(granted.fallbacks)
         elif key == "image_cache":
             current = generator.processor.image_processor
             if isinstance(current, image_cache.CachedImageProcessor):

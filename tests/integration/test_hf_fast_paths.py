@@ -51,8 +51,8 @@ def test_fast_paths_answer_exactly_like_the_plain_path(
     modes = {"first_token", "generate"} if closed_answer == "first_token" else {"generate"}
     assert {g.meta["closed_answer"] for g in fast} == modes
     assert {g.meta["decode"] for g in fast} == {"static"}
-    assert all("needs CUDA" in g.meta["decode_note"] for g in fast)
-    assert {g.meta["decode"] for g in plain} == {"dynamic"} and all("decode_note" not in g.meta for g in plain)
+    assert all(g.meta["fallback"].startswith("compiled decode needs CUDA") for g in fast)  # the only fallback
+    assert {g.meta["decode"] for g in plain} == {"dynamic"} and all("fallback" not in g.meta for g in plain)
     # Several groups (different images and reference sets) were prefilled in one forward.
     prefixes: dict[tuple[int, float], set[int]] = {}
     for g in fast:
@@ -183,6 +183,6 @@ def test_compiled_decode_on_cuda_answers_like_the_plain_path(
     again = _run(tiny_vlms[arch], prompts, closed_answer="generate", **cuda, **FAST)  # the captured graphs replayed
     plain = _run(tiny_vlms[arch], prompts, closed_answer="generate", **cuda, **PLAIN)
 
-    assert {g.meta["decode"] for g in fast} == {"compiled"} and all("decode_note" not in g.meta for g in fast)
+    assert {g.meta["decode"] for g in fast} == {"compiled"} and all("fallback" not in g.meta for g in fast)
     assert_same(fast, plain)
     assert_same(again, plain)

@@ -19,8 +19,8 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
+from mmedrag.generation import fast_paths, prefix_cache, static_decode
 from mmedrag.generation import image_cache as image_cache_module
-from mmedrag.generation import prefix_cache, static_decode
 from mmedrag.generation.batching import padding_fraction, plan_batches, share_key
 from mmedrag.generation.hf_loading import (
     attach_adapter,
@@ -60,7 +60,8 @@ class HFGenerator:
             normalised once; :mod:`mmedrag.generation.image_cache`); 0 processes every prompt's image anew.
         decode_cache: ``"dynamic"`` (a growing KV cache), ``"static"`` (pre-allocated, written in place) or
             ``"compiled"`` (static plus a ``torch.compile``-d decode step, CUDA graphs; CUDA only, else static).
-            A model not proven equal on the static path decodes dynamically and says so in ``meta["decode"]``.
+            A path not proven equal on the model's architecture (:mod:`mmedrag.generation.fast_paths`) falls back to
+            the plain one, and ``meta["fallback"]`` says why.
         preloaded: ``(model, processor)`` already in memory; ``model`` then only names them.
 
     Raises:
@@ -110,7 +111,6 @@ class HFGenerator:
         self.share_prefix = share_prefix
         self.closed_answer = closed_answer
         self.sort_window = sort_window
-        self.prefill_batch = prefill_batch
         self.device = resolve_device(torch, device)
         self.dtype = resolve_dtype(torch, dtype, self.device)
         if preloaded is not None:  # model and processor already in memory (a benchmark's random-weight model)
@@ -145,8 +145,12 @@ class HFGenerator:
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
         self._rope_holder = prefix_cache.rope_holder(self.model)
-        self.image_cache = image_cache_module.install(self.processor, image_cache)
-        self.decode_cache, self._decode_note = static_decode.plan(self.model, decode_cache, self.device)
+        granted = fast_paths.plan(
+            config.model_type, type(self.processor).__name__, prefill_batch, image_cache, decode_cache, self.device.type
+        )
+        self.prefill_batch, self.decode_cache = granted.prefill_batch, granted.decode_cache
+        self.fallbacks = dict(granted.fallbacks)  # path -> why it runs plain; the trace carries them
+        self.image_cache = image_cache_module.install(self.processor, granted.image_cache)
         self._static = static_decode.StaticCaches(config.get_text_config(decoder=True).num_hidden_layers)
 
     def count_tokens(self, text: str) -> int:
@@ -302,8 +306,8 @@ class HFGenerator:
             "prefix_prefills": -(-len(layout.groups) // self.prefill_batch) if layout else 0,
             "decode": self.decode_cache,
         }
-        if self._decode_note:
-            batch_meta["decode_note"] = self._decode_note
+        if self.fallbacks:
+            batch_meta["fallback"] = "; ".join(self.fallbacks.values())
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens, strict=True)):
             stop = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)

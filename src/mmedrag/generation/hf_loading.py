@@ -12,7 +12,7 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
-from mmedrag.generation import static_decode
+from mmedrag.generation.fast_paths import DECODE_CACHES
 
 _DTYPES = {
     "float32": "float32",
@@ -37,10 +37,8 @@ def check_options(counts: tuple[int, int, int, int, int], closed_answer: str, de
         )
     if closed_answer not in CLOSED_ANSWERS:
         raise ConfigError(f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}")
-    if decode_cache not in static_decode.DECODE_CACHES:
-        raise ConfigError(
-            f"decode_cache {decode_cache!r} is not supported; use one of {', '.join(static_decode.DECODE_CACHES)}"
-        )
+    if decode_cache not in DECODE_CACHES:
+        raise ConfigError(f"decode_cache {decode_cache!r} is not supported; use one of {', '.join(DECODE_CACHES)}")
 
 
 def reason(exc: BaseException) -> str:

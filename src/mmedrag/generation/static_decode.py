@@ -5,8 +5,7 @@ which lets ``torch.compile`` capture the whole decode step once. Every layer her
 static layer of ``prompt width + new tokens`` slots: the prefilled prefix of :mod:`mmedrag.generation.prefix_cache`
 needs all its keys, and the sliding window is applied by the attention mask, as in the dynamic path.
 
-Only architectures whose answers were proven equal to the dynamic path (greedy tokens identical, P(yes) within 1e-6,
-``tests/integration/test_hf_static_decode.py``) use it; any other model decodes dynamically and says so.
+Only architectures whose answers were proven equal to the dynamic path use it (:mod:`mmedrag.generation.fast_paths`).
 """
 
 from __future__ import annotations
@@ -14,22 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-DECODE_CACHES = ("dynamic", "static", "compiled")
-# model_type of the checkpoints (and of the text model inside them) covered by the equality tests.
-PROVEN = frozenset({"gemma3", "qwen2_5_vl", "llava"})
 _SLOT_ROUNDING = 64  # cache lengths rounded up: fewer distinct shapes, so fewer recompilations of the decode step
-
-
-def plan(model: Any, requested: str, device: Any) -> tuple[str, str | None]:
-    """The decode cache to use for ``requested`` on ``model`` and, when it is not the one asked for, why."""
-    if requested == "dynamic":
-        return "dynamic", None
-    model_type = model.config.model_type
-    if model_type not in PROVEN:
-        return "dynamic", f"{requested} cache not proven equal for model type {model_type}: decoded dynamically"
-    if requested == "compiled" and device.type != "cuda":
-        return "static", f"compiled decode needs CUDA (device {device.type}): static cache decoded eagerly"
-    return requested, None
 
 
 class StaticCaches:
