@@ -2,8 +2,9 @@
 
 Questions about one image come in groups (IU-Xray: 4.4 per image; VQA-RAD: 2.2), and the image plus its retrieved
 references is most of every prompt. The templates put the question last, so the prompts of a group agree on a long
-token prefix. Each group's prefix is prefilled once (batch 1); its KV cache is then laid out for every row of the
-batch exactly where transformers' own left-padded batch would hold it, and ``generate`` continues from that cache.
+token prefix. Each group's prefix is prefilled once, the groups of a batch together in a few right-padded forwards
+(one forward per group costs a GPU about what sharing saves: issue 24); its KV cache is then laid out for every row of
+the batch exactly where transformers' own left-padded batch would hold it, and ``generate`` continues from that cache.
 
 Layout (one batch, rows padded on the left to length ``T``; ``S`` = the longest part of any row not covered by its
 group's prefix): the cache holds the first ``C = T - S`` slots of every row. Row ``i`` (``len_i`` real tokens) holds
