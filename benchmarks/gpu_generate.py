@@ -207,10 +207,13 @@ def bench_arch(arch: str, args: argparse.Namespace, results: dict[str, Any], dea
                 row = decode_cell(generator, setting, k, batch, args, results["bandwidth_gbs"], sync)
             else:
                 row = throughput_cell(generator, setting, k, batch, args, totals, sync)
-        except torch.OutOfMemoryError as exc:  # a batch too large for this card: record it, run the rest
-            results["failed"].append(f"{name}: {str(exc).splitlines()[0][:160]}")
+        except Exception as exc:  # out of memory, a failed compilation: record it, run the rest of the one call
+            first = (str(exc).strip().splitlines() or [""])[0][:160]
+            results["failed"].append(f"{name}: {type(exc).__name__}: {first}")
+            write(results, args.out_dir)
             gc.collect()
-            torch.cuda.empty_cache()
+            if cuda:
+                torch.cuda.empty_cache()
             continue
         row = {"arch": arch, "kind": kind, "setting": setting, "k": k, "batch": batch, **row}
         row["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1) if cuda else None
@@ -262,7 +265,10 @@ def throughput_cell(
     count = args.questions or (32 if batch < 8 else max(128, 2 * batch))
     prompts = workload(generator, k, count, args.ref_tokens, args.image_px)
     # Warm-up on other images (the image cache must not start warm): kernels, allocator, compiled shapes.
-    configure(generator, setting, batch).generate(workload(generator, k, batch, args.ref_tokens, args.image_px, 10**6))
+    # One and a half batches: two row counts, so that a compiled decode step also meets its second shape (torch then
+    # recompiles once with dynamic shapes) before the clock starts.
+    warm = workload(generator, k, batch + max(1, batch // 2), args.ref_tokens, args.image_px, 10**6)
+    configure(generator, setting, batch).generate(warm)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     totals.clear()
