@@ -4,7 +4,6 @@ and a misplaced cache is caught by the same comparison."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -14,53 +13,16 @@ from PIL import Image
 from mmedrag.generation import prefix_cache
 from mmedrag.generation.hf import HFGenerator
 from mmedrag.generation.prompts import PromptBuilder
-from mmedrag.types import Context, Generation, Hit, Prompt, Query, Record
+from mmedrag.types import Context, Generation, Prompt, Query
 from tiny_vlms import ARCHS
+from vlm_prompts import QUESTIONS, REPORTS, TOLERANCE, assert_same, mixed_prompts, prompt, two_images
 
 pytestmark = pytest.mark.integration
-
-REAL_IMAGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "vqa_rad" / "images" / "synpic54610.jpg"
-REPORTS = (
-    "Small left pleural effusion. Heart size is normal; lungs are clear.",
-    "Right lower lobe consolidation concerning for pneumonia. No pneumothorax.",
-    "The cardiomediastinal silhouette is within normal limits. Degenerative changes of the spine.",
-)
-# The issue asks for 1e-4 in float32; the shared path is tighter than that (differences are float rounding, ~1e-8),
-# and a tighter bound lets the tiny random models (whose P(yes) moves little) catch a wrong cache.
-TOLERANCE = 1e-6
-QUESTIONS = (
-    "Is there a pleural effusion?",
-    "Where is the lesion located in this image of the chest?",
-    "Is the heart enlarged?",
-    "Are the lungs clear?",
-)
 
 
 @pytest.fixture(scope="module")
 def images() -> tuple[Image.Image, Image.Image]:
-    if REAL_IMAGE.is_file():
-        with Image.open(REAL_IMAGE) as img:
-            first = img.convert("RGB")
-    else:
-        rng = random.Random(0)
-        first = Image.frombytes("RGB", (96, 80), bytes(rng.randrange(256) for _ in range(96 * 80 * 3)))
-    return first, first.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-
-
-def _prompt(question: str, image: Image.Image | None, reports: tuple[str, ...]) -> Prompt:
-    hits = [Hit(Record(id=f"case-{i}", text=text), 1.0 - i / 10, i) for i, text in enumerate(reports, start=1)]
-    return PromptBuilder().build(Query(text=question, image=image), Context(hits=hits), "radiology")
-
-
-def _mixed_prompts(images: tuple[Image.Image, Image.Image]) -> list[Prompt]:
-    """Three share groups (4 questions, 3 questions, a group of one) plus one prompt without references, shuffled so
-    that groups interleave in the input and several land in one batch."""
-    first, second = images
-    prompts = [_prompt(q, first, REPORTS) for q in QUESTIONS]
-    prompts += [_prompt(q, second, REPORTS[:1]) for q in QUESTIONS[:3]]
-    prompts += [_prompt(QUESTIONS[1], second, REPORTS[1:]), _prompt(QUESTIONS[0], first, ())]
-    random.Random(3).shuffle(prompts)
-    return prompts
+    return two_images()
 
 
 def _token_ids(generator: HFGenerator, prompt: Prompt) -> list[int]:
@@ -79,7 +41,7 @@ def test_two_questions_about_one_image_share_all_but_the_question(
     covers the image, the role, every reference and the instruction; only the question and the template's closing
     tokens differ."""
     generator = HFGenerator(tiny_vlms[arch], max_new_tokens=1)
-    a, b = (_token_ids(generator, _prompt(q, images[0], REPORTS)) for q in (QUESTIONS[0], QUESTIONS[3]))
+    a, b = (_token_ids(generator, prompt(q, images[0], REPORTS)) for q in (QUESTIONS[0], QUESTIONS[3]))
     common = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
     decode = generator.tokenizer.decode
     shared, rest = decode(a[:common]), decode(a[common:])
@@ -96,28 +58,17 @@ def _run(model: Path, prompts: list[Prompt], **options: Any) -> list[Generation]
     return HFGenerator(model, **{"max_new_tokens": 5, "batch_size": 6, **options}).generate(prompts)
 
 
-def _assert_same(shared: list[Generation], plain: list[Generation], tolerance: float = TOLERANCE) -> None:
-    assert [g.text for g in shared] == [g.text for g in plain]
-    assert [g.completion_tokens for g in shared] == [g.completion_tokens for g in plain]
-    assert [g.prompt_tokens for g in shared] == [g.prompt_tokens for g in plain]
-    for got, want in zip(shared, plain, strict=True):
-        if want.yes_probability is None:
-            assert got.yes_probability is None
-        else:
-            assert got.yes_probability == pytest.approx(want.yes_probability, abs=tolerance)
-
-
 @pytest.mark.parametrize("closed_answer", ["generate", "first_token"])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_shared_prefix_answers_exactly_like_the_unshared_path(
     arch: str, closed_answer: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
-    prompts = _mixed_prompts(images)
+    prompts = mixed_prompts(images)
 
     shared = _run(tiny_vlms[arch], prompts, share_prefix=True, closed_answer=closed_answer)
     plain = _run(tiny_vlms[arch], prompts, share_prefix=False, closed_answer=closed_answer)
 
-    _assert_same(shared, plain)
+    assert_same(shared, plain)
     pairs = list(zip(shared, plain, strict=True))
     prefixes = [g.meta["shared_prefix_tokens"] for g in shared]
     assert max(prefixes) > 100  # sharing really happened (image + three references)
@@ -148,12 +99,12 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
     continued without the image's offset, moves P(yes) by far more than its tolerance."""
     import torch
 
-    prompts = [_prompt(q, images[0], REPORTS) for q in (QUESTIONS[0], QUESTIONS[2], QUESTIONS[3])]
+    prompts = [prompt(q, images[0], REPORTS) for q in (QUESTIONS[0], QUESTIONS[2], QUESTIONS[3])]
     plain = _run(tiny_vlms[arch], prompts, share_prefix=False)
     expand, prefill = prefix_cache.expand, prefix_cache.prefill
 
-    def lost_token(prefixes: Any, layout: prefix_cache.SharedLayout) -> Any:
-        cache = expand(prefixes, layout)
+    def lost_token(prefixes: Any, layout: prefix_cache.SharedLayout, *static: Any) -> Any:
+        cache = expand(prefixes, layout, *static)
         for layer in cache.layers:
             layer.keys[:, :, -1], layer.values[:, :, -1] = 0.0, 0.0
         return cache
@@ -180,7 +131,7 @@ def test_the_comparison_catches_a_wrong_prefix_cache(
 def test_first_token_answers_closed_questions_in_one_pass(
     arch: str, tiny_vlms: dict[str, Path], images: tuple[Image.Image, Image.Image]
 ) -> None:
-    prompts = _mixed_prompts(images)
+    prompts = mixed_prompts(images)
     one_pass = _run(tiny_vlms[arch], prompts, closed_answer="first_token")
     decoded = _run(tiny_vlms[arch], prompts, closed_answer="generate")
 
@@ -207,13 +158,13 @@ def test_a_batch_whose_image_would_fall_outside_the_prefix_runs_unshared(
         PromptBuilder().build(Query(text=q, image=images[0]), Context(), "radiology")
         for q in (long_question, "Is it?", "Is there a pleural effusion?")
     ]
-    prompts.append(_prompt("Is it?", images[1], REPORTS[:1]))
-    prompts.append(_prompt("Is the heart enlarged?", images[1], REPORTS[:1]))
+    prompts.append(prompt("Is it?", images[1], REPORTS[:1]))
+    prompts.append(prompt("Is the heart enlarged?", images[1], REPORTS[:1]))
 
     shared = _run(tiny_vlms["llava"], prompts, share_prefix=True, sort_window=1)
     plain = _run(tiny_vlms["llava"], prompts, share_prefix=False, sort_window=1)
 
-    _assert_same(shared, plain)
+    assert_same(shared, plain)
     assert all(g.meta["shared_prefix_tokens"] == 0 for g in shared)
 
 
@@ -233,13 +184,13 @@ def test_sharing_under_a_lora_adapter_matches_the_unshared_path(
     get_peft_model(AutoModelForImageTextToText.from_pretrained(tiny_vlms["qwen2_5_vl"]), config).save_pretrained(
         adapter
     )
-    base = [_prompt(q, images[0], REPORTS[:2]) for q in QUESTIONS]
+    base = [prompt(q, images[0], REPORTS[:2]) for q in QUESTIONS]
     prompts = base + [dataclasses.replace(p, adapter=str(adapter)) for p in base]
 
     shared = _run(tiny_vlms["qwen2_5_vl"], prompts, share_prefix=True, batch_size=8)
     plain = _run(tiny_vlms["qwen2_5_vl"], prompts, share_prefix=False, batch_size=8)
 
-    _assert_same(shared, plain)
+    assert_same(shared, plain)
     assert all(g.meta["shared_prefix_tokens"] > 50 for g in shared)
     assert [g.meta["adapter"] for g in shared] == [None] * 4 + [str(adapter)] * 4
     assert shared[0].yes_probability != pytest.approx(shared[4].yes_probability, abs=TOLERANCE)  # the adapter acts

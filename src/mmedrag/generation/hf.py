@@ -4,7 +4,9 @@ Auto classes, optionally with a PEFT LoRA adapter, generating batched and greedy
 Evaluation speed: questions about one image with one reference set share their prompt prefix, which is prefilled once
 (:mod:`mmedrag.generation.prefix_cache`); batches are cut by :mod:`mmedrag.generation.batching` (groups kept together,
 sorted by length inside a bounded window); closed questions can be answered in one forward pass
-(``closed_answer="first_token"``).
+(``closed_answer="first_token"``). Near the GPU's limit (issue 24): the groups' prefixes of a batch are prefilled in
+a few padded forwards, each image is processed once (:mod:`mmedrag.generation.image_cache`), and decoding can run
+from a static KV cache with a compiled step (:mod:`mmedrag.generation.static_decode`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
-from mmedrag.generation import prefix_cache
+from mmedrag.generation import fast_paths, prefix_cache, static_decode
+from mmedrag.generation import image_cache as image_cache_module
 from mmedrag.generation.batching import padding_fraction, plan_batches, share_key
 from mmedrag.generation.hf_loading import (
     attach_adapter,
+    check_options,
     first_token_ids,
     load_error,
     reason,
@@ -31,7 +35,6 @@ from mmedrag.types import Generation, Prompt
 
 _YES = ("yes", "Yes", " yes", " Yes")
 _NO = ("no", "No", " no", " No")
-CLOSED_ANSWERS = ("generate", "first_token")
 
 
 class HFGenerator:
@@ -52,6 +55,13 @@ class HFGenerator:
         closed_answer: ``"generate"`` decodes closed questions like any other; ``"first_token"`` answers them in
             one forward pass with the larger of P(yes) and P(no) over the first answer token.
         sort_window: prompts (in input order) inside which batches are sorted by prompt length; 1 keeps input order.
+        prefill_batch: share groups whose prefixes are prefilled in one padded forward (1: one forward per group).
+        image_cache: processed images kept for reuse (each image of a batch or a later batch is resized and
+            normalised once; :mod:`mmedrag.generation.image_cache`); 0 processes every prompt's image anew.
+        decode_cache: ``"dynamic"`` (a growing KV cache), ``"static"`` (pre-allocated, written in place) or
+            ``"compiled"`` (static plus a ``torch.compile``-d decode step, CUDA graphs; CUDA only, else static).
+            A path not proven equal on the model's architecture (:mod:`mmedrag.generation.fast_paths`) falls back to
+            the plain one, and ``meta["fallback"]`` says why.
         preloaded: ``(model, processor)`` already in memory; ``model`` then only names them.
 
     Raises:
@@ -79,19 +89,16 @@ class HFGenerator:
         share_prefix: bool = True,
         closed_answer: str = "generate",
         sort_window: int = 256,
+        prefill_batch: int = 16,
+        image_cache: int = 64,
+        decode_cache: str = "dynamic",
         preloaded: tuple[Any, Any] | None = None,
     ) -> None:
-        if max_new_tokens < 1 or batch_size < 1 or sort_window < 1:
-            raise ConfigError(
-                f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}) and sort_window ({sort_window}) "
-                "must be at least 1"
-            )
+        check_options(
+            (max_new_tokens, batch_size, sort_window, prefill_batch, image_cache), closed_answer, decode_cache
+        )
         if do_sample and temperature <= 0:
             raise ConfigError(f"temperature must be positive when sampling, got {temperature}")
-        if closed_answer not in CLOSED_ANSWERS:
-            raise ConfigError(
-                f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}"
-            )
         torch = require("torch", "hf")
         transformers = require("transformers", "hf")
         self.model_id = str(model)
@@ -138,6 +145,13 @@ class HFGenerator:
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", getattr(config, "image_token_index", None))
         self._rope_holder = prefix_cache.rope_holder(self.model)
+        granted = fast_paths.plan(
+            config.model_type, type(self.processor).__name__, prefill_batch, image_cache, decode_cache, self.device.type
+        )
+        self.prefill_batch, self.decode_cache = granted.prefill_batch, granted.decode_cache
+        self.fallbacks = dict(granted.fallbacks)  # path -> why it runs plain; the trace carries them
+        self.image_cache = image_cache_module.install(self.processor, granted.image_cache)
+        self._static = static_decode.StaticCaches(config.get_text_config(decoder=True).num_hidden_layers)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under the model's tokenizer, without special tokens."""
@@ -158,16 +172,22 @@ class HFGenerator:
             buckets.setdefault((bool(prompt.images), prompt.adapter or self.adapter), []).append(index)
         keys = [share_key(p, p.adapter or self.adapter) for p in prompts] if self.share_prefix else None
         results: list[Generation | None] = [None] * len(prompts)
-        for (_, adapter), indices in buckets.items():
+        plans = [
+            (adapter, planned)
+            for (_, adapter), indices in buckets.items()
+            for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window)
+        ]
+        for number, (adapter, planned) in enumerate(plans):
+            if self.image_cache is not None and number + 1 < len(plans):  # resized while this batch runs
+                self.image_cache.prefetch([image for i in plans[number + 1][1].indices for image in prompts[i].images])
+            where = {index: row for row, index in enumerate(planned.indices)}
+            groups = [[where[index] for index in group] for group in planned.groups]
             with self._adapter_active(adapter):
-                for planned in plan_batches(indices, lengths, keys, self.batch_size, self.sort_window):
-                    where = {index: row for row, index in enumerate(planned.indices)}
-                    groups = [[where[index] for index in group] for group in planned.groups]
-                    batch = self._generate_batch(
-                        [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
-                    )
-                    for index, generation in zip(planned.indices, batch, strict=True):
-                        results[index] = generation
+                batch = self._generate_batch(
+                    [prompts[i] for i in planned.indices], [texts[i] for i in planned.indices], groups
+                )
+            for index, generation in zip(planned.indices, batch, strict=True):
+                results[index] = generation
         return [generation for generation in results if generation is not None]
 
     def _render(self, prompt: Prompt) -> str:
@@ -221,35 +241,51 @@ class HFGenerator:
         }
 
     def _shared_inputs(
-        self, inputs: dict[str, Any], texts: list[str], prompts: list[Prompt], groups: list[list[int]]
+        self,
+        inputs: dict[str, Any],
+        texts: list[str],
+        prompts: list[Prompt],
+        groups: list[list[int]],
+        decode_all: bool,
     ) -> tuple[dict[str, Any], prefix_cache.SharedLayout | None]:
         """``generate`` arguments that start from each group's prefilled prefix, or ``inputs`` unchanged (and None)
-        when sharing is off or would not hold for this batch."""
+        when sharing is off or would not hold for this batch (``decode_all``: no row is answered in one pass)."""
         layout = prefix_cache.plan_layout(inputs, groups, self._image_token_id) if self.share_prefix else None
         if layout is None:
             return inputs, None
         torch = require("torch", "hf")
-        prefixes, deltas = [], []
-        for group, length in zip(layout.groups, layout.prefix_lengths, strict=True):
-            first = group[0]
-            single = self._encode([texts[first]], [prompts[first]])
-            row = inputs["input_ids"][first][inputs["attention_mask"][first].bool()]
-            if not torch.equal(single["input_ids"][0], row):  # tokenisation depends on the batch: do not share
-                return inputs, None
-            layers, delta = prefix_cache.prefill(self.model, single, length, self._rope_holder)
-            prefixes.append(layers)
-            deltas.append(delta)
+        count = len(layout.groups)
+        prefixes: list[Any] = [None] * count
+        deltas: list[Any] = [None] * count
+        # Groups of similar prefix length share a forward, so that little of it is padding.
+        order = sorted(range(count), key=lambda g: layout.prefix_lengths[g])
+        for start in range(0, count, self.prefill_batch):
+            chunk = order[start : start + self.prefill_batch]
+            firsts = [layout.groups[g][0] for g in chunk]
+            leaders = self._encode([texts[i] for i in firsts], [prompts[i] for i in firsts])
+            for row, first in enumerate(firsts):
+                mine = leaders["input_ids"][row][leaders["attention_mask"][row].bool()]
+                if not torch.equal(mine, inputs["input_ids"][first][inputs["attention_mask"][first].bool()]):
+                    return inputs, None  # tokenisation depends on the batch: do not share
+            lengths = [layout.prefix_lengths[g] for g in chunk]
+            layers, delta = prefix_cache.prefill(self.model, leaders, lengths, self._rope_holder)
+            for row, group in enumerate(chunk):
+                prefixes[group], deltas[group] = layers[row], delta[row : row + 1]
         if self._rope_holder is not None:
             # generate() continues mrope positions from this per-row offset (each row's image fixes its own).
             self._rope_holder.rope_deltas = torch.cat([deltas[g] for g in layout.row_groups], dim=0)
-        cache = prefix_cache.expand(prefixes, layout)
+        # A batch that decodes every row from a static cache gets it built here, layer by layer: no dynamic copy
+        # beside it. A batch with one-pass rows prefills dynamically and keeps only its decoded rows (in _decode).
+        static = self._static if self.decode_cache != "dynamic" and decode_all and self.max_new_tokens > 1 else None
+        slots = int(inputs["input_ids"].shape[1]) + self.max_new_tokens
+        cache = prefix_cache.expand(prefixes, layout, static, slots)
         arguments = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
         return {**arguments, prefix_cache.cache_keyword(self.model): cache}, layout
 
     def _generate_batch(self, prompts: list[Prompt], texts: list[str], groups: list[list[int]]) -> list[Generation]:
         inputs = self._encode(texts, prompts)
-        arguments, layout = self._shared_inputs(inputs, texts, prompts, groups)
         one_pass = [self.closed_answer == "first_token" and p.task == "closed" for p in prompts]
+        arguments, layout = self._shared_inputs(inputs, texts, prompts, groups, not any(one_pass))
         try:
             new_tokens, first_step = self._decode(arguments, one_pass, any(p.task == "closed" for p in prompts))
         except Exception as exc:
@@ -267,7 +303,11 @@ class HFGenerator:
             "prefill_tokens_per_question": round(
                 (layout.prefill_tokens if layout else len(lengths) * max(lengths)) / len(lengths), 1
             ),
+            "prefix_prefills": -(-len(layout.groups) // self.prefill_batch) if layout else 0,
+            "decode": self.decode_cache,
         }
+        if self.fallbacks:
+            batch_meta["fallback"] = "; ".join(self.fallbacks.values())
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens, strict=True)):
             stop = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)
@@ -296,6 +336,12 @@ class HFGenerator:
         options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
         if sample:
             options["temperature"] = self.temperature
+        if self.decode_cache != "dynamic" and max_new_tokens > 1:  # one step is a prefill: nothing to decode
+            keyword = prefix_cache.cache_keyword(self.model)
+            rows, width = (int(n) for n in arguments["input_ids"].shape)
+            cache = self._static.ensure(arguments.get(keyword), rows, width + max_new_tokens)
+            arguments = {**arguments, keyword: cache}
+            options["disable_compile"] = self.decode_cache != "compiled"
         # Raw logits, not scores: scores come after the checkpoint's repetition penalty / top-k, which would push
         # "yes" or "no" (both in the instruction) toward zero.
         return self.model.generate(
@@ -327,7 +373,7 @@ class HFGenerator:
             if not rows or self.max_new_tokens == 1:
                 return tokens, first
             select = torch.tensor(rows, device=output.sequences.device)
-            cache = prefix_cache.returned_cache(output)
+            cache = prefix_cache.returned_cache(output)  # dynamic: the first step prefilled, it did not decode
             cache.batch_select_indices(select)
             if self._rope_holder is not None and self._rope_holder.rope_deltas is not None:
                 self._rope_holder.rope_deltas = self._rope_holder.rope_deltas[select]

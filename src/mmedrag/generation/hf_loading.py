@@ -1,5 +1,5 @@
-"""Loading helpers of the transformers backend: device and dtype resolution, one-line load errors, yes/no token ids
-and LoRA adapters checked against the base model."""
+"""Loading helpers of the transformers backend: option checks, device and dtype resolution, one-line load errors,
+yes/no token ids and LoRA adapters checked against the base model."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, GenerationError
+from mmedrag.generation.fast_paths import DECODE_CACHES
 
 _DTYPES = {
     "float32": "float32",
@@ -22,6 +23,22 @@ _DTYPES = {
     "bf16": "bfloat16",
 }
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+CLOSED_ANSWERS = ("generate", "first_token")
+
+
+def check_options(counts: tuple[int, int, int, int, int], closed_answer: str, decode_cache: str) -> None:
+    """ConfigError naming the first invalid option (counts: max_new_tokens, batch_size, sort_window, prefill_batch,
+    image_cache)."""
+    max_new_tokens, batch_size, sort_window, prefill_batch, image_cache = counts
+    if min(max_new_tokens, batch_size, sort_window, prefill_batch) < 1 or image_cache < 0:
+        raise ConfigError(
+            f"max_new_tokens ({max_new_tokens}), batch_size ({batch_size}), sort_window ({sort_window}) and "
+            f"prefill_batch ({prefill_batch}) must be at least 1, image_cache ({image_cache}) at least 0"
+        )
+    if closed_answer not in CLOSED_ANSWERS:
+        raise ConfigError(f"closed_answer {closed_answer!r} is not supported; use one of {', '.join(CLOSED_ANSWERS)}")
+    if decode_cache not in DECODE_CACHES:
+        raise ConfigError(f"decode_cache {decode_cache!r} is not supported; use one of {', '.join(DECODE_CACHES)}")
 
 
 def reason(exc: BaseException) -> str:

@@ -2,8 +2,9 @@
 
 Questions about one image come in groups (IU-Xray: 4.4 per image; VQA-RAD: 2.2), and the image plus its retrieved
 references is most of every prompt. The templates put the question last, so the prompts of a group agree on a long
-token prefix. Each group's prefix is prefilled once (batch 1); its KV cache is then laid out for every row of the
-batch exactly where transformers' own left-padded batch would hold it, and ``generate`` continues from that cache.
+token prefix. Each group's prefix is prefilled once, the groups of a batch together in a few right-padded forwards
+(one forward per group costs a GPU about what sharing saves: issue 24); its KV cache is then laid out for every row of
+the batch exactly where transformers' own left-padded batch would hold it, and ``generate`` continues from that cache.
 
 Layout (one batch, rows padded on the left to length ``T``; ``S`` = the longest part of any row not covered by its
 group's prefix): the cache holds the first ``C = T - S`` slots of every row. Row ``i`` (``len_i`` real tokens) holds
@@ -20,9 +21,11 @@ prefill sees the token types, so that holds as well.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from mmedrag.generation import static_decode
 
 _VISION_TYPE_KEYS = ("mm_token_type_ids", "token_type_ids")
 
@@ -104,34 +107,69 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def prefill(model: Any, inputs: dict[str, Any], length: int, rope_holder: Any | None) -> tuple[list[Any], Any]:
-    """Run the first ``length`` tokens of a one-row ``inputs`` (pixels included) and return the per-layer
-    ``(keys, values)`` and, for mrope models, the row's position offset (``rope_deltas``; zeros otherwise)."""
+def prefill(
+    model: Any, inputs: dict[str, Any], lengths: Sequence[int], rope_holder: Any | None
+) -> tuple[list[list[Any]], Any]:
+    """Run the first ``lengths[r]`` tokens of each row of a left-padded ``inputs`` (pixels included) in one forward
+    and return, per row, the per-layer ``(keys, values)`` of those tokens and the rows' position offsets
+    (``rope_deltas`` of mrope models, zeros otherwise; shape ``(rows, 1)``).
+
+    The rows are moved to the left and right-padded to the longest prefix: slot ``j`` of row ``r`` then holds its
+    token ``j`` at position ``j``, exactly as in a one-row prefill, and causal attention never lets a real token see
+    the padding behind it. Only rounding can differ from one forward per row (a different matmul shape).
+    """
     import torch
     from transformers import DynamicCache
 
-    seq = int(inputs["input_ids"].shape[1])
-    sliced = {
-        key: value[:, :length] if value.ndim >= 2 and value.shape[:2] == (1, seq) else value
-        for key, value in inputs.items()
-    }
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    rows, seq = int(ids.shape[0]), int(ids.shape[1])
+    width = max(lengths)
+    starts = (seq - mask.sum(dim=1)).tolist()  # left padding of each row
+    gather = (torch.arange(width, device=ids.device)[None, :] + ids.new_tensor(starts)[:, None]).clamp(max=seq - 1)
+    keep = torch.arange(width, device=ids.device)[None, :] < ids.new_tensor(list(lengths))[:, None]
+    moved = {}
+    for key, value in inputs.items():
+        if key.startswith("pixel") or value.ndim != 2 or tuple(value.shape) != (rows, seq):
+            moved[key] = value  # pixels and per-image tensors are not per-token
+        elif key == "attention_mask":
+            moved[key] = keep.to(value.dtype)
+        else:
+            moved[key] = torch.where(keep, torch.gather(value, 1, gather), torch.zeros_like(value[:, :width]))
     if rope_holder is not None:
         rope_holder.rope_deltas = None  # a stale offset from an earlier batch must not leak into this prefill
     cache = DynamicCache()  # full layers everywhere: sliding layers would drop the prefix the rows still need
     with torch.inference_mode():
-        output = model(**sliced, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
+        output = model(**moved, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
     filled: Any = returned_cache(output) or cache
-    layers = [(layer.keys, layer.values) for layer in filled.layers]
+    layers = [
+        [(layer.keys[r : r + 1, :, :length], layer.values[r : r + 1, :, :length]) for layer in filled.layers]
+        for r, length in enumerate(lengths)
+    ]
     delta = getattr(rope_holder, "rope_deltas", None) if rope_holder is not None else None
     if delta is None:
-        delta = torch.zeros(1, 1, dtype=torch.long, device=inputs["input_ids"].device)
+        delta = torch.zeros(rows, 1, dtype=torch.long, device=ids.device)
     return layers, delta
 
 
-def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
-    """One DynamicCache of ``layout.cached`` slots per row, each row a copy of its group's prefix in place."""
-    import torch
+def expand(
+    prefixes: Sequence[list[Any]],
+    layout: SharedLayout,
+    static: static_decode.StaticCaches | None = None,
+    slots: int = 0,
+) -> Any:
+    """One cache holding, per row, a copy of its group's prefix in the first ``layout.cached`` slots: a DynamicCache,
+    or with ``static`` a static cache of ``slots`` slots, written layer by layer so that the peak memory is the
+    static cache plus one expanded layer."""
     from transformers import DynamicCache
+
+    layers = _expanded_layers(prefixes, layout)
+    if static is None:
+        return DynamicCache(ddp_cache_data=list(layers))
+    return static.filled(layers, len(layout.row_groups), slots)
+
+
+def _expanded_layers(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Iterator[tuple[Any, Any]]:
+    import torch
 
     first = prefixes[0][0][0]
     rows = torch.tensor(layout.row_groups, device=first.device)
@@ -142,7 +180,6 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
     )
     valid = (position >= 0)[:, None, :, None]
     index = position.clamp(min=0)[:, None, :, None]
-    data = []
     for layer in range(len(prefixes[0])):
         expanded = []
         for part in (0, 1):  # keys, values
@@ -152,8 +189,7 @@ def expand(prefixes: Sequence[list[Any]], layout: SharedLayout) -> Any:
             source = stacked[rows]  # (rows, heads, longest, dim)
             gathered = torch.gather(source, 2, index.expand(-1, source.shape[1], -1, source.shape[3]))
             expanded.append(torch.where(valid, gathered, torch.zeros((), dtype=gathered.dtype, device=gathered.device)))
-        data.append((expanded[0], expanded[1]))
-    return DynamicCache(ddp_cache_data=data)
+        yield expanded[0], expanded[1]
 
 
 def cache_keyword(model: Any) -> str:

@@ -99,7 +99,16 @@ def test_prompts_put_the_image_and_references_first_and_the_question_last(questi
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("closed_answer", "maybe"), ("sort_window", 0), ("batch_size", 0), ("max_new_tokens", 0)]
+    ("option", "value"),
+    [
+        ("closed_answer", "maybe"),
+        ("sort_window", 0),
+        ("batch_size", 0),
+        ("max_new_tokens", 0),
+        ("prefill_batch", 0),
+        ("image_cache", -1),
+        ("decode_cache", "paged"),
+    ],
 )
 def test_generator_options_are_checked_before_anything_loads(option: str, value: object) -> None:
     from mmedrag.errors import ConfigError
