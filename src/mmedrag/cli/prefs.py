@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import mmedrag.cli.argtypes as argtype
 from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
@@ -20,7 +21,10 @@ OUT/prefs.jsonl (plus OUT/noise/*.png and OUT/summary.json). Use a split disjoin
 examples:
   mmedrag prefs --questions val_questions.jsonl --index idx/iu_train --generator hf:/models/llava-med --out prefs/iu
   mmedrag prefs --questions ~/.cache/mmedrag/data/vqa_rad --split train --task closed --config pipeline.yaml \\
-      --chosen ground_truth --ratio 0.5 --stage1 --out prefs/vqarad"""
+      --chosen ground_truth --ratio 0.5 --stage1 --out prefs/vqarad
+  # past one machine: shards anywhere, then one merge writes what a single run writes
+  mmedrag prefs --questions Q --index idx --shard 1/2 --out prefs/s1    # and --shard 2/2 --out prefs/s2
+  mmedrag prefs --questions Q --merge prefs/s1 prefs/s2 --out prefs/all"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_question_arguments(parser, "mining questions (a split disjoint from the knowledge base)")
@@ -43,14 +47,28 @@ examples:
         parser.add_argument("--stage1", action="store_true", help="also mine the stage-1 (clean vs noise) pairs")
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder (replaced atomically)")
+        sharding = parser.add_mutually_exclusive_group()
+        sharding.add_argument(
+            "--shard", metavar="I/N", help="mine only shard I of N (from 1; whole images) and keep it for --merge"
+        )
+        sharding.add_argument(
+            "--merge",
+            nargs="+",
+            metavar="DIR",
+            help="combine the N shard folders of one run over --questions (balanced once, with the run's seed)",
+        )
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.factory import build_pipeline
         from mmedrag.training.preference_mining import MiningSettings, mine_preferences
 
-        pipeline = build_pipeline(config_from_args(args, without=("selector.k",)))
         questions = questions_from_args(args)
+        if args.merge:
+            from mmedrag.training.preference_shards import merge_prefs
+
+            return self._report(args, merge_prefs(args.merge, questions, args.out))
+        pipeline = build_pipeline(config_from_args(args, without=("selector.k",)))
         settings = MiningSettings(
             k=args.k,
             chosen=args.chosen,
@@ -58,7 +76,23 @@ examples:
             stage1=args.stage1,
             seed=args.seed,
         )
-        report = mine_preferences(pipeline, questions, args.out, settings, progress=show_progress(args))
+        if args.shard:
+            from mmedrag.evaluation.shards import parse_shard
+            from mmedrag.training.preference_shards import mine_shard
+
+            shard = parse_shard(args.shard)
+            report = mine_shard(pipeline, questions, shard, args.out, settings, progress=show_progress(args))
+            if args.json:
+                emit_json(report.to_dict())
+            else:
+                print(f"shard {shard[0]}/{shard[1]}: {report.questions} of {len(questions)} questions -> {report.out}")
+            return 0
+        return self._report(
+            args, mine_preferences(pipeline, questions, args.out, settings, progress=show_progress(args))
+        )
+
+    @staticmethod
+    def _report(args: argparse.Namespace, report: Any) -> int:
         if args.json:
             emit_json(report.to_dict())
             return 0

@@ -23,7 +23,7 @@ import json
 import random
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -161,16 +161,30 @@ def mine_preferences(
         DataError: a question without an image (pairs need one), or questions drawn from the knowledge base itself.
     """
     settings, judge = settings or MiningSettings(), judge or Judge()
+    check_minable(pipeline, questions)
+
+    def mine(folder: Path) -> MiningReport:
+        pairs, correct = mine_pairs(pipeline, questions, folder, settings, judge, progress)
+        return write_mining(folder, pairs, correct, len(questions), settings)
+
+    return in_place_of(Path(out_dir), mine)
+
+
+def check_minable(pipeline: RAGPipeline, questions: Sequence[Question]) -> None:
+    """Raise unless ``pipeline`` retrieves and every question has an image (pairs need one)."""
     if pipeline.default.retriever is None and not pipeline.bundles:
         raise ConfigError("mining needs a retriever (an index): three of the four runs use references")
     missing = [q.id for q in questions if not q.image_path]
     if missing:
         raise DataError(f"{len(missing)} question(s) have no image (e.g. {missing[:3]}); preference pairs need one")
-    out = Path(out_dir)
+
+
+def in_place_of(out: Path, fill: Callable[[Path], MiningReport]) -> MiningReport:
+    """Run ``fill`` on a staging folder beside ``out`` and put it in ``out``'s place whole (none on failure)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        report = _mine(pipeline.leaning(), questions, staging, settings, judge, progress)
+        report = fill(staging)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)  # the folder appears whole; noise paths inside it are relative, so they stay valid
@@ -181,15 +195,18 @@ def mine_preferences(
     return report
 
 
-def _mine(
+def mine_pairs(
     pipeline: RAGPipeline,
     questions: Sequence[Question],
     folder: Path,
     settings: MiningSettings,
     judge: Judge,
     progress: bool,
-) -> MiningReport:
-    (folder / "noise").mkdir(parents=True)
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Every pair the questions yield (not yet balanced), in question order, and each run's correct answers; the
+    noise images go to ``folder/noise``."""
+    pipeline = pipeline.leaning()
+    (folder / "noise").mkdir(parents=True, exist_ok=True)
     pairs: list[dict[str, Any]] = []
     correct = dict.fromkeys("abcd", 0)
     chunks = batches(list(questions), settings.batch_size)
@@ -214,6 +231,13 @@ def _mine(
             assert item.query.image is not None
             noise_image(item.query.image.size, f"{settings.seed}:{question.id}").save(folder / noise)
             pairs.extend(mine_question(question, four, judge, settings, str(question.image_path), noise))
+    return pairs, correct
+
+
+def write_mining(
+    folder: Path, pairs: list[dict[str, Any]], correct: dict[str, int], questions: int, settings: MiningSettings
+) -> MiningReport:
+    """Balance ``pairs`` (seeded) and write ``prefs.jsonl`` and ``summary.json`` to ``folder``."""
     found = {kind: sum(p["pair_type"] == kind for p in pairs) for kind in PAIR_TYPES}
     kept = balance(pairs, settings.ratio, settings.seed)
     with (folder / "prefs.jsonl").open("w", encoding="utf-8") as handle:
@@ -221,9 +245,9 @@ def _mine(
             handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
     report = MiningReport(
         out=str(folder),
-        questions=len(questions),
+        questions=questions,
         accuracy={
-            f"{name} ({label})": correct[name] / len(questions)
+            f"{name} ({label})": correct[name] / max(questions, 1)
             for name, label in zip("abcd", ("clean", "noise", "clean + refs", "noise + refs"), strict=True)
         },
         found=found,

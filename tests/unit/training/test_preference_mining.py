@@ -87,3 +87,22 @@ def test_cli_prefs_json(setup, tmp_path: Path, capsys: pytest.CaptureFixture[str
         ]
     )
     assert code == 0 and json.loads(capsys.readouterr().out)["questions"] == 12
+
+
+def test_three_shards_merge_into_what_one_run_writes(setup, tmp_path: Path) -> None:
+    """Balancing is seeded over every pair: the merge balances once, after putting the pairs in question order."""
+    from mmedrag.training.preference_shards import merge_prefs, mine_shard
+
+    pipeline, questions = setup
+    settings = MiningSettings(ratio=0.5, stage1=True)
+    whole = mine_preferences(pipeline, questions, tmp_path / "whole", settings)
+    for number in (1, 2, 3):
+        mine_shard(pipeline, questions, (number, 3), tmp_path / f"s{number}", settings)
+    merged = merge_prefs([tmp_path / f"s{n}" for n in (2, 3, 1)], questions, tmp_path / "merged")
+    assert (tmp_path / "merged" / "prefs.jsonl").read_bytes() == (tmp_path / "whole" / "prefs.jsonl").read_bytes()
+    assert (merged.found, merged.written, merged.accuracy) == (whole.found, whole.written, whole.accuracy)
+    noise = sorted(p.name for p in (tmp_path / "whole" / "noise").iterdir())
+    assert sorted(p.name for p in (tmp_path / "merged" / "noise").iterdir()) == noise and len(noise) == 12
+    with pytest.raises(DataError, match="give each of 1..3 once"):
+        merge_prefs([tmp_path / "s1", tmp_path / "s2"], questions, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
