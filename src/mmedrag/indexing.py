@@ -100,6 +100,7 @@ def build_index(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     scope_alpha: float = DEFAULT_ALPHA,
+    shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     """Embed ``records`` into the index at ``index_dir`` (created, or updated in place).
 
@@ -112,6 +113,8 @@ def build_index(
             ``ignore`` reads no images (text-only knowledge bases).
         rebuild: start from an empty index even if one exists (the old one stays live until the save).
         wait: when another process is writing the index, wait for it (telling ``on_wait``); False fails at once.
+        shard: ``records`` are shard I of N of a source (:mod:`mmedrag.indexing_merge`), recorded in the index so a
+            merge puts the records back in the source's order.
 
     Raises:
         DataError: no record could be indexed (empty corpus, or every record bad).
@@ -143,7 +146,9 @@ def build_index(
         report.skipped = len(report.errors)
         if report.added + report.replaced == 0:
             raise DataError(f"none of the {len(records)} records could be indexed; first error: {report.errors[0]}")
-        report.scope = _fit_scope(index, scope_alpha)
+        report.scope = fit_scope_of(index, scope_alpha)
+        if shard is not None:
+            index.info["shard"] = list(shard)
         index.save()
         report.total = index.records.count()
     report.seconds = round(time.perf_counter() - started, 3)
@@ -202,7 +207,7 @@ def _add_batch(
     report.added += len(records) - len(existing)
 
 
-def _fit_scope(index: FolderIndex, alpha: float) -> dict[str, Any]:
+def fit_scope_of(index: FolderIndex, alpha: float) -> dict[str, Any]:
     """Fit the in-scope check on the index in memory and keep it in its metadata (saved with the next version)."""
     model = fit_folder_scope(index, alpha, extra=stats_test(index.records.get))
     if model is None:
@@ -227,7 +232,7 @@ def refit_scope(
 
         return refit_milvus_scope(index_dir, alpha)
     with FolderIndex.open_for_write(index_dir, wait=wait, on_wait=on_wait) as index:
-        summary = _fit_scope(index, alpha)
+        summary = fit_scope_of(index, alpha)
         index.save()
     return summary
 

@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"io"}),
     frozenset({"quality", "calibration", "encoders", "stores", "datasets"}),
     frozenset({"retrieval", "routing", "generation", "kg"}),
-    frozenset({"pipeline", "indexing", "indexing_milvus", "ingest", "factory"}),
+    frozenset({"pipeline", "indexing", "indexing_milvus", "indexing_merge", "ingest", "factory"}),
     frozenset({"evaluation"}),
     frozenset({"training"}),
     frozenset({"apps", "cli", "serve", "envinfo", "__init__"}),

@@ -38,6 +38,19 @@ def int_range(low: int | None = None, high: int | None = None) -> Callable[[str]
 
 
 positive_int = int_range(1)
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``I/N`` -> (I, N): shard I of N, numbered from 1 (``--shard`` of evaluate, prefs and index)."""
+    number, sep, count = text.partition("/")
+    if not sep or not number.strip().isdigit() or not count.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected I/N, e.g. 1/4 (shards are numbered from 1), got {text!r}")
+    value = (int(number), int(count))
+    if not 1 <= value[0] <= value[1]:
+        raise argparse.ArgumentTypeError(f"I must be between 1 and N, got {text!r}")
+    return value
+
+
 nonnegative_int = int_range(0)
 top_k = int_range(1, MAX_K)
 

@@ -80,6 +80,7 @@ examples:
         sharding.add_argument(
             "--shard",
             metavar="I/N",
+            type=argtype.shard,
             help="answer only shard I of N (from 1; whole images per shard) and write it for --merge",
         )
         sharding.add_argument(
@@ -126,11 +127,11 @@ examples:
                 print(render_markdown(results), end="")
             return 0
         if args.shard:
-            from mmedrag.evaluation.shards import evaluate_shard, parse_shard
+            from mmedrag.evaluation.shards import evaluate_shard
 
             if args.answers:
                 raise ConfigError("--shard runs the pipeline on part of the questions; score an answer file whole")
-            shard = parse_shard(args.shard)
+            shard = args.shard
             facts = evaluate_shard(
                 build_pipeline(config),
                 questions,

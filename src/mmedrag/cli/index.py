@@ -41,6 +41,8 @@ examples:
   mmedrag index --index idx/cxr --refit-scope --scope-alpha 0.05   # fit the in-scope check again, no encoding
   mmedrag index corpus.jsonl --index idx/cxr --store milvus:./milvus-data          # Milvus Lite, embedded
   mmedrag index --index idx/cxr --store milvus:http://milvus:19530 --from-index idx/cxr-faiss   # copy, no encoding
+  mmedrag index mimic/ --index idx/part1 --shard 1/4 --encoder biomedclip --device cuda:0       # ... 4/4 on cuda:3
+  mmedrag index --index idx/mimic --from-index idx/part1 idx/part2 idx/part3 idx/part4           # merge, no encoding
 
 One writer at a time: a second `index` run on the same folder waits for the first (or fails at once with
 --no-wait); searches keep working throughout. Ids must be unique in a source: the first record with an id is
@@ -84,7 +86,20 @@ knowledge base's. An index built before the check existed has none (answers' tra
         parser.add_argument("--rebuild", action="store_true", help="start from an empty index")
         parser.add_argument("--batch-size", type=argtype.positive_int, default=32)
         parser.add_argument("--device", default="auto", type=argtype.device, help="cpu, cuda or auto")
-        parser.add_argument("--from-index", metavar="DIR", help="copy this index folder into --store milvus:... as is")
+        parser.add_argument(
+            "--from-index",
+            nargs="+",
+            metavar="DIR",
+            help="build --index from these index folders, encoding nothing: one folder into --store milvus:... as "
+            "is, or the shard folders of `index --shard` merged (into a folder or Milvus)",
+        )
+        parser.add_argument(
+            "--shard",
+            metavar="I/N",
+            type=argtype.shard,
+            help="index only every N-th record from the I-th (from 1) into --index: one shard per GPU or machine, "
+            "merged afterwards with --from-index",
+        )
         parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these record ids instead of indexing")
         parser.add_argument(
             "--verify",
@@ -115,7 +130,7 @@ knowledge base's. An index built before the check existed has none (answers' tra
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.encoders import create_encoder
         from mmedrag.errors import ConfigError
-        from mmedrag.indexing import build_index, copy_index
+        from mmedrag.indexing import build_index
         from mmedrag.stores.locate import index_exists, load_index
 
         if args.verify is not None:
@@ -127,12 +142,15 @@ knowledge base's. An index built before the check existed has none (answers' tra
         if args.refit_scope:
             return _refit(args)
         if args.from_index:
-            report = copy_index(args.from_index, args.index, args.store, args.rebuild, progress=show_progress(args))
-            return _summary(args, report, [], {})
+            return _from_indexes(args)
         if not args.source:
             raise ConfigError("give a SOURCE to index (or --delete IDS)")
         dataset = _read(args)
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
+        if args.shard:
+            from mmedrag.indexing_merge import shard_records
+
+            records = shard_records(records, args.shard)
         if args.redact:  # a raw source indexed without `ingest --redact` would carry identifiers into the index
             from mmedrag.quality.phi import redact_record
 
@@ -156,8 +174,23 @@ knowledge base's. An index built before the check existed has none (answers' tra
             wait=args.wait,
             on_wait=log,
             scope_alpha=args.scope_alpha,
+            shard=args.shard,
         )
         return _summary(args, report, [str(e) for e in dataset.errors], dataset.summary())
+
+
+def _from_indexes(args: argparse.Namespace) -> int:
+    """One folder copied into Milvus as is, or shard folders merged (into a folder or Milvus), encoding nothing."""
+    from mmedrag.indexing import copy_index
+    from mmedrag.indexing_merge import merge_indexes
+    from mmedrag.stores.locate import index_kind
+
+    progress = show_progress(args)
+    if len(args.from_index) == 1 and index_kind(args.index, args.store) == "milvus":
+        report = copy_index(args.from_index[0], args.index, args.store, args.rebuild, progress=progress)
+    else:
+        report = merge_indexes(args.from_index, args.index, args.store, args.scope_alpha, progress)
+    return _summary(args, report, [], {})
 
 
 def _summary(args: argparse.Namespace, report: Any, read_errors: list[str], source: dict[str, Any]) -> int:

@@ -49,7 +49,10 @@ examples:
         parser.add_argument("--out", required=True, type=argtype.output_dir, help="output folder (replaced atomically)")
         sharding = parser.add_mutually_exclusive_group()
         sharding.add_argument(
-            "--shard", metavar="I/N", help="mine only shard I of N (from 1; whole images) and keep it for --merge"
+            "--shard",
+            metavar="I/N",
+            type=argtype.shard,
+            help="mine only shard I of N (from 1; whole images) and keep it for --merge",
         )
         sharding.add_argument(
             "--merge",
@@ -77,10 +80,9 @@ examples:
             seed=args.seed,
         )
         if args.shard:
-            from mmedrag.evaluation.shards import parse_shard
             from mmedrag.training.preference_shards import mine_shard
 
-            shard = parse_shard(args.shard)
+            shard = args.shard
             report = mine_shard(pipeline, questions, shard, args.out, settings, progress=show_progress(args))
             if args.json:
                 emit_json(report.to_dict())

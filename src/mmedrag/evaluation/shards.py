@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from mmedrag.errors import ConfigError, DataError
+from mmedrag.errors import DataError
 from mmedrag.evaluation.judges import Judge
 from mmedrag.evaluation.results import PER_QUESTION, write_results
 from mmedrag.evaluation.runner import EvalSettings, answer_all, chunk_size, summarize
@@ -27,21 +27,6 @@ from mmedrag.types import Question
 
 SHARD_FILE = "shard.json"
 CONFIG_FILE = "config.yaml"
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/3"`` -> (2, 3): shard 2 of 3, numbered from 1.
-
-    Raises:
-        ConfigError: not ``I/N`` with 1 <= I <= N.
-    """
-    number, sep, count = text.partition("/")
-    if not sep or not number.strip().isdigit() or not count.strip().isdigit():
-        raise ConfigError(f"--shard {text!r}: use I/N, e.g. 1/4 (shards are numbered from 1)")
-    shard = (int(number), int(count))
-    if not 1 <= shard[0] <= shard[1]:
-        raise ConfigError(f"--shard {text!r}: I must be between 1 and N")
-    return shard
 
 
 def shard_of(questions: Sequence[Question], shard: tuple[int, int]) -> list[Question]:

@@ -72,7 +72,7 @@ def fit_folder_scope(
     """
     check_alpha(alpha)
     space = index.spaces["image"]
-    every = space.ids()
+    every = sorted(space.ids())  # the same sample whatever order the vectors were added in (merged shards)
     if not every:
         return None
     chosen = [every[row] for row in sample_rows(len(every), limit, seed)]

@@ -10,9 +10,8 @@ import pytest
 
 from conftest import SHARED_DATA
 from mmedrag.cli import main
-from mmedrag.errors import ConfigError
 from mmedrag.evaluation.questions import write_questions_jsonl
-from mmedrag.evaluation.shards import parse_shard, shard_of
+from mmedrag.evaluation.shards import shard_of
 from mmedrag.io.readers.mmed_rag import read_mmed_rag
 from mmedrag.types import Question
 
@@ -81,7 +80,12 @@ def test_shards_keep_each_image_whole_and_are_numbered_from_one() -> None:
     for part in parts:
         images = {q.image_path for q in part}
         assert all(q in part for q in asked if q.image_path in images)  # every question of a shard's images
-    assert parse_shard("2/3") == (2, 3)
-    for bad in ("0/3", "4/3", "2", "a/b"):
-        with pytest.raises(ConfigError, match="--shard"):
-            parse_shard(bad)
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "2", "a/b"])
+def test_a_bad_shard_is_one_usage_line(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["evaluate", "--questions", "q.jsonl", "--shard", bad, "--out", "out"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2 and "argument --shard" in error
+    assert "I/N" in error or "between 1 and N" in error

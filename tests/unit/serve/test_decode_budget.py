@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 import pytest
+
+pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
 from PIL import Image
 
 from mmedrag.serve.decode_budget import PEAK_FACTOR, DecodeBudget, decode_and_release, decode_cost

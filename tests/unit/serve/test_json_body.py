@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+pytest.importorskip("fastapi", reason="needs fastapi: pip install 'mmedrag[serve]'")
+
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.json_body import MAX_DEPTH, MAX_NUMBER_CHARS, loads
 
