@@ -32,15 +32,31 @@ def knowledge_base(folder: Path, with_dicom: bool = True) -> Path:
     for number, (rid, text, domain, modality, patient, study, split) in enumerate(CORPUS):
         path = folder / f"{rid}.png"
         make_image(number, size=(64, 64)).save(path)
-        records.append(Record(rid, text, (str(path),), domain, modality, patient, study, split, "unit"))
+        records.append(
+            Record(
+                rid,
+                text,
+                (str(path),),
+                domain=domain,
+                modality=modality,
+                patient_id=patient,
+                study_id=study,
+                split=split,
+                source="unit",
+            )
+        )
     make_image(50, size=(64, 64)).save(folder / "html.png")
-    records.append(Record("html", HOSTILE_TEXT, (str(folder / "html.png"),), "radiology", "xray", source="unit"))
+    records.append(
+        Record("html", HOSTILE_TEXT, (str(folder / "html.png"),), domain="radiology", modality="xray", source="unit")
+    )
     if with_dicom:
         from pydicom.data import get_testdata_file
 
         dicom = folder / "ct.dcm"
         shutil.copyfile(get_testdata_file("CT_small.dcm"), dicom)
-        records.append(Record("ct-1", "Axial CT slice. No pleural effusion.", (str(dicom),), "radiology", "ct"))
+        records.append(
+            Record("ct-1", "Axial CT slice. No pleural effusion.", (str(dicom),), domain="radiology", modality="ct")
+        )
     build_index(records, folder / "index", HashEncoder(dim=32), store="exact")
     return folder / "index"
 

@@ -111,7 +111,7 @@ def test_the_same_text_is_streamed_and_returned_whole(client) -> None:
 
 def test_report_markup_is_stripped_from_json_and_chat_answers(tmp_path) -> None:
     make_image(1, size=(64, 64)).save(tmp_path / "m.png")
-    records = [Record("m1", MARKUP, (str(tmp_path / "m.png"),), "radiology", "xray", source="unit")]
+    records = [Record("m1", MARKUP, (str(tmp_path / "m.png"),), domain="radiology", modality="xray", source="unit")]
     build_index(records, tmp_path / "index", HashEncoder(dim=32), store="exact")
     pipeline = build_pipeline(load_config(values={"index": str(tmp_path / "index")}))
     with TestClient(create_app(pipeline, ServeSettings(rate_limit_per_minute=0))) as markup:

@@ -25,7 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"pipeline", "indexing", "indexing_milvus", "indexing_merge", "ingest", "factory"}),
     frozenset({"evaluation"}),
     frozenset({"training"}),
-    frozenset({"apps", "cli", "serve", "envinfo", "__init__"}),
+    frozenset({"apps", "cli", "serve", "envinfo", "__init__", "__main__"}),
 )
 
 
