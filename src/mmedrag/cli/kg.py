@@ -1,4 +1,5 @@
-"""``mmedrag kg build | find``: the concept graph of open ontologies (see mmedrag.kg)."""
+"""``mmedrag kg build | find | link``: the concept graph of open ontologies and the concept links of an index (see
+mmedrag.kg)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ examples:
   mmedrag kg build --out kg/hpo.sqlite
   mmedrag kg find "Is the aorta appearing twisted or curved?"
   mmedrag kg link --index idx            # concept links beside the index (retrieval prefers cases that say)
+  mmedrag kg link --index idx --no-mesh  # from the report text only, not the records' MeSH annotations
   mmedrag ask --index idx --knowledge hpo --question "Is there fluid around the lungs?" --image film.png"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,12 @@ examples:
         )
         link.add_argument("--index", required=True, help="an index folder (a Milvus index's pointer folder too)")
         link.add_argument("--graph", default="hpo", help="hpo (default) or a `kg build` file")
+        link.add_argument(
+            "--no-mesh",
+            dest="mesh",
+            action="store_false",
+            help="link the report text only, not the records' MeSH annotations (IU-Xray / Open-i)",
+        )
         add_json_flag(link)
         find = actions.add_parser("find", help="the concepts a question names, and how each was matched")
         find.add_argument("text", help="a question or sentence")
@@ -84,7 +92,7 @@ examples:
 
         index = load_index(args.index)
         try:
-            result = link_index(index, args.index, open_graph(args.graph), progress=show_progress(args))
+            result = link_index(index, args.index, open_graph(args.graph), show_progress(args), args.mesh)
         finally:
             index.close()
         if args.json:
@@ -96,4 +104,11 @@ examples:
                 f"({counts['present']} present, {counts['absent']} absent, {counts['uncertain']} uncertain; "
                 f"index {result['index_version']}, {result['graph']} {result['graph_version']})"
             )
+            mesh = counts["mesh"]
+            if mesh["records"]:
+                print(
+                    f"MeSH annotations: {mesh['linked_records']} of {mesh['records']} annotated records name a "
+                    f"concept ({mesh['present']} present, {mesh['absent']} absent, {mesh['uncertain']} uncertain; "
+                    f'{mesh["unmapped"]} headings name no concept), stored as links of source "mesh"'
+                )
         return 0

