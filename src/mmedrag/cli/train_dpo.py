@@ -45,12 +45,15 @@ LLaVA) with DPO (sigmoid loss, beta 0.1, summed log-probs; method.md §5.4) on t
 Cross-modality pairs are scored with the noise image on the rejected side. The reference model is the base model
 (adapter disabled), or a frozen earlier adapter with --reference. --init-adapter continues an adapter: two-stage
 training (§5.2). Held-out pairs (whole questions) are scored before and after. The adapter folder appears only when
-training succeeded; it loads into the generator by path.
+training succeeded; it loads into the generator by path. Runs unchanged under `accelerate launch` (DDP, FSDP or
+DeepSpeed ZeRO with the files in configs/accelerate/); only the main process prints and saves.
 
 examples:
   mmedrag train-dpo prefs/stage1/prefs.jsonl --base ~/models/medgemma-4b-it --out adapters/rad-stage1 --lr 1e-5
   mmedrag train-dpo prefs/stage2/prefs.jsonl --base ~/models/medgemma-4b-it --out adapters/rad \\
-      --init-adapter adapters/rad-stage1 --epochs 3 --trl warmup_ratio=0.03 --trl lr_scheduler_type=cosine"""
+      --init-adapter adapters/rad-stage1 --epochs 3 --trl warmup_ratio=0.03 --trl lr_scheduler_type=cosine
+  accelerate launch --config_file configs/accelerate/ddp.yaml -m mmedrag train-dpo prefs.jsonl --base BASE \
+      --out adapters/rad --save-steps 200"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("prefs", help="preference JSONL written by `mmedrag prefs`")
@@ -87,6 +90,13 @@ examples:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
         parser.add_argument(
+            "--save-steps",
+            type=argtype.nonnegative_int,
+            default=0,
+            help="keep a checkpoint every N steps in OUT.checkpoints/; a re-run continues from it (default 0: none)",
+        )
+        parser.add_argument("--no-resume", action="store_true", help="start over, deleting OUT.checkpoints/")
+        parser.add_argument(
             "--trl", action="append", metavar="KEY=VALUE", help="any other trl.DPOConfig option (repeatable)"
         )
         add_json_flag(parser)
@@ -94,6 +104,7 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.training.dpo import DPOSettings, train_dpo
         from mmedrag.training.preference_reader import read_preferences, split_heldout
+        from mmedrag.training.workers import current_workers
 
         settings = DPOSettings(
             beta=args.beta,
@@ -111,9 +122,12 @@ examples:
             init_adapter=args.init_adapter,
             seed=args.seed,
             gradient_checkpointing=args.gradient_checkpointing,
+            save_steps=args.save_steps,
+            resume=not args.no_resume,
             trl_args=parse_trl_options(args.trl),
         )
         settings.check()  # fail on a bad flag before reading images
+        main = current_workers().main  # under `accelerate launch`, only the main process speaks
         train = read_preferences(args.prefs)
         heldout = read_preferences(args.heldout) if args.heldout else None
         fraction = DEFAULT_HELDOUT_FRACTION if args.heldout_fraction is None else args.heldout_fraction
@@ -122,13 +136,15 @@ examples:
             kept, held = split_heldout(train.pairs, fraction, args.seed)
             tag = f"heldout-fraction={fraction}:seed={args.seed}"
             train, heldout = train.subset(kept, f"train:{tag}"), train.subset(held, f"heldout:{tag}")
-        elif heldout is None and fraction > 0 and not args.json:
+        elif heldout is None and fraction > 0 and main and not args.json:
             log(f"only {questions} question(s): training on all pairs, nothing held out")
-        if not args.json:
+        if main and not args.json:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(train.counts().items()))
             log(f"{len(train.pairs)} training pairs ({counts}), {len(heldout.pairs) if heldout else 0} held-out pairs")
         report = train_dpo(train, args.base, args.out, settings, heldout=heldout, progress=show_progress(args))
         data = report.to_dict()
+        if not main:
+            return 0
         if args.json:
             emit_json(data)
             return 0
@@ -136,6 +152,8 @@ examples:
             print(heldout_table(data))
         if report.losses:
             print(f"training loss {report.losses[0]:.4f} -> {report.losses[-1]:.4f} over {report.steps} steps")
-        print(f"trained in {report.seconds:.1f} s on {report.device}; reference: {report.reference}")
+        where = f"{report.processes} processes" if report.processes > 1 else report.device
+        resumed = f", resumed from step {report.resumed_from_step}" if report.resumed_from_step else ""
+        print(f"trained in {report.seconds:.1f} s on {where}{resumed}; reference: {report.reference}")
         print(f"adapter saved in {report.adapter_dir} (base {report.base_model})")
         return 0

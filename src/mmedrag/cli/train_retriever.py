@@ -29,6 +29,8 @@ class TrainRetrieverCommand(Command):
 (CLIP; RULE Eq. 2), holding out whole cases (patients) to measure recall@1/5/10 in both directions before and after.
 Stops with an error, saving nothing but checkpoints, when training made held-out recall worse. Checkpoints are kept in
 OUT/checkpoints and a re-run resumes from the newest one. Prints the encoder spec to pass to `mmedrag index --encoder`.
+Runs unchanged under `accelerate launch` (configs/accelerate/): n processes split every batch and train on exactly
+the batches one process would; only the main process prints and saves.
 
 bases:
   tower (default)            a new small CNN image tower aligned to frozen MiniLM (works offline)
@@ -40,7 +42,8 @@ bases:
 examples:
   mmedrag train-retriever ~/.cache/mmedrag/data/medpix2 --out retrievers/medpix-tower --epochs 20
   mmedrag train-retriever corpus.jsonl --base open_clip:~/models/biomedclip --train-text --out retrievers/bmc
-  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower"""
+  mmedrag index ~/.cache/mmedrag/data/medpix2 --index idx/medpix --encoder tower:retrievers/medpix-tower
+  accelerate launch --config_file configs/accelerate/cpu.yaml -m mmedrag train-retriever DATA --out retrievers/r"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("source", help="a JSONL manifest, a dataset file or a dataset folder")
@@ -81,11 +84,13 @@ examples:
         from mmedrag.io.readers import read_source
         from mmedrag.training.retriever import RetrieverSettings, train_retriever
         from mmedrag.training.retriever_pairs import pairs_from_records
+        from mmedrag.training.workers import current_workers
 
+        main = current_workers(args.device).main  # under `accelerate launch`, only the main process speaks
         dataset = read_source(args.source, args.format, **argtype.reader_options(args))
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         train, heldout = pairs_from_records(records, args.heldout, args.seed, args.group_by)
-        if not args.json:
+        if main and not args.json:
             log(f"{len(train)} training pairs, {len(heldout)} held-out pairs from {len(records)} records")
         settings = RetrieverSettings(
             base=args.base,
@@ -105,6 +110,8 @@ examples:
         )
         report = train_retriever(train, heldout, args.out, settings, log=None if args.json else log)
         data = report.to_dict()
+        if not main:
+            return 0
         if args.json:
             emit_json({**data, "read_errors": [str(e) for e in dataset.errors]})
             return 0

@@ -102,9 +102,14 @@ def merge_shards(folders: Sequence[str | Path], questions: Sequence[Question], o
         raise DataError(f"the shards given are {numbers} of {count}; give each of 1..{count} once")
     first = shards[0]["facts"]
     for shard in shards[1:]:
-        for key in ("settings", "judge", "generator"):
+        for key in ("settings", "judge"):
             if shard["facts"][key] != first[key]:
                 raise DataError(f"{shard['folder']}: its {key} differ from {shards[0]['folder']}'s; merge one run")
+        if _model_of(shard["facts"]["generator"]) != _model_of(first["generator"]):
+            raise DataError(
+                f"{shard['folder']}: answered by {shard['facts']['generator']}, {shards[0]['folder']} by "
+                f"{first['generator']}; merge one model's shards"
+            )
     order = [q.id for q in questions]
     covered = [qid for shard in shards for qid in shard["facts"]["questions"]]
     if sorted(covered) != sorted(order):
@@ -125,7 +130,19 @@ def merge_shards(folders: Sequence[str | Path], questions: Sequence[Question], o
     config = Path(shards[0]["folder"]) / CONFIG_FILE
     config_yaml = config.read_text(encoding="utf-8") if config.is_file() else None
     cache = {"shards": count}
-    return write_results(target, ordered, summary, settings, judge, first["generator"], cache, 0.0, config_yaml)
+    generator = _pooled([shard["facts"]["generator"] for shard in shards])
+    return write_results(target, ordered, summary, settings, judge, generator, cache, 0.0, config_yaml)
+
+
+def _model_of(generator: str) -> str:
+    """A generator without the server that ran it: the shards of one run may each ask a server of a vLLM pool."""
+    return generator.partition("@")[0] if generator.startswith("openai:") else generator
+
+
+def _pooled(generators: list[str]) -> str:
+    """One name for the merged run: ``openai:MODEL@URL1,URL2`` when the shards asked several servers."""
+    servers = sorted({name.partition("@")[2] for name in generators})
+    return generators[0] if len(servers) == 1 else f"{_model_of(generators[0])}@{','.join(servers)}"
 
 
 def _comparable(settings: EvalSettings) -> dict[str, Any]:

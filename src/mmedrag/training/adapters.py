@@ -68,11 +68,14 @@ def load_adapter(model: Any, folder: str, name: str, trainable: bool) -> Any:
     return model
 
 
-def adapter_sha(model: Any, adapter: str = "default") -> str:
-    """SHA-256 (16 hex) of an adapter's weights, keyed as in ``adapter_model.safetensors``."""
+def adapter_sha(model: Any, adapter: str = "default", state: dict[str, Any] | None = None) -> str:
+    """SHA-256 (16 hex) of an adapter's weights, keyed as in ``adapter_model.safetensors``; ``state`` is the model's
+    full state dict where its parameters are sharded (FSDP, ZeRO-3)."""
     peft = require("peft", "train")
-    state = peft.utils.get_peft_model_state_dict(model, adapter_name=adapter, save_embedding_layers=False)
-    return tensors_sha(state)
+    weights = peft.utils.get_peft_model_state_dict(
+        model, state_dict=state, adapter_name=adapter, save_embedding_layers=False
+    )
+    return tensors_sha(weights)
 
 
 def tensors_sha(state: dict[str, Any]) -> str:

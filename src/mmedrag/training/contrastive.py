@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812  (the usual torch alias)
 from PIL import Image
@@ -78,8 +79,10 @@ class PairImages(Dataset[tuple[Any, int]]):
         paths: Sequence[str],
         transform: Callable[[Image.Image], torch.Tensor] | None,
         cache_side: int | None = None,
+        seed: int | None = None,
     ) -> None:
         self.paths, self.transform, self.cache_side = list(paths), transform, cache_side
+        self.seed, self.epoch = seed, 0
         self.failed: dict[str, str] = {}
         self._cache: dict[int, Image.Image] = {}
         self._cached_bytes = 0
@@ -111,7 +114,13 @@ class PairImages(Dataset[tuple[Any, int]]):
         if self.transform is None:
             return None, index
         image = self.image(index)
-        return (None if image is None else self.transform(image)), index
+        if image is None or self.seed is None:
+            return (None if image is None else self.transform(image)), index
+        # The augmentation of an item depends on (seed, epoch, item) only, not on which process loads it or what it
+        # loaded before: n processes then train on exactly the crops one process would, and a resume repeats them.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]))
+            return self.transform(image), index
 
 
 def collate(items: list[tuple[Any, int]]) -> tuple[torch.Tensor | None, torch.Tensor]:

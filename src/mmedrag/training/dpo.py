@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -20,9 +18,11 @@ from typing import Any
 from mmedrag._optional import require
 from mmedrag.errors import ConfigError, DataError
 from mmedrag.io.atomic import atomic_write_json
+from mmedrag.training import dpo_output
 from mmedrag.training.adapters import adapter_sha, check_adapter, load_adapter
 from mmedrag.training.dpo_trl import trl_classes
 from mmedrag.training.preference_reader import PreferencePair, PreferenceSet, read_preferences, to_dataset
+from mmedrag.training.workers import current_workers
 
 ADAPTER_INFO = "mmedrag_dpo.json"
 # Attention + MLP projections of the language model; the vision tower and projector stay frozen (method.md §5.4).
@@ -38,7 +38,9 @@ class DPOSettings:
     ``reference`` is ``"base"`` (the policy with its adapter disabled, as in both reference stages, §5.4) or the folder
     of an adapter loaded frozen as the reference. ``init_adapter`` continues training that adapter (two-stage training,
     §5.2); its LoRA rank, alpha and targets then come from the adapter. ``bf16`` None means bf16 on CUDA only.
-    ``trl_args`` go straight to ``trl.DPOConfig`` (e.g. ``max_steps``, ``warmup_ratio``, ``lr_scheduler_type``).
+    ``save_steps`` > 0 keeps a Trainer checkpoint every that many steps in ``OUT.checkpoints/``, which a re-run
+    continues when ``resume`` (the folder is removed once the adapter is saved). ``trl_args`` go straight to
+    ``trl.DPOConfig`` (e.g. ``max_steps``, ``warmup_ratio``, ``lr_scheduler_type``).
     """
 
     beta: float = 0.1
@@ -57,6 +59,8 @@ class DPOSettings:
     seed: int = 0
     bf16: bool | None = None
     gradient_checkpointing: bool = False
+    save_steps: int = 0
+    resume: bool = True
     trl_args: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -65,6 +69,8 @@ class DPOSettings:
             raise ConfigError(
                 f"beta, learning rate and epochs must be positive ({self.beta}, {self.learning_rate}, {self.epochs})"
             )
+        if self.save_steps < 0:
+            raise ConfigError(f"save steps must be 0 (no checkpoints) or positive, got {self.save_steps}")
         if min(self.per_device_batch_size, self.gradient_accumulation, self.lora_r, self.lora_alpha) < 1:
             raise ConfigError("batch size, gradient accumulation, LoRA rank and alpha must be at least 1")
         if self.max_length is not None and self.max_length < 1:
@@ -108,6 +114,8 @@ class DPOReport:
     device: str
     seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1
+    resumed_from_step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,26 +148,6 @@ def _heldout(trainer: Any, dataset: Any) -> dict[str, float]:
     metrics = trainer.evaluate(eval_dataset=dataset)
     names = {"eval_rewards/margins": "margin", "eval_rewards/accuracies": "accuracy", "eval_loss": "loss"}
     return {short: round(float(metrics[key]), 5) for key, short in names.items() if key in metrics}
-
-
-def _prepare_out(out: Path) -> None:
-    """Refuse to replace a folder that train-dpo did not write (it is replaced only when training succeeded)."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / ADAPTER_INFO).is_file())):
-        raise ConfigError(f"output {out} exists and was not written by train-dpo; pass a new or empty folder")
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Move the finished folder into place; an older adapter there is replaced only now."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    mask = os.umask(0)
-    os.umask(mask)
-    staging.chmod(0o777 & ~mask)  # mkdtemp made it private; the adapter folder gets the usual permissions
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _load_policy(base: str, settings: DPOSettings, bf16: bool) -> tuple[Any, Any]:
@@ -199,6 +187,7 @@ def _load_policy(base: str, settings: DPOSettings, bf16: bool) -> tuple[Any, Any
 
 def _dpo_config(settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool, progress: bool) -> Any:
     trl = require("trl", "train")
+    saving = {"save_strategy": "steps", "save_steps": settings.save_steps, "save_total_limit": 2}
     options: dict[str, Any] = {
         "output_dir": str(output_dir),
         "beta": settings.beta,
@@ -216,7 +205,7 @@ def _dpo_config(settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool,
         "use_cpu": not cuda,
         "gradient_checkpointing": settings.gradient_checkpointing,  # TRL's default is on; tiny models run faster off
         "logging_steps": 1,
-        "save_strategy": "no",
+        **(saving if settings.save_steps else {"save_strategy": "no"}),
         "report_to": "none",
         "disable_tqdm": not progress,
         **settings.trl_args,
@@ -264,83 +253,135 @@ def train_dpo(
     """
     settings = settings or DPOSettings()
     settings.check()
+    workers = current_workers()  # under `accelerate launch`, Trainer shards the data; only the main process writes
     out = Path(out_dir).expanduser().resolve()
-    _prepare_out(out)
+    dpo_output.prepare_out(out, ADAPTER_INFO)
     started = time.monotonic()
     pairs, digest, dropped = _pairs(prefs)
     held, held_digest, _ = _pairs(heldout) if heldout is not None else ([], "", 0)
     if not pairs:
         raise DataError("no preference pairs to train on")
     torch = require("torch", "train")
-    transformers = require("transformers", "train")
     train_ds, held_ds = to_dataset(pairs), (to_dataset(held) if held else None)
     base = str(base_model)
     if Path(base).expanduser().exists():
         base = str(Path(base).expanduser().resolve())
     cuda = bool(torch.cuda.is_available())
     bf16 = settings.bf16 if settings.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
-    transformers.set_seed(settings.seed)  # before the LoRA weights are drawn
+    require("transformers", "train").set_seed(settings.seed)  # before the LoRA weights are drawn
     processor, model = _load_policy(base, settings, bf16)
     reference = "base" if settings.reference == "base" else check_adapter(settings.reference, model, "reference")
+    data_digest = hashlib.sha256(f"{digest}:{held_digest}".encode()).hexdigest()[:16]
+    run = _run_identity(base, data_digest, settings)
+    checkpoints = dpo_output.checkpoint_dir(out)
+    resume_from = dpo_output.resume_point(checkpoints, run, settings.resume) if settings.save_steps else None
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    staging = dpo_output.staging_dir(out)
     try:
-        args = _dpo_config(settings, staging / "trainer", bf16, cuda, progress)
-        collator_cls, trainer_cls = trl_classes()
-        trainer = trainer_cls(
-            model=model,
-            args=args,
-            train_dataset=train_ds,
-            processing_class=processor,
-            data_collator=collator_cls(processor=processor, max_length=args.max_length),
+        if workers.main:
+            dpo_output.start_run(staging, checkpoints if settings.save_steps else None, run, resume_from is not None)
+        workers.barrier()
+        args = _dpo_config(
+            settings, checkpoints if settings.save_steps else staging / "trainer", bf16, cuda, progress and workers.main
         )
-        if not progress:  # with the bar off, Trainer prints every log line to stdout
-            trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+        trainer = _trainer(model, processor, args, train_ds, progress)
         policy = trainer.accelerator.unwrap_model(trainer.model)
         _set_reference(policy, reference)
         initial_sha = adapter_sha(policy)
         before = _heldout(trainer, held_ds)
-        trainer.train()
+        trainer.train(resume_from_checkpoint=resume_from)
         after = _heldout(trainer, held_ds)
-
-        config = policy.peft_config["default"]
-        config.base_model_name_or_path = base  # HFGenerator checks the adapter against it
-        policy.save_pretrained(str(staging), selected_adapters=["default"], save_embedding_layers=False)
-        shutil.rmtree(staging / "trainer", ignore_errors=True)
-        targets = config.target_modules
-        report = DPOReport(
+        # Every process takes part: FSDP and ZeRO-3 gather the sharded weights into the main process's copy.
+        state = trainer.accelerator.get_state_dict(trainer.model)
+        report = _report(
+            trainer,
+            policy,
+            state,
+            settings,
+            pairs,
+            held,
             adapter_dir=str(out),
             base_model=base,
-            architecture=str(policy.get_base_model().config.model_type),
             reference=reference,
-            train_pairs=len(pairs),
-            heldout_pairs=len(held),
-            pair_types=dict(Counter(p.pair_type or "unknown" for p in pairs)),
-            domains=sorted({p.domain for p in pairs if p.domain}),
             dropped_identical=dropped,
-            steps=int(trainer.state.global_step),
-            losses=[round(float(e["loss"]), 5) for e in trainer.state.log_history if "loss" in e],
             before=before,
             after=after,
-            lora={
-                "r": config.r,
-                "alpha": config.lora_alpha,
-                "dropout": config.lora_dropout,
-                "targets": targets if isinstance(targets, str) else sorted(targets),
-            },
-            trainable_parameters=sum(p.numel() for p in policy.parameters() if p.requires_grad),
             initial_adapter_sha=initial_sha,
-            final_adapter_sha=adapter_sha(policy),
-            data_digest=hashlib.sha256(f"{digest}:{held_digest}".encode()).hexdigest()[:16],
-            device=str(trainer.args.device),
+            data_digest=data_digest,
             seconds=round(time.monotonic() - started, 2),
-            settings={**asdict(settings), "lora_targets": list(settings.lora_targets)},
+            resumed_from_step=int(Path(resume_from).name.rpartition("-")[2]) if resume_from else None,
         )
-        info = {"data": {"train": digest, "heldout": held_digest}, "report": report.to_dict()}
-        atomic_write_json(staging / ADAPTER_INFO, info)
-        _publish(staging, out)
+        if workers.main:
+            _save(policy, state, staging, base, {"data": {"train": digest, "heldout": held_digest}, "report": report})
+            dpo_output.publish(staging, out)
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        workers.barrier()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if workers.main:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _trainer(model: Any, processor: Any, args: Any, train_ds: Any, progress: bool) -> Any:
+    collator_cls, trainer_cls = trl_classes()
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        processing_class=processor,
+        data_collator=collator_cls(processor=processor, max_length=args.max_length),
+    )
+    if not progress:  # with the bar off, Trainer prints every log line to stdout
+        trainer.remove_callback(require("transformers", "train").trainer_callback.PrinterCallback)
+    return trainer
+
+
+def _run_identity(base: str, data_digest: str, settings: DPOSettings) -> dict[str, Any]:
+    """What a checkpoint must have been made from to be continued (JSON-shaped, as it is stored)."""
+    kept = {k: v for k, v in asdict(settings).items() if k not in {"resume", "save_steps"}}
+    run: dict[str, Any] = json.loads(json.dumps({"base": base, "data": data_digest, "settings": kept}))
+    return run
+
+
+def _report(
+    trainer: Any,
+    policy: Any,
+    state: dict[str, Any],
+    settings: DPOSettings,
+    pairs: list[PreferencePair],
+    held: list[PreferencePair],
+    **facts: Any,
+) -> DPOReport:
+    """The report of a finished run: what the trainer and the adapter say, plus the run's ``facts``."""
+    config = policy.peft_config["default"]
+    targets = config.target_modules
+    return DPOReport(
+        architecture=str(policy.get_base_model().config.model_type),
+        train_pairs=len(pairs),
+        heldout_pairs=len(held),
+        pair_types=dict(Counter(p.pair_type or "unknown" for p in pairs)),
+        domains=sorted({p.domain for p in pairs if p.domain}),
+        steps=int(trainer.state.global_step),
+        losses=[round(float(e["loss"]), 5) for e in trainer.state.log_history if "loss" in e],
+        lora={
+            "r": config.r,
+            "alpha": config.lora_alpha,
+            "dropout": config.lora_dropout,
+            "targets": targets if isinstance(targets, str) else sorted(targets),
+        },
+        trainable_parameters=sum(p.numel() for p in policy.parameters() if p.requires_grad),
+        final_adapter_sha=adapter_sha(policy, state=state),
+        device=str(trainer.args.device),
+        settings={**asdict(settings), "lora_targets": list(settings.lora_targets)},
+        processes=int(trainer.args.world_size),
+        **facts,
+    )
+
+
+def _save(policy: Any, state: dict[str, Any], staging: Path, base: str, info: dict[str, Any]) -> None:
+    """The trained adapter (only "default", not the frozen reference) and the run's report into ``staging``."""
+    policy.peft_config["default"].base_model_name_or_path = base  # HFGenerator checks the adapter against it
+    policy.save_pretrained(str(staging), selected_adapters=["default"], state_dict=state, save_embedding_layers=False)
+    shutil.rmtree(staging / "trainer", ignore_errors=True)
+    atomic_write_json(staging / ADAPTER_INFO, {**info, "report": info["report"].to_dict()})

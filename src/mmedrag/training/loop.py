@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from mmedrag.errors import DataError
 from mmedrag.progress import track
@@ -24,6 +24,7 @@ from mmedrag.training.contrastive import (
 from mmedrag.training.recall import Gallery, Recall, held_out_recall
 from mmedrag.training.retriever_pairs import Pair
 from mmedrag.training.towers import DualTowers
+from mmedrag.training.workers import Workers
 
 _EVAL_BATCH = 32
 
@@ -47,7 +48,9 @@ class TrainingLoop:
     """Trains ``towers`` on ``pairs`` with the settings of :func:`~mmedrag.training.retriever.train_retriever`.
 
     A frozen tower is run once, before training, and its features are cached: the loop then only runs (and only
-    loads images for) the towers that learn.
+    loads images for) the towers that learn. With several ``workers``, each process loads and encodes its slice of
+    every batch (accelerate's ``BatchSamplerShard`` with ``split_batches``), so n processes see exactly the batches
+    one process sees, and the loss is computed over the whole batch's features (:class:`Workers`).
     """
 
     def __init__(
@@ -55,11 +58,12 @@ class TrainingLoop:
         towers: DualTowers,
         pairs: Sequence[Pair],
         settings: dict[str, Any],
-        device: str,
+        workers: Workers,
         total_steps: int,
         progress: bool = False,
     ) -> None:
-        self.towers, self.device, self.progress = towers, device, progress
+        self.towers, self.workers, self.device = towers, workers, workers.device
+        self.progress = progress and workers.main
         self.train_image, self.train_text = bool(settings["train_image"]), bool(settings["train_text"])
         self.epochs = int(settings["epochs"])
         self.texts = list(dict.fromkeys(pair.text for pair in pairs))
@@ -67,14 +71,22 @@ class TrainingLoop:
         self.text_ids = torch.tensor([index[pair.text] for pair in pairs], dtype=torch.long)
         transform = towers.train_transform if self.train_image else None
         # Keep decoded images at twice the model input: enough for crops, small enough to stay in memory.
-        self.dataset = PairImages([p.image_path for p in pairs], transform, cache_side=2 * towers.image_size)
+        self.dataset = PairImages(
+            [p.image_path for p in pairs], transform, cache_side=2 * towers.image_size, seed=int(settings["seed"])
+        )
         self.generator = torch.Generator().manual_seed(int(settings["seed"]))
+        batches = BatchSampler(
+            RandomSampler(self.dataset, generator=self.generator),
+            int(settings["batch_size"]),
+            drop_last=True,  # a last batch of 3 pairs gives a much easier, noisier contrastive task
+        )
+        if workers.distributed:  # launched by accelerate, so it is installed
+            from accelerate.data_loader import BatchSamplerShard
+
+            batches = BatchSamplerShard(batches, workers.world, workers.rank, split_batches=True)
         self.loader = DataLoader(
             self.dataset,
-            batch_size=int(settings["batch_size"]),
-            shuffle=True,
-            generator=self.generator,
-            drop_last=True,  # a last batch of 3 pairs gives a much easier, noisier contrastive task
+            batch_sampler=batches,
             collate_fn=collate,
             num_workers=0,  # two cores: decoding in the main process is as fast and keeps RNG use in one place
         )
@@ -85,6 +97,10 @@ class TrainingLoop:
         self.text_cache: torch.Tensor | None = None
         self.image_cache: torch.Tensor | None = None
         self.image_ok: torch.Tensor | None = None
+        self.dim = 0  # of the shared space, known once a text is encoded
+        self.tower_parameters = [
+            p for p in towers.model.parameters() if p.requires_grad and p is not towers.logit_scale
+        ]
 
     def _autocast(self) -> Any:
         if self.device.startswith("cuda"):
@@ -127,36 +143,52 @@ class TrainingLoop:
         return held_out_recall(gallery, images.cpu().numpy(), texts.cpu().numpy())
 
     def _cache_frozen(self) -> None:
+        if self.dim == 0:
+            self.dim = int(self.encode_texts(self.texts[:1]).shape[1])
         if not self.train_text and self.text_cache is None:
             self.text_cache = self.encode_texts(self.texts)
         if not self.train_image and self.image_cache is None:
             self.image_cache, self.image_ok = self.encode_images(self.dataset.paths)
 
+    def _features(self, pixels: torch.Tensor | None, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's image and text features of ``rows`` (the towers that learn run; frozen ones are cached)."""
+        if len(rows) == 0:  # none of this process's share could be read; it still joins the batch's gathering
+            empty = torch.zeros(0, self.dim, device=self.device)
+            return empty, empty
+        ids = self.text_ids[rows]
+        with self._autocast():
+            if pixels is not None:
+                images = self.towers.encode_images(pixels.to(self.device))
+            else:
+                assert self.image_cache is not None  # filled by _cache_frozen when the image tower is frozen
+                images = self.image_cache[rows.to(self.image_cache.device)]
+            if self.text_cache is None:
+                texts = self.towers.encode_texts([self.texts[i] for i in ids.tolist()])
+            else:
+                texts = self.text_cache[ids.to(self.text_cache.device)]
+        return images, texts
+
     def train_epoch(self, epoch: int) -> float:
         """One pass over the shuffled pairs; returns the mean loss."""
         self._cache_frozen()
+        self.dataset.epoch = epoch
         self.towers.model.train()
         losses = []
         for pixels, indices in track(self.loader, f"epoch {epoch}/{self.epochs}", len(self.loader), self.progress):
             rows = indices if self.image_ok is None else indices[self.image_ok[indices]]
-            if len(rows) < 2 or (self.train_image and pixels is None):
+            if self.train_image and pixels is None:
+                rows = rows[:0]
+            ids = self.workers.gather_rows(self.text_ids[rows].to(self.device))
+            if len(ids) < 2:
                 continue  # unreadable images left fewer than two pairs in this batch
-            ids = self.text_ids[rows]
-            with self._autocast():
-                if pixels is not None:
-                    images = self.towers.encode_images(pixels.to(self.device))
-                else:
-                    assert self.image_cache is not None  # filled by _cache_frozen when the image tower is frozen
-                    images = self.image_cache[rows.to(self.image_cache.device)]
-                if self.text_cache is None:
-                    texts = self.towers.encode_texts([self.texts[i] for i in ids.tolist()])
-                else:
-                    texts = self.text_cache[ids.to(self.text_cache.device)]
-            loss = contrastive_loss(images, texts, self.towers.logit_scale, ids.to(self.device))
+            images, texts = (self.workers.gather_rows(f) for f in self._features(pixels, rows))
+            loss = contrastive_loss(images, texts, self.towers.logit_scale, ids)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.workers.reduce_gradients(self.tower_parameters, [self.towers.logit_scale])
             self.optimizer.step()
             self.scheduler.step()
+            self.workers.average_buffers(self.towers.model)
             with torch.no_grad():
                 self.towers.logit_scale.clamp_(0, MAX_LOGIT_SCALE)  # after each step, as open_clip does
             losses.append(float(loss.detach()))

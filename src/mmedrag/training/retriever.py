@@ -114,13 +114,18 @@ def _data_digest(train: Sequence[Pair], heldout: Sequence[Pair]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_sizes(train: Sequence[Pair], heldout: Sequence[Pair], epochs: int, batch_size: int) -> None:
+def _check_sizes(train: Sequence[Pair], heldout: Sequence[Pair], epochs: int, batch_size: int, world: int) -> None:
     if len(train) < 2:
         raise ConfigError(f"contrastive training needs at least 2 training pairs, got {len(train)}")
     if len(heldout) < 2:
         raise ConfigError(f"recall needs at least 2 held-out pairs, got {len(heldout)}; raise the held-out fraction")
     if epochs < 1 or batch_size < 2:
         raise ConfigError(f"need epochs >= 1 and batch size >= 2 (got {epochs} and {batch_size})")
+    if min(batch_size, len(train)) % world:
+        raise ConfigError(
+            f"batch size {min(batch_size, len(train))} does not split over {world} processes; pass a multiple of "
+            f"{world} (each process trains on its share of every batch)"
+        )
     if len(train) < FEW_PAIRS:
         warnings.warn(
             f"only {len(train)} training pairs: contrastive retrievers need a few hundred or more; expect "
@@ -193,18 +198,20 @@ def train_retriever(
     """
     s = settings or RetrieverSettings()
     torch = require("torch", "torch")
-    from mmedrag.encoders.torch_utils import resolve_device
     from mmedrag.training import checkpoints
     from mmedrag.training.loop import TrainingLoop
     from mmedrag.training.towers import build_towers, parse_base
+    from mmedrag.training.workers import current_workers, warn_if_sharded
 
     started = time.perf_counter()
-    say = log or (lambda _message: None)
-    _check_sizes(pairs_train, pairs_heldout, s.epochs, s.batch_size)
+    workers = current_workers(s.device)
+    warn_if_sharded(workers, "the retriever")
+    say = log if log is not None and workers.main else (lambda _message: None)
+    _check_sizes(pairs_train, pairs_heldout, s.epochs, s.batch_size, workers.world)
     if not (s.train_image or s.train_text):
         raise ConfigError("both towers are frozen: nothing to train; drop --freeze-image or add --train-text")
     base_spec = parse_base(s.base)
-    device = resolve_device(s.device)
+    device = workers.device
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     with _deterministic(torch, enabled=device == "cpu"):
@@ -223,13 +230,15 @@ def train_retriever(
         if len(heldout) < 2:
             raise DataError(f"fewer than 2 readable held-out images ({len(skipped)} unreadable, e.g. {skipped[:1]})")
         gallery = Gallery.from_pairs(heldout)
-        loop = TrainingLoop(towers, pairs_train, effective, device, total_steps, s.progress)
+        loop = TrainingLoop(towers, pairs_train, effective, workers, total_steps, s.progress)
         before, losses, resumed_from = _start(loop, out, meta, gallery, s.resume, say)
         say(f"before: {format_recall(before)}")
         for epoch in range(len(losses) + 1, s.epochs + 1):
             clock = time.perf_counter()
             losses.append(loop.train_epoch(epoch))
-            checkpoints.save_checkpoint(out, epoch, {**meta, "before": before, "losses": losses}, loop.state())
+            if workers.main:  # every replica holds the same weights
+                checkpoints.save_checkpoint(out, epoch, {**meta, "before": before, "losses": losses}, loop.state())
+            workers.barrier()
             say(f"epoch {epoch}/{s.epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - clock:.1f} s)")
         after = loop.evaluate(gallery)
         say(f"after:  {format_recall(after)}")
@@ -243,7 +252,9 @@ def train_retriever(
             f"pass --allow-worse to keep it",
             report,
         )
-    report.encoder_spec = _save_final(towers, out, report)
+    if workers.main:
+        report.encoder_spec = _save_final(towers, out, report)
+    report.encoder_spec = workers.agree(report.encoder_spec)  # written once; every process returns the same report
     return report
 
 
@@ -255,7 +266,9 @@ def _start(
     from mmedrag.training import checkpoints
 
     if not resume:
-        checkpoints.clear_checkpoints(out)
+        if loop.workers.main:
+            checkpoints.clear_checkpoints(out)
+        loop.workers.barrier()
         latest = None
     else:
         latest = checkpoints.latest_checkpoint(out)

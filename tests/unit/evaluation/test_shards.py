@@ -72,6 +72,27 @@ def test_a_merge_of_the_wrong_folders_is_refused_in_one_line(
         assert code != 0 and message in error and len(error.splitlines()) == 1, error
 
 
+def test_shards_asked_on_different_servers_of_one_model_merge_and_other_models_do_not(
+    questions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for number, server in ((1, "http://gpu1:8000/v1"), (2, "http://gpu2:8000/v1")):
+        folder = tmp_path / f"s{number}"
+        assert _evaluate("--questions", str(questions), "--shard", f"{number}/2", "--out", str(folder)) == 0
+        facts = json.loads((folder / "shard.json").read_text())
+        facts["generator"] = f"openai:medgemma@{server}"  # as a pool of vLLM servers would have written them
+        (folder / "shard.json").write_text(json.dumps(facts))
+    merge = ["evaluate", "--questions", str(questions), "--merge", str(tmp_path / "s1"), str(tmp_path / "s2")]
+    assert main([*merge, "--out", str(tmp_path / "m")]) == 0
+    pooled = json.loads((tmp_path / "m" / "results.json").read_text())["generator"]
+    assert pooled == "openai:medgemma@http://gpu1:8000/v1,http://gpu2:8000/v1"
+    facts = json.loads((tmp_path / "s2" / "shard.json").read_text())
+    facts["generator"] = "openai:llava-med@http://gpu2:8000/v1"
+    (tmp_path / "s2" / "shard.json").write_text(json.dumps(facts))
+    capsys.readouterr()
+    assert main([*merge, "--out", str(tmp_path / "m2")]) != 0
+    assert "merge one model's shards" in capsys.readouterr().err
+
+
 def test_shards_keep_each_image_whole_and_are_numbered_from_one() -> None:
     asked = [Question(f"q{i}", "Is it?", "yes", f"img{i // 3}.png", "closed") for i in range(12)]
     parts = [shard_of(asked, (n, 3)) for n in (1, 2, 3)]
