@@ -1,8 +1,9 @@
 """GPU check: a few DPO steps (``mmedrag.training.dpo.train_dpo``: TRL + LoRA, noise image on the rejected side) of a
-2-4 B-parameter VLM built from config with random weights: tokens/s, step time, peak GPU memory and the card.
+2-7 B-parameter VLM built from config with random weights: tokens/s, step time, peak GPU memory and the card.
 
 Configs: ``qwen2_5_vl_3b`` (Qwen2.5-VL-3B's shape: 36 x 2048 LM, 32-block 1280-wide ViT; 448 px images -> 256 image
-tokens), ``gemma3_4b`` (MedGemma-4B's shape: 34 x 2560 LM, 27-layer SigLIP-So400m at 896 px -> 256 tokens) and
+tokens), ``qwen2_5_vl_7b`` (the 7B layout the reference systems tuned: 28 x 3584 LM, the same ViT), ``gemma3_4b``
+(MedGemma-4B's shape: 34 x 2560 LM, 27-layer SigLIP-So400m at 896 px -> 256 tokens) and
 ``tiny`` (the test suite's tiny Qwen2.5-VL, for a CPU smoke run). The vocabulary is a 700-token BPE trained on the fly
 (a small vocabulary): 3.4 and 3.6 B parameters instead of 3.8 and 4.3 B, the compute per token nearly equal.
 Data: synthetic pairs (structured images, 20-60-word answers), half of them with a pure-noise rejected image.
@@ -42,7 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tiny_v
 
 from benchlib import write_section
 
-CONFIGS = ("tiny", "qwen2_5_vl_3b", "gemma3_4b")
+# Qwen2.5-VL language-model shapes (hidden, MLP, layers, heads, KV heads, tied embeddings) from the released configs;
+# the 7B layout is the one MMed-RAG and RULE tuned (LLaVA-Med 7B: the same 7B class, method.md §5.4).
+QWEN_SHAPES = {"qwen2_5_vl_3b": (2048, 11008, 36, 16, 2, True), "qwen2_5_vl_7b": (3584, 18944, 28, 28, 4, False)}
+CONFIGS = ("tiny", *QWEN_SHAPES, "gemma3_4b")
 _WORD_LIST = (
     "no acute cardiopulmonary abnormality heart size normal lungs clear right lower lobe consolidation small left "
     "pleural effusion pneumothorax mediastinal silhouette within limits degenerative changes spine lesion liver mass"
@@ -63,21 +67,22 @@ def build_model(name: str, folder: Path, device: str) -> Path:
 
     if name == "tiny":
         return build_tiny_vlm("qwen2_5_vl", folder)
-    if name == "qwen2_5_vl_3b":
+    if name in QWEN_SHAPES:
+        hidden, mlp, layers, heads, kv_heads, tied = QWEN_SHAPES[name]
         specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>"]
         specials += ["<|image_pad|>", "<|video_pad|>"]
         tok = build_tokenizer(specials, eos="<|im_end|>", pad="<|endoftext|>", chat_template=QWEN2_5_VL_TEMPLATE)
         ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
         config: Any = transformers.Qwen2_5_VLConfig(
             text_config={
-                "vocab_size": len(tok), "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
-                "num_attention_heads": 16, "num_key_value_heads": 2, "tie_word_embeddings": True,
+                "vocab_size": len(tok), "hidden_size": hidden, "intermediate_size": mlp, "num_hidden_layers": layers,
+                "num_attention_heads": heads, "num_key_value_heads": kv_heads, "tie_word_embeddings": tied,
                 "rope_parameters": {"rope_type": "default", "mrope_section": [16, 24, 24], "rope_theta": 1e6},
                 "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
                 "pad_token_id": ids["<|endoftext|>"],
             },
             vision_config={
-                "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 2048,
+                "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": hidden,
                 "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112,
                 "fullatt_block_indexes": [7, 15, 23, 31],
             },
@@ -203,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         base = build_model(args.config, work / "model", "cuda" if cuda else "cpu")
         built = time.perf_counter() - started
-        size = 64 if args.config == "tiny" else (448 if args.config == "qwen2_5_vl_3b" else 896)
+        size = 64 if args.config == "tiny" else (448 if args.config in QWEN_SHAPES else 896)
         prefs = write_pairs(work, args.steps * args.batch_size, size, args.seed)
         settings = DPOSettings(
             learning_rate=1e-5, per_device_batch_size=args.batch_size, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,

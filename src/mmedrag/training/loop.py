@@ -97,7 +97,7 @@ class TrainingLoop:
         self.text_cache: torch.Tensor | None = None
         self.image_cache: torch.Tensor | None = None
         self.image_ok: torch.Tensor | None = None
-        self.dim = 0  # of the shared space, known once a text is encoded
+        self.dim = 0  # see _dimension
         self.tower_parameters = [
             p for p in towers.model.parameters() if p.requires_grad and p is not towers.logit_scale
         ]
@@ -137,23 +137,49 @@ class TrainingLoop:
             raise DataError(f"none of {len(paths)} images could be read (e.g. {paths[0]})")
         return torch.nn.functional.normalize(features, dim=-1), readable
 
+    def _shared_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Every text's features, each process encoding its share (the frozen caches and the held-out gallery are
+        encoded once over the processes, not once per process)."""
+        if len(texts) < self.workers.world:
+            return self.encode_texts(texts)
+        return self.workers.gather_rows(self.encode_texts(texts[self.workers.share(len(texts))]))
+
+    def _shared_images(self, paths: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(paths) < self.workers.world:
+            return self.encode_images(paths)
+        mine = paths[self.workers.share(len(paths))]
+        try:
+            features, readable = self.encode_images(mine)
+        except DataError:  # none of this share could be read; the other shares may be
+            features = torch.zeros(len(mine), self._dimension(), device=self.device)
+            readable = torch.zeros(len(mine), dtype=torch.bool)
+        gathered = self.workers.gather_rows(readable.to(self.device, torch.uint8)).bool().cpu()
+        if not gathered.any():  # every process knows it: they all stop, none waits for the others
+            raise DataError(f"none of {len(paths)} images could be read (e.g. {paths[0]})")
+        return self.workers.gather_rows(features), gathered
+
+    def _dimension(self) -> int:
+        """Of the shared space, known once a text is encoded."""
+        if self.dim == 0:
+            self.dim = int(self.encode_texts(self.texts[:1]).shape[1])
+        return self.dim
+
     def evaluate(self, gallery: Gallery) -> Recall:
-        images, _ = self.encode_images(gallery.image_paths)
-        texts = self.encode_texts(gallery.texts)
+        images, _ = self._shared_images(gallery.image_paths)
+        texts = self._shared_texts(gallery.texts)
         return held_out_recall(gallery, images.cpu().numpy(), texts.cpu().numpy())
 
     def _cache_frozen(self) -> None:
-        if self.dim == 0:
-            self.dim = int(self.encode_texts(self.texts[:1]).shape[1])
+        self._dimension()
         if not self.train_text and self.text_cache is None:
-            self.text_cache = self.encode_texts(self.texts)
+            self.text_cache = self._shared_texts(self.texts)
         if not self.train_image and self.image_cache is None:
-            self.image_cache, self.image_ok = self.encode_images(self.dataset.paths)
+            self.image_cache, self.image_ok = self._shared_images(self.dataset.paths)
 
     def _features(self, pixels: torch.Tensor | None, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's image and text features of ``rows`` (the towers that learn run; frozen ones are cached)."""
         if len(rows) == 0:  # none of this process's share could be read; it still joins the batch's gathering
-            empty = torch.zeros(0, self.dim, device=self.device)
+            empty = torch.zeros(0, self._dimension(), device=self.device)
             return empty, empty
         ids = self.text_ids[rows]
         with self._autocast():

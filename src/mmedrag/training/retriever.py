@@ -73,6 +73,8 @@ class RetrieverTrainingReport:
     device: str
     seconds: float
     skipped_images: list[str] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    processes: int = 1
 
     @property
     def improved(self) -> bool:
@@ -198,7 +200,6 @@ def train_retriever(
     """
     s = settings or RetrieverSettings()
     torch = require("torch", "torch")
-    from mmedrag.training import checkpoints
     from mmedrag.training.loop import TrainingLoop
     from mmedrag.training.towers import build_towers, parse_base
     from mmedrag.training.workers import current_workers, warn_if_sharded
@@ -233,17 +234,12 @@ def train_retriever(
         loop = TrainingLoop(towers, pairs_train, effective, workers, total_steps, s.progress)
         before, losses, resumed_from = _start(loop, out, meta, gallery, s.resume, say)
         say(f"before: {format_recall(before)}")
-        for epoch in range(len(losses) + 1, s.epochs + 1):
-            clock = time.perf_counter()
-            losses.append(loop.train_epoch(epoch))
-            if workers.main:  # every replica holds the same weights
-                checkpoints.save_checkpoint(out, epoch, {**meta, "before": before, "losses": losses}, loop.state())
-            workers.barrier()
-            say(f"epoch {epoch}/{s.epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - clock:.1f} s)")
+        epoch_seconds = _train_epochs(loop, out, {**meta, "before": before}, losses, say)
         after = loop.evaluate(gallery)
         say(f"after:  {format_recall(after)}")
     report = _report(towers, out, base_spec, effective, pairs_train, gallery, before, after, losses, resumed_from)
     report.device, report.skipped_images = device, skipped + sorted(loop.dataset.failed.values())
+    report.epoch_seconds, report.processes = epoch_seconds, workers.world
     report.seconds = round(time.perf_counter() - started, 2)
     if not report.improved and not s.allow_worse:
         raise RetrieverGotWorseError(
@@ -256,6 +252,25 @@ def train_retriever(
         report.encoder_spec = _save_final(towers, out, report)
     report.encoder_spec = workers.agree(report.encoder_spec)  # written once; every process returns the same report
     return report
+
+
+def _train_epochs(
+    loop: Any, out: Path, meta: dict[str, Any], losses: list[float], say: Callable[[str], None]
+) -> list[float]:
+    """The epochs left to run, each checkpointed by the main process (every replica holds the same weights);
+    appends to ``losses`` and returns each epoch's seconds."""
+    from mmedrag.training import checkpoints
+
+    seconds = []
+    for epoch in range(len(losses) + 1, loop.epochs + 1):
+        clock = time.perf_counter()
+        losses.append(loop.train_epoch(epoch))
+        if loop.workers.main:
+            checkpoints.save_checkpoint(out, epoch, {**meta, "losses": losses}, loop.state())
+        loop.workers.barrier()
+        seconds.append(round(time.perf_counter() - clock, 2))
+        say(f"epoch {epoch}/{loop.epochs}: loss {losses[-1]:.4f} ({seconds[-1]:.1f} s)")
+    return seconds
 
 
 def _start(

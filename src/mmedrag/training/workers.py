@@ -92,6 +92,13 @@ class Workers:
         parts[self.rank] = local
         return torch.cat(parts)
 
+    def share(self, count: int) -> slice:
+        """This process's contiguous share of ``count`` items (sizes differ by at most one), so that gathering the
+        shares' results in rank order gives them in item order."""
+        base, extra = divmod(count, self.world)
+        start = self.rank * base + min(self.rank, extra)
+        return slice(start, start + base + (self.rank < extra))
+
     def reduce_gradients(self, summed: Iterable[Any], averaged: Iterable[Any]) -> None:
         """Make every process's gradients those of the global loss: ``summed`` parameters reach the loss only through
         this process's rows (their true gradient is the sum over processes); ``averaged`` ones (the temperature) enter

@@ -68,3 +68,11 @@ def test_a_sharded_engine_without_gpus_is_one_line(monkeypatch: pytest.MonkeyPat
     check_hardware(launched_engine(), cuda=True)
     monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
     assert launched_engine() is None
+
+
+@pytest.mark.parametrize(("count", "world"), [(10, 3), (2, 2), (7, 4), (0, 2)])
+def test_shares_cover_every_item_once_in_order(count: int, world: int) -> None:
+    shares = [Workers(rank=rank, world=world).share(count) for rank in range(world)]
+    items = list(range(count))
+    assert [i for part in shares for i in items[part]] == items
+    assert max(len(items[p]) for p in shares) - min(len(items[p]) for p in shares) <= 1
