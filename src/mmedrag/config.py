@@ -73,9 +73,10 @@ class RetrievalConfig(_Strict):
         description="set aside retrieved cases whose body region or modality contradicts the query's (traced)",
     )
     concept_boost: bool = Field(
-        True,
+        False,
         description="with prompt.knowledge and concept links beside the index (`mmedrag kg link`), cases whose "
-        "report asserts the asked concept fill the selector's places first",
+        "report asserts the asked concept fill the selector's places first (off: on VQA-RAD train with a MedPix "
+        "knowledge base it fixed 6 answers and broke 12; BENCHMARKS.md bench_kg)",
     )
     domain: str | None = None
     modality: str | None = None
