@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -35,6 +36,17 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def speaks(device: str = "auto") -> bool:
+    """Whether this process prints. Under `accelerate launch` only the main one does: the others' output, warnings
+    included, would repeat it n times."""
+    from mmedrag.training.workers import current_workers
+
+    main = current_workers(device).main
+    if not main:
+        warnings.simplefilter("ignore")
+    return main
 
 
 def log(message: str) -> None:

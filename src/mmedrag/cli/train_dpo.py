@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import mmedrag.cli.argtypes as argtype
-from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress, speaks
 
 DEFAULT_HELDOUT_FRACTION = 0.1
 
@@ -104,7 +104,6 @@ examples:
     def run(self, args: argparse.Namespace) -> int:
         from mmedrag.training.dpo import DPOSettings, train_dpo
         from mmedrag.training.preference_reader import read_preferences, split_heldout
-        from mmedrag.training.workers import current_workers
 
         settings = DPOSettings(
             beta=args.beta,
@@ -127,7 +126,7 @@ examples:
             trl_args=parse_trl_options(args.trl),
         )
         settings.check()  # fail on a bad flag before reading images
-        main = current_workers().main  # under `accelerate launch`, only the main process speaks
+        main = speaks()
         train = read_preferences(args.prefs)
         heldout = read_preferences(args.heldout) if args.heldout else None
         fraction = DEFAULT_HELDOUT_FRACTION if args.heldout_fraction is None else args.heldout_fraction

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 import mmedrag.cli.argtypes as argtype
-from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress
+from mmedrag.cli.base import Command, add_json_flag, emit_json, log, show_progress, speaks
 
 
 def recall_table(report: dict[str, Any]) -> str:
@@ -84,9 +84,8 @@ examples:
         from mmedrag.io.readers import read_source
         from mmedrag.training.retriever import RetrieverSettings, train_retriever
         from mmedrag.training.retriever_pairs import pairs_from_records
-        from mmedrag.training.workers import current_workers
 
-        main = current_workers(args.device).main  # under `accelerate launch`, only the main process speaks
+        main = speaks(args.device)
         dataset = read_source(args.source, args.format, **argtype.reader_options(args))
         records = [r for r in dataset.records if args.split is None or r.split == args.split]
         train, heldout = pairs_from_records(records, args.heldout, args.seed, args.group_by)
@@ -116,7 +115,8 @@ examples:
             emit_json({**data, "read_errors": [str(e) for e in dataset.errors]})
             return 0
         print(recall_table(data))
-        print(f"trained in {report.seconds:.1f} s on {report.device}; model saved in {report.out_dir}")
+        where = f"{report.processes} processes ({report.device})" if report.processes > 1 else report.device
+        print(f"trained in {report.seconds:.1f} s on {where}; model saved in {report.out_dir}")
         print(f"encoder spec: {report.encoder}")
         print(f"use it with: mmedrag index SOURCE --index DIR --encoder {report.encoder}")
         return 0
