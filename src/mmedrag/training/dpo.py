@@ -22,7 +22,7 @@ from mmedrag.training import dpo_output
 from mmedrag.training.adapters import adapter_sha, check_adapter, load_adapter
 from mmedrag.training.dpo_trl import trl_classes
 from mmedrag.training.preference_reader import PreferencePair, PreferenceSet, read_preferences, to_dataset
-from mmedrag.training.workers import current_workers
+from mmedrag.training.workers import current_workers, launched_engine
 
 ADAPTER_INFO = "mmedrag_dpo.json"
 # Attention + MLP projections of the language model; the vision tower and projector stay frozen (method.md §5.4).
@@ -142,12 +142,19 @@ def _lm_target_regex(model: Any, targets: Sequence[str]) -> str:
     return rf"{re.escape(prefix)}\..*\.({'|'.join(targets)})"
 
 
-def _heldout(trainer: Any, dataset: Any) -> dict[str, float]:
-    if dataset is None:
-        return {}
-    metrics = trainer.evaluate(eval_dataset=dataset)
-    names = {"eval_rewards/margins": "margin", "eval_rewards/accuracies": "accuracy", "eval_loss": "loss"}
-    return {short: round(float(metrics[key]), 5) for key, short in names.items() if key in metrics}
+_HELDOUT = {"eval_rewards/margins": "margin", "eval_rewards/accuracies": "accuracy", "eval_loss": "loss"}
+
+
+def _heldout(metrics: dict[str, Any]) -> dict[str, float]:
+    return {short: round(float(metrics[key]), 5) for key, short in _HELDOUT.items() if key in metrics}
+
+
+def _before(trainer: Any) -> dict[str, float]:
+    """The held-out scores of the untrained adapter: Trainer's ``eval_on_start``, the first evaluation it logged (a
+    resumed run reads it from the checkpoint's history). Scored inside ``train`` because an evaluation before it
+    marks the model prepared, and Trainer would then skip the DDP/FSDP wrap: every process would train alone."""
+    first: dict[str, Any] = next((entry for entry in trainer.state.log_history if "eval_loss" in entry), {})
+    return _heldout(first)
 
 
 def _load_policy(base: str, settings: DPOSettings, bf16: bool) -> tuple[Any, Any]:
@@ -185,7 +192,9 @@ def _load_policy(base: str, settings: DPOSettings, bf16: bool) -> tuple[Any, Any
         ) from exc
 
 
-def _dpo_config(settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool, progress: bool) -> Any:
+def _dpo_config(
+    settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool, progress: bool, evaluate_first: bool
+) -> Any:
     trl = require("trl", "train")
     saving = {"save_strategy": "steps", "save_steps": settings.save_steps, "save_total_limit": 2}
     options: dict[str, Any] = {
@@ -198,6 +207,7 @@ def _dpo_config(settings: DPOSettings, output_dir: Path, bf16: bool, cuda: bool,
         # One held-out pair per batch: TRL averages per-batch means (a short last batch would weigh more) and padding
         # shifts log-probs slightly, so batch 1 gives per-pair means that compare exactly across runs and stages.
         "per_device_eval_batch_size": 1,
+        "eval_on_start": evaluate_first,
         "gradient_accumulation_steps": settings.gradient_accumulation,
         "max_length": settings.max_length,
         "seed": settings.seed,
@@ -261,18 +271,14 @@ def train_dpo(
     held, held_digest, _ = _pairs(heldout) if heldout is not None else ([], "", 0)
     if not pairs:
         raise DataError("no preference pairs to train on")
-    torch = require("torch", "train")
     train_ds, held_ds = to_dataset(pairs), (to_dataset(held) if held else None)
-    base = str(base_model)
-    if Path(base).expanduser().exists():
-        base = str(Path(base).expanduser().resolve())
-    cuda = bool(torch.cuda.is_available())
-    bf16 = settings.bf16 if settings.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
+    base = str(Path(base_model).expanduser().resolve()) if Path(base_model).expanduser().exists() else str(base_model)
+    cuda, bf16 = _precision(settings)
     require("transformers", "train").set_seed(settings.seed)  # before the LoRA weights are drawn
     processor, model = _load_policy(base, settings, bf16)
     reference = "base" if settings.reference == "base" else check_adapter(settings.reference, model, "reference")
     data_digest = hashlib.sha256(f"{digest}:{held_digest}".encode()).hexdigest()[:16]
-    run = _run_identity(base, data_digest, settings)
+    run = dpo_output.run_identity(base, data_digest, asdict(settings))
     checkpoints = dpo_output.checkpoint_dir(out)
     resume_from = dpo_output.resume_point(checkpoints, run, settings.resume) if settings.save_steps else None
 
@@ -281,16 +287,16 @@ def train_dpo(
         if workers.main:
             dpo_output.start_run(staging, checkpoints if settings.save_steps else None, run, resume_from is not None)
         workers.barrier()
-        args = _dpo_config(
-            settings, checkpoints if settings.save_steps else staging / "trainer", bf16, cuda, progress and workers.main
-        )
-        trainer = _trainer(model, processor, args, train_ds, progress)
+        folder = checkpoints if settings.save_steps else staging / "trainer"
+        evaluate_first = held_ds is not None and resume_from is None
+        args = _dpo_config(settings, folder, bf16, cuda, progress and workers.main, evaluate_first)
+        trainer = _trainer(model, processor, args, (train_ds, held_ds), progress)
         policy = trainer.accelerator.unwrap_model(trainer.model)
         _set_reference(policy, reference)
         initial_sha = adapter_sha(policy)
-        before = _heldout(trainer, held_ds)
         trainer.train(resume_from_checkpoint=resume_from)
-        after = _heldout(trainer, held_ds)
+        before = _before(trainer)
+        after = _heldout(trainer.evaluate()) if held_ds is not None else {}
         # Every process takes part: FSDP and ZeRO-3 gather the sharded weights into the main process's copy.
         state = trainer.accelerator.get_state_dict(trainer.model)
         report = _report(
@@ -311,6 +317,7 @@ def train_dpo(
             seconds=round(time.monotonic() - started, 2),
             resumed_from_step=int(Path(resume_from).name.rpartition("-")[2]) if resume_from else None,
         )
+        _check_replicas(workers, report.final_adapter_sha)
         if workers.main:
             _save(policy, state, staging, base, {"data": {"train": digest, "heldout": held_digest}, "report": report})
             dpo_output.publish(staging, out)
@@ -323,25 +330,33 @@ def train_dpo(
     return report
 
 
-def _trainer(model: Any, processor: Any, args: Any, train_ds: Any, progress: bool) -> Any:
+def _precision(settings: DPOSettings) -> tuple[bool, bool]:
+    """Whether CUDA is there, and whether to train in bf16 (``settings.bf16``, else on GPUs that support it)."""
+    torch = require("torch", "train")
+    cuda = bool(torch.cuda.is_available())
+    return cuda, settings.bf16 if settings.bf16 is not None else cuda and torch.cuda.is_bf16_supported()
+
+
+def _check_replicas(workers: Any, sha: str) -> None:
+    """Data-parallel processes must end with one adapter; differing ones mean the gradients were never shared (as
+    when Trainer skips its DDP wrap) and the main process would save a model trained on its shard alone."""
+    if workers.distributed and launched_engine() is None and not workers.same_everywhere(sha):
+        raise RuntimeError("the processes ended with different adapters: their gradients were not synchronised")
+
+
+def _trainer(model: Any, processor: Any, args: Any, datasets: tuple[Any, Any], progress: bool) -> Any:
     collator_cls, trainer_cls = trl_classes()
     trainer = trainer_cls(
         model=model,
         args=args,
-        train_dataset=train_ds,
+        train_dataset=datasets[0],
+        eval_dataset=datasets[1],
         processing_class=processor,
         data_collator=collator_cls(processor=processor, max_length=args.max_length),
     )
     if not progress:  # with the bar off, Trainer prints every log line to stdout
         trainer.remove_callback(require("transformers", "train").trainer_callback.PrinterCallback)
     return trainer
-
-
-def _run_identity(base: str, data_digest: str, settings: DPOSettings) -> dict[str, Any]:
-    """What a checkpoint must have been made from to be continued (JSON-shaped, as it is stored)."""
-    kept = {k: v for k, v in asdict(settings).items() if k not in {"resume", "save_steps"}}
-    run: dict[str, Any] = json.loads(json.dumps({"base": base, "data": data_digest, "settings": kept}))
-    return run
 
 
 def _report(

@@ -45,6 +45,14 @@ def checkpoint_dir(out: Path) -> Path:
     return out.with_name(f"{out.name}.checkpoints")
 
 
+def run_identity(base: str, data_digest: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must have been made from to be continued (JSON-shaped, as it is stored); where checkpoints
+    go and whether to resume change nothing the run computes."""
+    kept = {k: v for k, v in settings.items() if k not in {"resume", "save_steps"}}
+    run: dict[str, Any] = json.loads(json.dumps({"base": base, "data": data_digest, "settings": kept}))
+    return run
+
+
 def resume_point(folder: Path, run: dict[str, Any], resume: bool) -> str | None:
     """The newest Trainer checkpoint of this very run, or None to start afresh. Read-only: every process asks."""
     if not resume or not (folder / RUN_INFO).is_file():

@@ -130,6 +130,14 @@ class Workers:
                 dist.all_reduce(statistic)
                 statistic.div_(self.world)
 
+    def same_everywhere(self, value: Any) -> bool:
+        """Whether every process holds an equal ``value`` (a weights digest, to check replicas did not drift)."""
+        if not self.distributed:
+            return True
+        values: list[Any] = [None] * self.world
+        require("torch", "torch").distributed.all_gather_object(values, value)
+        return all(other == values[0] for other in values)
+
     def agree(self, value: Any) -> Any:
         """The main process's ``value`` on every process (e.g. a folder name only it drew)."""
         if not self.distributed:

@@ -35,8 +35,16 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
         loss = _loss(images, texts, scale)
         loss.backward()
         workers.reduce_gradients([tower.weight, tower.bias], [scale])
+        agree = (workers.same_everywhere("adapter-sha"), workers.same_everywhere(f"drifted-{rank}"))
         if rank == 0:
-            torch.save({"loss": loss.detach(), "w": tower.weight.grad, "s": scale.grad, "rows": len(images)}, out)
+            saved = {
+                "loss": loss.detach(),
+                "w": tower.weight.grad,
+                "s": scale.grad,
+                "rows": len(images),
+                "agree": agree,
+            }
+            torch.save(saved, out)
     finally:
         torch.distributed.destroy_process_group()
 
@@ -49,6 +57,7 @@ def test_two_processes_get_the_gradients_of_the_whole_batch(tmp_path: Path) -> N
     loss.backward()
     got = torch.load(out)
     assert got["rows"] == 5 and torch.allclose(got["loss"], loss.detach())
+    assert got["agree"] == (True, False)  # replicas that drifted apart are noticed
     assert torch.allclose(got["w"], tower.weight.grad, atol=1e-6)  # summed over the processes' rows
     assert torch.allclose(got["s"], scale.grad, atol=1e-6)  # not counted twice
 
