@@ -184,12 +184,12 @@ def test_dpo_under_two_processes_follows_the_one_process_curve_saves_once_and_re
     two = _report(_launch(args))
 
     assert two["processes"] == 2 and two["resumed_from_step"] == 4 and two["steps"] == one["steps"] == 12
-    # One process pads its two pairs into one batch; two processes each run one unpadded: the curves agree within a
-    # few percent, not bit for bit.
-    assert two["losses"] == pytest.approx(one["losses"], rel=0.05)
+    # The gradients are averaged over the processes: the same curve as one process, to float rounding (the logged
+    # values are rounded to 5 decimals; the curves of a run whose processes trained alone were 3.6% apart).
+    assert two["losses"] == pytest.approx(one["losses"], rel=1e-3)
     assert two["losses"][0] == pytest.approx(math.log(2), abs=1e-3) and max(two["losses"][-3:]) < math.log(2) - 0.1
     assert two["before"]["margin"] == pytest.approx(0.0, abs=1e-5) == one["before"]["margin"]
-    assert two["after"]["margin"] == pytest.approx(one["after"]["margin"], rel=0.1) and two["after"]["margin"] > 0.1
+    assert two["after"] == pytest.approx(one["after"], rel=1e-3) and two["after"]["margin"] > 0.1
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
         "adapter_config.json",
