@@ -212,6 +212,24 @@ def test_not_ready_is_503_with_retry_after_while_health_is_200(index) -> None:
         gate.set()
 
 
+def test_under_several_workers_ready_means_every_live_worker_has_loaded(index) -> None:
+    import subprocess
+
+    from mmedrag.serve.peers import shared_readiness
+
+    other = subprocess.Popen(["sleep", "60"])  # a second worker, alive and still loading
+    try:
+        with shared_readiness(2) as peers, TestClient(create_app(_pipeline(index), ServeSettings())) as worker:
+            assert "1 of 2 workers are ready" in _error(worker.get("/readyz"), 503)
+            (peers.folder / str(other.pid)).touch()
+            assert worker.get("/readyz").status_code == 200
+            other.kill()
+            other.wait()
+            _error(worker.get("/readyz"), 503)  # it died: its marker is stale until a new worker loads
+    finally:
+        other.kill()
+
+
 class _GatedEcho(EchoGenerator):
     """The echo generator, holding every call until the gate opens: the warm-up query in progress."""
 

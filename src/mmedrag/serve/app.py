@@ -189,8 +189,8 @@ def _add_operation_routes(app: Any, service: Service, caller: Callable[[Any], Ca
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> dict[str, Any]:
         """Ready: the pipeline is loaded, its indexes are open and a warm-up query has run (503 until then and once
-        SIGTERM has been received)."""
-        snapshot = service.current()
+        SIGTERM has been received); under ``--workers N``, in every worker."""
+        snapshot = service.ready()
         return {"status": "ready", "generation": snapshot.generation, "indexes": snapshot.versions}
 
     @app.get("/metrics", tags=["operations"])

@@ -16,6 +16,7 @@ from typing import Any
 
 from mmedrag._optional import require
 from mmedrag.pipeline import RAGPipeline
+from mmedrag.serve.peers import shared_readiness
 from mmedrag.serve.security import load_keys
 from mmedrag.serve.settings import ServeSettings
 
@@ -156,4 +157,5 @@ def _run_workers(uvicorn: Any, workers: int, common: dict[str, Any]) -> None:
     tcp = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
     tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Linux copies it to the connections it accepts
     tcp.set_inheritable(True)
-    Multiprocess(config, sockets=[tcp]).run()
+    with shared_readiness(workers):
+        Multiprocess(config, sockets=[tcp]).run()

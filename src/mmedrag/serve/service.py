@@ -18,6 +18,7 @@ from mmedrag.serve.decode_budget import DecodeBudget, decode_and_release, decode
 from mmedrag.serve.engine import Snapshot, Thumbnails, index_versions, reload_indexes, warm_up
 from mmedrag.serve.errors import ApiError
 from mmedrag.serve.observability import AuditLog, Metrics
+from mmedrag.serve.peers import Peers
 from mmedrag.serve.security import KeyRing, RateLimiter
 from mmedrag.serve.settings import ServeSettings
 from mmedrag.serve.views import status_of
@@ -55,6 +56,7 @@ class Service:
         self.batcher: MicroBatcher | None = None
         self.decodes = DecodeBudget(settings.decode_budget_mb << 20, retry_after_s=settings.retry_after_s)
         self._reload_lock = asyncio.Lock()
+        self.peers = Peers.from_environment()  # the other worker processes, under --workers N
 
     # -- life cycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -91,12 +93,23 @@ class Service:
 
     def _install(self, pipeline: RAGPipeline, generation: int) -> None:
         self.snapshot = Snapshot(pipeline, generation=generation, versions=index_versions(pipeline))
+        if generation == 1 and self.peers is not None:
+            self.peers.mark_ready()
 
     async def stop(self) -> None:
         """Drain: answer every queued query, then release the pipeline thread."""
         if self.batcher is not None:
             await self.batcher.stop()
         self.executor.shutdown(wait=True)
+
+    def ready(self) -> Snapshot:
+        """The snapshot, once this worker and (under ``--workers N``) every other worker has loaded (503 before)."""
+        snapshot = self.current()
+        if self.peers is not None and (loaded := self.peers.ready()) < self.peers.workers:
+            raise ApiError(
+                503, f"{loaded} of {self.peers.workers} workers are ready; retry shortly", {"Retry-After": "2"}
+            )
+        return snapshot
 
     def current(self) -> Snapshot:
         if self.snapshot is None:
