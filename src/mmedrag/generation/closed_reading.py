@@ -50,6 +50,9 @@ UNMENTIONED_POLICIES = ("abstain", "absent_if_complete")
 HEDGE_POLICIES = ("yes", "no", "abstain")
 _SECTION = re.compile(r"\b(findings|impression)\s*:", re.I)
 _ORDER: dict[Finding, int] = {"absent": 0, "uncertain": 1, "present": 2}
+# "coronary artery bypass grafting (CABG)" or "CABG (coronary artery bypass graft)": a term and its initialism.
+_SPELLED_OUT = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Za-z]{2,6})\)")
+_ABBREVIATED = re.compile(r"\b([A-Za-z]{2,6})\s+\(((?:[A-Za-z][\w-]*\s*){2,6})\)")
 
 
 def canonical(token: str) -> tuple[str, ...]:
@@ -77,17 +80,56 @@ class ClosedQuestion:
     negated: bool
     sides: frozenset[str] = frozenset()
     regions: frozenset[str] = frozenset()  # the body regions the question names (mmedrag.anatomy)
+    # Initialisms the question spells out: (initialism, stems of its words); a report may use either form.
+    initialisms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def _initialisms(question: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The question with each spelled-out initialism kept in its short form only, and the pairs found. Reports
+    write "interval CABG" or "coronary artery bypass grafting"; counting both spellings as content terms made
+    the short form match too few of them."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+
+    def keep(match: re.Match[str], prefix: list[str], spelled: list[str], short: str) -> str:
+        if len(spelled) != len(short) or "".join(token[0] for token in spelled) != short.lower():
+            return match.group(0)
+        found.append((short.lower(), tuple(stem(token) for token in spelled)))
+        return " ".join([*prefix, short]) + " "
+
+    def spelled_out(match: re.Match[str]) -> str:
+        before, short = words(match.group(1)), match.group(2)
+        return keep(match, before[: -len(short)], before[-len(short) :], short)
+
+    question = _SPELLED_OUT.sub(spelled_out, question)
+    question = _ABBREVIATED.sub(lambda match: keep(match, [], words(match.group(2)), match.group(1)), question)
+    return question, tuple(found)
+
+
+def _shorten(tokens: list[str], initialisms: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    """Report words with each spelled-out initialism the question uses replaced by its short form."""
+    for short, stems in initialisms:
+        n, i, kept = len(stems), 0, []
+        while i < len(tokens):
+            if tuple(stem(token) for token in tokens[i : i + n]) == stems:
+                kept.append(short)
+                i += n
+            else:
+                kept.append(tokens[i])
+                i += 1
+        tokens = kept
+    return tokens
 
 
 def parse_question(question: str) -> ClosedQuestion:
     """Split a yes/no question into content terms and the asked state (rule 1 of the module docstring)."""
+    question, initialisms = _initialisms(question)
     tokens = words(question)
     negated = bool({"no", "not"} & set(tokens[1:3]))  # "Is there no ...?", "Is it not ...?"
     temporal = any(t in lexicon.TEMPORAL_CUES for t in tokens)
     content: list[str] = []
     state: State | None = None
     for token in tokens:
-        if token in lexicon.FRAME or token in {"no", "not", "without", "xxxx"} or len(token) < 3:
+        if lexicon.is_frame(token) or token in {"no", "not", "without", "xxxx"} or len(token) < 3:
             continue
         for term in canonical(token):
             if temporal and (token in lexicon.TEMPORAL_CUES or term in lexicon.CHANGE_STATE):
@@ -100,7 +142,13 @@ def parse_question(question: str) -> ClosedQuestion:
                 content.append(term)
     sides = frozenset(tokens) & lexicon.SIDES
     return ClosedQuestion(
-        tuple(content), state, temporal, negated, sides if len(sides) == 1 else frozenset(), regions_in(question)
+        tuple(content),
+        state,
+        temporal,
+        negated,
+        sides if len(sides) == 1 else frozenset(),
+        regions_in(question),
+        initialisms,
     )
 
 
@@ -116,7 +164,7 @@ class Reading:
 
 def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     """The sentence's reading of the asked finding (rules 2-3), or None when it does not mention it."""
-    parts = [words(part) for part in sentence.split(",")]
+    parts = [_shorten(words(part), question.initialisms) for part in sentence.split(",")]
     tokens = [token for part in parts for token in part]
     segment = [number for number, part in enumerate(parts) for _ in part]
     terms = [canonical(token) for token in tokens]

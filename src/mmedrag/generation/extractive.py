@@ -24,12 +24,12 @@ from mmedrag.errors import ConfigError
 from mmedrag.generation.base import approx_token_count
 from mmedrag.generation.closed_reading import HEDGE_POLICIES, UNMENTIONED_POLICIES, parse_question
 from mmedrag.generation.grading import Verdict, closed_evidence, evidence_verdict, free_text_verdict
-from mmedrag.generation.lexicon import FRAME
+from mmedrag.generation.lexicon import is_frame
 from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.generation.prompts import understood
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
-RULES_VERSION = 3  # bump when a rule or the lexicon changes what the answerer says
+RULES_VERSION = 4  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:
@@ -38,7 +38,7 @@ def finding_terms(question: str) -> tuple[list[str], bool]:
     negated_question = bool({"no", "not"} & set(tokens[1:3]))  # "Is there no ...?", "Is it not ...?"
     terms: list[str] = []
     for token in tokens:
-        if token in FRAME or token in {"no", "not"} or len(token) < 3:
+        if is_frame(token) or token in {"no", "not"} or len(token) < 3:
             continue
         term = stem(token)
         if term not in terms:

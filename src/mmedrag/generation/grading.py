@@ -32,7 +32,7 @@ from mmedrag.generation.closed_reading import (
     parse_question,
     read_report,
 )
-from mmedrag.generation.lexicon import FRAME
+from mmedrag.generation.lexicon import is_frame
 from mmedrag.generation.negation import words
 from mmedrag.generation.prompts import understood
 from mmedrag.types import UNKNOWN, Generation, Grade, Prompt, Reference
@@ -62,7 +62,7 @@ class Evidence:
 
 def asked_phrase(question: str) -> str:
     """The words of a question that name what is asked ("pleural effusion"), for notes a person reads."""
-    kept = [w for w in words(question) if w not in FRAME and w not in {"no", "not", "xxxx"} and len(w) > 1]
+    kept = [w for w in words(question) if not is_frame(w) and w not in {"no", "not", "xxxx"} and len(w) > 1]
     return " ".join(kept) or "it"
 
 

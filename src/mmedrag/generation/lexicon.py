@@ -23,9 +23,20 @@ FRAME = frozenset(
     demonstrated demonstrates indicate indicates indication indicative suggest suggests suggestive patient patients
     identified identify detected observed observable observe consistent findings finding found what which where how
     located here chest evident apparent report reports mention mentions mentioned according seem seems look looks
-    described describe depicted detectable identifiable discernible noticeable type kind
+    described describe depicted detectable identifiable discernible noticeable type kind history undergo undergone
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
+_INFLECTIONS = ("ing", "ed", "d", "s")
+
+
+def is_frame(token: str) -> bool:
+    """Whether a question word frames the question, also inflected ("looking", "suggested", "pictured"). Only verb
+    endings are undone, not the stemmer's: it makes "signal" "sign", and signal intensity is what MR questions ask."""
+    if token in FRAME:
+        return True
+    bases = (token[: -len(end)] for end in _INFLECTIONS if token.endswith(end) and len(token) > len(end) + 2)
+    return any(base in FRAME or base + "e" in FRAME for base in bases)
+
 
 # A structure "in a normal state" (the report's usual way of saying nothing is wrong with it).
 NORMAL_STATE = frozenset(
@@ -72,7 +83,7 @@ SIDES = frozenset({"left", "right"})
 # Matched on the question's words as written: "changed" is temporal, "degenerative changes" is a finding.
 TEMPORAL_CUES = frozenset(
     """since interval previous previously prior new newly worsening worsened progression progressed compared
-    changed recent recently""".split()  # noqa: SIM905
+    changed recent recently last""".split()  # noqa: SIM905
 )
 STABLE_STATE = frozenset(stem(w) for w in ["stable", "unchanged"])
 CHANGE_STATE = frozenset(

@@ -131,6 +131,18 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
         ),
         # negated question flips
         ("Is there no pneumothorax?", "No pneumothorax.", "yes", "sentence"),
+        # framing words in any inflection ("looking", "suggested"); "history of" frames
+        ("Are the lungs looking hyperinflated?", "The lungs are mildly hyperinflated.", "yes", "sentence"),
+        ("Is a history of appendectomy suggested?", COMPLETE + " Prior appendectomy clips.", "yes", "sentence"),
+        # a spelled-out initialism matches either spelling in the report, and no more than that
+        ("Is there chronic obstructive pulmonary disease (COPD)?", "Changes of COPD.", "yes", "sentence"),
+        (
+            "Is there COPD (chronic obstructive pulmonary disease)?",
+            "Chronic obstructive pulmonary disease.",
+            "yes",
+            "sentence",
+        ),
+        ("Is there chronic obstructive pulmonary disease (COPD)?", COMPLETE, "no", "unmentioned_in_own_report"),
     ],
 )
 def test_rules(question: str, report: str, expected: str, rule: str) -> None:
