@@ -17,7 +17,8 @@
    for temporal questions also "stable", "unchanged"). States are read in the comma-separated part holding the
    finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
-   uncertain, any other mention says it is present. Among a report's mentions the one matching most content terms
+   uncertain, any other mention says it is present. A normal mention of everything a question names that asks no
+   state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. Among a report's mentions the one matching most content terms
    decides, preferring one that speaks to the asked state; among equals present beats uncertain beats absent, the
    CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
 4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
@@ -205,7 +206,10 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     elif contains_phrase(tokens, lexicon.HEDGES, start, end):
         finding = "uncertain"
     else:
-        finding = "absent" if normal and not abnormal else "present"
+        # A question that names a thing and asks no state ("Are there sternotomy wires?") is answered by a sentence
+        # naming all of it in a normal state ("Sternotomy wires intact"): it is there, and looks as it should.
+        named_whole = question.state is None and len(found) == len(question.content)
+        finding = "absent" if normal and not abnormal and not named_whole else "present"
     return Reading(sentence, len(positions), finding, normal or abnormal)
 
 

@@ -134,6 +134,11 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
         # framing words in any inflection ("looking", "suggested"); "history of" frames
         ("Are the lungs looking hyperinflated?", "The lungs are mildly hyperinflated.", "yes", "sentence"),
         ("Is a history of appendectomy suggested?", COMPLETE + " Prior appendectomy clips.", "yes", "sentence"),
+        # a thing asked by name alone, named whole in a normal state, is there; a finding beside it is not
+        ("Are there sternotomy wires?", "Sternotomy wires are intact.", "yes", "sentence"),
+        ("Is the sternotomy wire fractured?", "Sternotomy wires are intact.", "no", "sentence"),
+        ("Is the cardiac silhouette visible?", "Normal cardiac silhouette.", "yes", "sentence"),
+        ("Is the cardiac silhouette enlarged?", "Normal cardiac silhouette.", "no", "sentence"),
         # a spelled-out initialism matches either spelling in the report, and no more than that
         ("Is there chronic obstructive pulmonary disease (COPD)?", "Changes of COPD.", "yes", "sentence"),
         (
