@@ -10,7 +10,8 @@
    anatomy ("Is there a fracture of the ribs?" is not answered by "Ribs are seen"), and does not place it in
    another organ, another body region or on the other side than asked ("mass in the right lower lobe" or "mass
    lesion proximal humerus" does not answer "Is there a mass in the liver?", "mass in the right lung" does not
-   answer "... in the left lung?"). Regions are those of :mod:`mmedrag.anatomy`, read in the clause (else in the
+   answer "... in the left lung?"). An asked attribute of a finding must be there too: "Infiltrative mass" does not
+   answer "Is the mass calcified?". Regions are those of :mod:`mmedrag.anatomy`, read in the clause (else in the
    sentence); a place one study shows with the asked one ("projecting over the ribs" for a lung question) is not
    elsewhere. The mention is *negated* by NegEx triggers in its clause, *hedged* by an uncertainty phrase in its
    clause, and *normal* when it states a normal state ("unremarkable", "within normal limits", "clear", "midline";
@@ -18,9 +19,9 @@
    finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
    uncertain, any other mention says it is present. A normal mention of everything a question names that asks no
-   state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. Among a report's mentions the one matching most content terms
-   decides, preferring one that speaks to the asked state; among equals present beats uncertain beats absent, the
-   CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
+   state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. Among a report's
+   mentions the one matching most content terms decides, preferring one that speaks to the asked state; among
+   equals present beats uncertain beats absent, the CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
 4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
    Irvin et al., since radiologists hedge about what they see), ``no`` ("U-Zeros") or ``abstain``.
 5. **Unmentioned findings.** With ``unmentioned="absent_if_complete"`` a report that says nothing about the asked
@@ -179,6 +180,8 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     findings = [c for c in question.content if c not in lexicon.ANATOMY]
     if findings and not any(c in found for c in findings):
         return None  # the place without the finding
+    if any(c in lexicon.ATTRIBUTES and c not in found for c in question.content):
+        return None  # the finding without the asked attribute ("Is the mass calcified?" and "mass in the liver")
     positions = list(found.values())
     start, end = clause_bounds(tokens, min(positions), max(positions))
     # States and sites are read in the comma-separated part(s) holding the finding when they name any ("Heart size

@@ -60,6 +60,15 @@ FINDINGS = frozenset(
     granuloma edema fracture lesion tumor tumour cyst hemorrhage haemorrhage infarct infarction pneumonia emphysema
     fibrosis calcification cavitation cavity abscess metastasis metastases thickening hernia""".split()  # noqa: SIM905
 )
+# What a finding is like: "Is the mass calcified?" asks about the calcification, so a sentence naming the mass
+# without it says nothing either way (it once answered "Yes" from another patient's "infiltrative mass").
+ATTRIBUTES = frozenset(
+    stem(w)
+    for w in """calcified calcification calcifications enhancing enhancement enhances cystic solid cavitary cavitating
+    necrotic necrosis hemorrhagic haemorrhagic displaced comminuted malignant benign lytic sclerotic
+    heterogeneous homogeneous hyperdense hypodense hyperintense hypointense hyperechoic hypoechoic isodense
+    isointense septated lobulated spiculated loculated""".split()  # noqa: SIM905
+)
 # Where a finding is, not what it is: a sentence naming only the place does not answer about a finding there.
 ANATOMY = frozenset(
     stem(w)

@@ -139,6 +139,9 @@ def ask(question: str, *reports: str, **policy: str) -> tuple[str | None, dict]:
         ("Is the sternotomy wire fractured?", "Sternotomy wires are intact.", "no", "sentence"),
         ("Is the cardiac silhouette visible?", "Normal cardiac silhouette.", "yes", "sentence"),
         ("Is the cardiac silhouette enlarged?", "Normal cardiac silhouette.", "no", "sentence"),
+        # an asked attribute of a finding must be stated with it
+        ("Is the mass calcified?", "Calcified mass in the right lower lobe.", "yes", "sentence"),
+        ("Is the mass calcified?", COMPLETE + " Mass in the right lower lobe.", "no", "unmentioned_in_own_report"),
         # a spelled-out initialism matches either spelling in the report, and no more than that
         ("Is there chronic obstructive pulmonary disease (COPD)?", "Changes of COPD.", "yes", "sentence"),
         (
