@@ -162,6 +162,12 @@ class Reading:
     matched: int
     finding: Finding
     states: bool  # the clause names a state (normal or abnormal)
+    found: frozenset[str] = frozenset()  # the question's content terms the sentence names
+
+    def names_all_but_places(self, question: ClosedQuestion) -> bool:
+        """Whether the sentence names everything the question asks about except where it is ("effusion unchanged"
+        names all of "Is there a pleural effusion?", "lobulated lesion" not all of "Is the lesion wedge-shaped?")."""
+        return all(term in self.found or term in lexicon.PLACES for term in question.content)
 
 
 def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
@@ -213,7 +219,7 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
         # naming all of it in a normal state ("Sternotomy wires intact"): it is there, and looks as it should.
         named_whole = question.state is None and len(found) == len(question.content)
         finding = "absent" if normal and not abnormal and not named_whole else "present"
-    return Reading(sentence, len(positions), finding, normal or abnormal)
+    return Reading(sentence, len(positions), finding, normal or abnormal, frozenset(found))
 
 
 def _finding_on_structure(

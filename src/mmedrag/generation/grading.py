@@ -7,7 +7,8 @@ votes yes or no; the votes fall in four tiers, strongest first, and the first ti
 2. the silence of the query's own report when it reads as complete -> ``inferred`` (the CheXpert labeler's
    convention, Irvin et al., AAAI 2019: radiologists list what is present and summarise the rest as normal);
 3. a sentence of a similar case's report that names the finding -> ``supported`` (``weak`` when such sentences
-   disagree);
+   disagree, or when the deciding one names only part of what is asked: "lobulated lesion" for "Is the lesion
+   wedge-shaped?");
 4. the silence of similar cases' reports -> at most ``weak``: another patient's report says nothing about this one.
 
 Within the deciding tier the references vote with weight 1/rank; the raw confidence is the agreeing share of that
@@ -75,6 +76,7 @@ def _vote(reference: Reference, question: ClosedQuestion, unmentioned: str, hedg
         rule = "hedged" if reading.finding == "uncertain" else "sentence"
         tier: Tier = "own_sentence" if reference.own else "similar_sentence"
         vote = {"sentence": reading.sentence, "finding": reading.finding, "rule": rule}
+        vote["whole"] = reading.names_all_but_places(question)
     elif unmentioned == "absent_if_complete" and is_complete(reference.text):
         says_yes = answer_from("absent", question, hedged)
         tier = "own_silence" if reference.own else "similar_silence"
@@ -115,6 +117,14 @@ def closed_evidence(
     if tier == "similar_sentence" and not unanimous:
         grade = "weak"
         note = f'Similar cases disagree about "{phrase}"; the best-ranked ones lean {"yes" if answer else "no"}.'
+    elif tier == "similar_sentence" and not support["whole"]:
+        # Another patient's sentence that names only part of the question ("lobulated lesion" for "Is the lesion
+        # wedge-shaped?") does not state the answer: the reading rules accept half the terms, the grade does not.
+        grade = "weak"
+        note = (
+            f"Reference [{support['reference']}] (a similar case, another patient's report) speaks of part of "
+            f'"{phrase}" only: "{support["sentence"]}"'
+        )
     elif tier == "similar_silence":
         cited = ", ".join(f"[{v['reference']}]" for v in deciding)
         note = (
@@ -144,8 +154,14 @@ class Verdict:
 
     @property
     def group(self) -> str:
-        """What the confidence is calibrated per: the evidence tier that decided, else the grade."""
-        return str(self.evidence.get("tier") or self.grade)
+        """What the confidence is calibrated per: the evidence tier that decided, else the grade. A grade below the
+        tier's own ("weak" from similar cases' sentences that disagree, name only part of the question, or that a
+        VLM's answer contradicts) is its own group: such answers are right less often than those the tier supports.
+        """
+        tier = self.evidence.get("tier")
+        if not tier:
+            return str(self.grade)
+        return tier if self.grade == _TIER_GRADE[tier] else f"{tier}/{self.grade}"
 
     def to_meta(self) -> dict[str, Any]:
         support = self.evidence.get("support") or {}

@@ -87,6 +87,8 @@ ORGANS = frozenset(
     ovary prostate thyroid breast aorta mediastinum diaphragm trachea esophagus gallbladder adrenal mesentery
     mesenteric peritoneum peritoneal retroperitoneum pelvis orbit sinus""".split()  # noqa: SIM905
 )
+# Where something is, in any words: a sentence that leaves the place out still names the thing.
+PLACES = ANATOMY | ORGANS | frozenset(stem(w) for w in "pleura pleural".split())  # noqa: SIM905
 SIDES = frozenset({"left", "right"})
 # Temporal questions ("since the previous study", "a new finding") read "stable"/"unchanged" as "no change".
 # Matched on the question's words as written: "changed" is temporal, "degenerative changes" is a finding.

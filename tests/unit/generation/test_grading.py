@@ -39,6 +39,23 @@ def test_a_stated_sentence_supports_and_disagreeing_cases_are_weak() -> None:
     assert (tie.answer, tie.grade) == (None, "abstained")
 
 
+def test_a_similar_case_naming_only_part_of_the_question_is_weak_and_calibrated_apart() -> None:
+    from mmedrag.generation.grading import evidence_verdict
+
+    question = "Is the lesion wedge-shaped?"
+    partial = closed_evidence(question, [ref(1, "Lobulated multicystic lesion of the pancreatic head.")])
+    assert (partial.answer, partial.grade, partial.tier) == (True, "weak", "similar_sentence")
+    assert "part of" in partial.note
+    whole = closed_evidence(question, [ref(1, "Wedge-shaped lesion at the left lung base.")])
+    assert (whole.answer, whole.grade) == (True, "supported")
+    assert evidence_verdict(whole).group == "similar_sentence"
+    assert evidence_verdict(partial).group == "similar_sentence/weak"
+    placeless = closed_evidence("Is there a pleural effusion?", [ref(1, "Follow-up study: effusion unchanged.")])
+    assert (placeless.answer, placeless.grade) == (True, "supported")  # only where it is was left out
+    own = closed_evidence(question, [ref(1, "Lobulated multicystic lesion of the pancreatic head.", own=True)])
+    assert own.grade == "supported"  # the query's own report: the reading rules decide, as before
+
+
 def test_the_own_report_outranks_similar_cases() -> None:
     evidence = closed_evidence("Is there a pleural effusion?", [ref(1, EFFUSION), ref(2, COMPLETE, own=True)])
     assert (evidence.answer, evidence.grade, evidence.tier) == (False, "inferred", "own_silence")
