@@ -68,6 +68,8 @@ def test_ask_json_on_the_medpix_index(
             str(image),
             "--question",
             "Are the lateral ventricles visible?",
+            "--answer-weak",  # other patients' reports rarely state this one's anatomy: show the weak answer too
+            "lean",
             "--json",
         ]
     )

@@ -164,10 +164,13 @@ class Reading:
     states: bool  # the clause names a state (normal or abnormal)
     found: frozenset[str] = frozenset()  # the question's content terms the sentence names
 
-    def names_all_but_places(self, question: ClosedQuestion) -> bool:
-        """Whether the sentence names everything the question asks about except where it is ("effusion unchanged"
-        names all of "Is there a pleural effusion?", "lobulated lesion" not all of "Is the lesion wedge-shaped?")."""
-        return all(term in self.found or term in lexicon.PLACES for term in question.content)
+    def states_all_asked(self, question: ClosedQuestion) -> bool:
+        """Whether the reading speaks to everything the question asks: it names every content term but where it is
+        ("effusion unchanged" for "Is there a pleural effusion?"; not "lobulated lesion" for "Is the lesion
+        wedge-shaped?"), or it denies what it names ("No lesion", "The liver is normal" rule out a wedge-shaped
+        lesion or a liver mass)."""
+        named = all(term in self.found or term in lexicon.PLACES for term in question.content)
+        return named or self.finding == "absent"
 
 
 def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:

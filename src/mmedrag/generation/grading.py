@@ -76,7 +76,7 @@ def _vote(reference: Reference, question: ClosedQuestion, unmentioned: str, hedg
         rule = "hedged" if reading.finding == "uncertain" else "sentence"
         tier: Tier = "own_sentence" if reference.own else "similar_sentence"
         vote = {"sentence": reading.sentence, "finding": reading.finding, "rule": rule}
-        vote["whole"] = reading.names_all_but_places(question)
+        vote["whole"] = reading.states_all_asked(question)
     elif unmentioned == "absent_if_complete" and is_complete(reference.text):
         says_yes = answer_from("absent", question, hedged)
         tier = "own_silence" if reference.own else "similar_silence"
