@@ -52,9 +52,10 @@ UNMENTIONED_POLICIES = ("abstain", "absent_if_complete")
 HEDGE_POLICIES = ("yes", "no", "abstain")
 _SECTION = re.compile(r"\b(findings|impression)\s*:", re.I)
 _ORDER: dict[Finding, int] = {"absent": 0, "uncertain": 1, "present": 2}
-# "coronary artery bypass grafting (CABG)" or "CABG (coronary artery bypass graft)": a term and its initialism.
-_SPELLED_OUT = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Za-z]{2,6})\)")
-_ABBREVIATED = re.compile(r"\b([A-Za-z]{2,6})\s+\(((?:[A-Za-z][\w-]*\s*){2,6})\)")
+# "coronary artery bypass grafting (CABG)" or "CABG (coronary artery bypass graft)": a term and its initialism, of
+# three letters at least (shorter words are dropped from questions, so "computed tomography (CT)" keeps its words).
+_SPELLED_OUT = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Za-z]{3,6})\)")
+_ABBREVIATED = re.compile(r"\b([A-Za-z]{3,6})\s+\(((?:[A-Za-z][\w-]*\s*){2,6})\)")
 
 
 def canonical(token: str) -> tuple[str, ...]:

@@ -76,7 +76,8 @@ def answer_closed(
     The references' reading and its grade come from :func:`mmedrag.generation.grading.closed_evidence`: the query's
     own report decides before similar cases, a sentence naming the finding before a report's silence, and within a
     tier references vote with weight 1/rank. A ``weak`` answer (similar cases' silence, their sentences
-    disagreeing, or one naming only part of the question) is still given here; the pipeline's ``answer_weak`` policy decides whether a reader sees it.
+    disagreeing, or one naming only part of the question) is still given here; the pipeline's ``answer_weak``
+    policy decides whether a reader sees it.
     """
     policy = policy or ClosedPolicy()
     evidence = closed_evidence(question, references, policy.unmentioned, policy.hedged)
