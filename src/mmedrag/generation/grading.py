@@ -122,8 +122,8 @@ def closed_evidence(
         # wedge-shaped?") does not state the answer: the reading rules accept half the terms, the grade does not.
         grade = "weak"
         note = (
-            f"Reference [{support['reference']}] (a similar case, another patient's report) speaks of part of "
-            f'"{phrase}" only: "{support["sentence"]}"'
+            f"Reference [{support['reference']}] (a similar case, another patient's report) mentions only part of "
+            f'"{phrase}", so it does not answer: "{support["sentence"]}"'
         )
     elif tier == "similar_silence":
         cited = ", ".join(f"[{v['reference']}]" for v in deciding)
