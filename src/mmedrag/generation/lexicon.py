@@ -89,15 +89,12 @@ ORGANS = frozenset(
 )
 # Where something is, in any words: a sentence that leaves the place out still names the thing ("effusion" for a
 # pleural effusion, "ventricles" for the lateral ventricles).
-PLACES = (
-    ANATOMY
-    | ORGANS
-    | frozenset(
-        stem(w)
-        for w in """pleura pleural lateral medial anterior posterior superior inferior proximal distal central
-    peripheral frontal temporal parietal occipital""".split()  # noqa: SIM905
-    )
+_LOCATIONS = frozenset(
+    stem(w)
+    for w in """pleura pleural lateral medial anterior posterior superior inferior proximal distal central peripheral
+    frontal temporal parietal occipital""".split()  # noqa: SIM905
 )
+PLACES = ANATOMY | ORGANS | _LOCATIONS
 SIDES = frozenset({"left", "right"})
 # Temporal questions ("since the previous study", "a new finding") read "stable"/"unchanged" as "no change".
 # Matched on the question's words as written: "changed" is temporal, "degenerative changes" is a finding.
