@@ -110,10 +110,11 @@ def _initialisms(question: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]],
 
 def _shorten(tokens: list[str], initialisms: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
     """Report words with each spelled-out initialism the question uses replaced by its short form."""
-    for short, stems in initialisms:
-        n, i, kept = len(stems), 0, []
+    for short, spelled in initialisms:
+        stems = [stem(token) for token in tokens]
+        n, i, kept = len(spelled), 0, []
         while i < len(tokens):
-            if tuple(stem(token) for token in tokens[i : i + n]) == stems:
+            if tuple(stems[i : i + n]) == spelled:
                 kept.append(short)
                 i += n
             else:
@@ -160,10 +161,13 @@ class Reading:
     """What one sentence says about the asked finding."""
 
     sentence: str
-    matched: int
+    found: frozenset[str]  # the question's content terms the sentence names
     finding: Finding
     states: bool  # the clause names a state (normal or abnormal)
-    found: frozenset[str] = frozenset()  # the question's content terms the sentence names
+
+    @property
+    def matched(self) -> int:
+        return len(self.found)
 
     def states_all_asked(self, question: ClosedQuestion) -> bool:
         """Whether the reading speaks to everything the question asks: it names every content term but where it is
@@ -223,7 +227,7 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
         # naming all of it in a normal state ("Sternotomy wires intact"): it is there, and looks as it should.
         named_whole = question.state is None and len(found) == len(question.content)
         finding = "absent" if normal and not abnormal and not named_whole else "present"
-    return Reading(sentence, len(positions), finding, normal or abnormal, frozenset(found))
+    return Reading(sentence, frozenset(found), finding, normal or abnormal)
 
 
 def _finding_on_structure(

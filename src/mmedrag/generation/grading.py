@@ -75,8 +75,12 @@ def _vote(reference: Reference, question: ClosedQuestion, unmentioned: str, hedg
         says_yes = answer_from(reading.finding, question, hedged)
         rule = "hedged" if reading.finding == "uncertain" else "sentence"
         tier: Tier = "own_sentence" if reference.own else "similar_sentence"
-        vote = {"sentence": reading.sentence, "finding": reading.finding, "rule": rule}
-        vote["whole"] = reading.states_all_asked(question)
+        vote = {
+            "sentence": reading.sentence,
+            "finding": reading.finding,
+            "rule": rule,
+            "whole": reading.states_all_asked(question),
+        }
     elif unmentioned == "absent_if_complete" and is_complete(reference.text):
         says_yes = answer_from("absent", question, hedged)
         tier = "own_silence" if reference.own else "similar_silence"
