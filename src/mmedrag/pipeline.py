@@ -75,6 +75,8 @@ class Planned:
     """What the reader should know about the input (no image given)."""
     asserting: dict[str, dict[str, Link]] = field(default_factory=dict)
     """Retrieved case id -> asked concept id -> what its report (or its MeSH annotation) says of it."""
+    by_words: bool = False
+    """The cases were found by the question's words (no image, or text retrieval), not as cases like this image."""
 
     def without_retrieval(self) -> Planned:
         """This plan answered from the query alone (the no-retrieval baseline of reliance and preference runs)."""
@@ -184,6 +186,7 @@ class RAGPipeline:
             )
             for item, hits, verdict in zip(group, found, verdicts, strict=True):
                 item.hits = hits
+                item.by_words = bundle.retrieval_mode == "text" or item.query.image is None
                 item.route = item.route.with_scope(verdict.to_dict(), verdict.out_of_scope)
         for item in planned:
             self._screen(item)
@@ -257,6 +260,11 @@ class RAGPipeline:
         p, bundle, context, prompt, generation = step.planned, step.bundle, step.context, step.prompt, step.generation
         assert bundle is not None and context is not None and prompt is not None and generation is not None
         verdict = grade_generation(prompt, generation)
+        if p.by_words and verdict.grade == "supported" and verdict.evidence.get("tier") == "similar_sentence":
+            # A case found because its report uses the question's words is no case like this patient's: what it
+            # states is no evidence about this patient (without an image, "Is there an effusion?" finds effusions).
+            note = f"These cases were found by the question's words, not by an image like yours. {verdict.note}"
+            verdict = replace(verdict, grade="weak", note=note)
         text, grade = generation.text, verdict.grade
         trace: dict[str, Any] = {
             "query_id": p.query.id,

@@ -91,15 +91,25 @@ def test_ask_json_with_base64_gives_the_same_answer_as_multipart(client) -> None
     assert as_json.json()["citations"] == multipart["citations"] and as_json.json()["answer"] == multipart["answer"]
 
 
-def test_a_text_question_is_answered_with_its_deciding_sentence_highlighted(client) -> None:
+@pytest.fixture(scope="module")
+def leaning(index):
+    """Weak answers shown (``answers.answer_weak: lean``): a text question finds its cases by its words, and what
+    another patient's report says of them is weak evidence, withheld by default."""
+    with TestClient(create_app(replace(_pipeline(index), answer_weak="lean"), ServeSettings())) as test_client:
+        yield test_client
+
+
+def test_a_text_question_is_answered_with_its_deciding_sentence_highlighted(client, leaning) -> None:
     # With three references the cases disagree about the effusion (weak evidence: withheld); the best one states it.
     split = client.post("/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology"}).json()
     assert (split["answer"], split["grade"], split["evidence"]) == ("unknown", "abstained", [])
     assert split["note"].startswith('Similar cases disagree about "pleural effusion"')
-    body = client.post(
+    alone = client.post("/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology", "k": 1})
+    assert alone.json()["grade"] == "abstained" and "found by the question's words" in alone.json()["note"]
+    body = leaning.post(
         "/v1/ask", json={"question": "Is there a pleural effusion?", "domain": "radiology", "k": 1}
     ).json()
-    assert body["summary"]["status"] == "answered" and body["grade"] == "supported", body["answer"]
+    assert body["summary"]["status"] == "answered" and body["grade"] == "weak", body["answer"]
     decided = [card for card in body["evidence"] if card["deciding_sentence"]]
     assert decided and decided[0]["deciding_sentence"] in decided[0]["report"]
     assert decided[0]["deciding_sentence"] in body["answer"]
@@ -287,7 +297,7 @@ def test_metrics_and_the_audit_log(client) -> None:
     assert "secret finding" not in client.audit_path.read_text()  # question text stays out by default
 
 
-def test_the_page_escapes_reports_and_questions_and_sends_a_strict_csp(client) -> None:
+def test_the_page_escapes_reports_and_questions_and_sends_a_strict_csp(client, leaning) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
     assert '<label for="image">' in page.text and '<label for="question">' in page.text
@@ -304,10 +314,10 @@ def test_the_page_escapes_reports_and_questions_and_sends_a_strict_csp(client) -
     if _shown_grade(html) in ("abstained", "out_of_scope"):  # no answer: no case is offered as its support
         assert 'class="card evidence-card"' not in html and "onerror" not in html
     # The record with markup, asked about by its own words and alone, is the one case cited: its text is escaped.
-    cited = client.post(
+    cited = leaning.post(
         "/", data={"question": "Is there a small right pleural effusion?", "domain": "radiology", "k": "1"}
     ).text
-    assert _shown_grade(cited) == "supported" and 'data-case-id="html"' in cited
+    assert _shown_grade(cited) == "weak" and 'data-case-id="html"' in cited
     assert "&lt;img src=x onerror=alert(1)&gt;" in cited and HOSTILE_TEXT not in cited and "<img src=x" not in cited
     bad = client.post("/", files={"image": ("x.png", b"nope")}, data={"question": "Is it?"})
     assert bad.status_code == 415 and 'role="alert"' in bad.text

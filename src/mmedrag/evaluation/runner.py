@@ -80,7 +80,7 @@ def _plan(pipeline: RAGPipeline, chunk: Sequence[Question], settings: EvalSettin
     planned = (pipeline if settings.images else replace(pipeline, image_questions=False)).plan(queries)
     if settings.references in {"gold_report", "reference_reports"}:
         for item, question in zip(planned, chunk, strict=True):
-            item.hits, item.inconsistent = _fixed_hits(question, settings.references), []
+            item.hits, item.inconsistent, item.by_words = _fixed_hits(question, settings.references), [], False
             item.query = replace(item.query, study_id=_study_of(question))
     if settings.references == "none":  # retrieved all the same: the in-scope check runs on the knowledge base
         return [item.without_retrieval() for item in planned]
