@@ -174,7 +174,8 @@ def test_config_builds_bundles_per_domain(tiny_manifest: Path, hash_encoder, tmp
     build_index(read_manifest(tiny_manifest)[4:5], tmp_path / "eye", hash_encoder, store="exact")
     config = load_config(
         None,
-        ["selector.k=2", "domains.ophthalmology.selector.k=1", "default_domain=radiology"],
+        # Text questions find their cases by their words (weak evidence, withheld by default): shown here, to cite.
+        ["selector.k=2", "domains.ophthalmology.selector.k=1", "default_domain=radiology", "answers.answer_weak=lean"],
         {
             "index": str(tmp_path / "rad"),
             "domains.ophthalmology.index": str(tmp_path / "eye"),
@@ -206,9 +207,10 @@ def test_an_answer_less_likely_right_than_min_confidence_is_withheld(retriever: 
     coin = ConfidenceCalibrator("isotonic", maps={"*": ([0.0, 1.0], [0.4, 0.4])})  # every answer right 40% of the time
     query = Query(text="Is there a pleural effusion?", domain="radiology")
     bundle = Bundle(retriever=retriever, selector=TopK(1), retrieval_mode="text")
-    shown = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin, min_confidence=0.0).answer(query)
-    assert shown.grade == "supported" and shown.confidence == pytest.approx(0.4) and shown.confidence_calibrated
-    withheld = RAGPipeline(ExtractiveGenerator(), bundle, calibrator=coin).answer(query)
+    lean = {"calibrator": coin, "answer_weak": "lean"}  # cases found by the question's words are weak evidence
+    shown = RAGPipeline(ExtractiveGenerator(), bundle, min_confidence=0.0, **lean).answer(query)
+    assert shown.grade == "weak" and shown.confidence == pytest.approx(0.4) and shown.confidence_calibrated
+    withheld = RAGPipeline(ExtractiveGenerator(), bundle, **lean).answer(query)
     assert (withheld.text, withheld.grade, withheld.citations) == ("unknown", "abstained", [])
     assert withheld.note.startswith(
         "Withheld: answers resting on such evidence are right 40% of the time, below the 50%"

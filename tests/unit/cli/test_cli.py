@@ -129,14 +129,17 @@ def test_ask_text_output_lists_the_cited_cases(
         "text",
         "--domain",
         "radiology",
+        "--answer-weak",  # cases found by the question's words are weak evidence: shown, to list them
+        "lean",
     )
     lines = out.splitlines()
     assert (
         code == 0
         and lines[0] == 'answer: Yes. Reference [1]: "Large left pleural effusion with compressive atelectasis."'
     )
-    assert lines[1].startswith("evidence: supported, confidence 0.") and lines[1].endswith("(uncalibrated)")
-    assert lines[2].startswith("note: Reference [1] (a similar case, another patient's report) states: \"Large left")
+    assert lines[1].startswith("evidence: weak, confidence 0.") and lines[1].endswith("(uncalibrated)")
+    assert lines[2].startswith("note: These cases were found by the question's words, not by an image like yours.")
+    assert "Reference [1] (a similar case, another patient's report) states: \"Large left" in lines[2]
     assert lines[3].startswith("domain: radiology (query)")
     assert len(lines) == 4 + 3 and lines[4].lstrip().startswith("[1] ")
 
