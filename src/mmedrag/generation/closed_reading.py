@@ -19,7 +19,14 @@
    finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
    uncertain, any other mention says it is present. A normal mention of everything a question names that asks no
-   state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. Among a report's
+   state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. A question asking a
+   specific abnormal state ("enlarged", "widened", "deviated") is answered only by a mention of that state in any
+   of its words ("large", "prominent", "cardiomegaly") or of a normal one: another state of the structure ("cardiac
+   deviation", "the heart is small") or a finding beside it says nothing about it. A state question about a
+   structure ("Are the lungs clear?") is answered by what the clause says of an abnormality on it: denied ("The
+   lungs are free of focal airspace disease", "No cardiomegaly") it is normal, affirmed it is not; a clause that
+   names the structure with no state ("absence of the pericardium with lung between the aorta and ...") says
+   nothing about it. Among a report's
    mentions the one matching most content terms decides, preferring one that speaks to the asked state; among
    equals present beats uncertain beats absent, the CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
 4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
@@ -85,6 +92,7 @@ class ClosedQuestion:
     regions: frozenset[str] = frozenset()  # the body regions the question names (mmedrag.anatomy)
     # Initialisms the question spells out: (initialism, stems of its words); a report may use either form.
     initialisms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    asked_states: frozenset[str] = frozenset()  # the specific abnormal states asked (lexicon.STATE_GROUPS heads)
 
 
 def _initialisms(question: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
@@ -132,6 +140,7 @@ def parse_question(question: str) -> ClosedQuestion:
     temporal = any(t in lexicon.TEMPORAL_CUES for t in tokens)
     content: list[str] = []
     state: State | None = None
+    asked: set[str] = set()
     for token in tokens:
         if lexicon.is_frame(token) or token in {"no", "not", "without", "xxxx"} or len(token) < 3:
             continue
@@ -142,6 +151,8 @@ def parse_question(question: str) -> ClosedQuestion:
                 state = state or "normal"
             elif term in lexicon.ABNORMAL_STATE:
                 state = state or "abnormal"
+                if term in lexicon.STATE_GROUPS and not temporal:
+                    asked.add(lexicon.STATE_GROUPS[term])
             elif term not in content:
                 content.append(term)
     sides = frozenset(tokens) & lexicon.SIDES
@@ -153,6 +164,7 @@ def parse_question(question: str) -> ClosedQuestion:
         sides if len(sides) == 1 else frozenset(),
         regions_in(question),
         initialisms,
+        frozenset(asked) if state == "abnormal" else frozenset(),
     )
 
 
@@ -203,15 +215,42 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
     # else in the whole clause ("The contours, lungs and bones are normal"; "Nodule left midlung, stable").
     near = [i for i in range(start, end) if segment[min(positions)] <= segment[i] <= segment[max(positions)]]
     clause = {term for i in near for term in terms[i]}
-    if not clause & (lexicon.NORMAL_STATE | lexicon.ABNORMAL_STATE | lexicon.STABLE_STATE):
+    stated = lexicon.NORMAL_STATE | lexicon.ABNORMAL_STATE | lexicon.STABLE_STATE
+    if question.asked_states:  # "Heart is large, lungs clear": the size is stated beside the heart
+        stated |= lexicon.STATE_GROUPS.keys()
+    if not clause & stated:
         near = list(range(start, end))
         clause = {term for i in near for term in terms[i]}
     if _elsewhere(question, clause, [tokens[i] for i in near], tokens):
         return None
-    normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
-    abnormal = bool(clause & lexicon.ABNORMAL_STATE)
-    abnormal = abnormal or _finding_on_structure(question, terms, tokens, found, range(start, end))
-    negated = is_negated(tokens, start, end, max(positions))
+    return _reading(sentence, question, tokens, terms, found, (start, end), clause)
+
+
+def _reading(
+    sentence: str,
+    question: ClosedQuestion,
+    tokens: list[str],
+    terms: list[tuple[str, ...]],
+    found: dict[str, int],
+    span: tuple[int, int],
+    clause: set[str],
+) -> Reading | None:
+    """What the clause around the mention says of the asked finding (rule 3), or None when it says nothing of the
+    asked state."""
+    start, end = span
+    on_structure = _finding_on_structure(question, terms, tokens, found, range(start, end))
+    states = _states(question, clause, on_structure)
+    if states is None:
+        return None
+    normal, abnormal = states
+    structure = _is_structure(question)
+    last = max(found.values())
+    if structure:
+        negated = _denies_abnormality(tokens, terms, start, end, last, on_structure)
+    else:
+        negated = is_negated(tokens, start, end, last)
+    if structure and not (normal or abnormal or negated):
+        return None  # the structure named, its state not said
     finding: Finding
     if negated:
         # "not normal" is abnormal; "clear, without opacity" is a negated finding beside a normal word.
@@ -228,6 +267,36 @@ def read_sentence(sentence: str, question: ClosedQuestion) -> Reading | None:
         named_whole = question.state is None and len(found) == len(question.content)
         finding = "absent" if normal and not abnormal and not named_whole else "present"
     return Reading(sentence, frozenset(found), finding, normal or abnormal)
+
+
+def _states(question: ClosedQuestion, clause: set[str], on_structure: bool) -> tuple[bool, bool] | None:
+    """Whether the clause states a normal and an abnormal state, or None when it states neither while the question
+    asks a specific one: "cardiac deviation" and "a nodule by the heart" say nothing about the heart's size."""
+    normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
+    if question.asked_states:
+        abnormal = bool({lexicon.STATE_GROUPS.get(term) for term in clause} & question.asked_states)
+        return (normal, abnormal) if normal or abnormal else None
+    return normal, bool(clause & lexicon.ABNORMAL_STATE) or on_structure
+
+
+def _is_structure(question: ClosedQuestion) -> bool:
+    """A state question about a structure: "Are the lungs clear?", "Is the heart normal?" (not temporal ones)."""
+    return question.state is not None and not question.temporal and set(question.content) <= lexicon.ANATOMY
+
+
+def _denies_abnormality(
+    tokens: list[str], terms: list[tuple[str, ...]], start: int, end: int, last: int, on_structure: bool
+) -> bool:
+    """NegEx for a state question about a structure: what is denied is an abnormality, not the structure. "The lungs
+    are free of focal airspace disease" and "No cardiomegaly" deny one (the structure is normal), unless the clause
+    affirms another ("hyperinflated lungs, no consolidation"); "absence of the pericardium with lung between the
+    aorta and ..." denies the pericardium and says nothing of the lungs; "The heart is not enlarged" negates its
+    state."""
+    if is_negated(tokens, last, end, last):
+        return True
+    stated = lexicon.FINDINGS | lexicon.ABNORMAL_STATE | lexicon.NORMAL_STATE  # "not normal in size" too
+    said = [is_negated(tokens, start, end, i) for i in range(start, end) if set(terms[i]) & stated]
+    return any(said) and all(said) and not on_structure
 
 
 def _finding_on_structure(

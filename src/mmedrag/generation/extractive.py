@@ -29,7 +29,7 @@ from mmedrag.generation.negation import find_mention, sentences, stem, words
 from mmedrag.generation.prompts import understood
 from mmedrag.types import UNKNOWN, Generation, Prompt, Reference
 
-RULES_VERSION = 4  # bump when a rule or the lexicon changes what the answerer says
+RULES_VERSION = 5  # bump when a rule or the lexicon changes what the answerer says
 
 
 def finding_terms(question: str) -> tuple[list[str], bool]:

@@ -51,6 +51,18 @@ ABNORMAL_STATE = frozenset(
     concern concerns concerning outside enlarged enlargement widened widening deviated deviation increased prominent
     prominence irregular irregularity""".split()  # noqa: SIM905
 )
+# The specific abnormal states a question may ask, each a group of the words radiologists use for it: "Is the heart
+# enlarged?" is answered by "cardiomegaly", "the heart is large" or "normal heart size", not by "left sided cardiac
+# deviation" or "the heart is small" (both once answered "Yes", supported). Generic states ("abnormal",
+# "remarkable") ask about any abnormality and are not grouped.
+_STATE_GROUP_LINES = """
+enlarged enlargement large increased prominent prominence widened widening dilated dilation dilatation distended
+deviated deviation shifted shift displaced displacement
+irregular irregularity
+"""
+STATE_GROUPS: dict[str, str] = {
+    stem(word): stem(line.split()[0]) for line in _STATE_GROUP_LINES.strip().splitlines() for word in line.split()
+}
 # What is wrong, not where: a structure's state question ("Are the lungs normal?") is answered "no" by a sentence
 # that puts one of these on it, whatever other structure the sentence calls normal ("Total right lung opacification
 # ... normal sized heart").

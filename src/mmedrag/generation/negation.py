@@ -89,7 +89,20 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+# Clinical derivations first (the SPECIALIST Lexicon's derivational variants): "atherosclerotic" meets
+# "atherosclerosis", "arthritic" "arthritis", "osteopenic" "osteopenia", "emphysematous" "emphysema", "calcified"
+# "calcification", "atelectatic" "atelectasis", "tortuous" "tortuosity".
 _SUFFIXES = (
+    ("osis", "ot"),
+    ("itis", "it"),
+    ("ification", "if"),
+    ("ified", "if"),
+    ("atous", "a"),
+    ("asis", "at"),
+    ("asia", "at"),
+    ("osity", ""),
+    ("ous", ""),
+    ("ia", ""),
     ("ies", "y"),
     ("ity", ""),
     ("ment", ""),

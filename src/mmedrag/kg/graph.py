@@ -155,8 +155,9 @@ class ConceptGraph:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a concept graph ({exc}); rebuild it with: mmedrag kg build") from exc
         self._phrases: dict[str, list[tuple[str, str, str, str]]] = {}
-        for key, concept, relation, matched, technical in rows:
-            self._phrases.setdefault(key, []).append((concept, relation, matched, technical))
+        for _, concept, relation, matched, technical in rows:
+            # Keyed again from the words: a graph built by an older mmedrag, whose stemming differed, still matches.
+            self._phrases.setdefault(phrase_key(matched), []).append((concept, relation, matched, technical))
 
     def concept(self, concept_id: str) -> tuple[str, str] | None:
         """(name, definition) of a concept id."""

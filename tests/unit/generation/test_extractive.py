@@ -41,6 +41,23 @@ def test_negex_polarity(sentence: str, terms: list[str], negated: bool) -> None:
         ("Is there evidence of an aortic aneurysm?", "Aneurysm of the descending aorta.", "yes"),
         ("Is there no pneumothorax?", "No pneumothorax.", "yes"),
         ("Is there a pneumothorax?", "Heart size is normal.", None),
+        # Clinical derivations meet: the adjective in the report, the noun in the question, or the reverse.
+        ("Is there scoliosis?", "Mild scoliotic curvature of the spine.", "yes"),
+        ("Is the liver parenchyma homogeneous?", "The liver parenchyma is homogenous.", "yes"),
+        # A specific state is answered by that state or a normal one, not by another state of the same structure.
+        ("Is the heart enlarged?", "Left sided cardiac deviation.", None),
+        ("Is the heart enlarged?", "The heart is small.", None),
+        ("Is there cardiomegaly?", "Pericardial soft tissue surrounding the heart.", None),
+        ("Is the heart enlarged?", "Heart is large, lungs are clear.", "yes"),
+        ("Is the heart enlarged?", "Normal heart size, with a nodule by the left heart border.", "no"),
+        ("Is the mediastinum widened?", "The mediastinum is prominent.", "yes"),
+        ("Is the heart abnormal?", "Left sided cardiac deviation.", "yes"),
+        # A structure's state is what the clause affirms or denies on it, not a negation of the structure itself.
+        ("Are the lungs clear?", "The lungs are free of focal airspace disease.", "yes"),
+        ("Are the lungs clear?", "Lungs without focal consolidation.", "yes"),
+        ("Are the lungs normal?", "Hyperinflated lungs, no focal consolidation.", "no"),
+        ("Is the heart normal?", "No cardiomegaly.", "yes"),
+        ("Are the lungs clear?", "Absence of the pericardium with lung between the aorta and pulmonary artery.", None),
         ("Does the patient have any acute abnormalities in the lungs?", "The lungs show no acute abnormality.", "no"),
     ],
 )

@@ -42,6 +42,10 @@ name: Intramural diverticula
 def: "Pouches (i.e., small, bulging pouches in the wall) of an organ." []
 
 [Term]
+id: T:6
+name: Atherosclerosis
+
+[Term]
 id: T:5
 name: Old term
 is_obsolete: true
@@ -57,7 +61,7 @@ def graph(tmp_path: Path) -> ConceptGraph:
     obo = tmp_path / "test.obo"
     obo.write_text(OBO, encoding="utf-8")
     counts = build_graph(read_obo(obo), tmp_path / "kg.sqlite", {"name": "Test ontology", "version": version_of(obo)})
-    assert counts["concepts"] == 4  # the obsolete term and the typedef are not concepts
+    assert counts["concepts"] == 5  # the obsolete term and the typedef are not concepts
     return ConceptGraph(tmp_path / "kg.sqlite")
 
 
@@ -147,6 +151,24 @@ def test_links_say_what_each_report_asserts(graph: ConceptGraph) -> None:
     assert links == {"Pleural effusion": "absent"}  # a gloss's technical word does not link: names and synonyms do
     assert {k.status for k in link_text(graph, "Possible small pleural effusion.")} == {"uncertain"}
     assert [k.name for k in link_text(graph, "Fluid around the lungs is seen.")] == ["Pleural effusion"]
+
+
+def test_reports_name_a_concept_by_its_adjective(graph: ConceptGraph) -> None:
+    from mmedrag.kg.links import link_text
+
+    # Reports say "atherosclerotic" and "effusions" where the ontology says "Atherosclerosis" and "effusion".
+    links = link_text(graph, "The aorta is atherosclerotic. Small bilateral pleural effusions.")
+    assert {link.name: link.status for link in links} == {"Atherosclerosis": "present", "Pleural effusion": "present"}
+    assert [k.name for k in graph.find("Is the aorta sclerotic?")] == []  # a shared ending is not a shared word
+
+
+def test_a_graph_matches_by_its_words_not_by_the_keys_it_was_built_with(graph: ConceptGraph) -> None:
+    import sqlite3
+
+    graph.close()
+    with sqlite3.connect(graph.path) as db:  # as a build whose stemming differed from this one's would have stored
+        db.execute("UPDATE phrase SET key = 'stale ' || key")
+    assert [k.name for k in ConceptGraph(graph.path).find("Is the aorta atherosclerotic?")] == ["Atherosclerosis"]
 
 
 def test_cases_that_assert_the_asked_concept_fill_the_selectors_places(graph: ConceptGraph, tmp_path: Path) -> None:
