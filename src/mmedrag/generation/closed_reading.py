@@ -13,10 +13,10 @@
    answer "... in the left lung?"). An asked attribute of a finding must be there too: "Infiltrative mass" does not
    answer "Is the mass calcified?". Regions are those of :mod:`mmedrag.anatomy`, read in the clause (else in the
    sentence); a place one study shows with the asked one ("projecting over the ribs" for a lung question) is not
-   elsewhere. The mention is *negated* by NegEx triggers in its clause, *hedged* by an uncertainty phrase in its
-   clause, and *normal* when it states a normal state ("unremarkable", "within normal limits", "clear", "midline";
-   for temporal questions also "stable", "unchanged"). States are read in the comma-separated part holding the
-   finding when that part names one, else in the whole clause.
+   elsewhere. The mention is *negated* by NegEx triggers in its clause, *hedged* by an uncertainty phrase before it
+   in its clause or just after it, and *normal* when it states a normal state ("unremarkable", "within normal
+   limits", "clear", "midline"; for temporal questions also "stable", "unchanged"). States are read in the
+   comma-separated part holding the finding when that part names one, else in the whole clause.
 3. **Finding present?** A negated or normal mention says the asked abnormality is absent, a hedged one is
    uncertain, any other mention says it is present. A normal mention of everything a question names that asks no
    state ("Are there sternotomy wires?" and "Sternotomy wires intact") says it is present. A question asking a
@@ -26,9 +26,9 @@
    structure ("Are the lungs clear?") is answered by what the clause says of an abnormality on it: denied ("The
    lungs are free of focal airspace disease", "No cardiomegaly") it is normal, affirmed it is not; a clause that
    names the structure with no state ("absence of the pericardium with lung between the aorta and ...") says
-   nothing about it. Among a report's
-   mentions the one matching most content terms decides, preferring one that speaks to the asked state; among
-   equals present beats uncertain beats absent, the CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
+   nothing about it. Among a report's mentions the one matching most content terms decides, preferring one that
+   speaks to the asked state; among equals present beats uncertain beats absent, the CheXpert labeler's aggregation
+   (Irvin et al., AAAI 2019).
 4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
    Irvin et al., since radiologists hedge about what they see), ``no`` ("U-Zeros") or ``abstain``.
 5. **Unmentioned findings.** With ``unmentioned="absent_if_complete"`` a report that says nothing about the asked
@@ -59,6 +59,10 @@ UNMENTIONED_POLICIES = ("abstain", "absent_if_complete")
 HEDGE_POLICIES = ("yes", "no", "abstain")
 _SECTION = re.compile(r"\b(findings|impression)\s*:", re.I)
 _ORDER: dict[Finding, int] = {"absent": 0, "uncertain": 1, "present": 2}
+# A hedge before the finding scopes over it ("possible small effusion"); after it, only close by ("atelectasis versus
+# scarring", "effusion is suspected"): in "normal heart size with pericardial calcifications and question of mild
+# venous engorgement" the question is of the engorgement, not of the heart (NegEx's scope, Chapman et al. 2001).
+_HEDGE_AFTER = 3
 # "coronary artery bypass grafting (CABG)" or "CABG (coronary artery bypass graft)": a term and its initialism, of
 # three letters at least (shorter words are dropped from questions, so "computed tomography (CT)" keeps its words).
 _SPELLED_OUT = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Za-z]{3,6})\)")
@@ -259,7 +263,7 @@ def _reading(
             for i in range(start, end - 1)
         )
         finding = "present" if not_normal else "absent"
-    elif contains_phrase(tokens, lexicon.HEDGES, start, end):
+    elif contains_phrase(tokens, lexicon.HEDGES, start, min(end, last + _HEDGE_AFTER + 1)):
         finding = "uncertain"
     else:
         # A question that names a thing and asks no state ("Are there sternotomy wires?") is answered by a sentence

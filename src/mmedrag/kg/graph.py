@@ -151,11 +151,11 @@ class ConceptGraph:
         try:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             self.source = {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM source")}
-            rows = self._db.execute("SELECT key, concept, relation, matched, technical FROM phrase").fetchall()
+            rows = self._db.execute("SELECT concept, relation, matched, technical FROM phrase").fetchall()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a concept graph ({exc}); rebuild it with: mmedrag kg build") from exc
         self._phrases: dict[str, list[tuple[str, str, str, str]]] = {}
-        for _, concept, relation, matched, technical in rows:
+        for concept, relation, matched, technical in rows:
             # Keyed again from the words: a graph built by an older mmedrag, whose stemming differed, still matches.
             self._phrases.setdefault(phrase_key(matched), []).append((concept, relation, matched, technical))
 

@@ -52,6 +52,12 @@ def test_negex_polarity(sentence: str, terms: list[str], negated: bool) -> None:
         ("Is the heart enlarged?", "Normal heart size, with a nodule by the left heart border.", "no"),
         ("Is the mediastinum widened?", "The mediastinum is prominent.", "yes"),
         ("Is the heart abnormal?", "Left sided cardiac deviation.", "yes"),
+        # A hedge after the finding scopes only over what is close to it.
+        (
+            "Is the heart enlarged?",
+            "Normal heart size with pericardial calcifications and question of mild pulmonary venous engorgement.",
+            "no",
+        ),
         # A structure's state is what the clause affirms or denies on it, not a negation of the structure itself.
         ("Are the lungs clear?", "The lungs are free of focal airspace disease.", "yes"),
         ("Are the lungs clear?", "Lungs without focal consolidation.", "yes"),
