@@ -23,12 +23,12 @@
    specific abnormal state ("enlarged", "widened", "deviated") is answered only by a mention of that state in any
    of its words ("large", "prominent", "cardiomegaly") or of a normal one: another state of the structure ("cardiac
    deviation", "the heart is small") or a finding beside it says nothing about it. A state question about a
-   structure ("Are the lungs clear?") is answered by what the clause says of an abnormality on it: denied ("The
-   lungs are free of focal airspace disease", "No cardiomegaly") it is normal, affirmed it is not; a clause that
-   names the structure with no state ("absence of the pericardium with lung between the aorta and ...") says
-   nothing about it. Among a report's mentions the one matching most content terms decides, preferring one that
-   speaks to the asked state; among equals present beats uncertain beats absent, the CheXpert labeler's aggregation
-   (Irvin et al., AAAI 2019).
+   structure ("Are the lungs clear?") is answered by what the clause says of an abnormality on it (a few words
+   from it, no other organ between): denied ("The lungs are free of focal airspace disease", "No cardiomegaly") it
+   is normal, affirmed it is not; a clause that names the structure with no state of its own ("cardiac deviation
+   ... with lung between the aorta and ...") says nothing about it. Among a report's mentions the one matching
+   most content terms decides, preferring one that speaks to the asked state; among equals present beats uncertain
+   beats absent, the CheXpert labeler's aggregation (Irvin et al., AAAI 2019).
 4. **Hedges.** An uncertain finding is read by the ``hedged`` policy: ``yes`` (present: the "U-Ones" mapping of
    Irvin et al., since radiologists hedge about what they see), ``no`` ("U-Zeros") or ``abstain``.
 5. **Unmentioned findings.** With ``unmentioned="absent_if_complete"`` a report that says nothing about the asked
@@ -242,12 +242,15 @@ def _reading(
     """What the clause around the mention says of the asked finding (rule 3), or None when it says nothing of the
     asked state."""
     start, end = span
-    on_structure = _finding_on_structure(question, terms, tokens, found, range(start, end))
+    about_structure = question.state is not None and set(question.content) <= lexicon.ANATOMY
+    on_structure = about_structure and _put_on_structure(terms, tokens, found, range(start, end), lexicon.FINDINGS, 3)
+    structure = about_structure and not question.temporal
     states = _states(question, clause, on_structure)
     if states is None:
         return None
     normal, abnormal = states
-    structure = _is_structure(question)
+    if structure and not question.asked_states:  # the abnormal state must be the structure's own
+        abnormal = on_structure or _put_on_structure(terms, tokens, found, range(start, end), lexicon.ABNORMAL_STATE, 5)
     last = max(found.values())
     if structure:
         negated = _denies_abnormality(tokens, terms, start, end, last, on_structure)
@@ -283,11 +286,6 @@ def _states(question: ClosedQuestion, clause: set[str], on_structure: bool) -> t
     return normal, bool(clause & lexicon.ABNORMAL_STATE) or on_structure
 
 
-def _is_structure(question: ClosedQuestion) -> bool:
-    """A state question about a structure: "Are the lungs clear?", "Is the heart normal?" (not temporal ones)."""
-    return question.state is not None and not question.temporal and set(question.content) <= lexicon.ANATOMY
-
-
 def _denies_abnormality(
     tokens: list[str], terms: list[tuple[str, ...]], start: int, end: int, last: int, on_structure: bool
 ) -> bool:
@@ -303,20 +301,24 @@ def _denies_abnormality(
     return any(said) and all(said) and not on_structure
 
 
-def _finding_on_structure(
-    question: ClosedQuestion, terms: list[tuple[str, ...]], tokens: list[str], found: dict[str, int], span: range
+def _put_on_structure(
+    terms: list[tuple[str, ...]],
+    tokens: list[str],
+    found: dict[str, int],
+    span: range,
+    kind: frozenset[str],
+    reach: int,
 ) -> bool:
-    """Whether a state question about a structure ("Are the lungs normal?") meets a finding put on that structure:
-    not negated, within three words of it, with no other organ named in between ("normal heart with a right lung
-    nodule" puts the nodule on the lung, not the heart)."""
-    if question.state is None or not set(question.content) <= lexicon.ANATOMY:
-        return False
+    """Whether the clause puts a word of ``kind`` (a finding, an abnormal state) on the asked structure: not negated,
+    within ``reach`` words of it, with no other organ named in between ("normal heart with a right lung nodule" puts
+    the nodule on the lung, not the heart; "cardiac deviation ... with lung between the aorta and ..." puts the
+    deviation on the heart)."""
     for i in span:
-        if not set(terms[i]) & lexicon.FINDINGS or is_negated(tokens, span.start, span.stop, i):
+        if not set(terms[i]) & kind or is_negated(tokens, span.start, span.stop, i):
             continue
         for at in found.values():
             between = range(min(i, at) + 1, max(i, at))
-            if abs(i - at) <= 3 and not any(set(terms[j]) & lexicon.ORGANS for j in between):
+            if abs(i - at) <= reach and not any(set(terms[j]) & lexicon.ORGANS for j in between):
                 return True
     return False
 

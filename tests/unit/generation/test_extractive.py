@@ -64,6 +64,7 @@ def test_negex_polarity(sentence: str, terms: list[str], negated: bool) -> None:
         ("Are the lungs normal?", "Hyperinflated lungs, no focal consolidation.", "no"),
         ("Is the heart normal?", "No cardiomegaly.", "yes"),
         ("Are the lungs clear?", "Absence of the pericardium with lung between the aorta and pulmonary artery.", None),
+        ("Are the lungs normal?", "The lungs are mildly hyperexpanded.", "no"),
         ("Does the patient have any acute abnormalities in the lungs?", "The lungs show no acute abnormality.", "no"),
     ],
 )
@@ -74,6 +75,18 @@ def test_closed_answers_read_the_finding_and_its_negation(question: str, report:
         assert text == UNKNOWN and trace["votes"] == []
     else:
         assert "Reference [1]" in text
+
+
+def test_a_state_put_on_another_structure_does_not_answer() -> None:
+    from mmedrag.generation.closed_reading import parse_question, read_sentence
+
+    # Another patient's CT, retrieved for a chest film: the deviation is the heart's, the lung is only named.
+    sentence = (
+        "Axial CT images demonstrate left sided cardiac deviation with rotational component and absence of left "
+        "sided pericardium with interposition of lung between aorta and left main pulmonary artery."
+    )
+    assert read_sentence(sentence, parse_question("Are the lungs clear?")) is None
+    assert read_sentence(sentence, parse_question("Is the heart abnormal?")) is not None
 
 
 def test_better_ranked_references_outvote_a_single_lower_one() -> None:
