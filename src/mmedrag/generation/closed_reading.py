@@ -243,21 +243,22 @@ def _reading(
     asked state."""
     start, end = span
     about_structure = question.state is not None and set(question.content) <= lexicon.ANATOMY
-    on_structure = about_structure and _put_on_structure(terms, tokens, found, range(start, end), lexicon.FINDINGS, 3)
     structure = about_structure and not question.temporal
-    states = _states(question, clause, on_structure)
-    if states is None:
-        return None
-    normal, abnormal = states
-    if structure and not question.asked_states:  # the abnormal state must be the structure's own
+    on_structure = about_structure and _put_on_structure(terms, tokens, found, range(start, end), lexicon.FINDINGS, 3)
+    normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
+    if question.asked_states:  # "cardiac deviation" and "a nodule by the heart" say nothing about the heart's size
+        abnormal = bool({lexicon.STATE_GROUPS.get(term) for term in clause} & question.asked_states)
+    elif structure:  # the abnormal state must be the structure's own
         abnormal = on_structure or _put_on_structure(terms, tokens, found, range(start, end), lexicon.ABNORMAL_STATE, 5)
+    else:
+        abnormal = bool(clause & lexicon.ABNORMAL_STATE) or on_structure
     last = max(found.values())
     if structure:
         negated = _denies_abnormality(tokens, terms, start, end, last, on_structure)
     else:
         negated = is_negated(tokens, start, end, last)
-    if structure and not (normal or abnormal or negated):
-        return None  # the structure named, its state not said
+    if not (normal or abnormal) and (question.asked_states or (structure and not negated)):
+        return None  # the asked state, or the structure's, not said
     finding: Finding
     if negated:
         # "not normal" is abnormal; "clear, without opacity" is a negated finding beside a normal word.
@@ -274,16 +275,6 @@ def _reading(
         named_whole = question.state is None and len(found) == len(question.content)
         finding = "absent" if normal and not abnormal and not named_whole else "present"
     return Reading(sentence, frozenset(found), finding, normal or abnormal)
-
-
-def _states(question: ClosedQuestion, clause: set[str], on_structure: bool) -> tuple[bool, bool] | None:
-    """Whether the clause states a normal and an abnormal state, or None when it states neither while the question
-    asks a specific one: "cardiac deviation" and "a nodule by the heart" say nothing about the heart's size."""
-    normal = bool(clause & lexicon.NORMAL_STATE) or (question.temporal and bool(clause & lexicon.STABLE_STATE))
-    if question.asked_states:
-        abnormal = bool({lexicon.STATE_GROUPS.get(term) for term in clause} & question.asked_states)
-        return (normal, abnormal) if normal or abnormal else None
-    return normal, bool(clause & lexicon.ABNORMAL_STATE) or on_structure
 
 
 def _denies_abnormality(
